@@ -1,0 +1,3 @@
+"""pytest-fioloadgen: storage benchmarking with fio as ordinary pytest tests."""
+
+__version__ = "0.1.0"

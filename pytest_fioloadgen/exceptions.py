@@ -1,0 +1,48 @@
+"""The package's own error hierarchy.
+
+Every error a user can cause carries a one-line message that names the value and where it
+came from; the pytest boundary turns them into usage errors or short test failures, the CLI
+into one line on stderr and an exit status.
+"""
+
+from __future__ import annotations
+
+
+class FioLoadgenError(Exception):
+    """Base of every error raised on purpose by pytest-fioloadgen."""
+
+
+class ConfigError(FioLoadgenError):
+    """A setting (CLI option, FIO_* variable, ini key) or a config file is wrong."""
+
+
+class ThresholdError(ConfigError):
+    """The thresholds file or an inline threshold is malformed."""
+
+
+class ProfileError(FioLoadgenError):
+    """A fio job profile cannot be read, is invalid, or breaks the safety policy."""
+
+
+class BackendError(FioLoadgenError):
+    """Workers could not be deployed, reached or torn down."""
+
+
+class FioRunError(FioLoadgenError):
+    """fio failed: non-zero exit, a worker missing from the output, or a timeout."""
+
+    def __init__(self, message: str, *, stderr_tail: str = "", worker: str | None = None):
+        self.stderr_tail = stderr_tail
+        self.worker = worker
+        full = message
+        if stderr_tail:
+            full = f"{message}; fio stderr: {stderr_tail}"
+        super().__init__(full)
+
+
+class ResultError(FioLoadgenError):
+    """fio's output could not be understood as a result."""
+
+
+class StoreError(FioLoadgenError):
+    """The history store cannot be opened, read or written."""
