@@ -1,0 +1,4 @@
+"""The fio job files shipped with pytest-fioloadgen.
+
+Installed as the package ``pytest_fioloadgen.shipped_profiles``.
+"""

@@ -1,0 +1,817 @@
+"""fio job profiles: read job files the way fio does, enforce the safety policy, override, hash.
+
+A profile is a parsed fio job file. Parsing follows fio's own ini parser (init.c
+``__parse_jobs_ini``) so that what we check is what fio will run:
+
+* a line whose first non-blank character is ``;`` or ``#`` is a comment, and fio also cuts
+  every line at its first ``;`` and then at its first ``#`` (trailing comments; neither
+  character can appear in a value);
+* a section is global when its name *starts with* ``global`` (``strncmp(name, "global", 6)``);
+* ``include FILE`` is only accepted inside a section, pulls the file's options into that
+  section, and the included file may not open sections of its own;
+* ``${VAR}`` is replaced by the environment variable, an undefined one by the empty string;
+  fio's keywords (``$ncpus``, ``$pagesize``, ``$mb_memory``) and ``$(...)`` arithmetic are
+  left for fio to evaluate on the worker.
+
+The harness never hands fio the original file: it renders the parsed profile (includes
+inlined, variables substituted, comments dropped), so the text that runs on every worker is
+exactly the text that was checked and hashed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+from pytest_fioloadgen.exceptions import ProfileError
+
+__all__ = [
+    "INLINE_SOURCE",
+    "OVERRIDABLE_OPTIONS",
+    "Option",
+    "Profile",
+    "Section",
+    "check_files",
+    "check_safety",
+    "check_with_fio",
+    "discover_profiles",
+    "load_profile",
+    "parse_profile",
+    "select_profiles",
+    "shipped_profiles_dir",
+    "validate",
+]
+
+INLINE_SOURCE = "<inline>"
+
+# The order is also the order overrides are applied in, so the same overrides always
+# render (and hash) the same whatever order the caller passed them in.
+OVERRIDABLE_OPTIONS = (
+    "runtime",
+    "size",
+    "bs",
+    "iodepth",
+    "numjobs",
+    "rw",
+    "rwmixread",
+    "ioengine",
+    "direct",
+)
+
+# Alternative names fio accepts for the same option (`fio --cmdhelp=NAME` prints "alias:").
+# Without them `timeout=10` would escape a runtime override and `iomem=mmap:/x` the policy.
+_ALIASES = {
+    "readwrite": "rw",
+    "blocksize": "bs",
+    "blockalign": "ba",
+    "blocksize_range": "bsrange",
+    "blocksize_unaligned": "bs_unaligned",
+    "iodepth_batch_submit": "iodepth_batch",
+    "iodepth_batch_complete": "iodepth_batch_complete_min",
+    "io_limit": "io_size",
+    "fill_fs": "fill_device",
+    "fileoffset": "offset",
+    "nr_files": "nrfiles",
+    "timeout": "runtime",
+    "iomem": "mem",
+    "ratemin": "rate_min",
+    "ratecycle": "rate_cycle",
+    "wait_for_previous": "stonewall",
+    "disable_bw": "disable_bw_measurement",
+    "ss": "steadystate",
+    "ss_dur": "steadystate_duration",
+    "ss_ramp": "steadystate_ramp_time",
+}
+
+# Everything an override replaces, in every section: a job's own `blocksize=` or `bssplit=`
+# would otherwise silently win over the `bs=` the user asked for.
+_OVERRIDE_FAMILIES: dict[str, frozenset[str]] = {
+    "runtime": frozenset({"runtime", "timeout"}),
+    "size": frozenset({"size"}),
+    "bs": frozenset({"bs", "blocksize", "bsrange", "blocksize_range", "bssplit"}),
+    "iodepth": frozenset({"iodepth"}),
+    "numjobs": frozenset({"numjobs"}),
+    "rw": frozenset({"rw", "readwrite"}),
+    "rwmixread": frozenset({"rwmixread", "rwmixwrite"}),
+    "ioengine": frozenset({"ioengine"}),
+    "direct": frozenset({"direct", "buffered"}),
+}
+
+# fio reads these characters as the start of a comment wherever they appear on a line.
+_UNREPRESENTABLE = (";", "#", "\n", "\r")
+
+_ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _canonical(key: str) -> str:
+    return _ALIASES.get(key, key)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``key=value`` or bare ``key`` line of a job file.
+
+    ``line`` (1-based) and ``origin`` (the included file it came from, None for the profile's
+    own file) say where it was written; they are provenance, not content, so two options
+    with the same key and value are equal wherever they were written. Options the harness
+    adds carry line 0.
+    """
+
+    key: str
+    value: str | None
+    line: int = field(compare=False)
+    origin: str | None = field(default=None, compare=False)
+
+    def render(self) -> str:
+        return self.key if self.value is None else f"{self.key}={self.value}"
+
+    @property
+    def where(self) -> str:
+        if self.line == 0:
+            return "(set by the harness)"
+        if self.origin is not None:
+            return f"line {self.line} of included '{self.origin}'"
+        return f"line {self.line}"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A ``[name]`` section and its options, in file order."""
+
+    name: str
+    options: tuple[Option, ...]
+    line: int = field(compare=False)
+
+    @property
+    def is_global(self) -> bool:
+        # fio compares only the first six characters: [global-x] is a global section too.
+        return self.name.startswith("global")
+
+    def get(self, key: str) -> str | None:
+        """Value of the last ``key`` (or an alias of it), like fio; None if absent or bare."""
+        wanted = _canonical(key)
+        for option in reversed(self.options):
+            if _canonical(option.key) == wanted:
+                return option.value
+        return None
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` (or an alias of it) is set, bare options included."""
+        wanted = _canonical(key)
+        return any(_canonical(option.key) == wanted for option in self.options)
+
+    def render(self) -> str:
+        return "\n".join([f"[{self.name}]", *(option.render() for option in self.options)])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A parsed fio job file."""
+
+    name: str
+    source: str
+    description: str
+    sections: tuple[Section, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How errors name the profile: its file name, or its name when it has no file."""
+        return self.name if self.source == INLINE_SOURCE else Path(self.source).name
+
+    def render(self) -> str:
+        """Canonical job file text: sections and options in order, comments dropped."""
+        if not self.sections:
+            return ""
+        return "\n\n".join(section.render() for section in self.sections) + "\n"
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.render().encode("utf-8")).hexdigest()
+
+    def jobs(self) -> tuple[Section, ...]:
+        return tuple(section for section in self.sections if not section.is_global)
+
+    def options(self) -> tuple[Option, ...]:
+        """Every option of every section, in file order."""
+        return tuple(option for section in self.sections for option in section.options)
+
+    def with_overrides(self, **overrides: str | int | None) -> Profile:
+        """Apply ``runtime``, ``size``, ``bs``, ``iodepth``, ``numjobs``, ``rw``,
+        ``rwmixread`` or ``ioengine`` to every job.
+
+        The value goes into the first section, a ``[global]`` one (created at the top when
+        the profile does not start with one, since a later global section would miss the
+        jobs before it), and the same option is removed from every other section, so no job
+        keeps its own value. None values are ignored; everything else is left as it was.
+        """
+        unknown = sorted(set(overrides) - set(OVERRIDABLE_OPTIONS))
+        if unknown:
+            raise ProfileError(
+                f"profile '{self.label}': cannot override {', '.join(unknown)}"
+                f" (allowed: {', '.join(OVERRIDABLE_OPTIONS)})"
+            )
+        profile = self
+        for key in OVERRIDABLE_OPTIONS:
+            value = overrides.get(key)
+            if value is None:
+                continue
+            text = _override_text(self.label, key, value)
+            profile = profile._with_global_option(
+                key, text, _OVERRIDE_FAMILIES[key], f"{key}={text} (override)"
+            )
+        return profile
+
+    def without_directory(self) -> Profile:
+        """Drop every ``directory=`` option: the backend decides where each worker writes."""
+        notes = list(self.notes)
+        sections = []
+        for section in self.sections:
+            kept = []
+            for option in section.options:
+                if _canonical(option.key) == "directory":
+                    where = option.where if option.line == 0 else f"({option.where})"
+                    notes.append(
+                        f"{option.render()} {where} removed: the backend sets each worker's"
+                        " directory"
+                    )
+                else:
+                    kept.append(option)
+            sections.append(replace(section, options=tuple(kept)))
+        if len(notes) == len(self.notes):
+            return self
+        return replace(self, sections=tuple(sections), notes=tuple(notes))
+
+    def with_directory(self, path: str) -> Profile:
+        """Run every job in ``path``: any ``directory=`` is replaced by one in ``[global]``."""
+        if not path or any(char in path for char in _UNREPRESENTABLE):
+            raise ProfileError(
+                f"profile '{self.label}': directory {path!r} cannot be written in a fio job"
+                " file (empty, or contains ';', '#' or a line break)"
+            )
+        # fio splits directory= on ':' (several directories); a literal colon is escaped.
+        escaped = path.replace(":", "\\:")
+        return self.without_directory()._with_global_option(
+            "directory",
+            escaped,
+            frozenset({"directory"}),
+            f"directory={escaped} (set by the harness)",
+        )
+
+    @property
+    def expected_runtime_s(self) -> float:
+        """Seconds the profile should take, or 0.0 when that is unknown.
+
+        Jobs run in parallel except across a ``stonewall`` (or ``wait_for``), so this is the
+        sum over those phases of the longest ``runtime + ramp_time`` in each. A job without
+        a runtime runs until its size is done, which we cannot know: 0.0 then.
+        """
+        inherited: dict[str, str | None] = {}
+        phases: list[float] = []
+        for section in self.sections:
+            if section.is_global:
+                # Globals accumulate: a job gets every global section above it.
+                inherited.update((_canonical(o.key), o.value) for o in section.options)
+                continue
+            effective = dict(inherited)
+            effective.update((_canonical(o.key), o.value) for o in section.options)
+            duration = _job_duration_s(effective)
+            if duration is None:
+                return 0.0
+            if not phases or _is_set(effective, "stonewall") or "wait_for" in effective:
+                phases.append(duration)
+            else:
+                phases[-1] = max(phases[-1], duration)
+        return sum(phases)
+
+    def _with_global_option(
+        self, key: str, value: str, family: frozenset[str], note: str
+    ) -> Profile:
+        sections = list(self.sections)
+        if not sections or not sections[0].is_global:
+            sections.insert(0, Section("global", (), line=0))
+        rebuilt = []
+        for index, section in enumerate(sections):
+            kept: list[Option] = []
+            position: int | None = None
+            for option in section.options:
+                if option.key in family:
+                    if position is None:
+                        position = len(kept)
+                    continue
+                kept.append(option)
+            if index == 0:
+                # Take the place of the value it replaces, so the order stays recognisable.
+                kept.insert(len(kept) if position is None else position, Option(key, value, 0))
+            rebuilt.append(replace(section, options=tuple(kept)))
+        return replace(self, sections=tuple(rebuilt), notes=(*self.notes, note))
+
+
+def _override_text(label: str, key: str, value: str | int) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ProfileError(f"profile '{label}': override {key}={value!r} must be a string or int")
+    text = str(value).strip()
+    if not text or any(char in text for char in _UNREPRESENTABLE):
+        raise ProfileError(
+            f"profile '{label}': override {key}={value!r} cannot be written in a fio job file"
+            " (empty, or contains ';', '#' or a line break)"
+        )
+    return text
+
+
+def _is_set(options: Mapping[str, str | None], key: str) -> bool:
+    if key not in options:
+        return False
+    value = options[key]
+    return value is None or value.strip() not in ("0", "false")
+
+
+def _job_duration_s(options: Mapping[str, str | None]) -> float | None:
+    runtime_text = options.get("runtime")
+    if runtime_text is None:
+        return None
+    runtime = _fio_time_s(runtime_text)
+    # runtime=0 means "no limit" to fio.
+    if runtime is None or runtime <= 0:
+        return None
+    ramp_text = options.get("ramp_time")
+    ramp = 0.0 if ramp_text is None else _fio_time_s(ramp_text)
+    if ramp is None:
+        return None
+    return runtime + ramp
+
+
+def _fio_time_s(text: str) -> float | None:
+    """Seconds for a fio time value (runtime, ramp_time), parsed the way fio 3.33 does.
+
+    fio reads an integer, then looks only at the character right after it: no letter means
+    seconds; "us"/"usec", "ms"/"msec" prefixes and exactly "s", "m", "h", "d" are units; any
+    other suffix counts as microseconds ("30sec" is 30 us, "1.5" is 1 s). None when the value
+    is for fio to compute ($ncpus, $(...)) or not a number.
+    """
+    if "$" in text:
+        return None
+    match = re.fullmatch(r"\s*([+-]?\d+)(.*)", text, flags=re.DOTALL)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    suffix = match.group(2)
+    if not suffix[:1].isalpha():
+        return float(number)
+    suffix = suffix.lower()
+    if suffix.startswith("us"):
+        scale = 1e-6
+    elif suffix.startswith("ms"):
+        scale = 1e-3
+    else:
+        scale = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}.get(suffix, 1e-6)
+    return number * scale
+
+
+# --------------------------------------------------------------------------------------
+# Parsing
+
+
+def _content(raw: str) -> str | None:
+    """The meaningful part of a line as fio sees it, None for blank lines and comments."""
+    text = raw.lstrip()
+    if not text or text[0] in ";#":
+        return None
+    text = text.split(";", 1)[0].split("#", 1)[0].rstrip()
+    return text or None
+
+
+def _description(lines: Sequence[str]) -> str:
+    """The leading comment block (up to the first blank or non-comment line), one line."""
+    collected: list[str] = []
+    for raw in lines:
+        text = raw.strip()
+        if not text:
+            if collected:
+                break
+            continue
+        if text[0] not in ";#":
+            break
+        words = text.lstrip(";#").strip()
+        if words:
+            collected.append(words)
+    return " ".join(collected)
+
+
+class _Parser:
+    def __init__(
+        self, label: str, include_root: Path | None, env: Mapping[str, str], own_file: Path | None
+    ) -> None:
+        self.label = label
+        self.include_root = include_root
+        self.env = env
+        self.own_file = own_file
+
+    def error(self, where: str, message: str) -> ProfileError:
+        return ProfileError(f"profile '{self.label}' {where}: {message}")
+
+    def parse(self, lines: Sequence[str]) -> tuple[Section, ...]:
+        sections: list[tuple[str, int, list[Option]]] = []
+        stack = () if self.own_file is None else (self.own_file,)
+        for number, raw in enumerate(lines, start=1):
+            content = _content(raw)
+            if content is None:
+                continue
+            where = f"line {number}"
+            if content.startswith("["):
+                sections.append((self.section_name(content, where), number, []))
+                continue
+            if not sections:
+                raise self.error(
+                    where,
+                    f"{content!r} comes before any [section] (fio refuses options outside a job"
+                    " section)",
+                )
+            options = sections[-1][2]
+            if content.startswith("include"):
+                options.extend(self.include(content, where, self.include_root, stack))
+            else:
+                options.append(self.option(content, number, None, where))
+        return tuple(Section(name, tuple(options), line) for name, line, options in sections)
+
+    def section_name(self, content: str, where: str) -> str:
+        if len(content) < 3 or not content.endswith("]"):
+            raise self.error(where, f"malformed section header {content!r} (expected [name])")
+        return content[1:-1]
+
+    def option(self, content: str, number: int, origin: str | None, where: str) -> Option:
+        # fio substitutes over the whole line before splitting it at '='.
+        text = _ENV_REFERENCE.sub(lambda match: self.env.get(match.group(1), ""), content)
+        key, equals, value = text.partition("=")
+        key = key.strip()
+        if not key:
+            raise self.error(where, f"option {content!r} has no name")
+        option = Option(key, value.strip() if equals else None, number, origin)
+        if any(char in option.render() for char in _UNREPRESENTABLE):
+            # Only a variable can bring these in (fio already cut the line at ';' and '#'),
+            # and the rendered job file would be read differently from what was checked.
+            raise self.error(
+                where,
+                f"option {key}: an environment variable put ';', '#' or a line break into it",
+            )
+        return option
+
+    def include(
+        self, content: str, where: str, base: Path | None, stack: tuple[Path, ...]
+    ) -> list[Option]:
+        # fio takes everything after "include" and one separator as the file name.
+        if len(content) < len("include ") or not content[len("include")].isspace():
+            raise self.error(where, f"malformed include line {content!r} (expected: include FILE)")
+        target = content[len("include") + 1 :].strip()
+        if self.include_root is None or base is None:
+            raise self.error(
+                where, f"include {target} is not possible: the profile has no directory"
+            )
+        resolved = (base / target).resolve()
+        if not resolved.is_relative_to(self.include_root):
+            raise self.error(
+                where, f"include {target} leaves the profile directory {self.include_root}"
+            )
+        if resolved in stack:
+            chain = " -> ".join(self.relative(path) for path in (*stack, resolved))
+            raise self.error(where, f"include {target} is an include cycle ({chain})")
+        try:
+            text = resolved.read_text(encoding="utf-8")
+        except FileNotFoundError as err:
+            raise self.error(where, f"include {target}: no such file {resolved}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise self.error(where, f"include {target}: cannot read {resolved}: {err}") from err
+        origin = self.relative(resolved)
+        options: list[Option] = []
+        for number, raw in enumerate(text.split("\n"), start=1):
+            content_line = _content(raw)
+            if content_line is None:
+                continue
+            inner = f"line {number} of included '{origin}'"
+            if content_line.startswith("["):
+                raise self.error(
+                    inner, "an included file may not open sections (fio refuses them too)"
+                )
+            if content_line.startswith("include"):
+                options.extend(
+                    self.include(content_line, inner, resolved.parent, (*stack, resolved))
+                )
+            else:
+                options.append(self.option(content_line, number, origin, inner))
+        return options
+
+    def relative(self, path: Path) -> str:
+        if self.include_root is not None and path.is_relative_to(self.include_root):
+            return path.relative_to(self.include_root).as_posix()
+        return path.name
+
+
+def parse_profile(
+    text: str,
+    *,
+    name: str,
+    source: str = INLINE_SOURCE,
+    include_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Profile:
+    """Parse job file text. ``include`` lines resolve against ``include_dir`` and may not
+    leave it; ``${VAR}`` comes from ``env`` (default: this process's environment)."""
+    label = name if source == INLINE_SOURCE else Path(source).name
+    own_file = None if source == INLINE_SOURCE else Path(source).resolve()
+    include_root = None if include_dir is None else Path(include_dir).resolve()
+    parser = _Parser(label, include_root, os.environ if env is None else env, own_file)
+    lines = text.split("\n")
+    sections = parser.parse(lines)
+    description = _description(lines)
+    if not description:
+        description = next(
+            (o.value for s in sections for o in s.options if o.key == "description" and o.value),
+            "",
+        )
+    return Profile(name=name, source=source, description=description, sections=sections)
+
+
+def load_profile(path: Path | str, *, env: Mapping[str, str] | None = None) -> Profile:
+    """Read and parse a job file; includes may only reach files under its directory."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ProfileError(f"profile '{path.name}': no such file {path}") from err
+    except IsADirectoryError as err:
+        raise ProfileError(f"profile '{path.name}': {path} is a directory") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProfileError(f"profile '{path.name}': cannot read {path}: {err}") from err
+    return parse_profile(text, name=path.stem, source=str(path), include_dir=path.parent, env=env)
+
+
+def discover_profiles(directory: Path) -> dict[str, Path]:
+    """The ``*.fio`` files of ``directory`` (not recursive), by stem, sorted."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ProfileError(f"profiles directory {directory} does not exist")
+    found = {path.stem: path for path in directory.glob("*.fio") if path.is_file()}
+    return dict(sorted(found.items()))
+
+
+def shipped_profiles_dir() -> Path:
+    """The profiles shipped with the project: the installed package, else the checkout."""
+    try:
+        installed = resources.files("pytest_fioloadgen.shipped_profiles")
+    except ModuleNotFoundError:
+        installed = None
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "profiles"
+
+
+def select_profiles(directory: Path, spec: str | None) -> list[Profile]:
+    """Load the profiles ``spec`` names: comma-separated names or globs over the file stems
+    (a ``.fio`` suffix is tolerated); None or empty selects them all."""
+    available = discover_profiles(directory)
+    tokens = [token.strip() for token in (spec or "").split(",") if token.strip()]
+    if not tokens:
+        return [load_profile(path) for path in available.values()]
+    chosen: set[str] = set()
+    for token in tokens:
+        pattern = token.removesuffix(".fio")
+        if any(char in pattern for char in "*?["):
+            matches = [stem for stem in available if fnmatch.fnmatchcase(stem, pattern)]
+        else:
+            matches = [pattern] if pattern in available else []
+        if not matches:
+            raise ProfileError(
+                f"profile selection {token!r} matches no profile in {directory}"
+                f" (available: {', '.join(available) or 'none'})"
+            )
+        chosen.update(matches)
+    return [load_profile(available[stem]) for stem in sorted(chosen)]
+
+
+# --------------------------------------------------------------------------------------
+# Safety policy
+
+# What a profile may do on a worker: I/O on files inside the directory the backend gives it,
+# nothing else. So the engines are an allow-list: fio dlopen()s any name it does not know,
+# which makes every unknown engine name a way to load code.
+_FILE_ENGINES = frozenset(
+    {
+        "sync",
+        "psync",
+        "vsync",
+        "pvsync",
+        "pvsync2",
+        "libaio",
+        "io_uring",
+        "posixaio",
+        "windowsaio",
+        "solarisaio",
+        "mmap",
+        "splice",
+        "null",
+        "cpuio",
+        "falloc",
+        "ftruncate",
+        "filecreate",
+        "filestat",
+        "filedelete",
+        "dircreate",
+        "dirstat",
+        "dirdelete",
+    }
+)
+# These only talk to block or character devices (SCSI generic, MTD, NVMe char devices, DAX).
+_DEVICE_ENGINES = frozenset(
+    {"sg", "mtd", "io_uring_cmd", "dev-dax", "pmemblk", "libpmem", "xnvme", "spdk", "libblkio"}
+)
+# These do their I/O over the network. rbd/rados/gfapi/nfs are real storage, but they write
+# into whatever pool, image or export the profile names, on a cluster others share; a storage
+# target in this harness is a directory on the worker.
+_NETWORK_ENGINES = frozenset(
+    {
+        "net",
+        "netsplice",
+        "rdma",
+        "rados",
+        "rbd",
+        "gfapi",
+        "gfapi_async",
+        "http",
+        "nfs",
+        "nbd",
+        "libiscsi",
+        "dfs",
+    }
+)
+# Options whose values are paths fio opens or creates. filename is relative to the worker's
+# directory; the others are relative to fio's working directory, so only keeping them
+# relative and free of '..' keeps them out of other people's files.
+_PATH_OPTIONS = frozenset(
+    {
+        "filename",
+        "filename_format",
+        "opendir",
+        "write_iolog",
+        "read_iolog",
+        "replay_redirect",
+        "merge_blktrace_file",
+        "write_bw_log",
+        "write_lat_log",
+        "write_iops_log",
+        "write_hist_log",
+        "donorname",
+    }
+)
+_PATTERN_OPTIONS = frozenset({"buffer_pattern", "verify_pattern"})
+_UNESCAPED_COLON = re.compile(r"(?<!\\):")
+
+
+def _refusal(profile: Profile, option: Option, shown: str, reason: str) -> ProfileError:
+    return ProfileError(
+        f"profile '{profile.label}' {option.where}: option {shown} is not allowed ({reason})"
+    )
+
+
+def _engine_refusal(engine: str) -> str | None:
+    if engine == "exec":
+        return "runs a command on the worker"
+    if engine.startswith("external") or "/" in engine:
+        return "loads an external engine library on the worker"
+    if engine in _FILE_ENGINES:
+        return None
+    if engine in _DEVICE_ENGINES:
+        return "talks to devices directly"
+    if engine in _NETWORK_ENGINES:
+        return "does its I/O over the network, outside the worker's target directory"
+    return f"only file I/O engines are allowed: {', '.join(sorted(_FILE_ENGINES))}"
+
+
+def _path_refusal(value: str) -> str | None:
+    for part in _UNESCAPED_COLON.split(value):
+        path = part.replace("\\:", ":").strip()
+        if not path:
+            continue
+        if path == "/dev" or path.startswith("/dev/"):
+            return "device nodes are not allowed"
+        if path.startswith("/"):
+            return "absolute paths leave the worker's target directory"
+        if ".." in PurePosixPath(path).parts:
+            return "'..' leaves the worker's target directory"
+    return None
+
+
+def _option_refusal(key: str, value: str | None) -> str | None:
+    if key.startswith("exec_") or key.startswith("trigger"):
+        return "runs a command on the worker"
+    if key == "profile":
+        return "a built-in fio profile generates jobs this policy cannot check"
+    if key == "cgroup":
+        return "creates a cgroup on the worker, outside its target directory"
+    if value is None:
+        return None
+    if key == "ioengine":
+        return _engine_refusal(value)
+    if key in _PATH_OPTIONS:
+        return _path_refusal(value)
+    if key == "mem" and ":" in value and value.split(":", 1)[1].strip():
+        return "backs I/O buffers with a file outside the target directory, which fio unlinks"
+    if key in _PATTERN_OPTIONS and "'" in value:
+        return "a quoted pattern reads a file on the worker"
+    return None
+
+
+def check_safety(profile: Profile) -> None:
+    """Refuse what may not run on a worker: commands, code loading, devices, network engines
+    and paths that leave the worker's target directory. ``directory=`` is not refused: it is
+    removed (see :meth:`Profile.without_directory`)."""
+    if not profile.jobs():
+        raise ProfileError(f"profile '{profile.label}': defines no job section")
+    for option in profile.options():
+        # fio only accepts underscores, but a check must not be fooled by spelling.
+        key = _canonical(option.key.strip().lower().replace("-", "_"))
+        reason = _option_refusal(key, option.value)
+        if reason is not None:
+            shown = option.key
+            if key in ("ioengine", "mem") or key in _PATH_OPTIONS | _PATTERN_OPTIONS:
+                shown = option.render()
+            raise _refusal(profile, option, shown, reason)
+
+
+def _first_line(*outputs: str) -> str:
+    for output in outputs:
+        for line in output.splitlines():
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def _blamed_option(profile: Profile, message: str) -> Option | None:
+    """The option fio's message quotes ("Bad option <x=1>", "failed parsing rw=x")."""
+    for option in profile.options():
+        pattern = rf"(?<![\w=]){re.escape(option.render())}(?![\w=])"
+        if re.search(pattern, message):
+            return option
+    return None
+
+
+def check_with_fio(profile: Profile, *, fio_binary: str = "fio", timeout_s: float = 30) -> None:
+    """Have fio parse the rendered profile (``fio --parse-only``); refuse what it refuses."""
+    with tempfile.TemporaryDirectory(prefix="fioloadgen-check-") as workdir:
+        job_file = Path(workdir) / "profile.fio"
+        job_file.write_text(profile.render(), encoding="utf-8")
+        try:
+            completed = subprocess.run(
+                [fio_binary, "--parse-only", str(job_file)],
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except FileNotFoundError as err:
+            raise ProfileError(
+                f"profile '{profile.label}': cannot check it, fio binary {fio_binary!r} not found"
+            ) from err
+        except subprocess.TimeoutExpired as err:
+            raise ProfileError(
+                f"profile '{profile.label}': fio --parse-only did not finish in {timeout_s:g}s"
+            ) from err
+        except OSError as err:
+            raise ProfileError(
+                f"profile '{profile.label}': cannot run {fio_binary!r}: {err}"
+            ) from err
+    if completed.returncode == 0:
+        return
+    reason = _first_line(completed.stderr, completed.stdout)
+    reason = reason or f"exit status {completed.returncode}"
+    blamed = _blamed_option(profile, reason)
+    where = "" if blamed is None else f" {blamed.where}"
+    raise ProfileError(f"profile '{profile.label}'{where}: fio --parse-only refused it: {reason}")
+
+
+def validate(profile: Profile, *, fio_binary: str = "fio") -> Profile:
+    """Safety policy, then fio's own parser; the profile ready to run, without directory=."""
+    check_safety(profile)
+    check_with_fio(profile, fio_binary=fio_binary)
+    return profile.without_directory()
+
+
+def check_files(paths: Sequence[Path], *, fio_binary: str = "fio") -> list[tuple[Path, str | None]]:
+    """For ``fioloadgen profile check``: per file None when accepted, else the reason."""
+    verdicts: list[tuple[Path, str | None]] = []
+    for path in paths:
+        try:
+            validate(load_profile(path), fio_binary=fio_binary)
+        except ProfileError as err:
+            verdicts.append((path, str(err)))
+        else:
+            verdicts.append((path, None))
+    return verdicts
