@@ -1,0 +1,187 @@
+"""Running fio as a client against a set of fio servers.
+
+fio is always run as ``fio --client=<host file> <job file> --output-format=json+``: a host
+*file* makes every listed server run the job, whereas ``--client=A job --client=B`` would
+run it on A only. fio exits 0 even when it could not reach a server, so the output is
+checked for every expected worker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import FioRunError, ResultError
+from .results import RunResult, parse_result, split_output
+
+#: Slack on top of the profile's expected runtime before a run is declared hung: fio
+#: needs time to lay out files and to collect results from every server.
+DEFAULT_SLACK_S = 60.0
+STDERR_TAIL_LINES = 6
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class WorkerAddress:
+    """Where one fio server listens."""
+
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def hostfile_line(self) -> str:
+        # fio's host syntax is "host,port"; IPv6 literals need fio's "ip6:" prefix.
+        host = f"ip6:{self.host}" if ":" in self.host else self.host
+        return f"{host},{self.port}"
+
+
+@dataclass(frozen=True)
+class FioInvocation:
+    """What was run and what came back (kept for records and error messages)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+
+def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last few non-empty lines of fio's stderr, joined on one line for messages."""
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+def build_argv(fio_binary: str, hostfile: Path, jobfile: Path) -> list[str]:
+    return [fio_binary, f"--client={hostfile}", str(jobfile), "--output-format=json+"]
+
+
+def _wait(
+    process: subprocess.Popen[str],
+    timeout_s: float,
+    on_progress: ProgressCallback | None,
+    started: float,
+) -> tuple[str, str]:
+    """Wait for fio while reporting progress; kill it (and its children) on timeout."""
+    interval = 0.5
+    while True:
+        try:
+            return process.communicate(timeout=interval)
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            if on_progress is not None:
+                on_progress(elapsed)
+            if elapsed > timeout_s:
+                process.kill()
+                _stdout, stderr = process.communicate()
+                raise FioRunError(
+                    f"fio did not finish within {timeout_s:.0f} s (expected runtime plus "
+                    "slack); killed it",
+                    stderr_tail=tail(stderr),
+                ) from None
+
+
+def run_fio(
+    job_text: str,
+    workers: Sequence[WorkerAddress],
+    *,
+    expected_runtime_s: float,
+    fio_binary: str = "fio",
+    slack_s: float = DEFAULT_SLACK_S,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[RunResult, FioInvocation]:
+    """Run ``job_text`` on every worker and return the merged result.
+
+    Raises FioRunError naming the worker for a server that is missing from the output or
+    reported an error, and carrying fio's stderr tail for any failure.
+    """
+    if not workers:
+        raise FioRunError("no workers to run on")
+    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-") as tmp:
+        hostfile = Path(tmp) / "hosts"
+        hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
+        jobfile = Path(tmp) / "job.fio"
+        jobfile.write_text(job_text)
+        argv = build_argv(fio_binary, hostfile, jobfile)
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp,
+                # fio in client mode writes per-client logs relative to its cwd; keep
+                # them out of the user's tree.
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except FileNotFoundError as err:
+            raise FioRunError(f"fio binary {fio_binary!r} not found") from err
+        try:
+            stdout, stderr = _wait(process, expected_runtime_s + slack_s, on_progress, started)
+        except BaseException:
+            # Ctrl-C (or a failing progress callback): never leave a fio client behind.
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            raise
+    invocation = FioInvocation(
+        tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
+    )
+    return check_invocation(invocation, workers), invocation
+
+
+def _missing_reason(worker: WorkerAddress, stderr: str) -> str:
+    for line in stderr.splitlines():
+        if worker.host in line and (str(worker.port) in line or "connect" in line):
+            return line.strip()
+    return "not in fio's output"
+
+
+def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]) -> RunResult:
+    """Turn a finished fio invocation into a result, or the error that names the culprit."""
+    try:
+        document, before_json = split_output(invocation.stdout, source="fio's stdout")
+    except ResultError as err:
+        # No document at all: fio failed before running anything (bad job, no server).
+        raise FioRunError(
+            f"fio exited with status {invocation.returncode} and printed no result ({err})",
+            stderr_tail=tail(invocation.stderr) or tail(invocation.stdout),
+        ) from err
+    # fio prints job errors on stdout ahead of the JSON and connection errors on stderr.
+    said = tail(before_json + "\n" + invocation.stderr)
+    try:
+        result = parse_result(document)
+    except ResultError as err:
+        raise FioRunError(
+            f"fio exited with status {invocation.returncode}: {err}", stderr_tail=said
+        ) from err
+    reported = {(w.host, w.port) for w in result.workers}
+    for worker in workers:
+        if (worker.host, worker.port) not in reported:
+            reason = _missing_reason(worker, invocation.stderr)
+            raise FioRunError(
+                f"worker {worker.name} did not report: {reason}",
+                stderr_tail=said,
+                worker=worker.name,
+            )
+    for worker_result in result.workers:
+        if worker_result.error:
+            raise FioRunError(
+                f"worker {worker_result.name} reported fio error {worker_result.error} "
+                f"({os.strerror(worker_result.error)})",
+                stderr_tail=said,
+                worker=worker_result.name,
+            )
+    if invocation.returncode != 0:
+        raise FioRunError(f"fio exited with status {invocation.returncode}", stderr_tail=said)
+    return result
