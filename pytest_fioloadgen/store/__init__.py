@@ -1,0 +1,72 @@
+"""History stores, chosen by the scheme of a ``--fio-store`` URI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pytest_fioloadgen.exceptions import StoreError
+from pytest_fioloadgen.store.base import RunRecord, Store
+from pytest_fioloadgen.store.sqlite import SQLiteStore
+
+__all__ = ["RunRecord", "Store", "default_store_uri", "open_store"]
+
+SUPPORTED_URIS = "a path (history.db), sqlite:///absolute/path.db, sqlite:relative/path.db"
+
+_KNOWN_SCHEMES = frozenset({"sqlite", "tinydb", "http", "https"})
+# Two letters at least, so that a Windows drive ("C:\\...") stays a path.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def default_store_uri(rootdir: Path) -> str:
+    """Where the history lives when no --fio-store is given."""
+    return str(rootdir / ".fioloadgen" / "history.db")
+
+
+def open_store(uri: str, *, rootdir: Path | None = None) -> Store:
+    """Open the store ``uri`` names; relative paths are taken from ``rootdir`` (or cwd)."""
+    base = Path.cwd() if rootdir is None else rootdir
+    scheme, rest = _split_scheme(uri)
+    if scheme is None:
+        location = rest
+    elif scheme == "sqlite":
+        location = _sqlite_location(uri, rest)
+    else:
+        raise StoreError(
+            f"history store URI {uri!r}: scheme {scheme!r} is not supported; use {SUPPORTED_URIS}"
+        )
+    if not location:
+        raise StoreError(f"history store URI {uri!r} names no file; use {SUPPORTED_URIS}")
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return SQLiteStore(path)
+
+
+def _split_scheme(uri: str) -> tuple[str | None, str]:
+    """(scheme, rest), or (None, uri) when ``uri`` is a plain path.
+
+    Only a scheme we know of or one followed by ``//`` counts, so that a file name with a
+    colon in it ("runs:old.db") is still a path.
+    """
+    match = _SCHEME.match(uri)
+    if match is None:
+        return None, uri
+    scheme = match.group(1).lower()
+    rest = uri[match.end() :]
+    if scheme in _KNOWN_SCHEMES or rest.startswith("//"):
+        return scheme, rest
+    return None, uri
+
+
+def _sqlite_location(uri: str, rest: str) -> str:
+    if not rest.startswith("//"):
+        return rest  # sqlite:relative/path.db
+    path = rest[2:]
+    if not path.startswith("/"):
+        # "sqlite://x.db" would read as host "x.db"; say what was probably meant.
+        raise StoreError(
+            f"history store URI {uri!r}: write sqlite:///absolute/path.db (three slashes) "
+            f"or sqlite:{path} for a path relative to the rootdir"
+        )
+    return path

@@ -1,0 +1,467 @@
+"""The sqlite history store: one file, safe for several writer processes.
+
+Layout: ``runs`` holds one row per run with the filter columns indexed; ``metrics`` and
+``labels`` are key/value tables so that a filter or a "series of metric M for case K" is
+an index lookup instead of a scan through JSON; the compressed fio JSON lives apart in
+``raw_results`` so that listing runs never reads those large blobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_fioloadgen.exceptions import StoreError
+from pytest_fioloadgen.store.base import RunRecord
+
+#: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
+#: database that happens to use user_version is never mistaken for a history store.
+APPLICATION_ID = 0x46494F4C
+
+#: Long enough to outlast another process's write of one run (a few ms) many times over.
+BUSY_TIMEOUT_S = 30.0
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    statements = (
+        # run_id is the public key; the integer id keeps the child tables and their
+        # indexes small and their joins cheap.
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            session_id TEXT NOT NULL,
+            profile_name TEXT NOT NULL,
+            profile_hash TEXT NOT NULL,
+            profile_text TEXT NOT NULL,
+            workers INTEGER NOT NULL,
+            backend TEXT NOT NULL,
+            target TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            repeat INTEGER NOT NULL,
+            test_id TEXT NOT NULL,
+            verdict TEXT,
+            error TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            notes TEXT NOT NULL
+        )""",
+        # The case key (profile, workers, target) in that order, then time: serves the
+        # regression baseline / chart series lookups and a profile_name filter alone.
+        "CREATE INDEX runs_by_case ON runs (profile_name, workers, target, started_at)",
+        "CREATE INDEX runs_by_started ON runs (started_at, run_id)",
+        "CREATE INDEX runs_by_profile_hash ON runs (profile_hash)",
+        "CREATE INDEX runs_by_session ON runs (session_id)",
+        "CREATE INDEX runs_by_target ON runs (target)",
+        "CREATE INDEX runs_by_workers ON runs (workers)",
+        "CREATE INDEX runs_by_backend ON runs (backend)",
+        "CREATE INDEX runs_by_status ON runs (status)",
+        # value is nullable because sqlite stores NaN as NULL; it reads back as NaN.
+        """CREATE TABLE metrics (
+            run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            value REAL,
+            PRIMARY KEY (run, name)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE labels (
+            run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX labels_by_pair ON labels (key, value)",
+        # zlib of compact JSON; a change of encoding is a migration, not a flag column.
+        """CREATE TABLE raw_results (
+            run INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+            fio_json_z BLOB NOT NULL
+        )""",
+        f"PRAGMA application_id = {APPLICATION_ID}",
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
+#: MIGRATIONS[n] takes a file from schema version n to n + 1 (version 0 is an empty file).
+#: Append only: a user's history.db may be at any earlier version.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial]
+
+_RUN_COLUMNS = (
+    "id",
+    "run_id",
+    "session_id",
+    "profile_name",
+    "profile_hash",
+    "profile_text",
+    "workers",
+    "backend",
+    "target",
+    "started_at",
+    "finished_at",
+    "status",
+    "repeat",
+    "test_id",
+    "verdict",
+    "error",
+    "fingerprint",
+    "notes",
+)
+_SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
+_INSERT_RUN = (
+    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' * (len(_RUN_COLUMNS) - 1))})"
+)
+#: The only column names ever placed into SQL text by query(); values are always bound.
+_FILTER_COLUMNS = frozenset(
+    {"profile_name", "profile_hash", "workers", "backend", "target", "session_id", "status"}
+)
+_NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
+
+
+class SQLiteStore:
+    """History in one sqlite file (WAL mode), usable from several threads and processes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.uri = f"sqlite://{self.path.as_posix()}"
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = self._connect()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise StoreError(f"history store {self.path} is a directory, not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"history store {self.path}: cannot create directory {self.path.parent} ({err})"
+            ) from err
+        try:
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), the
+            # module's implicit ones would begin as readers and could not wait for the lock.
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"history store {self.path} cannot be opened ({err})") from err
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        # Only reads until the file is known to be ours: a foreign or corrupt file must be
+        # left exactly as it was.
+        try:
+            version = self._identify(conn)
+        except sqlite3.OperationalError as err:  # permissions, locks: not the content
+            raise StoreError(f"history store {self.path} cannot be opened ({err})") from err
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"history store {self.path} is not an sqlite database ({err})"
+            ) from err
+        self._check_version(version)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _enable_wal(conn)
+        except sqlite3.Error as err:
+            raise StoreError(f"history store {self.path} cannot be opened ({err})") from err
+        if version < len(MIGRATIONS):
+            self._migrate(conn)
+
+    def _identify(self, conn: sqlite3.Connection) -> int:
+        # One snapshot: another process may be creating the schema while we look.
+        with _read_transaction(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0:
+            # An empty file is our version 0; anything with tables in it is someone else's.
+            if tables:
+                raise self._foreign()
+        elif application_id != APPLICATION_ID:
+            raise self._foreign()
+        return int(version)
+
+    def _check_version(self, version: int) -> None:
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"history store {self.path} has schema version {version}, this "
+                f"pytest-fioloadgen knows up to {len(MIGRATIONS)}; upgrade pytest-fioloadgen"
+            )
+
+    def _foreign(self) -> StoreError:
+        return StoreError(
+            f"history store {self.path} is an sqlite database of another application "
+            "(not a pytest-fioloadgen history); choose another --fio-store"
+        )
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
+            with _write_transaction(conn):
+                # Re-read under the write lock: another process may have migrated meanwhile.
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if (
+                    version == 0
+                    and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                ):
+                    raise self._foreign()
+                self._check_version(version)
+                for step in MIGRATIONS[version:]:
+                    step(conn)
+                # PRAGMA takes no bound parameters; the value is our own integer.
+                conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        except sqlite3.Error as err:
+            raise StoreError(
+                f"history store {self.path}: schema migration to version {len(MIGRATIONS)} "
+                f"failed and was rolled back ({err})"
+            ) from err
+
+    # -- the Store contract ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connection(self, action: str) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, turning sqlite failures into StoreError."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"history store {self.path} is closed; cannot {action}")
+            try:
+                yield self._conn
+            except sqlite3.Error as err:
+                raise StoreError(f"history store {self.path}: cannot {action} ({err})") from err
+
+    def record(self, run: RunRecord) -> None:
+        # Serialise and compress before taking the write lock, which other processes wait on.
+        action = f"record run {run.run_id!r}"
+        try:
+            row = (
+                run.run_id,
+                run.session_id,
+                run.profile_name,
+                run.profile_hash,
+                run.profile_text,
+                run.workers,
+                run.backend,
+                run.target,
+                run.started_at,
+                run.finished_at,
+                run.status,
+                run.repeat,
+                run.test_id,
+                run.verdict,
+                run.error,
+                json.dumps(dict(run.fingerprint), ensure_ascii=False),
+                json.dumps(list(run.notes), ensure_ascii=False),
+            )
+            metrics = [(name, float(value)) for name, value in run.metrics.items()]
+            raw = None if run.raw is None else _compress(run.raw)
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"history store {self.path}: cannot {action} ({err})") from err
+        with self._connection(action) as conn, _write_transaction(conn):
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
+                raise StoreError(
+                    f"history store {self.path}: run {run.run_id!r} is already recorded "
+                    "(runs are immutable)"
+                )
+            key = conn.execute(_INSERT_RUN, row).lastrowid
+            conn.executemany(
+                "INSERT INTO metrics (run, name, value) VALUES (?, ?, ?)",
+                [(key, name, value) for name, value in metrics],
+            )
+            conn.executemany(
+                "INSERT INTO labels (run, key, value) VALUES (?, ?, ?)",
+                [(key, k, v) for k, v in run.labels.items()],
+            )
+            if raw is not None:
+                conn.execute("INSERT INTO raw_results (run, fio_json_z) VALUES (?, ?)", (key, raw))
+
+    def get(self, run_id: str) -> RunRecord:
+        with self._connection(f"read run {run_id!r}") as conn, _read_transaction(conn):
+            rows = self._load(conn, "WHERE run_id = ?", [run_id], with_raw=True)
+        if not rows:
+            raise StoreError(f"history store {self.path} has no run {run_id!r}")
+        return rows[0]
+
+    def query(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        with_raw: bool = False,
+    ) -> list[RunRecord]:
+        equal = {
+            "profile_name": profile_name,
+            "profile_hash": profile_hash,
+            "workers": workers,
+            "backend": backend,
+            "target": target,
+            "session_id": session_id,
+            "status": status,
+        }
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in equal.items():
+            if value is not None:
+                assert column in _FILTER_COLUMNS
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for key, value in (labels or {}).items():
+            clauses.append("id IN (SELECT run FROM labels WHERE key = ? AND value = ?)")
+            params += [key, value]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where += f" {_NEWEST_FIRST}"
+        if limit is not None:
+            if limit < 0:
+                raise StoreError(f"history store {self.path}: query limit {limit} is negative")
+            where += " LIMIT ?"
+            params.append(limit)
+        with self._connection("query runs") as conn, _read_transaction(conn):
+            return self._load(conn, where, params, with_raw=with_raw)
+
+    def delete(self, run_id: str) -> bool:
+        with self._connection(f"delete run {run_id!r}") as conn, _write_transaction(conn):
+            # metrics, labels and raw_results follow through ON DELETE CASCADE.
+            cursor = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            return cursor.rowcount > 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            # Keeps the planner's statistics current for long histories; it is only an
+            # optimisation, so a busy or read-only file must not make close() fail.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+            self._conn = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _load(
+        self, conn: sqlite3.Connection, where: str, params: list[Any], *, with_raw: bool
+    ) -> list[RunRecord]:
+        """Runs selected by ``where`` (filter, order, limit) with their child rows."""
+        runs = conn.execute(f"{_SELECT_RUNS} {where}", params).fetchall()
+        if not runs:
+            return []
+        # The child tables are read for the same selection in one statement each, instead
+        # of one statement per run or an id list that could outgrow sqlite's variable limit.
+        selected = f"SELECT id FROM runs {where}"
+        metrics: dict[int, dict[str, float]] = {}
+        for key, name, value in conn.execute(
+            f"SELECT run, name, value FROM metrics WHERE run IN ({selected})", params
+        ):
+            metrics.setdefault(key, {})[name] = math.nan if value is None else value
+        labels: dict[int, dict[str, str]] = {}
+        for key, name, value in conn.execute(
+            f"SELECT run, key, value FROM labels WHERE run IN ({selected})", params
+        ):
+            labels.setdefault(key, {})[name] = value
+        raws: dict[int, bytes] = {}
+        if with_raw:
+            raws = dict(
+                conn.execute(
+                    f"SELECT run, fio_json_z FROM raw_results WHERE run IN ({selected})", params
+                ).fetchall()
+            )
+        return [
+            self._to_record(row, metrics.get(row[0], {}), labels.get(row[0], {}), raws.get(row[0]))
+            for row in runs
+        ]
+
+    def _to_record(
+        self,
+        row: tuple[Any, ...],
+        metrics: dict[str, float],
+        labels: dict[str, str],
+        raw: bytes | None,
+    ) -> RunRecord:
+        fields = dict(zip(_RUN_COLUMNS, row, strict=True))
+        del fields["id"]
+        try:
+            fields["fingerprint"] = json.loads(fields["fingerprint"])
+            fields["notes"] = tuple(json.loads(fields["notes"]))
+            fields["raw"] = None if raw is None else json.loads(zlib.decompress(raw))
+        except (ValueError, zlib.error) as err:
+            raise StoreError(
+                f"history store {self.path}: run {fields['run_id']!r} is damaged ({err})"
+            ) from err
+        return RunRecord(**fields, metrics=metrics, labels=labels)
+
+
+def _compress(raw: Mapping[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(raw, separators=(",", ":")).encode())
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """WAL: readers never block the writer and concurrent writers queue on the lock.
+
+    The mode is stored in the file, so only the first open really switches; but switching
+    needs the file to itself and sqlite then reports "locked" at once instead of waiting
+    for busy_timeout, so processes that create a new history together retry here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            busy = err.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for other
+    # writers; a deferred transaction that upgrades later could fail with SQLITE_BUSY
+    # at once instead of waiting.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        # sqlite may already have rolled back by itself (e.g. on a full disk).
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    # One snapshot for the runs and their child rows, even while other processes write.
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
