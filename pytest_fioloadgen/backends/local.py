@@ -1,0 +1,321 @@
+"""The local backend: N ``fio --server`` processes on this machine.
+
+Each worker listens on its own loopback address (127.0.0.2, 127.0.0.3, ...) so that fio's
+per-client output tells workers apart, and works in its own directory under the target:
+the server's working directory is where fio lays out its files, which is how one shared
+job file gives every worker a private directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import BackendError
+from ..fio.runner import WorkerAddress, tail
+from .base import Environment, Worker, first_workers
+from .facts import filesystem_of, fio_version, host_facts
+
+FIRST_HOST_OCTET = 2
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+PORT_ATTEMPTS = 5
+_PR_SET_PDEATHSIG = 1
+
+
+def _prepare_server_process() -> None:
+    """Runs in the child before exec.
+
+    The server leads its own process group: fio forks a process per job, and teardown
+    signals the whole group so no job process outlives its server. The group also keeps a
+    terminal's Ctrl-C away from the servers, so teardown stops them in order. And a server
+    must not outlive a pytest that was killed outright (PR_SET_PDEATHSIG).
+    """
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        # Not glibc Linux: teardown by PID still stops the servers in every normal exit.
+        pass
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(address: WorkerAddress, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((address.host, address.port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    """Signal a server's process group (its pid is the group id, see setsid above)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """Whether a process group still has a running (not zombie) member.
+
+    os.killpg(pgid, 0) is not enough: orphaned job processes are reparented to PID 1,
+    which in some containers never reaps them, so their zombies keep the group "alive".
+    """
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: parse after the last ')'.
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _wait_for_group_exit(pgid: int, *, deadline: float) -> None:
+    """Wait until the killed group is gone, so "torn down" means no process is left."""
+    while time.monotonic() < deadline and _group_has_live_members(pgid):
+        time.sleep(0.02)
+
+
+@dataclass
+class _Server:
+    worker: Worker
+    directory: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self) -> str:
+        try:
+            return tail(self.log_path.read_text(errors="replace"))
+        except OSError:
+            return ""
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """A storage target on this machine: a name and a base directory (None = temp dir)."""
+
+    name: str
+    directory: Path | None = None
+
+
+class LocalBackend:
+    """fio servers as local processes, one loopback address and directory each."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        targets: Sequence[LocalTarget],
+        *,
+        session_id: str,
+        fio_binary: str = "fio",
+        keep: bool = False,
+    ) -> None:
+        self._targets = {target.name: target for target in targets}
+        self._session_id = session_id
+        self._fio = fio_binary
+        self._keep = keep
+        self._servers: list[_Server] = []
+        self._cleanup_dirs: list[Path] = []
+
+    # -- deploy --------------------------------------------------------------------
+    def _session_dir(self, target: LocalTarget) -> Path:
+        if target.directory is None:
+            base = Path(tempfile.mkdtemp(prefix=f"fioloadgen-{target.name}-"))
+            self._cleanup_dirs.append(base)
+            return base
+        if not target.directory.is_dir():
+            raise BackendError(
+                f"target {target.name!r}: directory {target.directory} does not exist"
+            )
+        session_dir = target.directory / f"fioloadgen-{self._session_id[:8]}"
+        try:
+            session_dir.mkdir()
+        except OSError as err:
+            raise BackendError(
+                f"target {target.name!r}: cannot create {session_dir}: {err.strerror}"
+            ) from err
+        self._cleanup_dirs.append(session_dir)
+        return session_dir
+
+    def _spawn(self, worker_name: str, target: str, host: str, directory: Path) -> _Server:
+        log_path = directory.parent / f"{worker_name}.log"
+        port = _free_port(host)
+        address = WorkerAddress(host, port)
+        with log_path.open("ab") as log:
+            try:
+                process = subprocess.Popen(
+                    [self._fio, f"--server=ip:{host},{port}"],
+                    cwd=directory,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_prepare_server_process,
+                )
+            except FileNotFoundError as err:
+                raise BackendError(
+                    f"fio binary {self._fio!r} not found (install the fio package)"
+                ) from err
+        worker = Worker(name=worker_name, address=address, target=target)
+        return _Server(worker, directory, log_path, process)
+
+    def _wait_until_up(self, pending: list[_Server]) -> list[_Server]:
+        """Wait for every server to accept connections; return those that died early."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        died: list[_Server] = []
+        while pending:
+            still_pending = []
+            for server in pending:
+                if server.process.poll() is not None:
+                    died.append(server)
+                elif not _answers(server.worker.address):
+                    still_pending.append(server)
+            pending = still_pending
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(s.worker.address.name for s in pending)
+                raise BackendError(
+                    f"local fio servers did not answer within {START_TIMEOUT_S:.0f} s: {names}"
+                )
+            if pending:
+                time.sleep(0.05)
+        return died
+
+    def deploy(self, targets: Sequence[str], workers: int) -> Environment:
+        if workers < 1:
+            raise BackendError(f"cannot deploy {workers} workers")
+        unknown = [name for name in targets if name not in self._targets]
+        if unknown:
+            raise BackendError(f"local backend has no target named {unknown[0]!r}")
+        needed = len(targets) * workers
+        if needed > 250:
+            raise BackendError(f"{needed} local workers exceed the 250 loopback addresses used")
+        env = Environment(backend=self.name, workers={name: [] for name in targets})
+        try:
+            # Start every server first, then wait for all of them: startup is parallel.
+            batch: list[_Server] = []
+            index = 0
+            for name in targets:
+                session_dir = self._session_dir(self._targets[name])
+                for number in range(workers):
+                    directory = session_dir / f"w{number}"
+                    directory.mkdir()
+                    host = f"127.0.0.{FIRST_HOST_OCTET + index}"
+                    batch.append(self._spawn(f"{name}-w{number}", name, host, directory))
+                    index += 1
+            self._servers.extend(batch)
+            for _attempt in range(PORT_ATTEMPTS):
+                died = self._wait_until_up(batch)
+                if not died:
+                    break
+                # Most likely the probed port was taken in between: retry on a new port.
+                batch = []
+                for server in died:
+                    self._servers.remove(server)
+                    replacement = self._spawn(
+                        server.worker.name,
+                        server.worker.target,
+                        server.worker.address.host,
+                        server.directory,
+                    )
+                    self._servers.append(replacement)
+                    batch.append(replacement)
+            else:
+                first = died[0]
+                raise BackendError(
+                    f"local fio server {first.worker.name} on {first.worker.address.name} "
+                    f"exited with status {first.process.returncode}: {first.log_tail()}"
+                )
+        except BaseException:
+            self.teardown(env)
+            raise
+        for server in self._servers:
+            env.workers[server.worker.target].append(server.worker)
+        for name in targets:
+            env.workers[name].sort(key=lambda worker: int(worker.name.rsplit("-w", 1)[1]))
+        env.details = {
+            "directories": {
+                name: str(self._servers_of(name)[0].directory.parent) for name in targets
+            },
+            "logs": [str(server.log_path) for server in self._servers],
+        }
+        return env
+
+    def _servers_of(self, target: str) -> list[_Server]:
+        return [server for server in self._servers if server.worker.target == target]
+
+    # -- per run -------------------------------------------------------------------
+    def resolve(self, env: Environment, target: str, count: int) -> list[Worker]:
+        chosen = first_workers(env, target, count)
+        by_name = {server.worker.name: server for server in self._servers}
+        for worker in chosen:
+            server = by_name.get(worker.name)
+            if server is None or server.process.poll() is not None:
+                status = server.process.returncode if server else "unknown"
+                log = server.log_tail() if server else ""
+                raise BackendError(
+                    f"local fio server {worker.name} ({worker.address.name}) is not running "
+                    f"(exit status {status}){': ' + log if log else ''}"
+                )
+        return chosen
+
+    # -- teardown ------------------------------------------------------------------
+    def teardown(self, env: Environment) -> None:
+        for server in self._servers:
+            if server.process.poll() is None:
+                _signal_group(server.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for server in self._servers:
+            try:
+                server.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+            # Job processes fio forked may still be running after their server exited.
+            _signal_group(server.process.pid, signal.SIGKILL)
+        for server in self._servers:
+            _wait_for_group_exit(server.process.pid, deadline=time.monotonic() + STOP_TIMEOUT_S)
+        self._servers.clear()
+        if self._keep:
+            env.kept = True
+        else:
+            for directory in self._cleanup_dirs:
+                shutil.rmtree(directory, ignore_errors=True)
+        self._cleanup_dirs.clear()
+
+    def running_pids(self) -> list[int]:
+        """PIDs of servers still alive (empty after teardown); used by leak checks."""
+        return [s.process.pid for s in self._servers if s.process.poll() is None]
+
+    # -- facts ---------------------------------------------------------------------
+    def fingerprint(self, env: Environment) -> dict[str, Any]:
+        directories: Mapping[str, str] = env.details.get("directories", {})
+        return {
+            **host_facts(),
+            "fio_version": fio_version(self._fio),
+            "backend": self.name,
+            "python": platform.python_version(),
+            "targets": {
+                name: {"workers": env.capacity(name), "filesystem": filesystem_of(Path(path))}
+                for name, path in directories.items()
+            },
+        }
