@@ -1,0 +1,283 @@
+"""One frozen Settings object, resolved once: CLI > FIO_* environment > ini > suite > default.
+
+Every option is declared once in OPTIONS; the pytest plugin derives its command-line
+options and ini keys from that table and the CLI reuses the parsers, so a name can never
+mean different things in different places. Errors name the value and where it came from
+(``--fio-workers``, ``FIO_WORKERS`` or ``ini fio_workers``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends import BACKEND_NAMES
+from .exceptions import ConfigError
+
+# fio size syntax: a number with an optional k/m/g/t/p suffix (optionally 'i'/'b').
+_SIZE = re.compile(r"^\d+(\.\d+)?([kmgtp]i?b?)?$|^\d+%$", re.IGNORECASE)
+_LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A storage target: a name (a report column) and a directory, when one was given."""
+
+    name: str
+    directory: str | None = None
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _positive_int(text: str, where: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{where}: {text!r} is not a positive integer")
+    return value
+
+
+def parse_workers(text: str, where: str) -> tuple[int, ...]:
+    counts = sorted({_positive_int(part, where) for part in _split(text)})
+    if not counts:
+        raise ConfigError(f"{where}: no worker counts in {text!r}")
+    return tuple(counts)
+
+
+def parse_size(text: str, where: str) -> str:
+    if not _SIZE.match(text.strip()):
+        raise ConfigError(f"{where}: {text!r} is not a fio size (like 64m, 1g, 512k)")
+    return text.strip()
+
+
+def parse_backend(text: str, where: str) -> str:
+    if text not in BACKEND_NAMES:
+        raise ConfigError(
+            f"{where}: unknown backend {text!r} (choose from {', '.join(BACKEND_NAMES)})"
+        )
+    return text
+
+
+def parse_bool(text: str, where: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{where}: {text!r} is not a boolean (use true or false)")
+
+
+def parse_labels(values: list[str], where: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for value in values:
+        key, sep, label = value.partition("=")
+        key = key.strip()
+        if not sep or not _LABEL_KEY.match(key):
+            raise ConfigError(f"{where}: label {value!r} is not KEY=VALUE")
+        labels[key] = label.strip()
+    return labels
+
+
+def parse_targets(values: list[str], where: str) -> tuple[TargetSpec, ...]:
+    """``DIR`` or ``NAME=DIR``; the name defaults to the directory's last component."""
+    specs: list[TargetSpec] = []
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep:
+            directory = value
+            name = Path(value.rstrip("/")).name or "root"
+        name = name.strip()
+        if not _TARGET_NAME.match(name):
+            raise ConfigError(
+                f"{where}: target name {name!r} (from {value!r}) must be letters, digits, "
+                "'.', '_' or '-'"
+            )
+        if any(spec.name == name for spec in specs):
+            raise ConfigError(f"{where}: two targets are named {name!r}; name them NAME=DIR")
+        specs.append(TargetSpec(name, directory.strip() or None))
+    return tuple(specs)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One setting: its name, help, how to parse one raw value, and whether it repeats."""
+
+    name: str
+    help: str
+    metavar: str = "VALUE"
+    repeatable: bool = False
+    flag: bool = False
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def cli(self) -> str:
+        return "--fio-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "fio_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "FIO_" + self.name.upper()
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("backend", "where fio workers run (default: local)", "NAME", choices=BACKEND_NAMES),
+    OptionSpec("workers", "worker counts to run every case with, e.g. 1,2,4 (default: 1)", "N,N"),
+    OptionSpec(
+        "profiles", "profiles to run: names or globs, comma separated (default: all)", "NAME[,GLOB]"
+    ),
+    OptionSpec(
+        "profiles_dir", "directory of fio job files (default: the shipped profiles)", "PATH"
+    ),
+    OptionSpec("runtime", "override every profile's runtime, in seconds", "SECONDS"),
+    OptionSpec("size", "override every profile's file size (fio syntax: 64m, 1g)", "SIZE"),
+    OptionSpec("repeat", "run every case N times (default: 1)", "N"),
+    OptionSpec(
+        "target",
+        "storage target [NAME=]DIR; repeat for several (local: default a temp dir)",
+        "[NAME=]DIR",
+        repeatable=True,
+    ),
+    OptionSpec("hosts", "existing fio servers for the static backend", "HOST[:PORT],..."),
+    OptionSpec(
+        "store",
+        "history store URI: path.db, sqlite:///path, or 'none' (default: .fioloadgen/history.db)",
+        "URI",
+    ),
+    OptionSpec(
+        "thresholds", "thresholds file (default: benchmarks/thresholds.toml when present)", "PATH"
+    ),
+    OptionSpec("label", "label every run KEY=VALUE; repeatable", "KEY=VALUE", repeatable=True),
+    OptionSpec(
+        "keep", "leave the environment (local: worker directories and data) in place", flag=True
+    ),
+    OptionSpec("json", "write the session's results as JSON to PATH", "PATH"),
+    OptionSpec("binary", "the fio executable (default: fio)", "PATH"),
+)
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin needs, resolved once per session."""
+
+    rootdir: Path
+    backend: str = "local"
+    workers: tuple[int, ...] = (1,)
+    profiles: str | None = None
+    profiles_dir: Path | None = None
+    runtime: int | None = None
+    size: str | None = None
+    repeat: int = 1
+    targets: tuple[TargetSpec, ...] = ()
+    hosts: tuple[str, ...] = ()
+    store: str | None = None
+    thresholds: Path | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    keep: bool = False
+    json: Path | None = None
+    fio_binary: str = "fio"
+    #: Where each value came from, for messages ("--fio-workers", "FIO_WORKERS", ...).
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def max_workers(self) -> int:
+        return max(self.workers)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+def _path(text: str, rootdir: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else rootdir / path
+
+
+Converter = Callable[[list[str], str, Path], Any]
+
+_CONVERTERS: dict[str, Converter] = {
+    "backend": lambda v, w, r: parse_backend(v[-1], w),
+    "workers": lambda v, w, r: parse_workers(v[-1], w),
+    "profiles": lambda v, w, r: v[-1] or None,
+    "profiles_dir": lambda v, w, r: _path(v[-1], r),
+    "runtime": lambda v, w, r: _positive_int(v[-1], w),
+    "size": lambda v, w, r: parse_size(v[-1], w),
+    "repeat": lambda v, w, r: _positive_int(v[-1], w),
+    "target": lambda v, w, r: parse_targets(v, w),
+    "hosts": lambda v, w, r: tuple(part for value in v for part in _split(value)),
+    "store": lambda v, w, r: v[-1],
+    "thresholds": lambda v, w, r: _path(v[-1], r),
+    "label": lambda v, w, r: parse_labels(v, w),
+    "keep": lambda v, w, r: parse_bool(v[-1], w),
+    "json": lambda v, w, r: _path(v[-1], r),
+    "binary": lambda v, w, r: v[-1],
+}
+# Settings field names where they differ from the option name (plural for lists).
+_FIELD = {"target": "targets", "label": "labels", "binary": "fio_binary"}
+
+
+def _raw_values(option: OptionSpec, raw: Any) -> list[str] | None:
+    """Normalise a raw value from any source to a list of strings; None when unset."""
+    if raw is None or raw == "" or raw == []:
+        return None
+    if isinstance(raw, bool):
+        return ["true" if raw else "false"]
+    if isinstance(raw, list | tuple):
+        values = [str(item) for item in raw]
+        if not option.repeatable:
+            # A list for a single-valued option (e.g. suite workers=[1, 2, 4]) is a comma list.
+            values = [",".join(values)]
+    else:
+        values = [str(raw)]
+    if option.repeatable:
+        # From the environment and ini files a repeatable option is a comma list.
+        values = [part for value in values for part in _split(value)]
+    return values or None
+
+
+def resolve(
+    *,
+    rootdir: Path,
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    ini: Mapping[str, Any],
+    suite: Mapping[str, Any] | None = None,
+    ini_source: str = "ini",
+) -> Settings:
+    """Resolve every option once. ``cli``/``ini``/``suite`` are keyed by option name."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    layers = (
+        ("cli", cli),
+        ("env", env),
+        ("ini", ini),
+        ("suite", suite or {}),
+    )
+    for option in OPTIONS:
+        for layer, mapping in layers:
+            key = option.env if layer == "env" else option.name
+            raw = _raw_values(option, mapping.get(key))
+            if raw is None:
+                continue
+            where = {
+                "cli": option.cli,
+                "env": option.env,
+                "ini": f"{ini_source} {option.ini}",
+                "suite": f"suite default {option.name}",
+            }[layer]
+            values[_FIELD.get(option.name, option.name)] = _CONVERTERS[option.name](
+                raw, where, rootdir
+            )
+            sources[_FIELD.get(option.name, option.name)] = where
+            break
+    return Settings(rootdir=rootdir, sources=sources, **values)
