@@ -1,0 +1,214 @@
+"""The fixtures pytest-fioloadgen offers to tests.
+
+* ``fio_case``: the parametrized case of a test (profile, workers, target).
+* ``fio_run``: runs a case, or a profile ad hoc with overrides, and returns the result.
+* ``fio_env``: the session's deployed environment (workers per target).
+* ``fio_store``: the session's history store (None with ``--fio-store none``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Generator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .backends.base import Environment
+from .exceptions import ConfigError, FioLoadgenError
+from .fio.results import RunResult
+from .profiles import Profile, load_profile
+from .session import BenchmarkSession, Case, CaseOutcome
+from .store.base import Store
+
+if TYPE_CHECKING:
+    from .plugin import FioLoadgenPlugin
+
+state_key = pytest.StashKey["FioLoadgenPlugin"]()
+outcomes_key = pytest.StashKey[list[CaseOutcome]]()
+
+#: Keyword arguments of the fio marker that are not profile overrides.
+MARKER_KEYS = ("profile", "workers", "targets", "thresholds")
+
+RunFunction = Callable[..., RunResult]
+
+
+def _plugin(config: pytest.Config) -> FioLoadgenPlugin:
+    plugin = config.stash.get(state_key, None)
+    if plugin is None:
+        raise pytest.UsageError("pytest-fioloadgen is not configured in this session")
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def fio_session(request: pytest.FixtureRequest) -> BenchmarkSession:
+    """The session's BenchmarkSession (store, thresholds, labels); deploys nothing."""
+    return _plugin(request.config).benchmark_session()
+
+
+def _terminate_on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM (CI cancelling a job) into KeyboardInterrupt so teardown still runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+@pytest.fixture(scope="session")
+def fio_env(fio_session: BenchmarkSession) -> Generator[Environment, None, None]:
+    """Deploy the workers once per session (sized for the largest worker count) and tear
+    them down at the end, also after failures and Ctrl-C."""
+    restore = _terminate_on_sigterm()
+    try:
+        try:
+            env = fio_session.environment()
+        except FioLoadgenError as err:
+            pytest.fail(f"fio workers could not be deployed: {err}", pytrace=False)
+        yield env
+    finally:
+        try:
+            fio_session.close()
+        finally:
+            restore()
+
+
+@pytest.fixture(scope="session")
+def fio_store(fio_session: BenchmarkSession) -> Store | None:
+    """The history store every run is recorded in."""
+    return fio_session.store
+
+
+@pytest.fixture
+def fio_case(request: pytest.FixtureRequest) -> Case:
+    """The case this test instance runs; tests requesting it are parametrized over the
+    profiles x worker counts x targets of the session (or of their ``fio`` marker)."""
+    raise pytest.UsageError(
+        f"{request.node.nodeid}: fio_case was not parametrized (is pytest-fioloadgen's "
+        "pytest_generate_tests overridden?)"
+    )
+
+
+class _Progress:
+    """One live line 'case 3.0/10 s' on a terminal; silent with -q or without a TTY."""
+
+    def __init__(self, config: pytest.Config, label: str, expected_s: float):
+        self._reporter = config.pluginmanager.getplugin("terminalreporter")
+        self._capture = config.pluginmanager.getplugin("capturemanager")
+        self._label = label
+        self._expected = expected_s
+        self._shown = False
+        self.enabled = bool(
+            self._reporter is not None and self._reporter.isatty and config.get_verbosity() >= 0
+        )
+
+    def _write(self, text: str) -> None:
+        writer = self._reporter._tw
+        if self._capture is not None:
+            with self._capture.global_and_fixture_disabled():
+                writer.write(text, flush=True)
+        else:
+            writer.write(text, flush=True)
+
+    def __call__(self, elapsed: float) -> None:
+        if not self.enabled:
+            return
+        expected = f"/{self._expected:.0f}" if self._expected else ""
+        self._write(f"\r  fio {self._label}: {elapsed:4.0f}{expected} s ")
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            self._write("\r" + " " * (len(self._label) + 24) + "\r")
+
+
+@pytest.fixture
+def fio_run(
+    request: pytest.FixtureRequest, fio_session: BenchmarkSession, fio_env: Environment
+) -> RunFunction:
+    """Run fio and return the result.
+
+    ``fio_run()`` runs this test's case; ``fio_run(case)`` another case;
+    ``fio_run("randread-4k", workers=2, bs="64k")`` a profile by name (or a path to a
+    ``.fio`` file, or a Profile) with overrides (runtime, size, bs, iodepth, numjobs, rw,
+    rwmixread, ioengine). Thresholds from the thresholds file and the ``fio`` marker are
+    evaluated after the test body; a violation fails the test.
+    """
+    plugin = _plugin(request.config)
+    marker = request.node.get_closest_marker("fio")
+    marker_kwargs = dict(marker.kwargs) if marker else {}
+    inline_thresholds = marker_kwargs.get("thresholds")
+    marker_overrides = {k: v for k, v in marker_kwargs.items() if k not in MARKER_KEYS}
+
+    def run(
+        case_or_profile: Case | Profile | str | Path | None = None,
+        workers: int | None = None,
+        target: str | None = None,
+        **overrides: Any,
+    ) -> RunResult:
+        case = _case_for(request, plugin, case_or_profile, workers, target)
+        limits = plugin.thresholds.limits_for(case.profile.name, case.workers, inline_thresholds)
+        progress = _Progress(
+            request.config,
+            case.id,
+            fio_session.prepare(case, {**marker_overrides, **overrides}).expected_runtime_s,
+        )
+        try:
+            outcome = fio_session.run(
+                case,
+                limits=limits,
+                overrides={**marker_overrides, **overrides},
+                test_id=request.node.nodeid,
+                on_progress=progress if progress.enabled else None,
+            )
+        finally:
+            progress.done()
+        request.node.stash.setdefault(outcomes_key, []).append(outcome)
+        request.config.hook.pytest_fioloadgen_result_recorded(outcome=outcome)
+        return outcome.result
+
+    return run
+
+
+def _case_for(
+    request: pytest.FixtureRequest,
+    plugin: FioLoadgenPlugin,
+    what: Case | Profile | str | Path | None,
+    workers: int | None,
+    target: str | None,
+) -> Case:
+    if isinstance(what, Case):
+        return what
+    if what is None:
+        callspec = getattr(request.node, "callspec", None)
+        if callspec is None or "fio_case" not in callspec.params:
+            raise ConfigError(
+                f"{request.node.nodeid}: fio_run() without a profile needs a parametrized "
+                "test (request fio_case or add @pytest.mark.fio)"
+            )
+        case: Case = callspec.params["fio_case"]
+        return case
+    if isinstance(what, Profile):
+        profile = plugin.validated(what)
+    elif str(what).endswith(".fio"):
+        path = Path(what)
+        profile = plugin.validated(
+            load_profile(path if path.is_absolute() else Path(request.node.path).parent / path)
+        )
+    else:
+        matches = plugin.profiles_for(str(what), Path(request.node.path))
+        if len(matches) != 1:
+            raise ConfigError(f"fio_run({what!r}) matches {len(matches)} profiles, needs one")
+        profile = matches[0]
+    targets = plugin.target_names()
+    return Case(profile, workers or 1, target or targets[0])

@@ -1,0 +1,90 @@
+"""Ctrl-C and SIGTERM in the middle of a benchmark session still tear everything down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LONG_PROFILE = """# Runs long enough to be interrupted.
+[global]
+ioengine=psync
+size=4m
+runtime=60
+time_based
+[rr]
+rw=randread
+bs=4k
+"""
+
+
+def processes_inside(directory: Path) -> list[int]:
+    """PIDs whose working directory is under ``directory`` (fio servers cd there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_mid_run_tears_down(tmp_path, signum):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "long.fio").write_text(LONG_PROFILE)
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "test_long.py").write_text(
+        "def test_long(fio_case, fio_run):\n    fio_run(fio_case)\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "test_long.py",
+            "--fio-profiles-dir",
+            str(profiles),
+            "--fio-workers",
+            "2",
+            "--fio-target",
+            f"t={target}",
+            "--fio-store",
+            "history.db",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(processes_inside(target)) < 2:
+            time.sleep(0.1)
+        assert len(processes_inside(target)) >= 2, "fio servers never started"
+        time.sleep(1.5)  # fio is running the job now
+        process.send_signal(signum)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert "KeyboardInterrupt" in output or "Interrupted" in output or "signal" in output
+    assert processes_inside(target) == []
+    assert list(target.iterdir()) == []

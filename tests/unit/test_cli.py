@@ -1,0 +1,68 @@
+"""The fioloadgen command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from pytest_fioloadgen.cli import main
+
+GOOD = "# fine\n[global]\nioengine=psync\nsize=4m\n[rr]\nrw=randread\n"
+
+
+def test_profile_check_prints_one_verdict_per_file(tmp_path, capsys):
+    good = tmp_path / "good.fio"
+    good.write_text(GOOD)
+    evil = tmp_path / "evil.fio"
+    evil.write_text(GOOD + "exec_postrun=reboot\n")
+    typo = tmp_path / "typo.fio"
+    typo.write_text(GOOD + "bogus=1\n")
+    status = main(["profile", "check", str(good), str(evil), str(typo), str(tmp_path / "nope.fio")])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[0] == f"{good}: accepted"
+    assert out[1].startswith(f"{evil}: refused: profile 'evil.fio' line 7: option exec_postrun")
+    assert out[2].startswith(f"{typo}: refused: profile 'typo.fio' line 7")
+    assert "bogus" in out[2]
+    assert out[3].startswith(f"{tmp_path / 'nope.fio'}: refused:")
+    assert len(out) == 4
+
+
+def test_profile_check_all_accepted_exits_zero(tmp_path, capsys):
+    good = tmp_path / "good.fio"
+    good.write_text(GOOD)
+    assert main(["profile", "check", str(good)]) == 0
+
+
+def test_shipped_profiles_are_listed_and_shown(capsys):
+    assert main(["profile", "ls"]) == 0
+    listing = capsys.readouterr().out
+    for name in (
+        "randread-4k",
+        "randrw-70-30",
+        "seqwrite-1m",
+        "randread-4k-ratelimited",
+        "seqread-1m",
+        "lat-qd1-4k",
+    ):
+        assert name in listing
+    assert main(["profile", "show", "randread-4k"]) == 0
+    assert "rw=randread" in capsys.readouterr().out
+
+
+def test_unknown_profile_is_one_line_on_stderr(capsys):
+    assert main(["profile", "show", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fioloadgen: error: no profile named 'nosuch'")
+    assert len(err.splitlines()) == 1
+
+
+def test_console_script_is_installed():
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_fioloadgen.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.startswith("fioloadgen ")
