@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up everything pytest-fioloadgen needs on a Debian machine with only Python, then
+#   ./bootstrap.sh bench [pytest args]   run the shipped benchmark suite (local backend),
+#                                        writing report.html and the history store
+#   ./bootstrap.sh test  [pytest args]   run lint, type checks and the project's tests
+# Idempotent: a second run reuses the virtualenv and only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-}
+[ $# -gt 0 ] && shift
+case "$mode" in
+  bench|test|setup) ;;
+  *) echo "usage: $0 bench|test|setup [pytest arguments]" >&2; exit 2 ;;
+esac
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+command -v fio >/dev/null || { echo "installing fio (apt)"; apt_install fio; }
+
+venv=${FIOLOADGEN_VENV:-.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+fi
+stamp="$venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -e '.[test,lint]'
+  touch "$stamp"
+fi
+
+case "$mode" in
+  setup) echo "set up: $venv (fio $(fio --version))" ;;
+  bench)
+    exec "$venv/bin/pytest" -m benchmark benchmarks/ -p no:cacheprovider \
+      --html=report.html --self-contained-html "$@" ;;
+  test)
+    "$venv/bin/ruff" check pytest_fioloadgen server tests benchmarks
+    "$venv/bin/ruff" format --check pytest_fioloadgen server tests benchmarks
+    "$venv/bin/mypy"
+    "$venv/bin/lint-imports"
+    exec "$venv/bin/pytest" --run-slow "$@" ;;
+esac
