@@ -510,3 +510,55 @@ def test_store_failure_loses_nothing(pytester, profiles):
     assert (pytester.path / "broken.db").read_bytes() == b"this is not sqlite" * 100
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(pytester.path / "broken.db").execute("select 1 from runs").fetchall()
+
+
+@pytest.mark.slow
+def test_progress_is_shown_on_a_terminal_only(pytester, profiles):
+    """On a TTY the running case shows elapsed/expected seconds; not with -q, not piped."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    pytester.makepyfile(test_storage=STORAGE_TEST)
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--fio-profiles",
+        "quick",
+        "--fio-store",
+        "none",
+        "--fio-runtime",
+        "2",
+        *profiles,
+        "-p",
+        "no:cacheprovider",
+    ]
+
+    def run_on_pty(extra):
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            args + extra, cwd=pytester.path, stdin=follower, stdout=follower, stderr=follower
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait()
+        os.close(leader)
+        return b"".join(chunks).decode(errors="replace")
+
+    shown = run_on_pty([])
+    assert "fio quick-w1-local:" in shown
+    assert "/2 s" in shown
+    assert "fio quick-w1-local:" not in run_on_pty(["-q"])
+    piped = subprocess.run(args, cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert "1 passed" in piped.stdout
+    assert "fio quick-w1-local:" not in piped.stdout

@@ -1,0 +1,54 @@
+"""The ``fioloadgen`` command: parse arguments, call the domain, set the exit status.
+
+Each area of commands lives in its own module with a ``register(commands)`` function that
+adds its subparsers and sets ``handler`` on them; this module only assembles them.
+Errors a user can cause print one line on stderr (a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..exceptions import FioLoadgenError
+from . import profiles
+from .common import EXIT_USAGE
+
+#: Modules whose ``register`` adds subcommands, in the order --help lists them.
+COMMAND_MODULES = (profiles,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fioloadgen", description="Storage benchmarking with fio (pytest-fioloadgen)."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except FioLoadgenError as err:
+        if args.debug:
+            raise
+        print(f"fioloadgen: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fioloadgen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return status

@@ -1,0 +1,59 @@
+"""``fioloadgen profile check|ls|show``: fio job profiles on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import FioLoadgenError
+from ..profiles import check_files, discover_profiles, load_profile, shipped_profiles_dir
+from .common import EXIT_CHECK_FAILED, EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    verdicts = check_files([Path(path) for path in args.files], fio_binary=args.fio_binary)
+    for path, reason in verdicts:
+        print(f"{path}: {'accepted' if reason is None else 'refused: ' + reason}")
+    return EXIT_CHECK_FAILED if any(reason is not None for _path, reason in verdicts) else EXIT_OK
+
+
+def _directory(args: argparse.Namespace) -> Path:
+    return Path(args.dir) if args.dir else shipped_profiles_dir()
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name, path in discover_profiles(_directory(args)).items():
+        description = load_profile(path).description.splitlines()
+        print(f"{name:28} {description[0] if description else ''}".rstrip())
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    profiles = discover_profiles(_directory(args))
+    if args.name not in profiles:
+        raise FioLoadgenError(
+            f"no profile named {args.name!r} in {_directory(args)} "
+            f"(known: {', '.join(profiles) or 'none'})"
+        )
+    sys.stdout.write(profiles[args.name].read_text())
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    profile = commands.add_parser("profile", help="inspect and check fio job profiles")
+    actions = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check", help="validate job files (fio --parse-only and the safety policy)"
+    )
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--fio-binary", default="fio", help="fio executable (default: fio)")
+    check.set_defaults(handler=_check)
+    listing = actions.add_parser("ls", help="list profiles with their description")
+    listing.add_argument("--dir", help="profiles directory (default: the shipped profiles)")
+    listing.set_defaults(handler=_list)
+    show = actions.add_parser("show", help="print a profile's job file")
+    show.add_argument("name")
+    show.add_argument("--dir", help="profiles directory (default: the shipped profiles)")
+    show.set_defaults(handler=_show)
