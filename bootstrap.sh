@@ -22,6 +22,13 @@ apt_install() {
 }
 
 command -v fio >/dev/null || { echo "installing fio (apt)"; apt_install fio; }
+if [ "$mode" = test ]; then
+  # Browser tests drive Debian's Chromium (no browser downloads); the Kubernetes emulator
+  # gives pods their own network namespaces with iproute2.
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+    || { echo "installing chromium (apt)"; apt_install chromium chromium-driver; }
+  command -v ip >/dev/null || apt_install iproute2
+fi
 
 venv=${FIOLOADGEN_VENV:-.venv}
 if [ ! -x "$venv/bin/python" ]; then

@@ -261,7 +261,6 @@ class FioLoadgenPlugin:
             labels=labels,
             runtime=settings.runtime,
             size=settings.size,
-            fio_binary=settings.fio_binary,
             session_id=session_id,
             fingerprint_extra=hook_facts,
         )

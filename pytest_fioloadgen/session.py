@@ -17,9 +17,11 @@ from typing import Any
 from .backends.base import Backend, Environment
 from .exceptions import FioLoadgenError
 from .fio.results import RunResult
-from .fio.runner import ProgressCallback, run_fio
+from .fio.runner import ProgressCallback
 from .gating import Limit, Thresholds, Verdict, evaluate
+from .history import history_key
 from .profiles import Profile, check_safety
+from .regression import Comparison
 from .store.base import RunRecord, Store
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -56,6 +58,8 @@ class CaseOutcome:
     verdict: Verdict
     record: RunRecord
     profile_as_run: Profile
+    #: Regression comparisons against history, filled in by the gating step when enabled.
+    comparisons: tuple[Comparison, ...] = ()
 
 
 def git_labels(rootdir: Path) -> dict[str, str]:
@@ -88,7 +92,6 @@ class BenchmarkSession:
     labels: Mapping[str, str] = field(default_factory=dict)
     runtime: int | None = None
     size: str | None = None
-    fio_binary: str = "fio"
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Extra fingerprint facts (e.g. from a pytest hook), merged over the backend's.
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
@@ -162,18 +165,15 @@ class BenchmarkSession:
         expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
         started = time.time()
         try:
-            result, _invocation = run_fio(
-                profile.render(),
-                [worker.address for worker in workers],
-                expected_runtime_s=expected,
-                fio_binary=self.fio_binary,
-                on_progress=on_progress,
+            result = self.backend.run_job(
+                env, profile.render(), workers, expected_runtime_s=expected, on_progress=on_progress
             )
         except FioLoadgenError as err:
             self._record_failure(case, profile, started, str(err), test_id)
             raise
         result = self._with_scaling(case, profile, result)
         verdict = evaluate(result, limits)
+        fingerprint = self.fingerprint()
         record = RunRecord(
             run_id=uuid.uuid4().hex,
             session_id=self.session_id,
@@ -188,12 +188,13 @@ class BenchmarkSession:
             status="complete",
             metrics=dict(result.metrics),
             labels=dict(self.labels),
-            fingerprint=self.fingerprint(),
+            fingerprint=fingerprint,
             raw=dict(result.raw),
             notes=tuple(profile.notes),
             repeat=case.repeat,
             test_id=test_id,
             verdict=verdict.status,
+            history_key=self.key_of(case, profile),
         )
         if self.store is not None:
             self.store.record(record)
@@ -226,7 +227,18 @@ class BenchmarkSession:
                 test_id=test_id,
                 verdict="error",
                 error=error,
+                history_key=self.key_of(case, profile),
             )
+        )
+
+    def key_of(self, case: Case, profile: Profile) -> str:
+        """The history key of a case run with ``profile`` (the profile as run)."""
+        return history_key(
+            profile_hash=profile.content_hash,
+            workers=case.workers,
+            backend=self.backend.name,
+            target=case.target,
+            fingerprint=self.fingerprint(),
         )
 
     def _with_scaling(self, case: Case, profile: Profile, result: RunResult) -> RunResult:

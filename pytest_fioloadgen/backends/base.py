@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..exceptions import BackendError
-from ..fio.runner import WorkerAddress
+from ..fio.results import RunResult
+from ..fio.runner import ProgressCallback, WorkerAddress, run_fio
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,18 @@ class Backend(Protocol):
     def resolve(self, env: Environment, target: str, count: int) -> list[Worker]:
         """The first ``count`` workers of ``target``, checked reachable, for one run."""
 
+    def run_job(
+        self,
+        env: Environment,
+        job_text: str,
+        workers: Sequence[Worker],
+        *,
+        expected_runtime_s: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        """Run fio as a client against ``workers`` wherever the client must run (here for
+        local and static workers, inside the cluster for Kubernetes) and merge the result."""
+
     def teardown(self, env: Environment) -> None:
         """Remove everything deploy created (processes, data); idempotent."""
 
@@ -78,3 +91,22 @@ def first_workers(env: Environment, target: str, count: int) -> list[Worker]:
             f"target {target!r} has {len(available)} workers, the case needs {count}"
         )
     return available[:count]
+
+
+def run_here(
+    job_text: str,
+    workers: Sequence[Worker],
+    *,
+    expected_runtime_s: float,
+    fio_binary: str,
+    on_progress: ProgressCallback | None,
+) -> RunResult:
+    """run_job for backends whose workers this machine reaches directly."""
+    result, _invocation = run_fio(
+        job_text,
+        [worker.address for worker in workers],
+        expected_runtime_s=expected_runtime_s,
+        fio_binary=fio_binary,
+        on_progress=on_progress,
+    )
+    return result

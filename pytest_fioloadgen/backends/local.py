@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BackendError
-from ..fio.runner import WorkerAddress, tail
-from .base import Environment, Worker, first_workers
+from ..fio.results import RunResult
+from ..fio.runner import ProgressCallback, WorkerAddress, tail
+from .base import Environment, Worker, first_workers, run_here
 from .facts import filesystem_of, fio_version, host_facts
 
 FIRST_HOST_OCTET = 2
@@ -279,6 +280,23 @@ class LocalBackend:
         return chosen
 
     # -- teardown ------------------------------------------------------------------
+    def run_job(
+        self,
+        env: Environment,
+        job_text: str,
+        workers: Sequence[Worker],
+        *,
+        expected_runtime_s: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        return run_here(
+            job_text,
+            workers,
+            expected_runtime_s=expected_runtime_s,
+            fio_binary=self._fio,
+            on_progress=on_progress,
+        )
+
     def teardown(self, env: Environment) -> None:
         for server in self._servers:
             if server.process.poll() is None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import BackendError
-from ..fio.runner import WorkerAddress
-from .base import Environment, Worker, first_workers
+from ..fio.results import RunResult
+from ..fio.runner import ProgressCallback, WorkerAddress
+from .base import Environment, Worker, first_workers, run_here
 from .facts import fio_version
 
 DEFAULT_PORT = 8765
@@ -99,6 +100,23 @@ class StaticBackend:
         chosen = first_workers(env, target, count)
         self._check_reachable([worker.address for worker in chosen])
         return chosen
+
+    def run_job(
+        self,
+        env: Environment,
+        job_text: str,
+        workers: Sequence[Worker],
+        *,
+        expected_runtime_s: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        return run_here(
+            job_text,
+            workers,
+            expected_runtime_s=expected_runtime_s,
+            fio_binary=self._fio,
+            on_progress=on_progress,
+        )
 
     def teardown(self, env: Environment) -> None:
         # The servers are not ours: leave them running.

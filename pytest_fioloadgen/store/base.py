@@ -41,6 +41,8 @@ class RunRecord:
     test_id: str = ""
     verdict: str | None = None
     error: str = ""
+    #: Which runs this one may be compared with (see pytest_fioloadgen.history).
+    history_key: str = ""
 
 
 @runtime_checkable
@@ -64,6 +66,7 @@ class Store(Protocol):
         backend: str | None = None,
         target: str | None = None,
         session_id: str | None = None,
+        history_key: str | None = None,
         labels: Mapping[str, str] | None = None,
         status: str | None = None,
         limit: int | None = None,

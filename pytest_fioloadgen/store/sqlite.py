@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_fioloadgen.exceptions import StoreError
+from pytest_fioloadgen.history import history_key
 from pytest_fioloadgen.store.base import RunRecord
 
 #: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
@@ -89,9 +90,35 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v2_history_key(conn: sqlite3.Connection) -> None:
+    """Add the history key and compute it for runs recorded before it existed."""
+    conn.execute("ALTER TABLE runs ADD COLUMN history_key TEXT NOT NULL DEFAULT ''")
+    rows = conn.execute(
+        "SELECT id, profile_hash, workers, backend, target, fingerprint FROM runs"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE runs SET history_key = ? WHERE id = ?",
+        [
+            (
+                history_key(
+                    profile_hash=profile_hash,
+                    workers=workers,
+                    backend=backend,
+                    target=target,
+                    fingerprint=json.loads(fingerprint),
+                ),
+                key,
+            )
+            for key, profile_hash, workers, backend, target, fingerprint in rows
+        ],
+    )
+    # A key's series in time order: baselines, trends and change points read it.
+    conn.execute("CREATE INDEX runs_by_history_key ON runs (history_key, started_at)")
+
+
 #: MIGRATIONS[n] takes a file from schema version n to n + 1 (version 0 is an empty file).
 #: Append only: a user's history.db may be at any earlier version.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial, _v2_history_key]
 
 _RUN_COLUMNS = (
     "id",
@@ -112,6 +139,7 @@ _RUN_COLUMNS = (
     "error",
     "fingerprint",
     "notes",
+    "history_key",
 )
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
 _INSERT_RUN = (
@@ -120,7 +148,16 @@ _INSERT_RUN = (
 )
 #: The only column names ever placed into SQL text by query(); values are always bound.
 _FILTER_COLUMNS = frozenset(
-    {"profile_name", "profile_hash", "workers", "backend", "target", "session_id", "status"}
+    {
+        "profile_name",
+        "profile_hash",
+        "workers",
+        "backend",
+        "target",
+        "session_id",
+        "status",
+        "history_key",
+    }
 )
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 
@@ -273,6 +310,7 @@ class SQLiteStore:
                 run.error,
                 json.dumps(dict(run.fingerprint), ensure_ascii=False),
                 json.dumps(list(run.notes), ensure_ascii=False),
+                run.history_key,
             )
             metrics = [(name, float(value)) for name, value in run.metrics.items()]
             raw = None if run.raw is None else _compress(run.raw)
@@ -312,6 +350,7 @@ class SQLiteStore:
         backend: str | None = None,
         target: str | None = None,
         session_id: str | None = None,
+        history_key: str | None = None,
         labels: Mapping[str, str] | None = None,
         status: str | None = None,
         limit: int | None = None,
@@ -325,6 +364,7 @@ class SQLiteStore:
             "target": target,
             "session_id": session_id,
             "status": status,
+            "history_key": history_key,
         }
         clauses: list[str] = []
         params: list[Any] = []

@@ -86,6 +86,7 @@ def make_run(run_id: str = "run-1", **changes: object) -> RunRecord:
         test_id="benchmarks/test_io.py::test_randread[4-fast]",
         verdict="pass",
         error="",
+        history_key="0123456789abcdef",
     )
     return dataclasses.replace(run, **changes)  # type: ignore[arg-type]
 
@@ -162,7 +163,7 @@ def history(store: Store) -> Store:
     runs = [
         make_run("a", started_at=100.0),
         make_run("b", started_at=200.0, profile_name="seqwrite-1m", profile_hash="sha256:99"),
-        make_run("c", started_at=300.0, workers=8),
+        make_run("c", started_at=300.0, workers=8, history_key="fedcba9876543210"),
         make_run("d", started_at=400.0, backend="kubernetes", target="gp3"),
         make_run(
             "e", started_at=500.0, session_id="session-B", labels={**labels, "build": "1.2.4"}
@@ -198,6 +199,8 @@ def test_query_without_filters_returns_all_newest_first(history: Store) -> None:
         ({"status": "failed"}, ["f"]),
         ({"status": "complete"}, ["e", "d", "c", "b", "a"]),
         ({"workers": 2}, []),
+        ({"history_key": "fedcba9876543210"}, ["c"]),
+        ({"history_key": "0123456789abcdef"}, ["f", "e", "d", "b", "a"]),
         ({"profile_name": "no-such-profile"}, []),
     ],
     ids=lambda value: (

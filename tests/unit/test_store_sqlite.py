@@ -16,6 +16,7 @@ import pytest
 from test_store_contract import make_run
 
 from pytest_fioloadgen.exceptions import StoreError
+from pytest_fioloadgen.history import history_key
 from pytest_fioloadgen.store import sqlite as sqlite_store
 from pytest_fioloadgen.store.sqlite import APPLICATION_ID, MIGRATIONS, SQLiteStore
 
@@ -50,7 +51,7 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 1
+    assert len(MIGRATIONS) == 2
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert tables == [("labels",), ("metrics",), ("raw_results",), ("runs",)]
@@ -202,7 +203,7 @@ def test_empty_file_is_version_zero_and_migrates(db_path: Path) -> None:
     with SQLiteStore(db_path) as store:
         store.record(make_run())
         assert store.get("run-1") == make_run()
-    assert peek(db_path, "PRAGMA user_version") == [(1,)]
+    assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
 
 
 def test_empty_sqlite_database_migrates(db_path: Path) -> None:
@@ -224,7 +225,7 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 1; "
+        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 2; "
         "upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
@@ -318,7 +319,7 @@ def test_older_file_is_migrated_forward_keeping_its_runs(
     with SQLiteStore(db_path) as store:
         assert store.get("old") == make_run("old")
         store.record(make_run("new"))
-    assert peek(db_path, "PRAGMA user_version") == [(2,)]
+    assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS) + 1,)]
     assert peek(db_path, "SELECT run_id, reviewer FROM runs ORDER BY run_id") == [
         ("new", ""),
         ("old", ""),
@@ -336,11 +337,13 @@ def test_failing_migration_rolls_back_completely(
         conn.execute("INSERT INTO no_such_table VALUES (1)")
 
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, _add_reviewer_column, half_done])
-    with pytest.raises(StoreError, match="schema migration to version 3 failed"):
+    with pytest.raises(
+        StoreError, match=f"schema migration to version {len(MIGRATIONS) + 2} failed"
+    ):
         SQLiteStore(db_path)
-    assert peek(db_path, "PRAGMA user_version") == [(1,)]
+    assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     assert peek(db_path, "SELECT name FROM sqlite_master WHERE name = 'half'") == []
-    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "notes"
+    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "history_key"
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS)
     with SQLiteStore(db_path) as store:
         assert store.get("old") == make_run("old")
@@ -409,3 +412,28 @@ def test_one_store_shared_by_threads(store: SQLiteStore) -> None:
         thread.join()
     assert errors == []
     assert len(store.query()) == 200
+
+
+def test_version_1_file_gets_history_keys_computed(db_path: Path) -> None:
+    """A history.db written before history keys existed: keys are computed on open."""
+    conn = sqlite3.connect(db_path)
+    sqlite_store.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    fingerprint = {"fio_version": "fio-3.33", "host": "h", "targets": {"t": {"workers": 4}}}
+    conn.execute(
+        "INSERT INTO runs (run_id, session_id, profile_name, profile_hash, profile_text,"
+        " workers, backend, target, started_at, finished_at, status, repeat, test_id,"
+        " verdict, error, fingerprint, notes) VALUES"
+        " ('v1', 's', 'p', 'hash', '[x]', 2, 'local', 't', 1.0, 2.0, 'complete', 0, '',"
+        " NULL, '', ?, '[]')",
+        (json.dumps(fingerprint),),
+    )
+    conn.commit()
+    conn.close()
+    expected = history_key(
+        profile_hash="hash", workers=2, backend="local", target="t", fingerprint=fingerprint
+    )
+    with SQLiteStore(db_path) as store:
+        assert store.get("v1").history_key == expected
+        assert [run.run_id for run in store.query(history_key=expected)] == ["v1"]
+    assert peek(db_path, "PRAGMA user_version") == [(2,)]
