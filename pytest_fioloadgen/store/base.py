@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from ..exceptions import StoreError
 
 #: Run states. A run that fio could not complete is still recorded ("failed") so the
 #: history shows that it happened and why.
@@ -45,6 +48,29 @@ class RunRecord:
     history_key: str = ""
 
 
+BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A named, pinned set of runs that later runs are compared with (--fio-baseline NAME)."""
+
+    name: str
+    run_ids: tuple[str, ...]
+    created_at: float
+    note: str = ""
+
+
+def check_baseline_name(name: str) -> str:
+    """Baseline names travel in URLs and CLI arguments: a restricted, path-free alphabet."""
+    if not BASELINE_NAME.match(name):
+        raise StoreError(
+            f"baseline name {name!r} must be 1-64 letters, digits, '.', '_' or '-' "
+            "and start with a letter or digit"
+        )
+    return name
+
+
 @runtime_checkable
 class Store(Protocol):
     """A history store, chosen by URI scheme (see ``pytest_fioloadgen.store.open_store``)."""
@@ -80,6 +106,18 @@ class Store(Protocol):
 
     def delete(self, run_id: str) -> bool:
         """Remove one run; return whether it existed."""
+
+    def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
+        """Create or replace the named baseline; every run id must exist (StoreError)."""
+
+    def get_baseline(self, name: str) -> Baseline:
+        """The named baseline; StoreError naming it when unknown."""
+
+    def baselines(self) -> list[Baseline]:
+        """Every baseline, by name."""
+
+    def delete_baseline(self, name: str) -> bool:
+        """Remove a baseline (not its runs); return whether it existed."""
 
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""

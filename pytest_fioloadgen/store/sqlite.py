@@ -15,13 +15,13 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.history import history_key
-from pytest_fioloadgen.store.base import RunRecord
+from pytest_fioloadgen.store.base import Baseline, RunRecord, check_baseline_name
 
 #: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
 #: database that happens to use user_version is never mistaken for a history store.
@@ -118,7 +118,29 @@ def _v2_history_key(conn: sqlite3.Connection) -> None:
 
 #: MIGRATIONS[n] takes a file from schema version n to n + 1 (version 0 is an empty file).
 #: Append only: a user's history.db may be at any earlier version.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial, _v2_history_key]
+def _v3_baselines(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE baselines (
+            name TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            note TEXT NOT NULL
+        )"""
+    )
+    # Pinning keeps its runs: deleting a pinned run is refused by the foreign key.
+    conn.execute(
+        """CREATE TABLE baseline_runs (
+            name TEXT NOT NULL REFERENCES baselines (name) ON DELETE CASCADE,
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            PRIMARY KEY (name, run_id)
+        )"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_initial,
+    _v2_history_key,
+    _v3_baselines,
+]
 
 _RUN_COLUMNS = (
     "id",
@@ -388,9 +410,78 @@ class SQLiteStore:
 
     def delete(self, run_id: str) -> bool:
         with self._connection(f"delete run {run_id!r}") as conn, _write_transaction(conn):
+            pinned = conn.execute(
+                "SELECT name FROM baseline_runs WHERE run_id = ? ORDER BY name", (run_id,)
+            ).fetchone()
+            if pinned:
+                raise StoreError(
+                    f"history store {self.path}: run {run_id!r} is pinned in baseline "
+                    f"{pinned[0]!r}; delete the baseline first"
+                )
             # metrics, labels and raw_results follow through ON DELETE CASCADE.
             cursor = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             return cursor.rowcount > 0
+
+    # -- baselines -------------------------------------------------------------------
+
+    def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
+        check_baseline_name(name)
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted:
+            raise StoreError(f"baseline {name!r} needs at least one run")
+        created = time.time()
+        with self._connection(f"pin baseline {name!r}") as conn, _write_transaction(conn):
+            known = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                )
+            }
+            missing = [run_id for run_id in wanted if run_id not in known]
+            if missing:
+                raise StoreError(
+                    f"history store {self.path} has no run {missing[0]!r} to pin in "
+                    f"baseline {name!r}"
+                )
+            conn.execute("DELETE FROM baselines WHERE name = ?", (name,))
+            conn.execute(
+                "INSERT INTO baselines (name, created_at, note) VALUES (?, ?, ?)",
+                (name, created, note),
+            )
+            conn.executemany(
+                "INSERT INTO baseline_runs (name, run_id) VALUES (?, ?)",
+                [(name, run_id) for run_id in wanted],
+            )
+        return Baseline(name, tuple(wanted), created, note)
+
+    def get_baseline(self, name: str) -> Baseline:
+        for baseline in self._baselines(name):
+            return baseline
+        raise StoreError(f"history store {self.path} has no baseline {name!r}")
+
+    def baselines(self) -> list[Baseline]:
+        return self._baselines(None)
+
+    def _baselines(self, name: str | None) -> list[Baseline]:
+        where, params = ("WHERE b.name = ?", [name]) if name is not None else ("", [])
+        with self._connection("read baselines") as conn, _read_transaction(conn):
+            rows = conn.execute(
+                "SELECT b.name, b.created_at, b.note, r.run_id FROM baselines b "
+                f"LEFT JOIN baseline_runs r ON r.name = b.name {where} "
+                "ORDER BY b.name, r.run_id",
+                params,
+            ).fetchall()
+        found: dict[str, Baseline] = {}
+        for row_name, created, note, run_id in rows:
+            current = found.get(row_name) or Baseline(row_name, (), created, note)
+            runs = (*current.run_ids, run_id) if run_id is not None else current.run_ids
+            found[row_name] = Baseline(row_name, runs, created, note)
+        return list(found.values())
+
+    def delete_baseline(self, name: str) -> bool:
+        with self._connection(f"delete baseline {name!r}") as conn, _write_transaction(conn):
+            return conn.execute("DELETE FROM baselines WHERE name = ?", (name,)).rowcount > 0
 
     def close(self) -> None:
         with self._lock:

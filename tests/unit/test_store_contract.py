@@ -424,3 +424,57 @@ def test_default_store_uri_is_under_rootdir(tmp_path: Path) -> None:
     uri = default_store_uri(tmp_path)
     assert uri == str(tmp_path / ".fioloadgen" / "history.db")
     assert open_sqlite(uri).path == tmp_path / ".fioloadgen" / "history.db"
+
+
+# -- baselines -----------------------------------------------------------------------
+
+
+def test_pin_and_read_a_baseline(history: Store) -> None:
+    pinned = history.pin_baseline("release-1.2", ["a", "c", "a"], note="before the upgrade")
+    assert pinned.run_ids == ("a", "c")
+    again = history.get_baseline("release-1.2")
+    assert again.name == "release-1.2"
+    assert sorted(again.run_ids) == ["a", "c"]
+    assert again.note == "before the upgrade"
+    assert [b.name for b in history.baselines()] == ["release-1.2"]
+
+
+def test_pinning_again_replaces_the_runs(history: Store) -> None:
+    history.pin_baseline("main", ["a"])
+    history.pin_baseline("main", ["b", "d"])
+    assert sorted(history.get_baseline("main").run_ids) == ["b", "d"]
+    assert len(history.baselines()) == 1
+
+
+def test_baseline_of_unknown_runs_is_refused_and_changes_nothing(history: Store) -> None:
+    history.pin_baseline("main", ["a"])
+    with pytest.raises(StoreError, match="no run 'zz' to pin in baseline 'main'"):
+        history.pin_baseline("main", ["b", "zz"])
+    assert history.get_baseline("main").run_ids == ("a",)
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a b", "x" * 65, "-lead"])
+def test_baseline_names_are_restricted(history: Store, name: str) -> None:
+    with pytest.raises(StoreError, match="baseline name"):
+        history.pin_baseline(name, ["a"])
+
+
+def test_unknown_baseline_and_delete(history: Store) -> None:
+    with pytest.raises(StoreError, match="no baseline 'nope'"):
+        history.get_baseline("nope")
+    history.pin_baseline("main", ["a"])
+    assert history.delete_baseline("main") is True
+    assert history.delete_baseline("main") is False
+    assert history.baselines() == []
+    assert ids(history.query(profile_hash="sha256:3f2a", workers=4, backend="local")) == [
+        "f",
+        "e",
+        "a",
+    ]
+
+
+def test_a_pinned_run_cannot_be_deleted(history: Store) -> None:
+    history.pin_baseline("main", ["a"])
+    with pytest.raises(StoreError, match="run 'a' is pinned in baseline 'main'"):
+        history.delete("a")
+    assert history.get("a").run_id == "a"

@@ -51,10 +51,17 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 2
+    assert len(MIGRATIONS) == 3
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    assert tables == [("labels",), ("metrics",), ("raw_results",), ("runs",)]
+    assert tables == [
+        ("baseline_runs",),
+        ("baselines",),
+        ("labels",),
+        ("metrics",),
+        ("raw_results",),
+        ("runs",),
+    ]
 
 
 def test_connection_settings(store: SQLiteStore) -> None:
@@ -225,7 +232,7 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 2; "
+        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 3; "
         "upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
@@ -436,4 +443,4 @@ def test_version_1_file_gets_history_keys_computed(db_path: Path) -> None:
     with SQLiteStore(db_path) as store:
         assert store.get("v1").history_key == expected
         assert [run.run_id for run in store.query(history_key=expected)] == ["v1"]
-    assert peek(db_path, "PRAGMA user_version") == [(2,)]
+    assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
