@@ -158,6 +158,9 @@ def fio_run(
     ) -> RunResult:
         case = _case_for(request, plugin, case_or_profile, workers, target)
         limits = plugin.thresholds.limits_for(case.profile.name, case.workers, inline_thresholds)
+        tolerances = plugin.thresholds.tolerances_for(
+            case.profile.name, case.workers, inline_thresholds
+        )
         progress = _Progress(
             request.config,
             case.id,
@@ -167,17 +170,45 @@ def fio_run(
             outcome = fio_session.run(
                 case,
                 limits=limits,
+                tolerances=tolerances,
                 overrides={**marker_overrides, **overrides},
                 test_id=request.node.nodeid,
                 on_progress=progress if progress.enabled else None,
             )
         finally:
             progress.done()
-        request.node.stash.setdefault(outcomes_key, []).append(outcome)
+        recorded = request.node.stash.setdefault(outcomes_key, [])
+        recorded.append(outcome)
+        _record_properties(request.node, outcome, first=len(recorded) == 1)
         request.config.hook.pytest_fioloadgen_result_recorded(outcome=outcome)
         return outcome.result
 
     return run
+
+
+def _record_properties(node: pytest.Item, outcome: CaseOutcome, *, first: bool) -> None:
+    """Metrics and verdict as JUnit XML properties (Jenkins and GitLab show them).
+
+    The test's own (first) run uses plain names; further runs in the same test are
+    prefixed with their case id so names stay unique.
+    """
+    prefix = "" if first else f"{outcome.case.id}."
+    properties = [
+        ("fio_case", outcome.case.id),
+        ("fio_run_id", outcome.record.run_id),
+        ("fio_history_key", outcome.record.history_key),
+        ("fio_verdict", outcome.status),
+        *(
+            (f"fio_{name}", round(value, 6))
+            for name, value in sorted(outcome.result.metrics.items())
+        ),
+        *(
+            (f"fio_{c.metric}_delta_pct", round(c.delta_pct, 3))
+            for c in outcome.comparisons
+            if c.delta_pct is not None
+        ),
+    ]
+    node.user_properties.extend((prefix + name, value) for name, value in properties)
 
 
 def _case_for(

@@ -46,11 +46,32 @@ _METRICS_SCHEMA: dict[str, Any] = {
     "properties": {name: _LIMIT_SCHEMA for name in METRIC_NAMES},
     "additionalProperties": False,
 }
+_TOLERANCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: {"type": "number", "minimum": 0} for name in METRIC_NAMES},
+    "additionalProperties": False,
+}
 _LEVEL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{name: _LIMIT_SCHEMA for name in METRIC_NAMES},
         "per_worker": _METRICS_SCHEMA,
+        # Regression gating: how much worse (percent) a metric may get before it counts.
+        "tolerance": _TOLERANCE_SCHEMA,
+    },
+    "additionalProperties": False,
+}
+_GATING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
+        "min_baseline": {"type": "integer", "minimum": 2},
+        "metrics": {
+            "type": "array",
+            "items": {"enum": list(METRIC_NAMES)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
     },
     "additionalProperties": False,
 }
@@ -72,6 +93,7 @@ THRESHOLDS_SCHEMA: dict[str, Any] = {
     "properties": {
         "defaults": _LEVEL_WITH_WORKERS,
         "profile": {"type": "object", "additionalProperties": _LEVEL_WITH_WORKERS},
+        "gating": _GATING_SCHEMA,
     },
     "additionalProperties": False,
 }
@@ -160,7 +182,7 @@ def _level_limits(level: Mapping[str, Any], source: str) -> dict[tuple[str, bool
     """Limits of one level keyed by (metric, per_worker), so a later level replaces them."""
     limits: dict[tuple[str, bool], list[Limit]] = {}
     for key, spec in level.items():
-        if key in ("workers", "per_worker"):
+        if key in ("workers", "per_worker", "tolerance"):
             continue
         limits[(key, False)] = _limit(key, spec, source, False)
     for key, spec in level.get("per_worker", {}).items():
@@ -237,14 +259,14 @@ class Thresholds:
                     f"(known: {', '.join(sorted(known_names)) or 'none'})"
                 )
 
-    def limits_for(
+    def _levels(
         self,
         profile: str,
         workers: int,
-        inline: Mapping[str, Any] | None = None,
-        inline_source: str = "marker fio(thresholds=...)",
-    ) -> list[Limit]:
-        """The effective limits of one case, most specific level winning per metric."""
+        inline: Mapping[str, Any] | None,
+        inline_source: str,
+    ) -> list[tuple[Mapping[str, Any], str]]:
+        """The levels that apply to a case, least specific first."""
         levels: list[tuple[Mapping[str, Any], str]] = []
         defaults = self.document.get("defaults", {})
         profile_level = self.document.get("profile", {}).get(profile, {})
@@ -271,10 +293,35 @@ class Thresholds:
                     f"{inline_source} workers.{workers}",
                 )
             )
+        return levels
+
+    def limits_for(
+        self,
+        profile: str,
+        workers: int,
+        inline: Mapping[str, Any] | None = None,
+        inline_source: str = "marker fio(thresholds=...)",
+    ) -> list[Limit]:
+        """The effective limits of one case, most specific level winning per metric."""
         merged: dict[tuple[str, bool], list[Limit]] = {}
-        for level, source in levels:
+        for level, source in self._levels(profile, workers, inline, inline_source):
             merged.update(_level_limits(level, source))
         return [limit for limits in merged.values() for limit in limits]
+
+    def tolerances_for(
+        self, profile: str, workers: int, inline: Mapping[str, Any] | None = None
+    ) -> dict[str, float]:
+        """Regression tolerances (percent) set for a case, most specific level winning."""
+        merged: dict[str, float] = {}
+        for level, _source in self._levels(profile, workers, inline, "marker"):
+            merged.update({k: float(v) for k, v in level.get("tolerance", {}).items()})
+        return merged
+
+    @property
+    def gating(self) -> Mapping[str, Any]:
+        """The [gating] table: alpha, min_baseline, metrics (all optional)."""
+        gating: Mapping[str, Any] = self.document.get("gating", {})
+        return gating
 
 
 def evaluate(result: RunResult, limits: Iterable[Limit]) -> Verdict:

@@ -38,12 +38,23 @@ from .profiles import (
     shipped_profiles_dir,
     validate,
 )
-from .report.export import session_document, write_json
+from .regression import (
+    DEFAULT_ALPHA,
+    DEFAULT_GATED_METRICS,
+    DEFAULT_MIN_BASELINE,
+    GatingPolicy,
+)
+from .report.export import (
+    bencher_metric_format,
+    session_document,
+    write_github_action_benchmark,
+    write_json,
+)
 from .report.html import outcome_table
-from .report.terminal import summary_lines
+from .report.terminal import gating_lines, scaling_lines, summary_lines
 from .session import BenchmarkSession, Case, CaseOutcome, git_labels
 from .settings import OPTIONS, Settings, TargetSpec, resolve
-from .store import default_store_uri, open_store
+from .store import Store, default_store_uri, open_store
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
 
@@ -177,6 +188,7 @@ class FioLoadgenPlugin:
         self._setup_error: str | None = None
         self._thresholds_checked = False
         self._max_workers = settings.max_workers
+        self._written: list[Path] = []
 
     # -- profiles -------------------------------------------------------------------
     @property
@@ -237,6 +249,7 @@ class FioLoadgenPlugin:
         store = None if store_uri == "none" else open_store(store_uri, rootdir=settings.rootdir)
         session_id = uuid.uuid4().hex
         try:
+            gating = self._gating_policy(store)
             backend = self.config.hook.pytest_fioloadgen_make_backend(
                 config=self.config, settings=settings, session_id=session_id
             )
@@ -261,8 +274,29 @@ class FioLoadgenPlugin:
             labels=labels,
             runtime=settings.runtime,
             size=settings.size,
+            gating=gating,
+            prefill=settings.prefill,
+            read_ceiling=settings.read_ceiling,
             session_id=session_id,
             fingerprint_extra=hook_facts,
+        )
+
+    def _gating_policy(self, store: Store | None) -> GatingPolicy:
+        """Options and the thresholds file's [gating] table; a named baseline must exist."""
+        settings = self.settings
+        table = self.thresholds.gating
+        baseline = settings.baseline if store is not None else "none"
+        if baseline not in ("auto", "none"):
+            assert store is not None
+            store.get_baseline(baseline)
+        return GatingPolicy(
+            baseline=baseline,
+            window=settings.baseline_window,
+            baseline_labels=dict(settings.baseline_labels),
+            confirm=settings.confirm,
+            alpha=float(table.get("alpha", DEFAULT_ALPHA)),
+            min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
+            metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
         )
 
     def deploy_size(self, requested: int) -> None:
@@ -347,14 +381,20 @@ class FioLoadgenPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         result = yield
-        failures = [
-            outcome
-            for outcome in item.stash.get(outcomes_key, [])
-            if outcome.verdict.status == "fail"
-        ]
-        if failures:
-            message = "\n".join(f"{o.case.id}: {o.verdict.failure_message()}" for o in failures)
-            pytest.fail(message, pytrace=False)
+        lines = []
+        for outcome in item.stash.get(outcomes_key, []):
+            if outcome.verdict.status == "fail":
+                lines.append(f"{outcome.case.id}: {outcome.verdict.failure_message()}")
+            if outcome.status == "regression":
+                confirmed = (
+                    f" (confirmed by {outcome.confirmation} re-run(s))"
+                    if outcome.confirmation
+                    else ""
+                )
+                lines.append(f"{outcome.case.id}: regression against history{confirmed}:")
+                lines += [f"  {comparison.message()}" for comparison in outcome.regressions]
+        if lines:
+            pytest.fail("\n".join(lines), pytrace=False)
         return result
 
     @pytest.hookimpl(wrapper=True)
@@ -368,8 +408,6 @@ class FioLoadgenPlugin:
         outcomes = item.stash.get(outcomes_key, [])
         if report.when == "call" and outcomes:
             self._attach_html(item, report, outcomes)
-            for outcome in outcomes:
-                report.user_properties.append(("fio_run_id", outcome.record.run_id))
         return report
 
     def _attach_html(
@@ -390,25 +428,44 @@ class FioLoadgenPlugin:
         if session is None or not session.outcomes:
             return
         terminalreporter.section("fioloadgen results")
-        for line in summary_lines(session.outcomes):
+        lines = summary_lines(session.outcomes)
+        lines += scaling_lines(session.outcomes)
+        reason = "no history store (--fio-store none)" if session.store is None else ""
+        if self.settings.baseline == "none":
+            reason = "--fio-baseline none"
+        lines += gating_lines(session.outcomes, enabled=session.gating.enabled, reason=reason)
+        lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in session.cache_suspects()]
+        for line in lines:
             terminalreporter.write_line(line)
         if session.store is not None:
             terminalreporter.write_line(
                 f"{len(session.outcomes)} runs recorded in {session.store.uri} "
                 f"(session {session.session_id})"
             )
-        if self.settings.json is not None:
-            terminalreporter.write_line(f"session results written to {self.settings.json}")
+        for path in self._written:
+            terminalreporter.write_line(f"session results written to {path}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         bench = self._session
-        if bench is None or self.settings.json is None:
+        if bench is None:
             return
-        fingerprint = bench.known_fingerprint()
-        write_json(
-            self.settings.json,
-            session_document(
-                bench.session_id, bench.outcomes, labels=bench.labels, fingerprint=fingerprint
-            ),
-        )
+        settings = self.settings
+        if settings.json is not None:
+            write_json(
+                settings.json,
+                session_document(
+                    bench.session_id,
+                    bench.outcomes,
+                    labels=bench.labels,
+                    fingerprint=bench.known_fingerprint(),
+                ),
+            )
+            self._written.append(settings.json)
+        if settings.bmf is not None:
+            write_json(settings.bmf, bencher_metric_format(bench.outcomes))
+            self._written.append(settings.bmf)
+        if settings.github_benchmark is not None:
+            self._written += write_github_action_benchmark(
+                settings.github_benchmark, bench.outcomes
+            )

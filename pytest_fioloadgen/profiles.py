@@ -105,6 +105,41 @@ _OVERRIDE_FAMILIES: dict[str, frozenset[str]] = {
     "direct": frozenset({"direct", "buffered"}),
 }
 
+_READ_ONLY_RW = frozenset({"read", "randread"})
+# Options that would make a prefill stop early, skip data or write something else.
+_NOT_FOR_PREFILL = frozenset(
+    {
+        "time_based",
+        "runtime",
+        "ramp_time",
+        "startdelay",
+        "rate",
+        "rate_iops",
+        "rate_min",
+        "rate_iops_min",
+        "rate_process",
+        "rwmixread",
+        "rwmixwrite",
+        "number_ios",
+        "io_size",
+        "loops",
+        "thinktime",
+        "thinktime_blocks",
+        "thinktime_spin",
+        "verify",
+        "do_verify",
+        "percentage_random",
+        "random_distribution",
+        "zonemode",
+        "zonesize",
+        "zonerange",
+        "zoneskip",
+        "bsrange",
+        "bssplit",
+        "offset_increment",
+    }
+)
+
 # fio reads these characters as the start of a comment wherever they appear on a line.
 _UNREPRESENTABLE = (";", "#", "\n", "\r")
 
@@ -265,6 +300,51 @@ class Profile:
             frozenset({"directory"}),
             f"directory={escaped} (set by the harness)",
         )
+
+    def effective_job_options(self) -> list[tuple[Section, dict[str, str | None]]]:
+        """Each job with the options fio applies to it (global sections above it, then its
+        own), keyed by canonical option name."""
+        inherited: dict[str, str | None] = {}
+        jobs: list[tuple[Section, dict[str, str | None]]] = []
+        for section in self.sections:
+            if section.is_global:
+                inherited.update((_canonical(o.key), o.value) for o in section.options)
+                continue
+            effective = dict(inherited)
+            effective.update((_canonical(o.key), o.value) for o in section.options)
+            jobs.append((section, effective))
+        return jobs
+
+    @property
+    def is_read_only(self) -> bool:
+        """Whether every job only reads (fio's default rw is a sequential read)."""
+        return all(
+            (options.get("rw") or "read").split(":")[0] in _READ_ONLY_RW
+            for _section, options in self.effective_job_options()
+        )
+
+    @property
+    def is_sequential_read(self) -> bool:
+        """Whether every job is a plain sequential read: the session's read ceiling."""
+        return all(
+            (options.get("rw") or "read").split(":")[0] in ("read",)
+            for _section, options in self.effective_job_options()
+        )
+
+    def as_prefill(self) -> Profile:
+        """A job that writes each read job's files once, completely, in 1 MiB blocks.
+
+        fio names files after the job (``jobname.jobnum.filenum``), so keeping the sections
+        and the options that shape the files (size, nrfiles, filename, numjobs...) makes the
+        later read profile find exactly these files. Everything that would stop the write
+        early or change what is written is dropped.
+        """
+        sections = []
+        for section in self.sections:
+            kept = tuple(o for o in section.options if _canonical(o.key) not in _NOT_FOR_PREFILL)
+            sections.append(replace(section, options=kept))
+        prefill = replace(self, name=f"{self.name}-prefill", sections=tuple(sections), notes=())
+        return prefill.with_overrides(rw="write", bs="1m")
 
     @property
     def expected_runtime_s(self) -> float:

@@ -8,7 +8,17 @@ both a practical effect (worse than the tolerance) and statistical evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy
+import ruptures
+from scipy import stats as scipy_stats
+
+from .fio.results import higher_is_better
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -57,3 +67,215 @@ class Comparison:
             f"{self.baseline}), delta {delta}, tolerance {self.tolerance_pct:g}%, "
             f"{self.test} p={p_value}, key {self.history_key}"
         )
+
+
+#: Default tolerance (percent) per metric family: tails are noisier than means, and a
+#: change smaller than these is not worth a red build even when it is statistically real.
+FAMILY_TOLERANCE_PCT: tuple[tuple[str, float], ...] = (
+    ("_lat_p999_ms", 50.0),
+    ("_lat_max_ms", 100.0),
+    ("_lat_p99_ms", 25.0),
+    ("_lat_p95_ms", 20.0),
+    ("_lat_p50_ms", 15.0),
+    ("_lat_mean_ms", 15.0),
+    ("scaling_efficiency", 10.0),
+    ("iops", 10.0),
+    ("bw_mib_s", 10.0),
+)
+#: Metrics gated unless the thresholds file names others: one throughput figure (bandwidth
+#: is IOPS times block size) and the mean and p99 latency of each direction.
+DEFAULT_GATED_METRICS = (
+    "iops",
+    "read_lat_mean_ms",
+    "write_lat_mean_ms",
+    "read_lat_p99_ms",
+    "write_lat_p99_ms",
+)
+DEFAULT_ALPHA = 0.01
+DEFAULT_MIN_BASELINE = 3
+DEFAULT_WINDOW = 20
+
+
+def default_tolerance_pct(metric: str) -> float:
+    for suffix, tolerance in FAMILY_TOLERANCE_PCT:
+        if metric.endswith(suffix):
+            return tolerance
+    return 10.0
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def robust_spread(values: Sequence[float]) -> float:
+    """1.4826 x median absolute deviation: a standard deviation that ignores outliers."""
+    if len(values) < 2:
+        return 0.0
+    center = _median(values)
+    return 1.4826 * _median([abs(value - center) for value in values])
+
+
+def _one_sided_p(
+    current: Sequence[float], baseline: Sequence[float], *, current_lower: bool
+) -> tuple[str, float]:
+    """p-value for "current is lower (or higher) than the baseline", and the test used.
+
+    Both sides with samples: Mann-Whitney U (no normality assumption, robust to the odd
+    outlier run). One current sample: where it falls in the t prediction interval of the
+    baseline, i.e. how unlikely a new baseline run would be that far off.
+    """
+    alternative = "less" if current_lower else "greater"
+    if len(current) >= 2:
+        if len(set(current) | set(baseline)) == 1:
+            return "mann-whitney-u", 1.0
+        result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
+        return "mann-whitney-u", float(result.pvalue)
+    value = current[0]
+    count = len(baseline)
+    mean = statistics.fmean(baseline)
+    deviation = statistics.stdev(baseline)
+    if deviation == 0.0:
+        # A baseline that never varied: any difference in the asked direction is certain
+        # (the tolerance still decides whether it matters).
+        differs = value < mean if current_lower else value > mean
+        return "prediction-interval", 0.0 if differs else 1.0
+    t_value = (value - mean) / (deviation * math.sqrt(1.0 + 1.0 / count))
+    distribution = scipy_stats.t(count - 1)
+    p_value = distribution.cdf(t_value) if current_lower else distribution.sf(t_value)
+    return "prediction-interval", float(p_value)
+
+
+def compare(
+    metric: str,
+    current: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    history_key: str,
+    baseline_description: str,
+    tolerance_pct: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    min_baseline: int = DEFAULT_MIN_BASELINE,
+) -> Comparison:
+    """Compare current samples of one metric with baseline samples of the same key."""
+    current = [float(v) for v in current if math.isfinite(v)]
+    baseline = [float(v) for v in baseline if math.isfinite(v)]
+    if not current:
+        raise ValueError(f"no current sample of {metric}")
+    tolerance = default_tolerance_pct(metric) if tolerance_pct is None else tolerance_pct
+    current_center = _median(current)
+    if len(baseline) < max(min_baseline, 2):
+        return Comparison(
+            metric=metric,
+            status=INSUFFICIENT,
+            history_key=history_key,
+            baseline=baseline_description,
+            baseline_center=_median(baseline) if baseline else None,
+            baseline_spread=robust_spread(baseline) if baseline else None,
+            baseline_n=len(baseline),
+            current=current_center,
+            current_n=len(current),
+            delta_pct=None,
+            tolerance_pct=tolerance,
+            test="none",
+            p_value=None,
+        )
+    center = _median(baseline)
+    delta_pct = (current_center - center) / abs(center) * 100.0 if center else None
+    higher_better = higher_is_better(metric)
+    worse = delta_pct is not None and (
+        delta_pct < -tolerance if higher_better else delta_pct > tolerance
+    )
+    better = delta_pct is not None and (
+        delta_pct > tolerance if higher_better else delta_pct < -tolerance
+    )
+    # Test in the direction the centre moved: "worse" means lower for throughput.
+    moved_lower = delta_pct is not None and delta_pct < 0
+    test, p_value = _one_sided_p(current, baseline, current_lower=moved_lower)
+    status = UNCHANGED
+    if worse and p_value < alpha:
+        status = REGRESSION
+    elif better and p_value < alpha:
+        status = IMPROVEMENT
+    return Comparison(
+        metric=metric,
+        status=status,
+        history_key=history_key,
+        baseline=baseline_description,
+        baseline_center=center,
+        baseline_spread=robust_spread(baseline),
+        baseline_n=len(baseline),
+        current=current_center,
+        current_n=len(current),
+        delta_pct=delta_pct,
+        tolerance_pct=tolerance,
+        test=test,
+        p_value=p_value,
+    )
+
+
+def change_points(
+    values: Sequence[float],
+    *,
+    min_size: int = 3,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance_pct: float = 0.0,
+) -> list[int]:
+    """Indices where a new level starts in a series (oldest first).
+
+    ruptures' PELT proposes level shifts on the series scaled by its robust noise
+    estimate (BIC-like penalty); each proposal is kept only when the segments on either
+    side differ by more than the tolerance and by a Mann-Whitney U test, so a single
+    outlier run or a drift within noise is not reported as a shift.
+    """
+    series = [float(v) for v in values]
+    if len(series) < 2 * min_size:
+        return []
+    differences = [b - a for a, b in itertools.pairwise(series)]
+    noise = robust_spread(differences) / math.sqrt(2.0)
+    if noise == 0.0:
+        noise = statistics.pstdev(series) or 1.0
+    signal = numpy.asarray(series, dtype=float).reshape(-1, 1) / noise
+    algorithm = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(signal)
+    proposals = [index for index in algorithm.predict(pen=3.0 * math.log(len(series)))]
+    proposals = [index for index in proposals if index < len(series)]
+    kept: list[int] = []
+    bounds = [0, *proposals, len(series)]
+    for position, index in enumerate(proposals, start=1):
+        before = series[bounds[position - 1] : index]
+        after = series[index : bounds[position + 1]]
+        center_before = _median(before)
+        shift_pct = (
+            abs(_median(after) - center_before) / abs(center_before) * 100.0
+            if center_before
+            else math.inf
+        )
+        if shift_pct <= tolerance_pct:
+            continue
+        result = scipy_stats.mannwhitneyu(after, before, alternative="two-sided")
+        if float(result.pvalue) < alpha:
+            kept.append(index)
+    return kept
+
+
+@dataclass(frozen=True)
+class GatingPolicy:
+    """How a session compares its runs with history (from options and the thresholds file)."""
+
+    baseline: str = "auto"
+    window: int = DEFAULT_WINDOW
+    baseline_labels: Mapping[str, str] = field(default_factory=dict)
+    confirm: int = 0
+    alpha: float = DEFAULT_ALPHA
+    min_baseline: int = DEFAULT_MIN_BASELINE
+    metrics: tuple[str, ...] = DEFAULT_GATED_METRICS
+
+    @property
+    def enabled(self) -> bool:
+        return self.baseline != "none"
+
+    def describe_baseline(self, count: int) -> str:
+        if self.baseline == "auto":
+            labels = ",".join(f"{k}={v}" for k, v in sorted(self.baseline_labels.items()))
+            where = f" with {labels}" if labels else ""
+            return f"auto: last {count} of up to {self.window} runs{where}"
+        return f"pinned baseline {self.baseline!r}"

@@ -10,18 +10,18 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend, Environment
+from .backends.base import Backend, Environment, Worker
 from .exceptions import FioLoadgenError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .gating import Limit, Thresholds, Verdict, evaluate
 from .history import history_key
 from .profiles import Profile, check_safety
-from .regression import Comparison
+from .regression import Comparison, GatingPolicy, compare
 from .store.base import RunRecord, Store
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -58,8 +58,22 @@ class CaseOutcome:
     verdict: Verdict
     record: RunRecord
     profile_as_run: Profile
-    #: Regression comparisons against history, filled in by the gating step when enabled.
+    #: Regression comparisons against history (empty before a case's last repeat or
+    #: when gating is off).
     comparisons: tuple[Comparison, ...] = ()
+    #: Which confirmation run this was (0: the regular run).
+    confirmation: int = 0
+    #: Set when the result looks like it came from a cache rather than the storage.
+    cache_note: str = ""
+
+    @property
+    def regressions(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if c.is_regression)
+
+    @property
+    def status(self) -> str:
+        """fail (a limit), regression (history), pass, or none (nothing checked)."""
+        return self.record.verdict or self.verdict.status
 
 
 def git_labels(rootdir: Path) -> dict[str, str]:
@@ -92,6 +106,10 @@ class BenchmarkSession:
     labels: Mapping[str, str] = field(default_factory=dict)
     runtime: int | None = None
     size: str | None = None
+    gating: GatingPolicy = field(default_factory=GatingPolicy)
+    prefill: bool = False
+    #: Read bandwidth (MiB/s) above which a result is flagged as a likely cache hit.
+    read_ceiling: float | None = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Extra fingerprint facts (e.g. from a pytest hook), merged over the backend's.
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
@@ -99,6 +117,9 @@ class BenchmarkSession:
     _env: Environment | None = None
     _fingerprint: dict[str, Any] | None = None
     _deploy_error: FioLoadgenError | None = None
+    _pinned: list[RunRecord] | None = None
+    _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
+    _read_ceilings: dict[str, float] = field(default_factory=dict)
 
     # -- environment ---------------------------------------------------------------
     def environment(self) -> Environment:
@@ -152,16 +173,43 @@ class BenchmarkSession:
         case: Case,
         *,
         limits: Sequence[Limit] = (),
+        tolerances: Mapping[str, float] | None = None,
         overrides: Mapping[str, Any] | None = None,
         test_id: str = "",
         on_progress: ProgressCallback | None = None,
     ) -> CaseOutcome:
-        """Run one case, evaluate its limits and record it (failed runs are recorded too)."""
+        """Run one case, evaluate limits and history, and record it (failures too).
+
+        A suspected regression is run again up to ``gating.confirm`` times; every run is
+        recorded and the last one's outcome (over all samples) is returned.
+        """
+        outcome = self._run_once(case, limits, tolerances, overrides, test_id, on_progress, 0)
+        confirmations = 0
+        while outcome.regressions and confirmations < self.gating.confirm:
+            confirmations += 1
+            outcome = self._run_once(
+                case, limits, tolerances, overrides, test_id, on_progress, confirmations
+            )
+        return outcome
+
+    def _run_once(
+        self,
+        case: Case,
+        limits: Sequence[Limit],
+        tolerances: Mapping[str, float] | None,
+        overrides: Mapping[str, Any] | None,
+        test_id: str,
+        on_progress: ProgressCallback | None,
+        confirmation: int,
+    ) -> CaseOutcome:
         profile = self.prepare(case, overrides)
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         directory = workers[0].directory
         profile = profile.with_directory(directory) if directory else profile.without_directory()
+        if confirmation:
+            profile = replace(profile, notes=(*profile.notes, f"confirmation run {confirmation}"))
+        self._prefill(env, case, profile, workers)
         expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
         started = time.time()
         try:
@@ -173,7 +221,15 @@ class BenchmarkSession:
             raise
         result = self._with_scaling(case, profile, result)
         verdict = evaluate(result, limits)
-        fingerprint = self.fingerprint()
+        key = self.key_of(case, profile)
+        final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
+        comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
+        cache_note = self._cache_suspicion(case, profile, result)
+        notes = (*profile.notes, *([cache_note] if cache_note else []))
+        regressions = [c for c in comparisons if c.is_regression]
+        status = verdict.status
+        if status != "fail" and regressions:
+            status = "suspect" if confirmation < self.gating.confirm else "regression"
         record = RunRecord(
             run_id=uuid.uuid4().hex,
             session_id=self.session_id,
@@ -188,19 +244,118 @@ class BenchmarkSession:
             status="complete",
             metrics=dict(result.metrics),
             labels=dict(self.labels),
-            fingerprint=fingerprint,
+            fingerprint=self.fingerprint(),
             raw=dict(result.raw),
-            notes=tuple(profile.notes),
-            repeat=case.repeat,
+            notes=notes,
+            repeat=case.repeat + confirmation,
             test_id=test_id,
-            verdict=verdict.status,
-            history_key=self.key_of(case, profile),
+            verdict=status,
+            history_key=key,
         )
         if self.store is not None:
             self.store.record(record)
-        outcome = CaseOutcome(case, result, verdict, record, profile)
+        outcome = CaseOutcome(
+            case, result, verdict, record, profile, tuple(comparisons), confirmation, cache_note
+        )
         self.outcomes.append(outcome)
         return outcome
+
+    # -- history -------------------------------------------------------------------
+    def baseline_samples(self, key: str) -> list[RunRecord]:
+        """Runs of ``key`` the current runs are compared with (never this session's)."""
+        if self.store is None or not self.gating.enabled:
+            return []
+        if self.gating.baseline != "auto":
+            return [run for run in self._pinned_runs() if run.history_key == key]
+        mine = sum(1 for o in self.outcomes if o.record.history_key == key)
+        recent = self.store.query(
+            history_key=key,
+            status="complete",
+            labels=dict(self.gating.baseline_labels) or None,
+            limit=self.gating.window + mine + 1,
+        )
+        others = [run for run in recent if run.session_id != self.session_id]
+        return others[: self.gating.window]
+
+    def _pinned_runs(self) -> list[RunRecord]:
+        if self._pinned is None:
+            assert self.store is not None
+            baseline = self.store.get_baseline(self.gating.baseline)
+            self._pinned = [self.store.get(run_id) for run_id in baseline.run_ids]
+        return self._pinned
+
+    def compare(
+        self, key: str, result: RunResult, tolerances: Mapping[str, float]
+    ) -> tuple[Comparison, ...]:
+        """Every gated metric of this key's samples in the session against the baseline."""
+        if self.store is None or not self.gating.enabled:
+            return ()
+        baseline = self.baseline_samples(key)
+        session_runs = [o.result for o in self.outcomes if o.record.history_key == key]
+        samples = [*session_runs, result]
+        description = self.gating.describe_baseline(len(baseline))
+        comparisons = []
+        for metric in self.gating.metrics:
+            if metric not in result.metrics:
+                continue
+            current = [r.metrics[metric] for r in samples if metric in r.metrics]
+            history = [run.metrics[metric] for run in baseline if metric in run.metrics]
+            comparisons.append(
+                compare(
+                    metric,
+                    current,
+                    history,
+                    history_key=key,
+                    baseline_description=description,
+                    tolerance_pct=tolerances.get(metric),
+                    alpha=self.gating.alpha,
+                    min_baseline=self.gating.min_baseline,
+                )
+            )
+        return tuple(comparisons)
+
+    # -- prefill and cache sanity ----------------------------------------------------
+    def _prefill(
+        self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
+    ) -> None:
+        """Write a read profile's data set once per target and worker count, so reads
+        find real data laid out before they start rather than files fio fills on the fly."""
+        if not self.prefill or not profile.is_read_only:
+            return
+        writer = profile.as_prefill()
+        done = (case.target, case.workers, writer.content_hash)
+        if done in self._prefilled:
+            return
+        self.backend.run_job(env, writer.render(), workers, expected_runtime_s=UNKNOWN_RUNTIME_S)
+        self._prefilled.add(done)
+
+    def cache_suspects(self) -> list[tuple[CaseOutcome, str]]:
+        """Reads flagged as likely cache hits: at run time, or against a sequential-read
+        ceiling measured later in the session (profiles do not run in that order)."""
+        suspects = []
+        for outcome in self.outcomes:
+            note = outcome.cache_note
+            if not note and not outcome.profile_as_run.is_sequential_read:
+                note = self._cache_suspicion(outcome.case, outcome.profile_as_run, outcome.result)
+            if note:
+                suspects.append((outcome, note))
+        return suspects
+
+    def _cache_suspicion(self, case: Case, profile: Profile, result: RunResult) -> str:
+        """A read faster than the target's sequential-read ceiling likely hit a cache."""
+        read_bw = result.metrics.get("read_bw_mib_s", 0.0)
+        if profile.is_sequential_read:
+            ceiling = self._read_ceilings.get(case.target, 0.0)
+            self._read_ceilings[case.target] = max(ceiling, read_bw)
+            return ""
+        ceiling = self.read_ceiling or self._read_ceilings.get(case.target, 0.0)
+        if not ceiling or read_bw <= ceiling:
+            return ""
+        source = "configured" if self.read_ceiling else "this session's sequential read"
+        return (
+            f"likely cache hit: read {read_bw:.1f} MiB/s exceeds the {source} ceiling "
+            f"{ceiling:.1f} MiB/s of target {case.target!r}"
+        )
 
     def _record_failure(
         self, case: Case, profile: Profile, started: float, error: str, test_id: str

@@ -21,6 +21,7 @@ from .exceptions import ConfigError
 _SIZE = re.compile(r"^\d+(\.\d+)?([kmgtp]i?b?)?$|^\d+%$", re.IGNORECASE)
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,34 @@ def _positive_int(text: str, where: str) -> int:
     if value < 1:
         raise ConfigError(f"{where}: {text!r} is not a positive integer")
     return value
+
+
+def _non_negative_int(text: str, where: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{where}: {text!r} is not a non-negative integer")
+    return value
+
+
+def _positive_float(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{where}: {text!r} is not a positive number")
+    return value
+
+
+def parse_baseline(text: str, where: str) -> str:
+    """auto, none, or the name of a pinned baseline."""
+    value = text.strip()
+    if value in ("auto", "none") or _BASELINE_NAME.match(value):
+        return value
+    raise ConfigError(f"{where}: {text!r} is not auto, none or a baseline name")
 
 
 def parse_workers(text: str, where: str) -> tuple[int, ...]:
@@ -163,6 +192,39 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("json", "write the session's results as JSON to PATH", "PATH"),
     OptionSpec("binary", "the fio executable (default: fio)", "PATH"),
+    # Regression gating against history.
+    OptionSpec(
+        "baseline",
+        "compare with: auto (recent history of the same key), a pinned baseline NAME, "
+        "or none (default: auto)",
+        "NAME|auto|none",
+    ),
+    OptionSpec(
+        "baseline_window", "auto baseline: how many recent runs of the key (default: 20)", "N"
+    ),
+    OptionSpec(
+        "baseline_label",
+        "auto baseline: only runs carrying KEY=VALUE; repeatable",
+        "KEY=VALUE",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "confirm", "re-run a suspected regression up to K times before failing (default: 0)", "K"
+    ),
+    OptionSpec("prefill", "write each read profile's data set once before it runs", flag=True),
+    OptionSpec(
+        "read_ceiling",
+        "read bandwidth (MiB/s) above which a result is flagged as a likely cache hit "
+        "(default: the session's sequential-read figure)",
+        "MIB_S",
+    ),
+    OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
+    OptionSpec(
+        "github_benchmark",
+        "write github-action-benchmark customBiggerIsBetter/customSmallerIsBetter JSON "
+        "files into DIR",
+        "DIR",
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -187,6 +249,14 @@ class Settings:
     keep: bool = False
     json: Path | None = None
     fio_binary: str = "fio"
+    baseline: str = "auto"
+    baseline_window: int = 20
+    baseline_labels: Mapping[str, str] = field(default_factory=dict)
+    confirm: int = 0
+    prefill: bool = False
+    read_ceiling: float | None = None
+    bmf: Path | None = None
+    github_benchmark: Path | None = None
     #: Where each value came from, for messages ("--fio-workers", "FIO_WORKERS", ...).
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -221,9 +291,22 @@ _CONVERTERS: dict[str, Converter] = {
     "keep": lambda v, w, r: parse_bool(v[-1], w),
     "json": lambda v, w, r: _path(v[-1], r),
     "binary": lambda v, w, r: v[-1],
+    "baseline": lambda v, w, r: parse_baseline(v[-1], w),
+    "baseline_window": lambda v, w, r: _positive_int(v[-1], w),
+    "baseline_label": lambda v, w, r: parse_labels(v, w),
+    "confirm": lambda v, w, r: _non_negative_int(v[-1], w),
+    "prefill": lambda v, w, r: parse_bool(v[-1], w),
+    "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
+    "bmf": lambda v, w, r: _path(v[-1], r),
+    "github_benchmark": lambda v, w, r: _path(v[-1], r),
 }
 # Settings field names where they differ from the option name (plural for lists).
-_FIELD = {"target": "targets", "label": "labels", "binary": "fio_binary"}
+_FIELD = {
+    "target": "targets",
+    "label": "labels",
+    "binary": "fio_binary",
+    "baseline_label": "baseline_labels",
+}
 
 
 def _raw_values(option: OptionSpec, raw: Any) -> list[str] | None:

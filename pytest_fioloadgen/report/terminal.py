@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..regression import IMPROVEMENT, INSUFFICIENT, REGRESSION
 from ..session import CaseOutcome
 
 COLUMNS = ("case", "IOPS", "MiB/s", "read p99 ms", "write p99 ms", "verdict")
@@ -13,6 +14,16 @@ def _number(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits}f}"
+
+
+def _verdict(outcome: CaseOutcome) -> str:
+    status = outcome.status
+    improved = [c.metric for c in outcome.comparisons if c.status == IMPROVEMENT]
+    if improved and status in ("pass", "none"):
+        status += " (improved)"
+    if outcome.cache_note:
+        status += " (cache?)"
+    return status
 
 
 def summary_rows(outcomes: Sequence[CaseOutcome]) -> list[tuple[str, ...]]:
@@ -26,7 +37,7 @@ def summary_rows(outcomes: Sequence[CaseOutcome]) -> list[tuple[str, ...]]:
                 _number(metrics.get("bw_mib_s"), 1),
                 _number(metrics.get("read_lat_p99_ms"), 3),
                 _number(metrics.get("write_lat_p99_ms"), 3),
-                outcome.verdict.status,
+                _verdict(outcome),
             )
         )
     return rows
@@ -48,3 +59,54 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 def summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
     return format_table(COLUMNS, summary_rows(outcomes))
+
+
+def scaling_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One row per profile/target: scaling efficiency by worker count (mean of repeats)."""
+    series: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for outcome in outcomes:
+        efficiency = outcome.result.metrics.get("scaling_efficiency")
+        if efficiency is None:
+            continue
+        profile, workers, target = outcome.case.key
+        series.setdefault((profile, target), {}).setdefault(workers, []).append(efficiency)
+    lines = []
+    for (profile, target), by_workers in series.items():
+        if len(by_workers) < 2:
+            continue
+        cells = "  ".join(
+            f"w{workers} {sum(values) / len(values):.2f}"
+            for workers, values in sorted(by_workers.items())
+        )
+        lines.append(f"scaling {profile}/{target}: {cells}")
+    return lines
+
+
+def gating_lines(outcomes: Sequence[CaseOutcome], *, enabled: bool, reason: str = "") -> list[str]:
+    """What regression gating concluded, including cases it could not judge."""
+    if not enabled:
+        return [f"regression gating off{': ' + reason if reason else ''}"]
+    judged = [o for o in outcomes if o.comparisons]
+    regressions = [o for o in judged if o.status == "regression"]
+    improved = [o for o in judged if any(c.status == IMPROVEMENT for c in o.comparisons)]
+    short = [o for o in judged if all(c.status == INSUFFICIENT for c in o.comparisons)]
+    lines = [
+        f"regression gating: {len(judged)} case(s) compared with history, "
+        f"{len(regressions)} regression(s), {len(improved)} improved, "
+        f"{len(short)} with too little history"
+    ]
+    for outcome in regressions:
+        for comparison in outcome.comparisons:
+            if comparison.status == REGRESSION:
+                lines.append(f"  REGRESSION {outcome.case.id}: {comparison.message()}")
+    for outcome in improved:
+        for comparison in outcome.comparisons:
+            if comparison.status == IMPROVEMENT:
+                lines.append(f"  improved {outcome.case.id}: {comparison.message()}")
+    for outcome in short:
+        first = outcome.comparisons[0]
+        lines.append(
+            f"  too little history {outcome.case.id}: {first.baseline_n} baseline run(s) "
+            f"of key {first.history_key} ({first.baseline})"
+        )
+    return lines

@@ -8,10 +8,14 @@ from pathlib import Path
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.store.base import RunRecord, Store
 from pytest_fioloadgen.store.sqlite import SQLiteStore
+from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 
 __all__ = ["RunRecord", "Store", "default_store_uri", "open_store"]
 
-SUPPORTED_URIS = "a path (history.db), sqlite:///absolute/path.db, sqlite:relative/path.db"
+SUPPORTED_URIS = (
+    "a path (history.db, or history.json for TinyDB), sqlite:///absolute/path.db, "
+    "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json"
+)
 
 _KNOWN_SCHEMES = frozenset({"sqlite", "tinydb", "http", "https"})
 # Two letters at least, so that a Windows drive ("C:\\...") stays a path.
@@ -29,8 +33,11 @@ def open_store(uri: str, *, rootdir: Path | None = None) -> Store:
     scheme, rest = _split_scheme(uri)
     if scheme is None:
         location = rest
-    elif scheme == "sqlite":
-        location = _sqlite_location(uri, rest)
+        # A bare path to a .json file is a TinyDB history; anything else sqlite.
+        if location.endswith(".json"):
+            scheme = "tinydb"
+    elif scheme in ("sqlite", "tinydb"):
+        location = _sqlite_location(uri, rest, scheme)
     else:
         raise StoreError(
             f"history store URI {uri!r}: scheme {scheme!r} is not supported; use {SUPPORTED_URIS}"
@@ -40,6 +47,8 @@ def open_store(uri: str, *, rootdir: Path | None = None) -> Store:
     path = Path(location).expanduser()
     if not path.is_absolute():
         path = base / path
+    if scheme == "tinydb":
+        return TinyDBStore(path)
     return SQLiteStore(path)
 
 
@@ -59,14 +68,15 @@ def _split_scheme(uri: str) -> tuple[str | None, str]:
     return None, uri
 
 
-def _sqlite_location(uri: str, rest: str) -> str:
+def _sqlite_location(uri: str, rest: str, scheme: str = "sqlite") -> str:
+    """The file of a sqlite: or tinydb: URI (both take the same forms)."""
     if not rest.startswith("//"):
         return rest  # sqlite:relative/path.db
     path = rest[2:]
     if not path.startswith("/"):
         # "sqlite://x.db" would read as host "x.db"; say what was probably meant.
         raise StoreError(
-            f"history store URI {uri!r}: write sqlite:///absolute/path.db (three slashes) "
-            f"or sqlite:{path} for a path relative to the rootdir"
+            f"history store URI {uri!r}: write {scheme}:///absolute/path (three slashes) "
+            f"or {scheme}:{path} for a path relative to the rootdir"
         )
     return path

@@ -17,9 +17,11 @@ import pytest
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.store import RunRecord, Store, default_store_uri, open_store
 from pytest_fioloadgen.store.sqlite import SQLiteStore
+from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 
 STORE_URIS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "sqlite": lambda request, tmp_path: f"sqlite://{tmp_path / 'history.db'}",
+    "tinydb": lambda request, tmp_path: f"tinydb://{tmp_path / 'history.json'}",
 }
 
 
@@ -396,7 +398,7 @@ def test_sqlite_uri_with_two_slashes_explains_three(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         open_store("sqlite://x.db", rootdir=tmp_path)
     assert str(info.value) == (
-        "history store URI 'sqlite://x.db': write sqlite:///absolute/path.db (three slashes) "
+        "history store URI 'sqlite://x.db': write sqlite:///absolute/path (three slashes) "
         "or sqlite:x.db for a path relative to the rootdir"
     )
     assert not (tmp_path / "x.db").exists()
@@ -409,7 +411,8 @@ def test_unknown_scheme_names_the_uri_and_the_supported_ones(tmp_path: Path, uri
     scheme = uri.split(":")[0]
     assert str(info.value) == (
         f"history store URI {uri!r}: scheme {scheme!r} is not supported; use a path "
-        "(history.db), sqlite:///absolute/path.db, sqlite:relative/path.db"
+        "(history.db, or history.json for TinyDB), sqlite:///absolute/path.db, "
+        "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json"
     )
     assert os.listdir(tmp_path) == []
 
@@ -418,6 +421,17 @@ def test_unknown_scheme_names_the_uri_and_the_supported_ones(tmp_path: Path, uri
 def test_uri_without_a_file_is_refused(tmp_path: Path, uri: str) -> None:
     with pytest.raises(StoreError, match="names no file"):
         open_store(uri, rootdir=tmp_path)
+
+
+def test_json_paths_and_tinydb_uris_open_tinydb(tmp_path: Path) -> None:
+    for uri in ("h.json", f"tinydb://{tmp_path / 'a.json'}", "tinydb:rel/b.json"):
+        store = open_store(uri, rootdir=tmp_path)
+        try:
+            assert isinstance(store, TinyDBStore)
+            assert store.uri.startswith("tinydb:///")
+        finally:
+            store.close()
+    assert (tmp_path / "rel" / "b.json").exists()
 
 
 def test_default_store_uri_is_under_rootdir(tmp_path: Path) -> None:

@@ -1,0 +1,312 @@
+"""History in one JSON file through TinyDB (``tinydb:///path.json``).
+
+Meant for a history that travels with the code or the CI cache: a readable, diffable text
+file. Each operation takes an exclusive lock on ``<file>.lock`` and the file is replaced
+atomically, so several processes can record into it and a crash never leaves half a file.
+fio's raw documents are kept zlib-compressed and base64-encoded in their own table, so the
+runs table stays small and readable.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from ..exceptions import StoreError
+from .base import Baseline, RunRecord, check_baseline_name
+
+FORMAT = "pytest-fioloadgen-history"
+FORMAT_VERSION = 1
+_META, _RUNS, _RAW, _BASELINES = "meta", "runs", "raw", "baselines"
+_SCALAR_FIELDS = (
+    "run_id",
+    "session_id",
+    "profile_name",
+    "profile_hash",
+    "profile_text",
+    "workers",
+    "backend",
+    "target",
+    "started_at",
+    "finished_at",
+    "status",
+    "repeat",
+    "test_id",
+    "verdict",
+    "error",
+    "history_key",
+)
+
+
+class _AtomicJSONStorage(Storage):
+    """TinyDB storage that writes a temporary file and renames it over the original."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def close(self) -> None:
+        return None
+
+
+class TinyDBStore:
+    """The Store protocol over a TinyDB JSON file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).resolve()
+        self.uri = f"tinydb://{self.path}"
+        self._thread_lock = threading.Lock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"history store {self.path}: cannot create its directory ({err.strerror})"
+            ) from err
+        with self._locked("open") as db:
+            fresh = not self.path.exists() or self.path.stat().st_size == 0
+            meta = db.table(_META).all()
+            if fresh:
+                db.table(_META).insert({"format": FORMAT, "version": FORMAT_VERSION})
+            elif not meta or meta[0].get("format") != FORMAT:
+                raise self._foreign()
+            elif int(meta[0].get("version", 0)) > FORMAT_VERSION:
+                raise StoreError(
+                    f"history store {self.path} has format version {meta[0]['version']}, this "
+                    f"pytest-fioloadgen knows up to {FORMAT_VERSION}; upgrade pytest-fioloadgen"
+                )
+
+    def _foreign(self) -> StoreError:
+        return StoreError(f"history store {self.path} is a JSON file of something else; left as is")
+
+    @contextlib.contextmanager
+    def _locked(self, action: str) -> Iterator[TinyDB]:
+        """One operation under the inter-process lock, on a freshly read file."""
+        if self._closed:
+            raise StoreError(f"history store {self.path} is closed; cannot {action}")
+        with self._thread_lock:
+            try:
+                lock = open(f"{self.path}.lock", "a")  # noqa: SIM115 - held for the block
+            except OSError as err:
+                raise StoreError(
+                    f"history store {self.path}: cannot {action} ({err.strerror})"
+                ) from err
+            with lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    db = TinyDB(str(self.path), storage=_AtomicJSONStorage)
+                    yield db
+                except (ValueError, KeyError, TypeError) as err:
+                    # json.JSONDecodeError is a ValueError: the file is not ours or damaged.
+                    raise StoreError(
+                        f"history store {self.path} is not a readable TinyDB history ({err}); "
+                        "left as is"
+                    ) from err
+                except OSError as err:
+                    raise StoreError(
+                        f"history store {self.path}: cannot {action} ({err.strerror or err})"
+                    ) from err
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- runs ----------------------------------------------------------------------
+    def record(self, run: RunRecord) -> None:
+        document: dict[str, Any] = {name: getattr(run, name) for name in _SCALAR_FIELDS}
+        document.update(
+            metrics={name: float(value) for name, value in run.metrics.items()},
+            labels=dict(run.labels),
+            fingerprint=dict(run.fingerprint),
+            notes=list(run.notes),
+        )
+        try:
+            json.dumps(document)
+            raw = None if run.raw is None else _pack(run.raw)
+        except (TypeError, ValueError) as err:
+            raise StoreError(
+                f"history store {self.path}: cannot record run {run.run_id!r} ({err})"
+            ) from err
+        with self._locked(f"record run {run.run_id!r}") as db:
+            runs = db.table(_RUNS)
+            if runs.contains(Query().run_id == run.run_id):
+                raise StoreError(
+                    f"history store {self.path}: run {run.run_id!r} is already recorded "
+                    "(runs are immutable)"
+                )
+            runs.insert(document)
+            if raw is not None:
+                db.table(_RAW).insert({"run_id": run.run_id, "fio_json_z": raw})
+
+    def get(self, run_id: str) -> RunRecord:
+        with self._locked(f"read run {run_id!r}") as db:
+            found = db.table(_RUNS).get(Query().run_id == run_id)
+            if found is None:
+                raise StoreError(f"history store {self.path} has no run {run_id!r}")
+            raw = db.table(_RAW).get(Query().run_id == run_id)
+        return _to_record(dict(found), None if raw is None else dict(raw)["fio_json_z"])
+
+    def query(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        history_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        with_raw: bool = False,
+    ) -> list[RunRecord]:
+        if limit is not None and limit < 0:
+            raise StoreError(f"history store {self.path}: query limit {limit} is negative")
+        wanted = {
+            "profile_name": profile_name,
+            "profile_hash": profile_hash,
+            "workers": workers,
+            "backend": backend,
+            "target": target,
+            "session_id": session_id,
+            "history_key": history_key,
+            "status": status,
+        }
+        wanted = {name: value for name, value in wanted.items() if value is not None}
+        pairs = dict(labels or {})
+
+        def matches(document: Mapping[str, Any]) -> bool:
+            if any(document.get(name) != value for name, value in wanted.items()):
+                return False
+            have = document.get("labels", {})
+            return all(have.get(key) == value for key, value in pairs.items())
+
+        with self._locked("query runs") as db:
+            documents = [dict(d) for d in db.table(_RUNS).all() if matches(d)]
+            documents.sort(key=lambda d: (d["started_at"], d["run_id"]), reverse=True)
+            if limit is not None:
+                documents = documents[:limit]
+            raws: dict[str, str] = {}
+            if with_raw and documents:
+                selected = {d["run_id"] for d in documents}
+                raws = {
+                    r["run_id"]: r["fio_json_z"]
+                    for r in db.table(_RAW).all()
+                    if r["run_id"] in selected
+                }
+        return [_to_record(d, raws.get(d["run_id"])) for d in documents]
+
+    def delete(self, run_id: str) -> bool:
+        with self._locked(f"delete run {run_id!r}") as db:
+            for baseline in db.table(_BASELINES).all():
+                if run_id in baseline["run_ids"]:
+                    raise StoreError(
+                        f"history store {self.path}: run {run_id!r} is pinned in baseline "
+                        f"{baseline['name']!r}; delete the baseline first"
+                    )
+            removed = db.table(_RUNS).remove(Query().run_id == run_id)
+            db.table(_RAW).remove(Query().run_id == run_id)
+        return bool(removed)
+
+    # -- baselines -------------------------------------------------------------------
+    def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
+        check_baseline_name(name)
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted:
+            raise StoreError(f"baseline {name!r} needs at least one run")
+        created = time.time()
+        with self._locked(f"pin baseline {name!r}") as db:
+            known = {d["run_id"] for d in db.table(_RUNS).all()}
+            missing = [run_id for run_id in wanted if run_id not in known]
+            if missing:
+                raise StoreError(
+                    f"history store {self.path} has no run {missing[0]!r} to pin in "
+                    f"baseline {name!r}"
+                )
+            table = db.table(_BASELINES)
+            table.remove(Query().name == name)
+            table.insert({"name": name, "run_ids": wanted, "created_at": created, "note": note})
+        return Baseline(name, tuple(wanted), created, note)
+
+    def get_baseline(self, name: str) -> Baseline:
+        for baseline in self.baselines():
+            if baseline.name == name:
+                return baseline
+        raise StoreError(f"history store {self.path} has no baseline {name!r}")
+
+    def baselines(self) -> list[Baseline]:
+        with self._locked("read baselines") as db:
+            documents = [dict(d) for d in db.table(_BASELINES).all()]
+        return sorted(
+            (
+                Baseline(d["name"], tuple(d["run_ids"]), float(d["created_at"]), d["note"])
+                for d in documents
+            ),
+            key=lambda baseline: baseline.name,
+        )
+
+    def delete_baseline(self, name: str) -> bool:
+        with self._locked(f"delete baseline {name!r}") as db:
+            return bool(db.table(_BASELINES).remove(Query().name == name))
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"TinyDBStore({str(self.path)!r})"
+
+
+def _pack(raw: Mapping[str, Any]) -> str:
+    compact = json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return base64.b64encode(zlib.compress(compact)).decode("ascii")
+
+
+def _to_record(document: dict[str, Any], packed: str | None) -> RunRecord:
+    raw = None
+    if packed is not None:
+        raw = json.loads(zlib.decompress(base64.b64decode(packed)))
+    fields = {name: document[name] for name in _SCALAR_FIELDS}
+    return RunRecord(
+        **fields,
+        metrics=dict(document.get("metrics", {})),
+        labels=dict(document.get("labels", {})),
+        fingerprint=dict(document.get("fingerprint", {})),
+        notes=tuple(document.get("notes", ())),
+        raw=raw,
+    )
