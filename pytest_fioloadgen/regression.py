@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -116,30 +117,40 @@ def robust_spread(values: Sequence[float]) -> float:
 
 
 def _one_sided_p(
-    current: Sequence[float], baseline: Sequence[float], *, current_lower: bool
+    current: Sequence[float], baseline: Sequence[float], *, current_lower: bool, alpha: float
 ) -> tuple[str, float]:
     """p-value for "current is lower (or higher) than the baseline", and the test used.
 
     Both sides with samples: Mann-Whitney U (no normality assumption, robust to the odd
-    outlier run). One current sample: where it falls in the t prediction interval of the
-    baseline, i.e. how unlikely a new baseline run would be that far off.
+    outlier run), or Welch's t when there are too few samples for a rank test to reach
+    alpha at all. One current sample: where it falls in the t prediction interval of the
+    baseline (median and scaled MAD), i.e. how unlikely a new baseline run would be that
+    far off.
     """
     alternative = "less" if current_lower else "greater"
     if len(current) >= 2:
         if len(set(current) | set(baseline)) == 1:
             return "mann-whitney-u", 1.0
-        result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
-        return "mann-whitney-u", float(result.pvalue)
+        if 1.0 / math.comb(len(current) + len(baseline), len(current)) < alpha:
+            result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
+            return "mann-whitney-u", float(result.pvalue)
+        # Too few samples for a rank test to ever reach alpha (2 vs 5 runs: p >= 1/21):
+        # Welch's t uses the values, not just their order.
+        welch = scipy_stats.ttest_ind(current, baseline, equal_var=False, alternative=alternative)
+        p_value = float(welch.pvalue)
+        return "welch-t", 1.0 if math.isnan(p_value) else p_value
     value = current[0]
     count = len(baseline)
-    mean = statistics.fmean(baseline)
-    deviation = statistics.stdev(baseline)
-    if deviation == 0.0:
+    # Robust centre and scale (median, scaled MAD): one bad run in the history must not
+    # widen the interval so much that a real regression hides inside it.
+    center = _median(baseline)
+    scale = robust_spread(baseline) or statistics.stdev(baseline)
+    if scale == 0.0:
         # A baseline that never varied: any difference in the asked direction is certain
         # (the tolerance still decides whether it matters).
-        differs = value < mean if current_lower else value > mean
+        differs = value < center if current_lower else value > center
         return "prediction-interval", 0.0 if differs else 1.0
-    t_value = (value - mean) / (deviation * math.sqrt(1.0 + 1.0 / count))
+    t_value = (value - center) / (scale * math.sqrt(1.0 + 1.0 / count))
     distribution = scipy_stats.t(count - 1)
     p_value = distribution.cdf(t_value) if current_lower else distribution.sf(t_value)
     return "prediction-interval", float(p_value)
@@ -190,7 +201,11 @@ def compare(
     )
     # Test in the direction the centre moved: "worse" means lower for throughput.
     moved_lower = delta_pct is not None and delta_pct < 0
-    test, p_value = _one_sided_p(current, baseline, current_lower=moved_lower)
+    with warnings.catch_warnings():
+        # Nearly identical samples make scipy warn about precision; the p-value is still
+        # right (about 1 or about 0) and a benchmark run must not end with a warning.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        test, p_value = _one_sided_p(current, baseline, current_lower=moved_lower, alpha=alpha)
     status = UNCHANGED
     if worse and p_value < alpha:
         status = REGRESSION

@@ -21,7 +21,7 @@ from .fio.runner import ProgressCallback
 from .gating import Limit, Thresholds, Verdict, evaluate
 from .history import history_key
 from .profiles import Profile, check_safety
-from .regression import Comparison, GatingPolicy, compare
+from .regression import INSUFFICIENT, Comparison, GatingPolicy, compare
 from .store.base import RunRecord, Store
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -228,6 +228,8 @@ class BenchmarkSession:
         notes = (*profile.notes, *([cache_note] if cache_note else []))
         regressions = [c for c in comparisons if c.is_regression]
         status = verdict.status
+        if status == "none" and any(c.status != INSUFFICIENT for c in comparisons):
+            status = "pass"  # compared with history and found nothing wrong
         if status != "fail" and regressions:
             status = "suspect" if confirmation < self.gating.confirm else "regression"
         record = RunRecord(

@@ -169,3 +169,13 @@ def test_shift_within_tolerance_is_not_reported():
 def test_short_or_flat_series():
     assert change_points([1.0, 2.0, 3.0]) == []
     assert change_points([5.0] * 30) == []
+
+
+def test_few_samples_on_both_sides_use_welch():
+    """2 vs 5 runs: Mann-Whitney cannot go below p = 1/21, Welch's t can."""
+    comparison = cmp("iops", [800.0, 805.0], [1000.0, 1003.0, 998.0, 1001.0, 999.0])
+    assert comparison.test == "welch-t"
+    assert comparison.status == REGRESSION
+    roomy = cmp("iops", [800.0, 805.0, 802.0], noisy(1000, 5, 20, 30))
+    assert roomy.test == "mann-whitney-u"
+    assert roomy.status == REGRESSION
