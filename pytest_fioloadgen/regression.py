@@ -124,8 +124,8 @@ def _one_sided_p(
     Both sides with samples: Mann-Whitney U (no normality assumption, robust to the odd
     outlier run), or Welch's t when there are too few samples for a rank test to reach
     alpha at all. One current sample: where it falls in the t prediction interval of the
-    baseline (median and scaled MAD), i.e. how unlikely a new baseline run would be that
-    far off.
+    baseline (median and standard deviation), i.e. how unlikely a new baseline run would
+    be that far off.
     """
     alternative = "less" if current_lower else "greater"
     if len(current) >= 2:
@@ -141,10 +141,12 @@ def _one_sided_p(
         return "welch-t", 1.0 if math.isnan(p_value) else p_value
     value = current[0]
     count = len(baseline)
-    # Robust centre and scale (median, scaled MAD): one bad run in the history must not
-    # widen the interval so much that a real regression hides inside it.
+    # The median keeps the centre where most runs are; the scale is the plain standard
+    # deviation, which heavy tails (a busy neighbour, a slow run) widen. One run is weak
+    # evidence, so this side errs towards "unchanged": measured A/A false positives with
+    # a MAD scale were several times alpha (benchmarks/gate_quality.py).
     center = _median(baseline)
-    scale = robust_spread(baseline) or statistics.stdev(baseline)
+    scale = statistics.stdev(baseline)
     if scale == 0.0:
         # A baseline that never varied: any difference in the asked direction is certain
         # (the tolerance still decides whether it matters).

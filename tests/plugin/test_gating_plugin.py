@@ -68,10 +68,11 @@ def run(pytester, *args):
 
 
 def seed(pytester, factor, *, count=4, labels=None, name="history.db"):
-    """Copy the newest real run ``count`` times with IOPS scaled by ``factor``."""
+    """Replace the newest real run by ``count`` copies with IOPS scaled by ``factor``."""
     store = open_store(str(pytester.path / name))
     try:
         real = store.query(with_raw=True)[0]
+        store.delete(real.run_id)
         seeded = []
         for number in range(count):
             metrics = dict(real.metrics)
@@ -112,7 +113,7 @@ def test_regression_fails_the_test_with_every_number(project):
     result.stdout.fnmatch_lines(
         [
             "*steady-w1-local: regression against history:",
-            "*iops regression: current * (n=1) vs baseline * ± * (n=5, auto: last 5 of up to 20 runs), "
+            "*iops regression: current * (n=1) vs baseline * ± * (n=4, auto: last 4 of up to 20 runs), "
             "delta -*%, tolerance 10%, prediction-interval p=*, key *",
             "*REGRESSION steady-w1-local: iops regression*",
         ]
@@ -181,6 +182,7 @@ def test_baseline_none_disables_gating(project):
 
 
 def test_named_baseline(project):
+    run(project).assert_outcomes(passed=1)
     run(project).assert_outcomes(passed=1)
     fast = seed(project, 2.0)
     store = open_store(str(project.path / "history.db"))
