@@ -232,27 +232,17 @@ class BenchmarkSession:
             status = "pass"  # compared with history and found nothing wrong
         if status != "fail" and regressions:
             status = "suspect" if confirmation < self.gating.confirm else "regression"
-        record = RunRecord(
-            run_id=uuid.uuid4().hex,
-            session_id=self.session_id,
-            profile_name=case.profile.name,
-            profile_hash=profile.content_hash,
-            profile_text=profile.render(),
-            workers=case.workers,
-            backend=self.backend.name,
-            target=case.target,
-            started_at=started,
-            finished_at=time.time(),
+        record = self._record_of(
+            case,
+            profile,
+            started,
+            test_id,
             status="complete",
             metrics=dict(result.metrics),
-            labels=dict(self.labels),
-            fingerprint=self.fingerprint(),
             raw=dict(result.raw),
             notes=notes,
             repeat=case.repeat + confirmation,
-            test_id=test_id,
             verdict=status,
-            history_key=key,
         )
         if self.store is not None:
             self.store.record(record)
@@ -359,34 +349,40 @@ class BenchmarkSession:
             f"{ceiling:.1f} MiB/s of target {case.target!r}"
         )
 
+    def _record_of(
+        self, case: Case, profile: Profile, started: float, test_id: str, **fields: Any
+    ) -> RunRecord:
+        """A record of this session for ``case`` run as ``profile``; ``fields`` add the
+        outcome (status, metrics, verdict...)."""
+        fields.setdefault("notes", tuple(profile.notes))
+        fields.setdefault("repeat", case.repeat)
+        return RunRecord(
+            run_id=uuid.uuid4().hex,
+            session_id=self.session_id,
+            profile_name=case.profile.name,
+            profile_hash=profile.content_hash,
+            profile_text=profile.render(),
+            workers=case.workers,
+            backend=self.backend.name,
+            target=case.target,
+            started_at=started,
+            finished_at=time.time(),
+            labels=dict(self.labels),
+            fingerprint=self.fingerprint(),
+            test_id=test_id,
+            history_key=self.key_of(case, profile),
+            **fields,
+        )
+
     def _record_failure(
         self, case: Case, profile: Profile, started: float, error: str, test_id: str
     ) -> None:
-        if self.store is None:
-            return
-        self.store.record(
-            RunRecord(
-                run_id=uuid.uuid4().hex,
-                session_id=self.session_id,
-                profile_name=case.profile.name,
-                profile_hash=profile.content_hash,
-                profile_text=profile.render(),
-                workers=case.workers,
-                backend=self.backend.name,
-                target=case.target,
-                started_at=started,
-                finished_at=time.time(),
-                status="failed",
-                labels=dict(self.labels),
-                fingerprint=self.fingerprint(),
-                notes=tuple(profile.notes),
-                repeat=case.repeat,
-                test_id=test_id,
-                verdict="error",
-                error=error,
-                history_key=self.key_of(case, profile),
+        if self.store is not None:
+            self.store.record(
+                self._record_of(
+                    case, profile, started, test_id, status="failed", verdict="error", error=error
+                )
             )
-        )
 
     def key_of(self, case: Case, profile: Profile) -> str:
         """The history key of a case run with ``profile`` (the profile as run)."""

@@ -93,20 +93,25 @@ def first_workers(env: Environment, target: str, count: int) -> list[Worker]:
     return available[:count]
 
 
-def run_here(
-    job_text: str,
-    workers: Sequence[Worker],
-    *,
-    expected_runtime_s: float,
-    fio_binary: str,
-    on_progress: ProgressCallback | None,
-) -> RunResult:
-    """run_job for backends whose workers this machine reaches directly."""
-    result, _invocation = run_fio(
-        job_text,
-        [worker.address for worker in workers],
-        expected_runtime_s=expected_runtime_s,
-        fio_binary=fio_binary,
-        on_progress=on_progress,
-    )
-    return result
+class RunsClientHere:
+    """run_job for backends whose workers this machine reaches directly (local, static)."""
+
+    fio_binary: str
+
+    def run_job(
+        self,
+        env: Environment,
+        job_text: str,
+        workers: Sequence[Worker],
+        *,
+        expected_runtime_s: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        result, _invocation = run_fio(
+            job_text,
+            [worker.address for worker in workers],
+            expected_runtime_s=expected_runtime_s,
+            fio_binary=self.fio_binary,
+            on_progress=on_progress,
+        )
+        return result

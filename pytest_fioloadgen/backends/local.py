@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BackendError
-from ..fio.results import RunResult
-from ..fio.runner import ProgressCallback, WorkerAddress, tail
-from .base import Environment, Worker, first_workers, run_here
+from ..fio.runner import WorkerAddress, tail
+from .base import Environment, RunsClientHere, Worker, first_workers
 from .facts import filesystem_of, fio_version, host_facts
 
 FIRST_HOST_OCTET = 2
@@ -119,7 +118,7 @@ class LocalTarget:
     directory: Path | None = None
 
 
-class LocalBackend:
+class LocalBackend(RunsClientHere):
     """fio servers as local processes, one loopback address and directory each."""
 
     name = "local"
@@ -134,7 +133,7 @@ class LocalBackend:
     ) -> None:
         self._targets = {target.name: target for target in targets}
         self._session_id = session_id
-        self._fio = fio_binary
+        self.fio_binary = fio_binary
         self._keep = keep
         self._servers: list[_Server] = []
         self._cleanup_dirs: list[Path] = []
@@ -166,7 +165,7 @@ class LocalBackend:
         with log_path.open("ab") as log:
             try:
                 process = subprocess.Popen(
-                    [self._fio, f"--server=ip:{host},{port}"],
+                    [self.fio_binary, f"--server=ip:{host},{port}"],
                     cwd=directory,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -175,7 +174,7 @@ class LocalBackend:
                 )
             except FileNotFoundError as err:
                 raise BackendError(
-                    f"fio binary {self._fio!r} not found (install the fio package)"
+                    f"fio binary {self.fio_binary!r} not found (install the fio package)"
                 ) from err
         worker = Worker(name=worker_name, address=address, target=target)
         return _Server(worker, directory, log_path, process)
@@ -280,23 +279,6 @@ class LocalBackend:
         return chosen
 
     # -- teardown ------------------------------------------------------------------
-    def run_job(
-        self,
-        env: Environment,
-        job_text: str,
-        workers: Sequence[Worker],
-        *,
-        expected_runtime_s: float,
-        on_progress: ProgressCallback | None = None,
-    ) -> RunResult:
-        return run_here(
-            job_text,
-            workers,
-            expected_runtime_s=expected_runtime_s,
-            fio_binary=self._fio,
-            on_progress=on_progress,
-        )
-
     def teardown(self, env: Environment) -> None:
         for server in self._servers:
             if server.process.poll() is None:
@@ -329,7 +311,7 @@ class LocalBackend:
         directories: Mapping[str, str] = env.details.get("directories", {})
         return {
             **host_facts(),
-            "fio_version": fio_version(self._fio),
+            "fio_version": fio_version(self.fio_binary),
             "backend": self.name,
             "python": platform.python_version(),
             "targets": {

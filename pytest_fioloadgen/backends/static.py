@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import BackendError
-from ..fio.results import RunResult
-from ..fio.runner import ProgressCallback, WorkerAddress
-from .base import Environment, Worker, first_workers, run_here
+from ..fio.runner import WorkerAddress
+from .base import Environment, RunsClientHere, Worker, first_workers
 from .facts import fio_version
 
 DEFAULT_PORT = 8765
@@ -50,7 +49,7 @@ class StaticTarget:
     directory: str | None = None
 
 
-class StaticBackend:
+class StaticBackend(RunsClientHere):
     """Existing fio servers, reached as they are."""
 
     name = "static"
@@ -66,7 +65,7 @@ class StaticBackend:
             raise BackendError("static backend needs --fio-hosts (or FIO_HOSTS / fio_hosts)")
         self._hosts = list(hosts)
         self._targets = {target.name: target for target in targets}
-        self._fio = fio_binary
+        self.fio_binary = fio_binary
 
     def _check_reachable(self, addresses: Sequence[WorkerAddress]) -> None:
         for address in addresses:
@@ -101,23 +100,6 @@ class StaticBackend:
         self._check_reachable([worker.address for worker in chosen])
         return chosen
 
-    def run_job(
-        self,
-        env: Environment,
-        job_text: str,
-        workers: Sequence[Worker],
-        *,
-        expected_runtime_s: float,
-        on_progress: ProgressCallback | None = None,
-    ) -> RunResult:
-        return run_here(
-            job_text,
-            workers,
-            expected_runtime_s=expected_runtime_s,
-            fio_binary=self._fio,
-            on_progress=on_progress,
-        )
-
     def teardown(self, env: Environment) -> None:
         # The servers are not ours: leave them running.
         return None
@@ -126,7 +108,7 @@ class StaticBackend:
         return {
             "backend": self.name,
             "hosts": env.details.get("hosts", []),
-            "fio_version": fio_version(self._fio),
+            "fio_version": fio_version(self.fio_binary),
             "targets": {
                 name: {"workers": env.capacity(name), "directory": target.directory}
                 for name, target in self._targets.items()

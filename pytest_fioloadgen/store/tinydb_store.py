@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -31,24 +32,9 @@ from .base import Baseline, RunRecord, check_baseline_name
 FORMAT = "pytest-fioloadgen-history"
 FORMAT_VERSION = 1
 _META, _RUNS, _RAW, _BASELINES = "meta", "runs", "raw", "baselines"
-_SCALAR_FIELDS = (
-    "run_id",
-    "session_id",
-    "profile_name",
-    "profile_hash",
-    "profile_text",
-    "workers",
-    "backend",
-    "target",
-    "started_at",
-    "finished_at",
-    "status",
-    "repeat",
-    "test_id",
-    "verdict",
-    "error",
-    "history_key",
-)
+# Every RunRecord field but the structured ones, which are stored (and read) on their own.
+_STRUCTURED = ("metrics", "labels", "fingerprint", "raw", "notes")
+_SCALAR_FIELDS = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name not in _STRUCTURED)
 
 
 class _AtomicJSONStorage(Storage):
