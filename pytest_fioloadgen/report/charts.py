@@ -1,0 +1,258 @@
+"""Static SVG charts (pygal) for pytest-html extras and the static history site.
+
+pytest-html runs no scripts inside extras, so charts are inline SVG. To keep a report of
+hundreds of cases small, every chart is trimmed after pygal renders it: the tooltip
+script and its data (``<script>``, ``<desc>``) do nothing without JavaScript, and the
+stylesheet pygal repeats in every chart is shared once per page instead
+(``chart_stylesheet``), scoped to ``svg.fioloadgen-chart`` so it cannot leak.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+import pygal
+from pygal.style import Style
+
+from ..fio.results import DIRECTIONS, RunResult, percentile_from_bins
+
+CHART_CLASS = "fioloadgen-chart"
+SVG_NS = "http://www.w3.org/2000/svg"
+#: Percentiles of the latency curve, drawn from the merged histogram.
+CURVE_PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99)
+#: A worker below this share of the mean worker IOPS is drawn in the warning colour.
+UNBALANCED_SHARE = 0.8
+WARNING_COLOR = "#d62728"
+
+STYLE = Style(
+    background="white",
+    plot_background="white",
+    foreground="#333",
+    foreground_strong="#111",
+    foreground_subtle="#777",
+    colors=("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"),
+    font_family="sans-serif",
+    title_font_size=13,
+    label_font_size=10,
+    major_label_font_size=10,
+    legend_font_size=10,
+    value_font_size=9,
+    guide_stroke_color="#ccc",
+    major_guide_stroke_color="#aaa",
+)
+
+_BASE: dict[str, Any] = {
+    "style": STYLE,
+    "js": [],
+    "disable_xml_declaration": True,
+    "no_prefix": True,
+    "classes": ["pygal-chart", CHART_CLASS],
+    "explicit_size": True,
+    "pretty_print": False,
+    "show_minor_y_labels": False,
+    "y_labels_major_count": 5,
+}
+_LONG_DECIMALS = re.compile(r"(\d+\.\d)\d+")
+
+
+def _chart(kind: type[Any], **config: Any) -> Any:
+    return kind(**{**_BASE, **config})
+
+
+def _trimmed(chart: Any, *, keep_style: bool = False) -> str:
+    """The chart's SVG without what only pygal's JavaScript uses, numbers to 0.1 px.
+
+    ``keep_style`` keeps the chart's own (id-scoped) stylesheet, for charts with
+    per-series styles such as dashes, which pygal writes there.
+    """
+    root = chart.render_tree()
+    dropped = ("script", "desc") if keep_style else ("script", "desc", "style")
+    for parent in list(root.iter()):
+        for child in list(parent):
+            tag = child.tag.rsplit("}", 1)[-1] if isinstance(child.tag, str) else ""
+            if tag in dropped:
+                parent.remove(child)
+    if not keep_style:
+        root.attrib.pop("id", None)
+    ElementTree.register_namespace("", SVG_NS)
+    text = ElementTree.tostring(root, encoding="unicode")
+    text = re.sub(r"<!--.*?-->", "", text)
+    return _LONG_DECIMALS.sub(r"\1", text)
+
+
+@functools.cache
+def chart_stylesheet() -> str:
+    """pygal's own stylesheet for STYLE, once per page, scoped to our charts."""
+    chart = pygal.Line(style=STYLE, js=[], disable_xml_declaration=True)
+    for index in range(len(STYLE.colors)):  # one rule per series colour
+        chart.add(str(index), [1])
+    svg = chart.render(is_unicode=True)
+    chart_id = re.search(r'id="(chart-[0-9a-f-]+)"', svg)
+    found = re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S)
+    styles = html.unescape("".join(found))
+    if chart_id is None:
+        return styles
+    return styles.replace(f"#{chart_id.group(1)}", f"svg.{CHART_CLASS}")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def latency_percentiles(result: RunResult, *, width: int = 420, height: int = 220) -> str | None:
+    """Completion latency by percentile, read and write, from the merged histograms."""
+    chart = _chart(
+        pygal.Line,
+        width=width,
+        height=height,
+        title="latency by percentile (ms)",
+        legend_at_bottom=True,
+        dots_size=2,
+    )
+    chart.x_labels = [f"p{p:g}" for p in CURVE_PERCENTILES]
+    drawn = False
+    for direction in DIRECTIONS:
+        stats = getattr(result, direction)
+        if stats.latency is None or not stats.latency.bins:
+            continue
+        values = []
+        for pct in CURVE_PERCENTILES:
+            ns = percentile_from_bins(stats.latency.bins, pct)
+            values.append(_ms(None if ns is None else ns / 1e6))
+        chart.add(direction, values)
+        drawn = True
+    return _trimmed(chart) if drawn else None
+
+
+def worker_iops(result: RunResult, *, width: int = 420, height: int = 220) -> str | None:
+    """IOPS per worker; a worker well below the mean stands out in the warning colour."""
+    if not result.workers:
+        return None
+    values = [worker.iops for worker in result.workers]
+    mean = sum(values) / len(values)
+    slowest = min(values) / mean if mean else 1.0
+    title = "IOPS per worker"
+    if len(values) > 1:
+        title += f" (slowest at {slowest:.0%} of mean)"
+    chart = _chart(
+        pygal.Bar,
+        width=width,
+        height=height,
+        title=title,
+        show_legend=False,
+        print_values=True,
+        x_label_rotation=20 if len(values) > 4 else 0,
+        truncate_label=18,
+    )
+    chart.x_labels = [worker.name for worker in result.workers]
+    points: list[dict[str, Any]] = []
+    for value in values:
+        point: dict[str, Any] = {"value": round(value), "label": f"{value:,.0f}"}
+        if mean and value < UNBALANCED_SHARE * mean:
+            point["color"] = WARNING_COLOR
+        points.append(point)
+    chart.add("IOPS", points, formatter=lambda v: f"{v:,.0f}")
+    return _trimmed(chart)
+
+
+def sparkline(
+    values: Sequence[float], current: int | None, *, width: int = 180, height: int = 40
+) -> str | None:
+    """A history in a line, oldest first, with the point at index ``current`` marked."""
+    if not values:
+        return None
+    chart = _chart(
+        pygal.Line,
+        width=width,
+        height=height,
+        show_legend=False,
+        show_x_labels=False,
+        show_y_labels=False,
+        show_x_guides=False,
+        show_y_guides=False,
+        margin=4,
+        show_dots=False,
+    )
+    chart.add("history", [round(v, 2) for v in values])
+    if current is not None and 0 <= current < len(values):
+        marker: list[float | None] = [None] * len(values)
+        marker[current] = round(values[current], 2)
+        chart.add("this run", marker, show_dots=True, dots_size=4)
+    return _trimmed(chart)
+
+
+def timeseries(
+    series: Mapping[str, Any], kind: str, *, width: int = 420, height: int = 220
+) -> str | None:
+    """Per-worker IOPS (``kind="iops"``, read+write) or latency (``"lat"``) over the run."""
+    workers = series.get("workers") or {}
+    title = "IOPS over time" if kind == "iops" else "mean latency over time (ms)"
+    chart = _chart(
+        pygal.XY,
+        width=width,
+        height=height,
+        title=title,
+        x_title="seconds",
+        show_dots=False,
+        legend_at_bottom=True,
+        truncate_legend=24,
+    )
+    drawn = False
+    for name, per_worker in sorted(workers.items()):
+        if kind == "iops":
+            totals: dict[float, float] = {}
+            for direction in DIRECTIONS:
+                for t, v in per_worker.get(f"{direction}_iops", []):
+                    totals[t] = totals.get(t, 0.0) + v
+            if totals:
+                chart.add(name, [(t / 1000, round(v)) for t, v in sorted(totals.items())])
+                drawn = True
+        else:
+            for direction in DIRECTIONS:
+                points = per_worker.get(f"{direction}_lat_ms", [])
+                if points:
+                    label = f"{name} {direction}"
+                    chart.add(label, [(t / 1000, round(v, 3)) for t, v in points])
+                    drawn = True
+    return _trimmed(chart) if drawn else None
+
+
+def scaling(
+    curves: Mapping[str, Sequence[tuple[int, float]]], *, width: int = 560, height: int = 300
+) -> str | None:
+    """IOPS against worker count per curve (profile on target), with ideal linear scaling
+    from the curve's one-worker point (or its smallest worker count)."""
+    if not curves:
+        return None
+    chart = _chart(
+        pygal.XY,
+        width=width,
+        height=height,
+        title="scaling: IOPS vs workers (dashed: ideal linear)",
+        x_title="workers",
+        legend_at_bottom=True,
+        truncate_legend=30,
+        dots_size=3,
+        no_prefix=False,
+    )
+    counts = sorted({n for points in curves.values() for n, _v in points})
+    chart.x_labels = counts
+    for name, points in sorted(curves.items()):
+        ordered = sorted(points)
+        if not ordered:
+            continue
+        chart.add(name, [(n, round(v)) for n, v in ordered])
+        base_n, base_v = ordered[0]
+        per_worker = base_v / base_n
+        chart.add(
+            f"{name} ideal",
+            [(n, round(n * per_worker)) for n, _v in ordered],
+            stroke_style={"dasharray": "6, 4", "width": 1.5},
+            show_dots=False,
+        )
+    return _trimmed(chart, keep_style=True)
