@@ -100,6 +100,15 @@ def chart_stylesheet() -> str:
     return styles.replace(f"#{chart_id.group(1)}", f"svg.{CHART_CLASS}")
 
 
+def _short(value: float) -> str:
+    """Axis labels with three significant digits (latencies span 0.01 to 100 ms)."""
+    return f"{value:.3g}"
+
+
+def _paired(colors: Sequence[str]) -> tuple[str, ...]:
+    return tuple(color for color in colors for _twice in range(2))
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -112,6 +121,7 @@ def latency_percentiles(result: RunResult, *, width: int = 420, height: int = 22
         height=height,
         title="latency by percentile (ms)",
         legend_at_bottom=True,
+        value_formatter=_short,
         dots_size=2,
     )
     chart.x_labels = [f"p{p:g}" for p in CURVE_PERCENTILES]
@@ -201,6 +211,7 @@ def timeseries(
         show_dots=False,
         legend_at_bottom=True,
         truncate_legend=24,
+        value_formatter=_short,
     )
     drawn = False
     for name, per_worker in sorted(workers.items()):
@@ -239,6 +250,8 @@ def scaling(
         truncate_legend=30,
         dots_size=3,
         no_prefix=False,
+        # Each measured curve and its ideal line share a colour (series come in pairs).
+        style=Style(**{**STYLE.to_dict(), "colors": _paired(STYLE.colors)}),
     )
     counts = sorted({n for points in curves.values() for n, _v in points})
     chart.x_labels = counts

@@ -459,7 +459,7 @@ def test_html_report_has_the_results_table(pytester, profiles):
     )
     result.assert_outcomes(passed=1)
     html = (pytester.path / "report.html").read_text()
-    assert "fioloadgen-metrics" in html and "fioloadgen-workers" in html
+    assert "fio-summary" in html and "fio-workers" in html
     assert "quick-w1-local" in html
 
 
