@@ -57,15 +57,23 @@ _BASE: dict[str, Any] = {
     "show_minor_y_labels": False,
     "y_labels_major_count": 5,
 }
-_LONG_DECIMALS = re.compile(r"(\d+\.\d)\d+")
+_DECIMALS = re.compile(r"(\d+)\.\d+")
+_ATTRIBUTE = re.compile(r'="([^"]*)"')
+#: Points per line of a time series chart; the stored series keeps every window.
+MAX_CHART_POINTS = 60
 
 
 def _chart(kind: type[Any], **config: Any) -> Any:
     return kind(**{**_BASE, **config})
 
 
+def _whole_pixels(match: re.Match[str]) -> str:
+    return '="' + _DECIMALS.sub(r"\1", match.group(1)) + '"'
+
+
 def _trimmed(chart: Any, *, keep_style: bool = False) -> str:
-    """The chart's SVG without what only pygal's JavaScript uses, numbers to 0.1 px.
+    """The chart's SVG without what only pygal's JavaScript uses, coordinates in whole
+    pixels (attributes only: text such as axis labels keeps its decimals).
 
     ``keep_style`` keeps the chart's own (id-scoped) stylesheet, for charts with
     per-series styles such as dashes, which pygal writes there.
@@ -82,7 +90,7 @@ def _trimmed(chart: Any, *, keep_style: bool = False) -> str:
     ElementTree.register_namespace("", SVG_NS)
     text = ElementTree.tostring(root, encoding="unicode")
     text = re.sub(r"<!--.*?-->", "", text)
-    return _LONG_DECIMALS.sub(r"\1", text)
+    return _ATTRIBUTE.sub(_whole_pixels, text)
 
 
 @functools.cache
@@ -98,6 +106,17 @@ def chart_stylesheet() -> str:
     if chart_id is None:
         return styles
     return styles.replace(f"#{chart_id.group(1)}", f"svg.{CHART_CLASS}")
+
+
+def _thinned(points: Sequence[Any]) -> list[Any]:
+    """At most MAX_CHART_POINTS evenly spaced points, the last one kept."""
+    if len(points) <= MAX_CHART_POINTS:
+        return list(points)
+    stride = -(-len(points) // MAX_CHART_POINTS)
+    kept = list(points[::stride])
+    if kept[-1] is not points[-1]:
+        kept.append(points[-1])
+    return kept
 
 
 def _short(value: float) -> str:
@@ -221,44 +240,59 @@ def timeseries(
                 for t, v in per_worker.get(f"{direction}_iops", []):
                     totals[t] = totals.get(t, 0.0) + v
             if totals:
-                chart.add(name, [(t / 1000, round(v)) for t, v in sorted(totals.items())])
+                ordered = sorted(totals.items())
+                chart.add(name, [(t / 1000, round(v)) for t, v in _thinned(ordered)])
                 drawn = True
         else:
             for direction in DIRECTIONS:
                 points = per_worker.get(f"{direction}_lat_ms", [])
                 if points:
                     label = f"{name} {direction}"
-                    chart.add(label, [(t / 1000, round(v, 3)) for t, v in points])
+                    chart.add(label, [(t / 1000, round(v, 3)) for t, v in _thinned(points)])
                     drawn = True
     return _trimmed(chart) if drawn else None
 
 
+#: Curves per scaling chart: more would make the legend unreadable, so a large matrix
+#: gets several charts.
+CURVES_PER_CHART = 6
+
+
 def scaling(
-    curves: Mapping[str, Sequence[tuple[int, float]]], *, width: int = 560, height: int = 300
-) -> str | None:
+    curves: Mapping[str, Sequence[tuple[int, float]]], *, width: int = 560, height: int = 260
+) -> list[str]:
     """IOPS against worker count per curve (profile on target), with ideal linear scaling
-    from the curve's one-worker point (or its smallest worker count)."""
-    if not curves:
-        return None
+    from the curve's one-worker point (or its smallest worker count); one chart per
+    CURVES_PER_CHART curves."""
+    names = [name for name in sorted(curves) if curves[name]]
+    chunks = [names[i : i + CURVES_PER_CHART] for i in range(0, len(names), CURVES_PER_CHART)]
+    return [_scaling_chart(curves, chunk, width, height) for chunk in chunks]
+
+
+def _scaling_chart(
+    curves: Mapping[str, Sequence[tuple[int, float]]],
+    names: Sequence[str],
+    width: int,
+    height: int,
+) -> str:
+    legend_rows = -(-len(names) // 2) * 2
     chart = _chart(
         pygal.XY,
         width=width,
-        height=height,
+        height=height + 18 * legend_rows,
         title="scaling: IOPS vs workers (dashed: ideal linear)",
         x_title="workers",
         legend_at_bottom=True,
-        truncate_legend=30,
+        legend_at_bottom_columns=2,
+        truncate_legend=40,
         dots_size=3,
         no_prefix=False,
         # Each measured curve and its ideal line share a colour (series come in pairs).
         style=Style(**{**STYLE.to_dict(), "colors": _paired(STYLE.colors)}),
     )
-    counts = sorted({n for points in curves.values() for n, _v in points})
-    chart.x_labels = counts
-    for name, points in sorted(curves.items()):
-        ordered = sorted(points)
-        if not ordered:
-            continue
+    chart.x_labels = sorted({n for name in names for n, _v in curves[name]})
+    for name in names:
+        ordered = sorted(curves[name])
         chart.add(name, [(n, round(v)) for n, v in ordered])
         base_n, base_v = ordered[0]
         per_worker = base_v / base_n

@@ -74,10 +74,9 @@ def session_section(outcomes: Sequence[CaseOutcome]) -> str:
     if not outcomes:
         return ""
     parts = ['<div class="fioloadgen-summary"><h2>fio benchmarks</h2>', matrix_table(outcomes)]
-    svg = charts.scaling(scaling_curves(outcomes))
-    if svg:
-        parts.append(svg)
-    parts.append("</div>")
+    parts.append('<div class="fio-charts">')
+    parts += charts.scaling(scaling_curves(outcomes))
+    parts.append("</div></div>")
     return "".join(parts)
 
 

@@ -72,7 +72,7 @@ def test_charts_are_valid_svg_without_scripts():
         charts.latency_percentiles(result),
         charts.worker_iops(result),
         charts.sparkline([1.0, 2.0, 3.0], 2),
-        charts.scaling({"a on b": [(1, 10.0), (2, 19.0)]}),
+        *charts.scaling({"a on b": [(1, 10.0), (2, 19.0)]}),
     ):
         assert svg is not None
         root = svg_root(svg)
@@ -99,6 +99,14 @@ def test_an_unbalanced_worker_is_drawn_in_the_warning_colour():
     assert [charts.WARNING_COLOR in bar for bar in bars] == [True, False, False, False]
     assert "slowest at" in svg
     assert charts.WARNING_COLOR not in charts.worker_iops(result)
+
+
+def test_a_large_matrix_gets_several_scaling_charts():
+    curves = {f"p{i} on t": [(1, 10.0), (2, 19.0)] for i in range(13)}
+    made = charts.scaling(curves)
+    assert len(made) == 3
+    assert made[0].count("ideal<") == charts.CURVES_PER_CHART
+    assert charts.scaling({}) == []
 
 
 def test_stylesheet_is_scoped_to_our_charts():
