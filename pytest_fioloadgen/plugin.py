@@ -38,7 +38,7 @@ from .profiles import (
     shipped_profiles_dir,
     validate,
 )
-from .report import pytest_html as html_report
+from .report import html_hooks as html_report
 from .report.export import session_document, write_json
 from .report.html import SPARKLINE_RUNS
 from .report.terminal import summary_lines

@@ -14,7 +14,7 @@ from pytest_fioloadgen.gating import Check, Limit
 from pytest_fioloadgen.regression import Comparison
 from pytest_fioloadgen.report import charts
 from pytest_fioloadgen.report.html import RunView, history_sparkline, run_fragment
-from pytest_fioloadgen.report.pytest_html import row_cells
+from pytest_fioloadgen.report.html_hooks import row_cells
 from pytest_fioloadgen.report.summary import environment_facts, matrix_table, scaling_curves
 from pytest_fioloadgen.store.base import RunRecord
 
