@@ -17,6 +17,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pygal
+from pygal.etree import etree
 from pygal.style import Style
 
 from ..fio.results import DIRECTIONS, RunResult, percentile_from_bins
@@ -57,6 +58,8 @@ _BASE: dict[str, Any] = {
     "show_minor_y_labels": False,
     "y_labels_major_count": 5,
 }
+# xml.etree would otherwise write the SVG namespace as "ns0:" on every element.
+ElementTree.register_namespace("", SVG_NS)
 _DECIMALS = re.compile(r"(\d+)\.\d+")
 _ATTRIBUTE = re.compile(r'="([^"]*)"')
 #: Points per line of a time series chart; the stored series keeps every window.
@@ -85,10 +88,14 @@ def _trimmed(chart: Any, *, keep_style: bool = False) -> str:
             tag = child.tag.rsplit("}", 1)[-1] if isinstance(child.tag, str) else ""
             if tag in dropped:
                 parent.remove(child)
+    for child in list(root):
+        # pygal's placeholder title of an untitled chart would show as a tooltip.
+        if isinstance(child.tag, str) and child.tag.endswith("title") and child.text == "Pygal":
+            root.remove(child)
     if not keep_style:
         root.attrib.pop("id", None)
-    ElementTree.register_namespace("", SVG_NS)
-    text = ElementTree.tostring(root, encoding="unicode")
+    # pygal builds the tree with lxml when it is installed, else with xml.etree.
+    text = etree.tostring(root, encoding="unicode")
     text = re.sub(r"<!--.*?-->", "", text)
     return _ATTRIBUTE.sub(_whole_pixels, text)
 

@@ -216,11 +216,6 @@ def outcome_html(outcome: CaseOutcome, history: Sequence[RunRecord] = ()) -> str
     return run_fragment(RunView.of(outcome), history)
 
 
-def outcome_table(outcome: CaseOutcome) -> str:
-    """Kept for callers of the first version: the extra without history."""
-    return outcome_html(outcome)
-
-
 #: Styles of the fragments, added once per page next to the chart stylesheet.
 FRAGMENT_CSS = """
 .fioloadgen-result table{border-collapse:collapse;margin:4px 0 8px}
