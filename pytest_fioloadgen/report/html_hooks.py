@@ -19,35 +19,56 @@ from ..store.base import RunRecord
 from .html import delta_text, number, outcome_html, overall_verdict, page_styles
 from .summary import environment_facts, session_section
 
-#: Columns added after pytest-html's "Test" column: (sort key, title).
-COLUMNS = (("fio-iops", "IOPS"), ("fio-p99", "p99 ms"), ("fio-delta", "delta vs baseline"))
-VERDICT_COLUMN = ("fio-verdict", "fio verdict")
+#: Columns added after pytest-html's "Test" column: (key, title). pytest-html takes a
+#: column's sort value from ``td.col-<key>`` with ``\w+``, so keys have no hyphens.
+COLUMNS = (
+    ("fioiops", "IOPS"),
+    ("fiop99", "p99 ms"),
+    ("fiodelta", "delta vs baseline"),
+    ("fioverdict", "fio verdict"),
+)
 ROW_ATTRIBUTE = "fioloadgen_cells"
 ENVIRONMENT_KEY = "fioloadgen fingerprint"
 _SEVERITY = {"fail": 3, "error": 3, "regression": 2, "pass": 1, "none": 0}
+#: Added to a delta before padding, so that negative deltas sort as numbers too.
+_DELTA_OFFSET = 1_000_000.0
+
+
+def _sort_key(value: float | None) -> str:
+    """A hidden, zero-padded prefix: pytest-html sorts a column by comparing the cell's
+    HTML as text, which would put "9,000" after "10,000"."""
+    padded = "" if value is None else f"{value:020.6f}"
+    return f"<span hidden>{padded}</span>"
 
 
 def row_cells(outcomes: Sequence[CaseOutcome]) -> dict[str, str]:
-    """The table cells of a test that ran one or more cases (several: one line each)."""
-    iops, p99, delta, verdicts = [], [], [], []
+    """The table cells of a test that ran one or more cases (several: one line each,
+    sorted by the first)."""
+    iops: list[float | None] = []
+    p99: list[float | None] = []
+    delta: list[float | None] = []
+    verdicts = []
     for outcome in outcomes:
         metrics = outcome.result.metrics
-        iops.append(number(metrics.get("iops"), 0))
+        iops.append(metrics.get("iops"))
         latencies = [
             value
             for value in (metrics.get("read_lat_p99_ms"), metrics.get("write_lat_p99_ms"))
             if value is not None
         ]
-        p99.append(number(max(latencies) if latencies else None, 3))
+        p99.append(max(latencies) if latencies else None)
         compared = next((c for c in outcome.comparisons if c.metric == "iops"), None)
-        delta.append(delta_text(compared.delta_pct if compared else None))
+        delta.append(compared.delta_pct if compared else None)
         verdicts.append(overall_verdict(outcome.verdict.status, outcome.comparisons))
-    worst = max(verdicts, key=lambda v: _SEVERITY.get(v, 0)) if verdicts else ""
+    if not outcomes:
+        return {}
+    worst = max(verdicts, key=lambda v: _SEVERITY.get(v, 0))
+    first_delta = delta[0] + _DELTA_OFFSET if delta[0] is not None else None
     return {
-        "fio-iops": "<br>".join(iops),
-        "fio-p99": "<br>".join(p99),
-        "fio-delta": "<br>".join(delta),
-        "fio-verdict": escape(worst),
+        "fioiops": _sort_key(iops[0]) + "<br>".join(number(v, 0) for v in iops),
+        "fiop99": _sort_key(p99[0]) + "<br>".join(number(v, 3) for v in p99),
+        "fiodelta": _sort_key(first_delta) + "<br>".join(delta_text(v) for v in delta),
+        "fioverdict": escape(worst),
     }
 
 
@@ -79,17 +100,13 @@ class HtmlHooks:
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         # pytest-html sorts a column by the text of the td whose class is col-<key>.
         added = [
-            f'<th class="sortable" data-column-type="{key}">{title}</th>'
-            for key, title in (*COLUMNS, VERDICT_COLUMN)
+            f'<th class="sortable" data-column-type="{key}">{title}</th>' for key, title in COLUMNS
         ]
         cells[2:2] = added
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         values = getattr(report, ROW_ATTRIBUTE, None) or {}
-        added = [
-            f'<td class="col-{key}">{values.get(key, "")}</td>'
-            for key, _title in (*COLUMNS, VERDICT_COLUMN)
-        ]
+        added = [f'<td class="col-{key}">{values.get(key, "")}</td>' for key, _title in COLUMNS]
         cells[2:2] = added
 
     def pytest_html_results_summary(

@@ -70,7 +70,7 @@ def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
     assert len(extras) == 4
     headers = [th.text for th in browser.find_elements("css selector", "#results-table th")]
     assert {"IOPS", "p99 ms", "delta vs baseline", "fio verdict"} <= set(headers)
-    iops_cells = browser.find_elements("css selector", "td.col-fio-iops")
+    iops_cells = browser.find_elements("css selector", "td.col-fioiops")
     assert len(iops_cells) == 4 and all(cell.text.replace(",", "").isdigit() for cell in iops_cells)
     # per case: latency percentiles, IOPS per worker, IOPS and latency over time, sparkline
     assert_drawn(browser.execute_script(CHART_BOXES, ".fioloadgen-result svg.fioloadgen-chart"), 20)
@@ -89,6 +89,13 @@ def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
     ).get_attribute("innerHTML")
     environment = browser.find_element("id", "environment").text
     assert "fioloadgen fingerprint" in environment and "fio_version" in environment
+    # sorting re-renders the table (the extras found above are gone): last
+    browser.find_element("css selector", 'th[data-column-type="fioiops"]').click()
+    shown = [
+        int(c.text.replace(",", ""))
+        for c in browser.find_elements("css selector", "td.col-fioiops")
+    ]
+    assert shown in (sorted(shown), sorted(shown, reverse=True))  # numeric order, not text
     assert console_errors(browser) == []
     assert save_screenshot(browser, tmp_path, "pytest-html-report.png").stat().st_size > 10_000
 

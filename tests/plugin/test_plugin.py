@@ -462,7 +462,7 @@ def test_html_report_has_the_results_table(pytester, profiles):
     assert "fio-summary" in html and "fio-workers" in html
     assert "quick-w1-local" in html
     # results-table columns, the session matrix and the fingerprint in the Environment
-    assert "col-fio-iops" in html and "delta vs baseline" in html
+    assert "col-fioiops" in html and "delta vs baseline" in html
     assert "fio-matrix" in html and "fioloadgen fingerprint" in html
 
 
