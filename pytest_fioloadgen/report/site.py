@@ -29,7 +29,8 @@ from ..exceptions import FioLoadgenError, ResultError
 from ..fio.results import parse_result
 from ..gating import Thresholds
 from ..store.base import RunRecord, Store
-from .html import RunView, number, page_styles, run_fragment, verdict_badge
+from . import charts
+from .html import SPARKLINE_RUNS, RunView, number, page_styles, run_fragment, verdict_badge
 
 #: Metrics drawn on a key's trend charts: (chart id, title, metrics).
 TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -152,6 +153,13 @@ def trend_data(
     }
 
 
+def _trend_line(group: KeyHistory) -> str:
+    """A static sparkline of the key's IOPS, latest run marked (no script needed)."""
+    values = [run.metrics["iops"] for run in group.runs if "iops" in run.metrics]
+    svg = charts.sparkline(values[-SPARKLINE_RUNS:], len(values[-SPARKLINE_RUNS:]) - 1)
+    return svg or ""
+
+
 def index_page(groups: Sequence[KeyHistory]) -> str:
     rows = []
     for group in groups:
@@ -161,14 +169,16 @@ def index_page(groups: Sequence[KeyHistory]) -> str:
             f"<td><code>{escape(group.key)}</code></td><td>{len(group.runs)}</td>"
             f"<td>{_when(latest.started_at)}</td>"
             f"<td>{number(latest.metrics.get('iops'), 0)}</td>"
-            f"<td>{verdict_badge(latest.verdict or latest.status)}</td></tr>"
+            f"<td>{verdict_badge(latest.verdict or latest.status)}</td>"
+            f"<td>{_trend_line(group)}</td></tr>"
         )
     body = (
         f"<h1>fio benchmark history</h1><p>{len(groups)} history keys, "
         f"{sum(len(g.runs) for g in groups)} runs.</p>"
         '<table class="fio-index"><thead><tr><th>profile, workers, backend/target</th>'
         "<th>history key</th><th>runs</th><th>latest run (UTC)</th><th>latest IOPS</th>"
-        f"<th>latest verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<th>latest verdict</th><th>IOPS trend</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
     return _page("fio benchmark history", body, depth=0)
 
