@@ -31,7 +31,8 @@ TARGET_POINTS = 120
 MIN_INTERVAL_MS = 250
 
 _DIRECTIONS = {0: "read", 1: "write"}
-_LOG_NAME = re.compile(rf"^{LOG_PREFIX}_(iops|lat)\.(\d+)\.log\.(.+)$")
+# "<prefix>_iops.<job>.log.<host>", or without the job number under per_job_logs=0.
+_LOG_NAME = re.compile(rf"^{LOG_PREFIX}_(iops|lat)(?:\.(\d+))?\.log\.(.+)$")
 
 Series = list[list[float]]
 

@@ -64,3 +64,11 @@ def test_series_are_kept_in_the_raw_document_and_read_back():
     assert kept.metrics == result.metrics
     assert timeseries.timeseries_of(result.raw) is None
     assert with_timeseries(result, None) is result
+
+
+def test_logs_without_job_numbers_are_read_too(tmp_path):
+    (tmp_path / "fioloadgen_iops.log.10.0.0.5").write_text(
+        "500, 100, 0, 0, 0\n1000, 110, 0, 0, 0\n"
+    )
+    series = timeseries.collect(tmp_path, [("10.0.0.5", "10.0.0.5:8765")], 500)
+    assert series["workers"]["10.0.0.5:8765"]["read_iops"] == [[500, 100.0], [1000, 110.0]]
