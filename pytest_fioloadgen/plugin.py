@@ -44,21 +44,23 @@ from .regression import (
     DEFAULT_MIN_BASELINE,
     GatingPolicy,
 )
+from .report import html_hooks as html_report
 from .report.export import (
     bencher_metric_format,
     session_document,
     write_github_action_benchmark,
     write_json,
 )
-from .report.html import outcome_table
+from .report.html import SPARKLINE_RUNS
 from .report.terminal import gating_lines, scaling_lines, summary_lines
 from .session import BenchmarkSession, Case, CaseOutcome, git_labels
 from .settings import OPTIONS, Settings, TargetSpec, resolve
-from .store import Store, default_store_uri, open_store
+from .store import RunRecord, Store, default_store_uri, open_store
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
 
 PLUGIN_NAME = "fioloadgen-session"
+HTML_PLUGIN_NAME = "fioloadgen-html"
 
 FIXTURES_THAT_RUN_FIO = ("fio_case", "fio_run", "fio_env")
 
@@ -127,6 +129,17 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = FioLoadgenPlugin(config, settings, thresholds)
     config.stash[state_key] = plugin
     config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if html_report_requested(config):
+        # pytest-html's hook names exist only when it is installed and active.
+        config.pluginmanager.register(
+            html_report.HtmlHooks(plugin.session_outcomes, plugin.session_fingerprint),
+            HTML_PLUGIN_NAME,
+        )
+
+
+def html_report_requested(config: pytest.Config) -> bool:
+    """pytest-html is installed and writes a report in this run (--html)."""
+    return config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -413,14 +426,22 @@ class FioLoadgenPlugin:
     def _attach_html(
         self, item: pytest.Item, report: pytest.TestReport, outcomes: list[CaseOutcome]
     ) -> None:
-        html_plugin = self.config.pluginmanager.getplugin("html")
-        if html_plugin is None:
+        if not html_report_requested(self.config):
             return
-        from pytest_html import extras  # imported only when pytest-html is active
+        html_report.attach(report, outcomes, self.history_of)
 
-        attached = list(getattr(report, "extras", []))
-        attached += [extras.html(outcome_table(outcome)) for outcome in outcomes]
-        report.extras = attached  # type: ignore[attr-defined]
+    def history_of(self, record: RunRecord) -> list[RunRecord]:
+        """Recent runs of a record's history key (for the sparkline), newest first."""
+        store = self._session.store if self._session is not None else None
+        if store is None or not record.history_key:
+            return [record]
+        return store.query(history_key=record.history_key, limit=SPARKLINE_RUNS)
+
+    def session_outcomes(self) -> list[CaseOutcome]:
+        return list(self._session.outcomes) if self._session is not None else []
+
+    def session_fingerprint(self) -> dict[str, Any] | None:
+        return self._session.known_fingerprint() if self._session is not None else None
 
     # -- end of session -------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

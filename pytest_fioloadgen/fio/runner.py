@@ -13,10 +13,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import FioRunError, ResultError
+from . import timeseries
 from .results import RunResult, parse_result, split_output
 
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
@@ -110,7 +112,8 @@ def run_fio(
         hostfile = Path(tmp) / "hosts"
         hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
         jobfile = Path(tmp) / "job.fio"
-        jobfile.write_text(job_text)
+        interval_ms = timeseries.log_interval_ms(expected_runtime_s)
+        jobfile.write_text(timeseries.with_logging(job_text, interval_ms))
         argv = build_argv(fio_binary, hostfile, jobfile)
         started = time.monotonic()
         try:
@@ -134,10 +137,20 @@ def run_fio(
                 process.kill()
                 process.wait()
             raise
+        series = timeseries.collect(Path(tmp), [(w.host, w.name) for w in workers], interval_ms)
     invocation = FioInvocation(
         tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
     )
-    return check_invocation(invocation, workers), invocation
+    return with_timeseries(check_invocation(invocation, workers), series), invocation
+
+
+def with_timeseries(result: RunResult, series: dict[str, Any] | None) -> RunResult:
+    """The result with the run's time series kept in its raw document (see timeseries)."""
+    if series is None:
+        return result
+    raw = dict(result.raw)
+    raw[timeseries.RAW_KEY] = {**dict(raw.get(timeseries.RAW_KEY) or {}), "timeseries": series}
+    return replace(result, raw=raw)
 
 
 def _missing_reason(worker: WorkerAddress, stderr: str) -> str:

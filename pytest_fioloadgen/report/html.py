@@ -1,13 +1,26 @@
-"""Results as HTML tables for pytest-html extras (charts come with the reports issue)."""
+"""Results as HTML fragments: pytest-html extras, and the run pages of the static site.
+
+Every fragment is self-contained HTML with inline SVG charts (pytest-html runs no scripts
+inside extras). Charts share one stylesheet per page (``charts.chart_stylesheet``), which
+the page adds once. All user text (case ids, worker names, labels, notes) is escaped.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
-from ..fio.results import worker_metrics
+from ..fio.results import RunResult, worker_metrics
+from ..fio.timeseries import timeseries_of
+from ..gating import Check
+from ..regression import INSUFFICIENT, REGRESSION, Comparison
 from ..session import CaseOutcome
+from ..store.base import RunRecord
+from . import charts
 
-_SUMMARY_METRICS = (
+#: Headline metrics of the summary table: (title, metric name, decimals).
+SUMMARY_METRICS: tuple[tuple[str, str, int], ...] = (
     ("IOPS", "iops", 0),
     ("MiB/s", "bw_mib_s", 1),
     ("read p99 ms", "read_lat_p99_ms", 3),
@@ -16,44 +29,208 @@ _SUMMARY_METRICS = (
     ("write mean ms", "write_lat_mean_ms", 3),
     ("scaling efficiency", "scaling_efficiency", 2),
 )
+#: How many past runs of the history key the sparkline shows.
+SPARKLINE_RUNS = 30
 
 
-def _cell(value: float | None, digits: int) -> str:
+def number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def outcome_table(outcome: CaseOutcome) -> str:
-    """One self-contained HTML fragment: headline metrics, per-worker rows, checks, notes."""
-    metrics = outcome.result.metrics
-    parts = [f'<div class="fioloadgen-result"><h4>fio {escape(outcome.case.id)}</h4>']
-    parts.append('<table class="fioloadgen-metrics"><tr>')
-    parts += [f"<th>{escape(title)}</th>" for title, _name, _digits in _SUMMARY_METRICS]
-    parts.append("<th>verdict</th></tr><tr>")
-    parts += [
-        f"<td>{_cell(metrics.get(name), digits)}</td>" for _title, name, digits in _SUMMARY_METRICS
+def delta_text(delta_pct: float | None) -> str:
+    return "-" if delta_pct is None else f"{delta_pct:+.1f}%"
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What a run fragment shows; built from a live outcome or from a stored record."""
+
+    title: str
+    result: RunResult
+    record: RunRecord
+    verdict: str
+    checks: Sequence[Check] = ()
+    comparisons: Sequence[Comparison] = ()
+
+    @classmethod
+    def of(cls, outcome: CaseOutcome) -> RunView:
+        return cls(
+            title=outcome.case.id,
+            result=outcome.result,
+            record=outcome.record,
+            verdict=outcome.verdict.status,
+            checks=tuple(outcome.verdict.checks),
+            comparisons=tuple(outcome.comparisons),
+        )
+
+
+def overall_verdict(verdict: str, comparisons: Sequence[Comparison]) -> str:
+    """The threshold verdict, or "regression" when a comparison found one."""
+    if verdict == "pass" and any(c.status == REGRESSION for c in comparisons):
+        return REGRESSION
+    return verdict
+
+
+def verdict_badge(status: str) -> str:
+    if not status or status == "-":
+        return "-"
+    css = {"pass": "ok", "unchanged": "ok", "improvement": "ok"}.get(status, "bad")
+    if status in ("none", INSUFFICIENT, "skipped"):
+        css = "none"
+    return f'<span class="fio-verdict fio-{css}">{escape(status or "-")}</span>'
+
+
+def _metric_rows(view: RunView) -> list[tuple[str, str, int]]:
+    """Headline metrics first, then every other metric that was compared or checked."""
+    rows = [row for row in SUMMARY_METRICS if row[1] in view.result.metrics]
+    known = {name for _title, name, _digits in rows}
+    extra = [c.metric for c in view.comparisons] + [c.limit.metric for c in view.checks]
+    for name in extra:
+        if name not in known:
+            known.add(name)
+            digits = 3 if name.endswith("_ms") else 1
+            rows.append((name, name, digits))
+    return rows
+
+
+def summary_table(view: RunView) -> str:
+    """Each metric with its baseline, delta % and verdict (thresholds and regression)."""
+    comparisons = {c.metric: c for c in view.comparisons}
+    checks: dict[str, list[Check]] = {}
+    for check in view.checks:
+        checks.setdefault(check.limit.metric, []).append(check)
+    parts = [
+        '<table class="fio-summary"><thead><tr><th>metric</th><th>current</th>'
+        "<th>baseline</th><th>delta</th><th>threshold</th><th>verdict</th></tr></thead><tbody>"
     ]
-    parts.append(f"<td>{escape(outcome.verdict.status)}</td></tr></table>")
-    parts.append(
-        '<table class="fioloadgen-workers"><tr><th>worker</th><th>IOPS</th><th>MiB/s</th>'
-        "<th>read p99 ms</th><th>write p99 ms</th></tr>"
-    )
-    for worker in outcome.result.workers:
+    for title, name, digits in _metric_rows(view):
+        current = view.result.metrics.get(name)
+        comparison = comparisons.get(name)
+        baseline = "-"
+        delta = "-"
+        status = ""
+        if comparison is not None:
+            if comparison.baseline_center is not None:
+                spread = comparison.baseline_spread
+                baseline = number(comparison.baseline_center, digits)
+                if spread is not None:
+                    baseline += f" ± {number(spread, digits)}"
+                baseline += f" (n={comparison.baseline_n})"
+            delta = delta_text(comparison.delta_pct)
+            status = comparison.status
+        metric_checks = checks.get(name, [])
+        limits = "; ".join(
+            f"{c.limit.bound} {c.limit.value:g}" + (f" ({c.worker})" if c.worker else "")
+            for c in metric_checks
+        )
+        if metric_checks and any(not c.passed for c in metric_checks):
+            status = "fail"
+        elif metric_checks and not status:
+            status = "pass"
+        row_title = escape(comparison.message()) if comparison is not None else ""
+        parts.append(
+            f'<tr title="{row_title}"><td>{escape(title)}</td><td>{number(current, digits)}</td>'
+            f"<td>{escape(baseline)}</td><td>{escape(delta)}</td><td>{escape(limits or '-')}</td>"
+            f"<td>{verdict_badge(status)}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def workers_table(result: RunResult) -> str:
+    parts = [
+        '<table class="fio-workers"><thead><tr><th>worker</th><th>IOPS</th><th>MiB/s</th>'
+        "<th>read p99 ms</th><th>write p99 ms</th></tr></thead><tbody>"
+    ]
+    for worker in result.workers:
         figures = worker_metrics(worker)
         parts.append(
-            f"<tr><td>{escape(worker.name)}</td><td>{_cell(figures.get('iops'), 0)}</td>"
-            f"<td>{_cell(figures.get('bw_mib_s'), 1)}</td>"
-            f"<td>{_cell(figures.get('read_lat_p99_ms'), 3)}</td>"
-            f"<td>{_cell(figures.get('write_lat_p99_ms'), 3)}</td></tr>"
+            f"<tr><td>{escape(worker.name)}</td><td>{number(figures.get('iops'), 0)}</td>"
+            f"<td>{number(figures.get('bw_mib_s'), 1)}</td>"
+            f"<td>{number(figures.get('read_lat_p99_ms'), 3)}</td>"
+            f"<td>{number(figures.get('write_lat_p99_ms'), 3)}</td></tr>"
         )
-    parts.append("</table>")
-    if outcome.verdict.checks:
-        parts.append('<ul class="fioloadgen-checks">')
-        parts += [
-            f"<li>{'ok' if check.passed else 'FAIL'}: {escape(check.message())}</li>"
-            for check in outcome.verdict.checks
-        ]
-        parts.append("</ul>")
-    if outcome.record.notes:
-        parts.append("<p>profile changes: " + escape("; ".join(outcome.record.notes)) + "</p>")
-    parts.append(f"<p>run id {escape(outcome.record.run_id)}</p></div>")
+    parts.append("</tbody></table>")
     return "".join(parts)
+
+
+def history_sparkline(history: Sequence[RunRecord], current_run_id: str) -> str | None:
+    """IOPS of the key's recent runs (``history`` newest first), this run marked."""
+    runs = [run for run in history if run.status == "complete" and "iops" in run.metrics]
+    runs = list(reversed(runs[:SPARKLINE_RUNS]))
+    if not runs:
+        return None
+    index = next((i for i, run in enumerate(runs) if run.run_id == current_run_id), None)
+    svg = charts.sparkline([run.metrics["iops"] for run in runs], index)
+    if svg is None:
+        return None
+    return (
+        f'<div class="fio-sparkline"><span>IOPS history of this key ({len(runs)} runs, '
+        f"this run marked)</span>{svg}</div>"
+    )
+
+
+def run_charts(result: RunResult, series: Mapping[str, object] | None) -> list[str]:
+    svgs = [charts.latency_percentiles(result), charts.worker_iops(result)]
+    if series:
+        svgs += [charts.timeseries(series, "iops"), charts.timeseries(series, "lat")]
+    return [svg for svg in svgs if svg]
+
+
+def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
+    """The whole per-run block: summary, per-worker table, charts, checks, notes."""
+    record = view.record
+    status = overall_verdict(view.verdict, view.comparisons)
+    parts = [
+        f'<div class="fioloadgen-result"><h4>fio {escape(view.title)} {verdict_badge(status)}</h4>'
+    ]
+    sparkline = history_sparkline(history, record.run_id)
+    if sparkline:
+        parts.append(sparkline)
+    parts.append(summary_table(view))
+    parts.append(workers_table(view.result))
+    parts.append('<div class="fio-charts">')
+    parts += run_charts(view.result, timeseries_of(view.result.raw))
+    parts.append("</div>")
+    failed = [check for check in view.checks if not check.passed]
+    if failed:
+        parts.append('<ul class="fio-checks">')
+        parts += [f"<li>FAIL: {escape(check.message())}</li>" for check in failed]
+        parts.append("</ul>")
+    regressions = [c for c in view.comparisons if c.status == REGRESSION]
+    if regressions:
+        parts.append('<ul class="fio-checks">')
+        parts += [f"<li>{escape(c.message())}</li>" for c in regressions]
+        parts.append("</ul>")
+    if record.notes:
+        parts.append("<p>profile changes: " + escape("; ".join(record.notes)) + "</p>")
+    parts.append(
+        f'<p class="fio-meta">run {escape(record.run_id)} · key '
+        f"{escape(record.history_key or '-')}</p></div>"
+    )
+    return "".join(parts)
+
+
+def outcome_html(outcome: CaseOutcome, history: Sequence[RunRecord] = ()) -> str:
+    """The pytest-html extra of one case."""
+    return run_fragment(RunView.of(outcome), history)
+
+
+#: Styles of the fragments, added once per page next to the chart stylesheet.
+FRAGMENT_CSS = """
+.fioloadgen-result table{border-collapse:collapse;margin:4px 0 8px}
+.fioloadgen-result th,.fioloadgen-result td,.fio-matrix th,.fio-matrix td{
+border:1px solid #ddd;padding:2px 8px;text-align:right;font-size:12px}
+.fioloadgen-result td:first-child,.fio-matrix td:first-child{text-align:left}
+.fio-charts{display:flex;flex-wrap:wrap;gap:8px}
+.fio-verdict{padding:0 6px;border-radius:3px;font-size:11px;color:#fff;background:#999}
+.fio-ok{background:#2e7d32}.fio-bad{background:#c62828}.fio-none{background:#999}
+.fio-sparkline{display:flex;align-items:center;gap:8px;font-size:12px}
+.fio-meta{color:#777;font-size:11px}
+.fio-matrix{border-collapse:collapse;margin:8px 0}
+"""
+
+
+def page_styles() -> str:
+    """The one <style> element a page with fragments and charts needs."""
+    return f"<style>{charts.chart_stylesheet()}{FRAGMENT_CSS}</style>"

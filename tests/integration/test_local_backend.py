@@ -221,3 +221,17 @@ def test_parse_host(spec, expected):
 def test_parse_host_errors_name_the_source(spec):
     with pytest.raises(BackendError, match=r"^FIO_HOSTS: "):
         parse_host(spec, source="FIO_HOSTS")
+
+
+def test_runs_keep_per_worker_time_series(local):
+    backend = local([LocalTarget("a")])
+    env = backend.deploy(["a"], 2)
+    chosen = backend.resolve(env, "a", 2)
+    result, _invocation = run_fio(JOB, [w.address for w in chosen], expected_runtime_s=1)
+    series = result.raw["fioloadgen"]["timeseries"]
+    assert series["interval_ms"] == 250
+    assert set(series["workers"]) == {w.name for w in result.workers}
+    for per_worker in series["workers"].values():
+        assert len(per_worker["read_iops"]) >= 2
+        assert all(value > 0 for _t, value in per_worker["read_iops"])
+        assert per_worker["read_lat_ms"][0][1] > 0

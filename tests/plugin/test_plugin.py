@@ -459,8 +459,11 @@ def test_html_report_has_the_results_table(pytester, profiles):
     )
     result.assert_outcomes(passed=1)
     html = (pytester.path / "report.html").read_text()
-    assert "fioloadgen-metrics" in html and "fioloadgen-workers" in html
+    assert "fio-summary" in html and "fio-workers" in html
     assert "quick-w1-local" in html
+    # results-table columns, the session matrix and the fingerprint in the Environment
+    assert "col-fioiops" in html and "delta vs baseline" in html
+    assert "fio-matrix" in html and "fioloadgen fingerprint" in html
 
 
 def test_a_conftest_can_supply_the_backend(pytester, profiles):

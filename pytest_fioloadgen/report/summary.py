@@ -1,0 +1,94 @@
+"""The per-session summary section: the matrix of profiles x workers x targets and the
+scaling chart, for the summary area of a pytest-html report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from ..session import CaseOutcome
+from . import charts
+from .html import number, overall_verdict, verdict_badge
+
+_SEVERITY = {"fail": 3, "error": 3, "regression": 2, "pass": 1, "none": 0}
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _cells(outcomes: Sequence[CaseOutcome]) -> dict[tuple[str, str, int], list[CaseOutcome]]:
+    """Outcomes by (profile, target, workers); repeats share a cell."""
+    cells: dict[tuple[str, str, int], list[CaseOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        case = outcome.case
+        cells[(case.profile.name, case.target, case.workers)].append(outcome)
+    return cells
+
+
+def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
+    """Rows profile on target, columns worker counts; each cell mean IOPS and the worst
+    verdict of its repeats."""
+    cells = _cells(outcomes)
+    counts = sorted({workers for _p, _t, workers in cells})
+    rows = sorted({(profile, target) for profile, target, _w in cells})
+    parts = ['<table class="fio-matrix"><thead><tr><th>profile</th><th>target</th>']
+    parts += [f"<th>{n} worker{'s' if n > 1 else ''}</th>" for n in counts]
+    parts.append("</tr></thead><tbody>")
+    for profile, target in rows:
+        parts.append(f"<tr><td>{escape(profile)}</td><td>{escape(target)}</td>")
+        for n in counts:
+            found = cells.get((profile, target, n))
+            if not found:
+                parts.append("<td>-</td>")
+                continue
+            iops = _mean([o.result.metrics.get("iops", 0.0) for o in found])
+            verdicts = [overall_verdict(o.verdict.status, o.comparisons) for o in found]
+            worst = max(verdicts, key=lambda v: _SEVERITY.get(v, 0))
+            repeats = f" (x{len(found)})" if len(found) > 1 else ""
+            parts.append(f"<td>{number(iops, 0)} IOPS{repeats} {verdict_badge(worst)}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def scaling_curves(outcomes: Sequence[CaseOutcome]) -> dict[str, list[tuple[int, float]]]:
+    """Mean IOPS per worker count for each profile on each target with 2+ worker counts."""
+    by_curve: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (profile, target, workers), found in _cells(outcomes).items():
+        for outcome in found:
+            by_curve[f"{profile} on {target}"][workers].append(
+                outcome.result.metrics.get("iops", 0.0)
+            )
+    return {
+        name: [(n, _mean(values)) for n, values in sorted(points.items())]
+        for name, points in by_curve.items()
+        if len(points) > 1
+    }
+
+
+def session_section(outcomes: Sequence[CaseOutcome]) -> str:
+    """The HTML of the summary section (empty when the session ran no fio case)."""
+    if not outcomes:
+        return ""
+    parts = ['<div class="fioloadgen-summary"><h2>fio benchmarks</h2>', matrix_table(outcomes)]
+    parts.append('<div class="fio-charts">')
+    parts += charts.scaling(scaling_curves(outcomes))
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def _fact(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={_fact(item)}" for key, item in sorted(value.items()))
+    if isinstance(value, list | tuple):
+        return ", ".join(_fact(item) for item in value)
+    return str(value)
+
+
+def environment_facts(fingerprint: Mapping[str, Any]) -> dict[str, str]:
+    """The fingerprint flattened for pytest-html's Environment table, HTML-escaped
+    (pytest-html inserts environment values as HTML)."""
+    return {escape(str(key)): escape(_fact(value)) for key, value in sorted(fingerprint.items())}

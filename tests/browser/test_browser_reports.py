@@ -1,0 +1,156 @@
+"""report.html (pytest-html with our extras) and the static history site, opened in
+headless Chromium: the extras and charts are there, drawn, and the console is clean."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import console_errors, save_screenshot
+from pytest_fioloadgen.report.site import build_site
+from pytest_fioloadgen.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+
+QUICK = """# quick {rw}
+[global]
+ioengine=psync
+size=4m
+runtime=1
+time_based
+[job]
+rw={rw}
+bs=4k
+"""
+
+# Sizes of every drawn chart: [width, height, number of marks (paths, rects, circles)].
+CHART_BOXES = """
+return [...document.querySelectorAll(arguments[0])].map(svg => {
+  const box = svg.getBoundingClientRect();
+  return [box.width, box.height, svg.querySelectorAll('path, rect, circle').length];
+});
+"""
+
+
+def assert_drawn(boxes, at_least):
+    assert len(boxes) >= at_least, boxes
+    for width, height, marks in boxes:
+        assert width > 50 and height > 20 and marks > 3, boxes
+
+
+@pytest.mark.slow
+def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
+    pytester.makeini("[pytest]\n")
+    profiles = pytester.mkdir("profiles")
+    (profiles / "quick.fio").write_text(QUICK.format(rw="randread"))
+    (profiles / "mixed.fio").write_text(QUICK.format(rw="randrw"))
+    pytester.makepyfile(
+        test_storage="def test_storage(fio_case, fio_run):\n    fio_run(fio_case)\n"
+    )
+    args = ["--fio-profiles-dir", str(profiles), "--fio-workers", "1,2", "--fio-runtime", "1"]
+    args += [
+        "--fio-size",
+        "4m",
+        "--fio-store",
+        str(pytester.path / "h.db"),
+        "-p",
+        "no:cacheprovider",
+    ]
+    pytester.runpytest(*args).assert_outcomes(passed=4)  # a first session: history for sparklines
+    result = pytester.runpytest(*args, "--html", "report.html", "--self-contained-html")
+    result.assert_outcomes(passed=4)
+
+    # "?collapsed=" opens every row's extras (pytest-html collapses passed tests).
+    browser.get((pytester.path / "report.html").as_uri() + "?collapsed=")
+    assert browser.find_elements("css selector", ".fioloadgen-result")
+    extras = browser.find_elements("css selector", ".fioloadgen-result")
+    assert len(extras) == 4
+    headers = [th.text for th in browser.find_elements("css selector", "#results-table th")]
+    assert {"IOPS", "p99 ms", "delta vs baseline", "fio verdict"} <= set(headers)
+    iops_cells = browser.find_elements("css selector", "td.col-fioiops")
+    assert len(iops_cells) == 4 and all(cell.text.replace(",", "").isdigit() for cell in iops_cells)
+    # per case: latency percentiles, IOPS per worker, IOPS and latency over time, sparkline
+    assert_drawn(browser.execute_script(CHART_BOXES, ".fioloadgen-result svg.fioloadgen-chart"), 20)
+    for extra in extras:
+        assert len(extra.find_elements("css selector", "svg.fioloadgen-chart")) == 5
+        assert extra.find_elements("css selector", "table.fio-summary tr")
+        assert extra.find_elements("css selector", "table.fio-workers tr")
+    sparklines = browser.find_elements("css selector", ".fio-sparkline")
+    assert len(sparklines) == 4 and "2 runs" in sparklines[0].text
+    # the session summary: the matrix and the scaling chart with its ideal lines
+    matrix = browser.find_element("css selector", ".fioloadgen-summary table.fio-matrix")
+    assert "quick" in matrix.text and "2 workers" in matrix.text
+    assert_drawn(browser.execute_script(CHART_BOXES, ".fioloadgen-summary svg"), 1)
+    assert "quick on local ideal" in browser.find_element(
+        "css selector", ".fioloadgen-summary svg"
+    ).get_attribute("innerHTML")
+    environment = browser.find_element("id", "environment").text
+    assert "fioloadgen fingerprint" in environment and "fio_version" in environment
+    # sorting re-renders the table (the extras found above are gone): last
+    browser.find_element("css selector", 'th[data-column-type="fioiops"]').click()
+    shown = [
+        int(c.text.replace(",", ""))
+        for c in browser.find_elements("css selector", "td.col-fioiops")
+    ]
+    assert shown in (sorted(shown), sorted(shown, reverse=True))  # numeric order, not text
+    assert console_errors(browser) == []
+    assert save_screenshot(browser, tmp_path, "pytest-html-report.png").stat().st_size > 10_000
+
+    site = tmp_path / "site"
+    store = open_store(str(pytester.path / "h.db"))
+    try:
+        build_site(store, site)
+    finally:
+        store.close()
+    check_site(browser, site, tmp_path)
+
+
+def check_site(browser, site: Path, tmp_path: Path) -> None:
+    browser.get((site / "index.html").as_uri())
+    links = browser.find_elements("css selector", "table.fio-index a")
+    assert links
+    links[0].click()
+    canvases = browser.find_elements("css selector", "canvas")
+    assert len(canvases) == 2
+    for canvas in canvases:
+        drawn = browser.execute_script(
+            "const c = arguments[0], chart = Chart.getChart(c);"
+            "const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "let ink = 0; for (let i = 3; i < px.length; i += 4) { if (px[i]) ink++; }"
+            "return [chart ? chart.data.datasets.length : 0, c.width, ink];",
+            canvas,
+        )
+        datasets, width, ink = drawn
+        assert datasets >= 1 and width > 100 and ink > 1000, drawn
+    save_screenshot(browser, tmp_path, "site-key.png")
+    browser.find_elements("css selector", "table.fio-runs a")[0].click()
+    assert_drawn(browser.execute_script(CHART_BOXES, "svg.fioloadgen-chart"), 2)
+    assert "profile as run" in browser.page_source
+    assert console_errors(browser) == []
+    save_screenshot(browser, tmp_path, "site-run.png")
+
+
+def test_static_site_in_chromium(browser, tmp_path):
+    """The site of a store of golden runs (thresholds and a change point drawn)."""
+    from test_report_site import run  # the golden records of the site's unit tests
+
+    store = open_store(str(tmp_path / "h.db"))
+    for index in range(5):
+        store.record(run(f"a{index}", "a" * 16, 100.0 + index, iops=1000.0 + 10 * index))
+    from pytest_fioloadgen.gating import Thresholds
+
+    limits = tmp_path / "t.toml"
+    limits.write_text("[defaults]\niops = 1005\n")
+    try:
+        build_site(
+            store,
+            tmp_path / "site",
+            thresholds=Thresholds.load(limits),
+            change_points={"a" * 16: ["a3"]},
+        )
+    finally:
+        store.close()
+    check_site(browser, tmp_path / "site", tmp_path)
