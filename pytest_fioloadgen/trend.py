@@ -7,7 +7,7 @@ table): the results server's history API and ``fioloadgen history`` both read th
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .regression import DEFAULT_ALPHA, change_points, default_tolerance_pct
@@ -65,6 +65,23 @@ def key_trend(
     """The completed runs of a key, oldest first, and the change points of ``metric``."""
     runs = store.query(history_key=history_key, status="complete", limit=limit)
     runs.reverse()
+    return trend_of(history_key, runs, metric, alpha=alpha, tolerance_pct=tolerance_pct)
+
+
+def trend_of(
+    history_key: str,
+    runs: Sequence[RunRecord],
+    metric: str,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance_pct: float | None = None,
+) -> Trend:
+    """The trend of runs already read (oldest first); failed runs are left out.
+
+    A shift must exceed half the metric's regression tolerance: smaller level changes are
+    real but not worth pointing at.
+    """
+    complete = [run for run in runs if run.status == "complete" and metric in run.metrics]
     points = tuple(
         TrendPoint(
             run.run_id,
@@ -74,8 +91,7 @@ def key_trend(
             dict(run.labels),
             run.verdict,
         )
-        for run in runs
-        if metric in run.metrics
+        for run in complete
     )
     values = [point.value for point in points]
     tolerance = default_tolerance_pct(metric) if tolerance_pct is None else tolerance_pct
@@ -94,7 +110,7 @@ def key_trend(
                 after=statistics.median(values[index : bounds[position + 1]]),
             )
         )
-    newest = runs[-1] if runs else None
+    newest = complete[-1] if complete else None
     return Trend(
         history_key,
         metric,

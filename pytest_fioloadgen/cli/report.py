@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +11,6 @@ from ..gating import Thresholds
 from ..report.site import build_site
 from ..store import open_store
 from .common import EXIT_OK
-
-
-def _change_points(path: str | None) -> Mapping[str, Sequence[str]]:
-    """A JSON file mapping history keys to run ids where the performance changed."""
-    if path is None:
-        return {}
-    try:
-        document: Any = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise FioLoadgenError(f"change points file {path}: {err}") from err
-    if not isinstance(document, dict) or not all(
-        isinstance(runs, list) and all(isinstance(r, str) for r in runs)
-        for runs in document.values()
-    ):
-        raise FioLoadgenError(
-            f"change points file {path}: expected an object of history key -> [run id, ...]"
-        )
-    return document
 
 
 def _check_store_exists(uri: str) -> None:
@@ -45,12 +25,9 @@ def _check_store_exists(uri: str) -> None:
 def _report(args: argparse.Namespace) -> int:
     _check_store_exists(args.store)
     thresholds = Thresholds.load(Path(args.thresholds)) if args.thresholds else None
-    change_points = _change_points(args.change_points)
     store = open_store(args.store)
     try:
-        summary = build_site(
-            store, Path(args.out), thresholds=thresholds, change_points=change_points
-        )
+        summary = build_site(store, Path(args.out), thresholds=thresholds)
     finally:
         store.close()
     index = (summary.out / "index.html").resolve()
@@ -69,10 +46,5 @@ def register(commands: Any) -> None:
     report.add_argument("--out", required=True, metavar="DIR", help="output directory")
     report.add_argument(
         "--thresholds", metavar="PATH", help="thresholds file whose limits the trends show"
-    )
-    report.add_argument(
-        "--change-points",
-        metavar="JSON",
-        help="JSON file {history key: [run id, ...]} of runs to mark as change points",
     )
     report.set_defaults(handler=_report)

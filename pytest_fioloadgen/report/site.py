@@ -29,6 +29,7 @@ from ..exceptions import FioLoadgenError, ResultError
 from ..fio.results import parse_result
 from ..gating import Thresholds
 from ..store.base import RunRecord, Store
+from ..trend import trend_of
 from . import charts
 from .html import SPARKLINE_RUNS, RunView, number, page_styles, run_fragment, verdict_badge
 
@@ -277,7 +278,10 @@ def build_site(
     thresholds: Thresholds | None = None,
     change_points: Mapping[str, Sequence[str]] | None = None,
 ) -> SiteSummary:
-    """Write the site for every run in ``store`` into ``out`` (replacing its pages)."""
+    """Write the site for every run in ``store`` into ``out`` (replacing its pages).
+
+    Change points are detected per key (pytest_fioloadgen.trend) unless given.
+    """
     started = time.monotonic()
     if out.exists() and not out.is_dir():
         raise FioLoadgenError(f"report output {out} exists and is not a directory")
@@ -285,10 +289,15 @@ def build_site(
     for stale in ("keys", "runs"):
         shutil.rmtree(out / stale, ignore_errors=True)
     copy_assets(out)
-    points = change_points or {}
     runs = 0
     for group in groups:
-        page = key_page(group, thresholds, points.get(group.key, ()))
+        if change_points is None:
+            # Level shifts of IOPS found over the key's whole history.
+            shifts = trend_of(group.key, group.runs, "iops").change_points
+            marked: Sequence[str] = [shift.run_id for shift in shifts]
+        else:
+            marked = change_points.get(group.key, ())
+        page = key_page(group, thresholds, marked)
         _write(out / "keys" / f"{file_name(group.key)}.html", page)
         for run in group.runs:
             # Raw fio documents are loaded one run at a time: a long history stays cheap.

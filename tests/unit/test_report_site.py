@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -118,12 +119,35 @@ def test_cli_errors_are_one_line_naming_the_input(tmp_path, capsys):
         == f"fioloadgen: error: history store '{missing}' does not exist"
     )
     assert not missing.exists()
-    bad = tmp_path / "cp.json"
-    bad.write_text('{"k": "not a list"}')
+    bad_thresholds = tmp_path / "t.toml"
+    bad_thresholds.write_text("[defaults]\niopz = 1\n")
     store = tmp_path / "h.db"
     open_store(str(store)).close()
     code = main(
-        ["report", "--store", str(store), "--out", str(tmp_path / "o"), "--change-points", str(bad)]
+        [
+            "report",
+            "--store",
+            str(store),
+            "--out",
+            str(tmp_path / "o"),
+            "--thresholds",
+            str(bad_thresholds),
+        ]
     )
     assert code == 2
-    assert f"change points file {bad}" in capsys.readouterr().err
+    assert "key defaults.iopz: unknown name 'iopz'" in capsys.readouterr().err
+
+
+def test_change_points_are_detected_from_the_history(tmp_path):
+    """Without given change points the site marks the run where IOPS shifted level."""
+    rng = random.Random(3)
+    store = open_store(str(tmp_path / "shift.db"))
+    for number in range(24):
+        level = 1000 if number < 12 else 700
+        store.record(run(f"s{number:02d}", "c" * 16, 1000.0 + number, iops=rng.gauss(level, 10)))
+    out = tmp_path / "site"
+    build_site(store, out)
+    store.close()
+    page = (out / "keys" / f"{'c' * 16}.html").read_text()
+    assert page.count("(change point)") == 1
+    assert re.search(r'runs/s12\.html">[^<]*</a> \(change point\)', page)
