@@ -145,9 +145,7 @@ class KubeApi:
         """(event type, object) pairs of one watch request that ends after ``timeout_s``."""
         watcher = self._k8s.watch.Watch()
         try:
-            stream = watcher.stream(
-                function, timeout_seconds=max(1, int(timeout_s)), **kwargs
-            )
+            stream = watcher.stream(function, timeout_seconds=max(1, int(timeout_s)), **kwargs)
             while True:
                 try:
                     event = self.call(what, next, stream)

@@ -42,6 +42,16 @@ def check_dns_label(value: str, what: str, *, max_length: int = 63) -> str:
     return value
 
 
+def check_dns_subdomain(value: str, what: str) -> str:
+    """A name that may contain dots (storage classes), or a ConfigError naming it."""
+    if len(value) > 253 or not all(_DNS_LABEL.match(part) for part in value.split(".")):
+        raise ConfigError(
+            f"{what} {value!r} is not a valid Kubernetes name (lower-case letters, digits, "
+            "'-' and '.')"
+        )
+    return value
+
+
 def check_quantity(value: str, what: str) -> str:
     if not _QUANTITY.match(value):
         raise ConfigError(f"{what} {value!r} is not a Kubernetes quantity (like 10Gi, 500m)")

@@ -91,8 +91,7 @@ def pvc_causes(pvcs: Iterable[Any], events_by_object: Mapping[str, str]) -> list
             why = events_by_object.get(name, "no provisioner has bound it")
             causes.append(
                 Cause(
-                    f"PVC {name} (storage class {pvc.spec.storage_class_name!r}) is "
-                    f"Pending: {why}"
+                    f"PVC {name} (storage class {pvc.spec.storage_class_name!r}) is Pending: {why}"
                 )
             )
     return causes

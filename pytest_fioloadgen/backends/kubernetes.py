@@ -157,7 +157,7 @@ class KubernetesBackend:
                     f"in the cluster (it has: {names})"
                 ) from err
 
-    def _read_namespace(self) -> Any | None:
+    def read_namespace(self) -> Any | None:
         try:
             return self.api.call(
                 f"read namespace {self.namespace}", self.api.core.read_namespace, self.namespace
@@ -167,7 +167,7 @@ class KubernetesBackend:
                 return None
             raise
 
-    def _refuse_foreign(self, namespace: Any, action: str) -> None:
+    def refuse_foreign(self, namespace: Any, action: str) -> None:
         labels = namespace.metadata.labels or {}
         if labels.get(manifests.OWNER_LABEL) != manifests.OWNER_VALUE:
             raise BackendError(
@@ -177,9 +177,9 @@ class KubernetesBackend:
             )
 
     def ensure_namespace(self) -> None:
-        existing = self._read_namespace()
+        existing = self.read_namespace()
         if existing is not None:
-            self._refuse_foreign(existing, "deploy into")
+            self.refuse_foreign(existing, "deploy into")
             if existing.status is not None and existing.status.phase == "Terminating":
                 self._wait_namespace_gone(DELETE_TIMEOUT_S)
                 existing = None
@@ -194,13 +194,11 @@ class KubernetesBackend:
                 if err.status != 409:
                     raise
                 # Created meanwhile by someone else: only use it if it is ours.
-                again = self._read_namespace()
+                again = self.read_namespace()
                 if again is not None:
-                    self._refuse_foreign(again, "deploy into")
+                    self.refuse_foreign(again, "deploy into")
 
-    def _apply(
-        self, kind: str, body: dict[str, Any], create: Any, replace: Any, read: Any
-    ) -> None:
+    def _apply(self, kind: str, body: dict[str, Any], create: Any, replace: Any, read: Any) -> None:
         name = body["metadata"]["name"]
         what = f"{kind} {self.namespace}/{name}"
         try:
@@ -423,9 +421,11 @@ class KubernetesBackend:
                         propagation_policy="Background",
                     )
         invocation = FioInvocation(
-            argv=tuple(manifests.run_job(self.spec, name, 0)["spec"]["template"]["spec"][
-                "containers"
-            ][0]["command"]),
+            argv=tuple(
+                manifests.run_job(self.spec, name, 0)["spec"]["template"]["spec"]["containers"][0][
+                    "command"
+                ]
+            ),
             returncode=exit_code,
             stdout=log,
             stderr=_outside_document(log),
@@ -506,12 +506,15 @@ class KubernetesBackend:
 
     # -- teardown --------------------------------------------------------------------
     def teardown(self, env: Environment) -> None:
-        if self.keep:
-            env.kept = True
-            self.release_lock()
-            return
-        self.destroy()
-        self.check_leaks()
+        try:
+            if self.keep:
+                env.kept = True
+                self.release_lock()
+                return
+            self.destroy()
+            self.check_leaks()
+        finally:
+            self.close()
 
     def destroy(self, *, force: bool = False, timeout_s: float = DELETE_TIMEOUT_S) -> bool:
         """Delete our namespace and wait until it is gone; False when there was none.
@@ -519,10 +522,10 @@ class KubernetesBackend:
         Refuses a namespace without our label, and one locked by another session unless
         ``force`` (a stale lock).
         """
-        existing = self._read_namespace()
+        existing = self.read_namespace()
         if existing is None:
             return False
-        self._refuse_foreign(existing, "delete")
+        self.refuse_foreign(existing, "delete")
         held = self.lock_holder()
         if held and held.get("session") != self.session_id and not force:
             raise BackendError(
@@ -545,7 +548,7 @@ class KubernetesBackend:
 
     def _wait_namespace_gone(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while self._read_namespace() is not None:
+        while self.read_namespace() is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BackendError(
@@ -564,7 +567,7 @@ class KubernetesBackend:
     def check_leaks(self) -> None:
         """Fail loudly when anything of ours survived teardown."""
         leaks: list[str] = []
-        if self._read_namespace() is not None:
+        if self.read_namespace() is not None:
             leaks.append(f"namespace {self.namespace}")
         core, batch = self.api.core, self.api.batch
         for kind, lister in (

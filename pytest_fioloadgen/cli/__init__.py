@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import FioLoadgenError
-from . import profiles
+from . import cluster, profiles
 from .common import EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles,)
+COMMAND_MODULES = (profiles, cluster)
 
 
 def build_parser() -> argparse.ArgumentParser:

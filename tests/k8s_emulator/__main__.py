@@ -21,7 +21,9 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    emulator = Emulator(port=args.port, nodes=args.nodes, config=Config(ready_delay_s=args.ready_delay))
+    emulator = Emulator(
+        port=args.port, nodes=args.nodes, config=Config(ready_delay_s=args.ready_delay)
+    )
     emulator.start()
     try:
         path = emulator.kubeconfig(Path(args.kubeconfig))

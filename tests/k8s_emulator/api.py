@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import copy
 import json
 import re
@@ -132,9 +133,11 @@ def _requirement(text: str) -> Callable[[dict[str, str]], bool]:
     text = text.strip()
     match = re.match(r"^(\S+?)\s+(in|notin)\s+\((.*)\)$", text)
     if match:
-        key, op, values = match.group(1), match.group(2), {
-            v.strip() for v in match.group(3).split(",")
-        }
+        key, op, values = (
+            match.group(1),
+            match.group(2),
+            {v.strip() for v in match.group(3).split(",")},
+        )
         if op == "in":
             return lambda labels: labels.get(key) in values
         return lambda labels: labels.get(key) not in values
@@ -168,9 +171,7 @@ def label_matcher(selector: str | None) -> Callable[[dict[str, Any]], bool]:
     if not selector:
         return lambda obj: True
     requirements = [_requirement(part) for part in _split_selector(selector)]
-    return lambda obj: all(
-        req(obj.get("metadata", {}).get("labels") or {}) for req in requirements
-    )
+    return lambda obj: all(req(obj.get("metadata", {}).get("labels") or {}) for req in requirements)
 
 
 def _field(obj: dict[str, Any], path: str) -> str:
@@ -293,8 +294,11 @@ class Store:
 
     def update(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         metadata = obj["metadata"]
-        key = (resource.plural, metadata.get("namespace", "") if resource.namespaced else "",
-               metadata["name"])
+        key = (
+            resource.plural,
+            metadata.get("namespace", "") if resource.namespaced else "",
+            metadata["name"],
+        )
         if key not in self.objects:
             raise not_found(resource, metadata["name"])
         self._bump(obj)
@@ -365,7 +369,9 @@ class ApiServer:
             raise ApiStatus(404, "NotFound", f"no emulator control {what!r}")
         return web.json_response({"ok": True})
 
-    def _check_faults(self, verb: str, plural: str, namespace: str | None, name: str | None) -> None:
+    def _check_faults(
+        self, verb: str, plural: str, namespace: str | None, name: str | None
+    ) -> None:
         for fault in self.faults:
             if fault.matches(verb, plural, namespace, name):
                 if fault.times > 0:
@@ -431,13 +437,23 @@ class ApiServer:
             )
             if r.plural in ("pods", "statefulsets", "jobs"):
                 listed.append(
-                    {"name": f"{r.plural}/status", "singularName": "", "namespaced": True,
-                     "kind": r.kind, "verbs": ["get", "patch", "update"]}
+                    {
+                        "name": f"{r.plural}/status",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": r.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
                 )
             if r.plural == "pods":
                 listed.append(
-                    {"name": "pods/log", "singularName": "", "namespaced": True,
-                     "kind": "Pod", "verbs": ["get"]}
+                    {
+                        "name": "pods/log",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": "Pod",
+                        "verbs": ["get"],
+                    }
                 )
         return web.json_response(
             {
@@ -539,8 +555,12 @@ class ApiServer:
     def _check_namespace(self, namespace: str) -> None:
         found = self.store.get("namespaces", "", namespace)
         if found is None:
-            raise ApiStatus(404, "NotFound", f'namespaces "{namespace}" not found',
-                            {"name": namespace, "kind": "namespaces"})
+            raise ApiStatus(
+                404,
+                "NotFound",
+                f'namespaces "{namespace}" not found',
+                {"name": namespace, "kind": "namespaces"},
+            )
         if found.get("status", {}).get("phase") == "Terminating":
             raise ApiStatus(
                 403,
@@ -550,9 +570,9 @@ class ApiServer:
                 {"name": namespace, "kind": "namespaces"},
             )
 
-    def _matching(self, resource: Resource, namespace: str | None, query: Any) -> Callable[
-        [dict[str, Any]], bool
-    ]:
+    def _matching(
+        self, resource: Resource, namespace: str | None, query: Any
+    ) -> Callable[[dict[str, Any]], bool]:
         labels = label_matcher(query.get("labelSelector"))
         fields = field_matcher(query.get("fieldSelector"))
 
@@ -629,11 +649,11 @@ class ApiServer:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
+            seen = since
             async with condition:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        condition.wait_for(lambda: store.revision > since), timeout=remaining
+                        condition.wait_for(lambda seen=seen: store.revision > seen),
+                        timeout=remaining,
                     )
-                except TimeoutError:
-                    pass
         return response

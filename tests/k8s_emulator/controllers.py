@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import sys
-import traceback
 import re
 import shutil
+import sys
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,9 +179,11 @@ class Cluster:
     async def reconcile_statefulset(self, namespace: str, name: str) -> None:
         sts = self.store.get("statefulsets", namespace, name)
         namespace_obj = self.store.get("namespaces", "", namespace)
-        if sts is None or namespace_obj is None or namespace_obj.get("status", {}).get(
-            "phase"
-        ) == "Terminating":
+        if (
+            sts is None
+            or namespace_obj is None
+            or namespace_obj.get("status", {}).get("phase") == "Terminating"
+        ):
             return
         self._reconciled[sts["metadata"]["uid"]] = json.dumps(sts.get("spec"), sort_keys=True)
         spec = sts["spec"]
@@ -190,8 +192,10 @@ class Cluster:
         existing = {
             pod["metadata"]["name"]: pod
             for pod in self.store.items("pods", namespace)
-            if any(ref["uid"] == sts["metadata"]["uid"]
-                   for ref in pod["metadata"].get("ownerReferences", []))
+            if any(
+                ref["uid"] == sts["metadata"]["uid"]
+                for ref in pod["metadata"].get("ownerReferences", [])
+            )
         }
         for ordinal in range(replicas):
             pod_name = f"{name}-{ordinal}"
@@ -244,7 +248,7 @@ class Cluster:
                     "status": {"phase": "Pending"},
                 },
             )
-        for pod_name, pod in existing.items():
+        for pod_name in existing:
             if int(pod_name.rsplit("-", 1)[1]) >= replicas:
                 self.delete(BY_PLURAL["pods"], namespace, pod_name, {})
         self._set_status("statefulsets", sts, {"replicas": replicas})
@@ -268,13 +272,17 @@ class Cluster:
         storage_class = pvc["spec"].get("storageClassName")
         if self.store.get("storageclasses", "", storage_class or "") is None:
             self.event(
-                namespace, pvc, "ProvisioningFailed",
+                namespace,
+                pvc,
+                "ProvisioningFailed",
                 f'storageclass.storage.k8s.io "{storage_class}" not found',
             )
             return
         if storage_class in self.config.pending_storage_classes:
             self.event(
-                namespace, pvc, "ProvisioningFailed",
+                namespace,
+                pvc,
+                "ProvisioningFailed",
                 f"failed to provision volume with StorageClass {storage_class!r}: "
                 "emulated provisioner failure",
             )
@@ -289,11 +297,14 @@ class Cluster:
     def _pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.store.get("pods", namespace, name)
 
-    def _condition(self, kind: str, status: bool, reason: str = "", message: str = "") -> dict[
-        str, Any
-    ]:
-        condition = {"type": kind, "status": "True" if status else "False",
-                     "lastTransitionTime": now_rfc3339()}
+    def _condition(
+        self, kind: str, status: bool, reason: str = "", message: str = ""
+    ) -> dict[str, Any]:
+        condition = {
+            "type": kind,
+            "status": "True" if status else "False",
+            "lastTransitionTime": now_rfc3339(),
+        }
         if reason:
             condition["reason"] = reason
         if message:
@@ -315,17 +326,35 @@ class Cluster:
         if pod is None:
             return
         if self.config.unschedulable:
-            self._set_status("pods", pod, {"conditions": [
-                self._condition("PodScheduled", False, "Unschedulable", self.config.unschedulable)
-            ]})
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    "conditions": [
+                        self._condition(
+                            "PodScheduled", False, "Unschedulable", self.config.unschedulable
+                        )
+                    ]
+                },
+            )
             return
         waited = False
         while not await self._claims_bound(namespace, pod):
             if not waited:
-                self._set_status("pods", pod, {"conditions": [self._condition(
-                    "PodScheduled", False, "Unschedulable",
-                    "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
-                )]})
+                self._set_status(
+                    "pods",
+                    pod,
+                    {
+                        "conditions": [
+                            self._condition(
+                                "PodScheduled",
+                                False,
+                                "Unschedulable",
+                                "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+                            )
+                        ]
+                    },
+                )
                 waited = True
             await asyncio.sleep(0.1)
             pod = self._pod(namespace, name)
@@ -359,12 +388,28 @@ class Cluster:
                 "ImagePullBackOff": f'Back-off pulling image "{image}"',
                 "CrashLoopBackOff": f"back-off 40s restarting failed container={container['name']}",
             }[behaviour]
-            self._set_status("pods", pod, {**base_status, "phase": "Pending" if "Image" in behaviour
-                                           else "Running", "conditions": [scheduled, self._condition(
-                "Ready", False, "ContainersNotReady")], "containerStatuses": [{
-                    "name": container["name"], "image": image, "imageID": "", "ready": False,
-                    "restartCount": 3 if behaviour == "CrashLoopBackOff" else 0,
-                    "state": {"waiting": {"reason": behaviour, "message": message}}}]})
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    **base_status,
+                    "phase": "Pending" if "Image" in behaviour else "Running",
+                    "conditions": [
+                        scheduled,
+                        self._condition("Ready", False, "ContainersNotReady"),
+                    ],
+                    "containerStatuses": [
+                        {
+                            "name": container["name"],
+                            "image": image,
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 3 if behaviour == "CrashLoopBackOff" else 0,
+                            "state": {"waiting": {"reason": behaviour, "message": message}},
+                        }
+                    ],
+                },
+            )
             return
         argv, cwd = self._command(namespace, pod, sandbox.ip)
         log = self.workdir / "logs" / namespace / f"{name}.log"
@@ -375,31 +420,77 @@ class Cluster:
             process = await asyncio.to_thread(self.runtime.start, key, argv, cwd=cwd, log=log)
         except PodGone:
             return
-        running = {"name": container["name"], "image": image, "imageID": f"emulated://{image}",
-                   "containerID": f"emulated://{key}", "ready": False, "restartCount": 0,
-                   "started": True, "state": {"running": {"startedAt": now_rfc3339()}}}
-        self._set_status("pods", pod, {**base_status, "phase": "Running", "conditions": [
-            scheduled, self._condition("Ready", False, "ContainersNotReady")],
-            "containerStatuses": [running]})
+        running = {
+            "name": container["name"],
+            "image": image,
+            "imageID": f"emulated://{image}",
+            "containerID": f"emulated://{key}",
+            "ready": False,
+            "restartCount": 0,
+            "started": True,
+            "state": {"running": {"startedAt": now_rfc3339()}},
+        }
+        self._set_status(
+            "pods",
+            pod,
+            {
+                **base_status,
+                "phase": "Running",
+                "conditions": [scheduled, self._condition("Ready", False, "ContainersNotReady")],
+                "containerStatuses": [running],
+            },
+        )
         restart = pod["spec"].get("restartPolicy", "Always")
         if restart == "Never":
             # A run-to-completion pod: Ready while it runs, its exit status is the result.
             code = await asyncio.to_thread(process.wait)
             await asyncio.to_thread(self.runtime.stop, key)
-            finished = {**running, "ready": False, "started": False, "state": {"terminated": {
-                "exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                "finishedAt": now_rfc3339()}}}
-            self._set_status("pods", pod, {"phase": "Succeeded" if code == 0 else "Failed",
-                                           "containerStatuses": [finished]})
+            finished = {
+                **running,
+                "ready": False,
+                "started": False,
+                "state": {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": "Completed" if code == 0 else "Error",
+                        "finishedAt": now_rfc3339(),
+                    }
+                },
+            }
+            self._set_status(
+                "pods",
+                pod,
+                {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [finished]},
+            )
             return
         await asyncio.sleep(self.config.ready_delay_s)
         if process.poll() is not None:
-            self._set_status("pods", pod, {"containerStatuses": [{**running, "state": {
-                "waiting": {"reason": "CrashLoopBackOff",
-                            "message": f"exited with {process.returncode}"}}}]})
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    "containerStatuses": [
+                        {
+                            **running,
+                            "state": {
+                                "waiting": {
+                                    "reason": "CrashLoopBackOff",
+                                    "message": f"exited with {process.returncode}",
+                                }
+                            },
+                        }
+                    ]
+                },
+            )
             return
-        self._set_status("pods", pod, {"conditions": [scheduled, self._condition("Ready", True)],
-                                       "containerStatuses": [{**running, "ready": True}]})
+        self._set_status(
+            "pods",
+            pod,
+            {
+                "conditions": [scheduled, self._condition("Ready", True)],
+                "containerStatuses": [{**running, "ready": True}],
+            },
+        )
 
     def _command(self, namespace: str, pod: dict[str, Any], ip: str) -> tuple[list[str], Path]:
         """The container's command with volume mount paths mapped to host directories."""
@@ -411,8 +502,13 @@ class Cluster:
             if "persistentVolumeClaim" in volume:
                 host = self.volume_dir(namespace, volume["persistentVolumeClaim"]["claimName"])
             elif "configMap" in volume:
-                host = self.workdir / "configmaps" / namespace / pod["metadata"]["name"] / mount[
-                    "name"]
+                host = (
+                    self.workdir
+                    / "configmaps"
+                    / namespace
+                    / pod["metadata"]["name"]
+                    / mount["name"]
+                )
                 host.mkdir(parents=True, exist_ok=True)
                 source = self.store.get("configmaps", namespace, volume["configMap"]["name"])
                 for file_name, text in (source or {}).get("data", {}).items():
@@ -427,7 +523,8 @@ class Cluster:
             # A path argument, or the value of an --option=path; one pass, longest first.
             for path in sorted(mounts, key=len, reverse=True):
                 pattern = re.compile(rf"(^|=){re.escape(path.rstrip('/'))}(?=/|$)")
-                value, count = pattern.subn(lambda m: m.group(1) + str(mounts[path]), value)
+                host = str(mounts[path])
+                value, count = pattern.subn(lambda m, host=host: m.group(1) + host, value)
                 if count:
                     break
             return value
@@ -491,8 +588,11 @@ class Cluster:
             BY_PLURAL["pods"],
             namespace,
             {
-                "metadata": {"name": pod_name, "labels": labels,
-                             "ownerReferences": [self._owner_ref(job)]},
+                "metadata": {
+                    "name": pod_name,
+                    "labels": labels,
+                    "ownerReferences": [self._owner_ref(job)],
+                },
                 "spec": copy.deepcopy(template["spec"]),
                 "status": {"phase": "Pending"},
             },
@@ -504,11 +604,21 @@ class Cluster:
         pod = self.store.get("pods", namespace, pod_name)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase == "Succeeded":
-            self._set_status("jobs", job, {"active": 0, "succeeded": 1, "conditions": [
-                self._condition("Complete", True)]})
+            self._set_status(
+                "jobs",
+                job,
+                {"active": 0, "succeeded": 1, "conditions": [self._condition("Complete", True)]},
+            )
         elif phase == "Failed":
-            self._set_status("jobs", job, {"active": 0, "failed": 1, "conditions": [
-                self._condition("Failed", True, "BackoffLimitExceeded")]})
+            self._set_status(
+                "jobs",
+                job,
+                {
+                    "active": 0,
+                    "failed": 1,
+                    "conditions": [self._condition("Failed", True, "BackoffLimitExceeded")],
+                },
+            )
 
     # -- deletion --------------------------------------------------------------------
     def delete(

@@ -131,9 +131,7 @@ class Runtime:
         lines = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in entries.items()]
         (directory / "hosts").write_text("\n".join(lines) + "\n")
 
-    def start(
-        self, key: str, argv: list[str], *, cwd: Path, log: Path
-    ) -> subprocess.Popen[bytes]:
+    def start(self, key: str, argv: list[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
         sandbox = self._sandboxes.get(key)
         if sandbox is None:
             raise PodGone(key)
@@ -192,7 +190,9 @@ class Runtime:
         """Namespaces and links of this instance that still exist (for tests)."""
         found = []
         netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        found += [line.split()[0] for line in netns.splitlines() if line.startswith(f"fk{self.tag}")]
+        found += [
+            line.split()[0] for line in netns.splitlines() if line.startswith(f"fk{self.tag}")
+        ]
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         found += [
             line.split(":")[1].strip().split("@")[0]
