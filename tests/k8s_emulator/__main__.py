@@ -27,7 +27,11 @@ def main() -> int:
     emulator.start()
     try:
         path = emulator.kubeconfig(Path(args.kubeconfig))
-        mode = "network namespaces" if emulator.runtime.use_netns else "loopback (not root)"
+        mode = (
+            f"network namespaces fk{emulator.runtime.tag}-*"
+            if emulator.runtime.use_netns
+            else "loopback (not root)"
+        )
         print(f"emulator listening on {emulator.url} (pods: {mode})", flush=True)
         print(f"export KUBECONFIG={path.resolve()}", flush=True)
         stop.wait()

@@ -129,6 +129,11 @@ class Cluster:
             self._spawn(self.start_job(meta["namespace"], meta["name"]))
         elif kind == "ADDED" and plural == "persistentvolumeclaims":
             self._spawn(self.bind_pvc(meta["namespace"], meta["name"]))
+        elif kind == "DELETED" and plural == "pods":
+            # A StatefulSet replaces a deleted pod under the same name (a new IP).
+            for ref in meta.get("ownerReferences", []):
+                if ref.get("kind") == "StatefulSet":
+                    self._spawn(self.reconcile_statefulset(meta["namespace"], ref["name"]))
         elif kind == "ADDED" and plural == "pods":
             key = (meta["namespace"], meta["name"])
             self._pod_tasks[key] = self._spawn(self.run_pod(*key))
