@@ -3,6 +3,7 @@ namespace per test, and faults and emulator settings reset after each test."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import pytest
 pytest.importorskip("kubernetes")
 pytest.importorskip("aiohttp")
 
-from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec  # noqa: E402
-from pytest_fioloadgen.backends.kubernetes import KubernetesBackend  # noqa: E402
-from tests.k8s_emulator.controllers import Config  # noqa: E402
-from tests.k8s_emulator.harness import Emulator  # noqa: E402
+from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec
+from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+from tests.k8s_emulator.controllers import Config
+from tests.k8s_emulator.harness import Emulator
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,7 @@ def make_backend(kubeconfig, namespace):
 
     yield make
     for backend in made:
-        try:
+        # Best effort: the test may have destroyed it already or left the API faulty.
+        with contextlib.suppress(Exception):
             backend.destroy(force=True)
-        except Exception:
-            pass
         backend.close()

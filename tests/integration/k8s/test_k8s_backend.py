@@ -134,7 +134,7 @@ def test_slow_causes_are_named_at_the_timeout(emulator, make_backend, namespace,
 
 def test_unknown_storage_class(make_backend, emulator, namespace):
     with pytest.raises(
-        BackendError, match="storage class 'gold' .* does not exist .*fast, standard"
+        BackendError, match=r"storage class 'gold' .* does not exist .*fast, standard"
     ):
         make_backend().deploy(["gold"], 1)
     assert namespace not in namespaces(emulator)
@@ -215,7 +215,9 @@ def test_foreign_namespace_is_refused(emulator, make_backend, kubeconfig, namesp
     api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
     api.create_namespace({"metadata": {"name": namespace}})
     backend = make_backend()
-    with pytest.raises(BackendError, match="refusing to deploy into namespace .*did not create it"):
+    with pytest.raises(
+        BackendError, match=r"refusing to deploy into namespace .*did not create it"
+    ):
         backend.deploy(["standard"], 1)
     with pytest.raises(BackendError, match="refusing to delete namespace"):
         backend.destroy(force=True)
