@@ -628,6 +628,21 @@ class KubernetesBackend:
             }
             for storage_class in env.targets
         }
+        ceph_targets = {
+            name: target
+            for name, target in facts["targets"].items()
+            if "ceph" in str(target.get("provisioner", ""))
+        }
+        if ceph_targets:
+            from . import ceph
+
+            facts["ceph"] = ceph.collect(api)
+            pools = facts["ceph"].get("pools", {})
+            for target in ceph_targets.values():
+                # The pool's replication decides performance: part of the history key.
+                pool = ceph.pool_of(target.get("parameters", {}))
+                if pool is not None and pool in pools:
+                    target["ceph_pool"] = pools[pool]
         return facts
 
     def close(self) -> None:

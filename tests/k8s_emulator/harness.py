@@ -26,6 +26,11 @@ DEFAULT_STORAGE_CLASSES: dict[str, dict[str, Any]] = {
         "provisioner": "emulator.fioloadgen.io/hostpath",
         "parameters": {"tier": "fast"},
     },
+    # Named like Rook's: the fingerprint adds Ceph facts (here: that no toolbox runs).
+    "ceph-rbd": {
+        "provisioner": "rook-ceph.rbd.csi.ceph.com",
+        "parameters": {"clusterID": "rook-ceph", "pool": "replicapool"},
+    },
 }
 
 

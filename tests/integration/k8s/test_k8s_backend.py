@@ -8,6 +8,7 @@ import pytest
 from kubernetes import client, config
 
 from pytest_fioloadgen.backends import k8s_api
+from pytest_fioloadgen.backends.base import Environment
 from pytest_fioloadgen.exceptions import BackendError, FioRunError
 
 pytestmark = pytest.mark.slow
@@ -134,7 +135,7 @@ def test_slow_causes_are_named_at_the_timeout(emulator, make_backend, namespace,
 
 def test_unknown_storage_class(make_backend, emulator, namespace):
     with pytest.raises(
-        BackendError, match=r"storage class 'gold' .* does not exist .*fast, standard"
+        BackendError, match=r"storage class 'gold' .* does not exist .*ceph-rbd, fast, standard"
     ):
         make_backend().deploy(["gold"], 1)
     assert namespace not in namespaces(emulator)
@@ -275,3 +276,12 @@ def test_leak_check_names_what_is_left(make_backend, kubeconfig, namespace):
         match=rf"teardown left 2 objects behind: namespace {namespace}, persistentvolumeclaim {namespace}/stray",
     ):
         backend.check_leaks()
+
+
+def test_ceph_storage_class_adds_ceph_facts(make_backend):
+    backend = make_backend()
+    facts = backend.fingerprint(Environment(backend="kubernetes", workers={"ceph-rbd": []}))
+    target = facts["targets"]["ceph-rbd"]
+    assert target["provisioner"] == "rook-ceph.rbd.csi.ceph.com"
+    assert target["parameters"]["pool"] == "replicapool"
+    assert facts["ceph"] == {"collected": False, "reason": "no rook-ceph-tools pod found"}
