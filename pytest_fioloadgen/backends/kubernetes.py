@@ -274,7 +274,12 @@ class KubernetesBackend:
         return {_name(pod): pod for pod in listing.items}, str(listing.metadata.resource_version)
 
     def wait_ready(self, targets: Sequence[str], workers: int) -> None:
-        """Watch worker pods until ``workers`` per target are Ready, or name the cause."""
+        """Watch worker pods until ``workers`` per target are Ready, or name the cause.
+
+        One watch request stays open while pods become Ready (no re-list per pod, so the
+        wait is O(1) requests for N pods); between requests the namespace's events are
+        checked for what pod objects cannot show (quota, admission refusals).
+        """
         wanted = {
             f"{manifests.workload_name(sc)}-{ordinal}"
             for sc in targets
@@ -283,13 +288,14 @@ class KubernetesBackend:
         owners = [manifests.workload_name(sc) for sc in targets]
         deadline = time.monotonic() + self.ready_timeout_s
         pods, version = self._worker_pods()
+        ready = {name for name, pod in pods.items() if name in wanted and is_ready(pod)}
         while True:
             causes = [cause for pod in pods.values() if (cause := pod_cause(pod))]
             causes += self._object_causes(owners, pvcs=False)
             fatal = [cause for cause in causes if cause.fatal]
             if fatal:
                 raise BackendError(f"workers did not become ready: {summarize(fatal)}")
-            if all(name in pods and is_ready(pods[name]) for name in wanted):
+            if ready >= wanted:
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -303,18 +309,25 @@ class KubernetesBackend:
                     label_selector=WORKER_SELECTOR,
                     resource_version=version,
                 ):
+                    name = _name(pod)
                     version = str(pod.metadata.resource_version)
                     if kind == "DELETED":
-                        pods.pop(_name(pod), None)
+                        pods.pop(name, None)
                     else:
-                        pods[_name(pod)] = pod
-                    if kind == "MODIFIED" and (is_ready(pod) or pod_cause(pod)):
+                        pods[name] = pod
+                    if kind != "DELETED" and is_ready(pod) and name in wanted:
+                        ready.add(name)
+                    else:
+                        ready.discard(name)
+                    cause = pod_cause(pod) if kind != "DELETED" else None
+                    if ready >= wanted or (cause is not None and cause.fatal):
                         break
             except KubeApiError as err:
                 if err.status != 410:
                     raise
                 # The watch fell too far behind: start again from a fresh list.
                 pods, version = self._worker_pods()
+                ready = {n for n, p in pods.items() if n in wanted and is_ready(p)}
 
     def _events_by_object(self) -> tuple[list[Any], dict[str, str]]:
         try:

@@ -2,7 +2,7 @@
 
 StatefulSet -> PVCs (from volumeClaimTemplates) and pods, all at once; PVC -> Bound (or
 Pending with a ProvisioningFailed event); pod -> scheduled, a real process started in
-its sandbox, Ready after ``ready_delay_s``; Job -> a pod whose command really runs and
+its sandbox, Ready ``ready_delay_s`` after its creation; Job -> a pod whose command really runs and
 whose output is its log; deletion of a namespace cascades, deletion of an owner deletes
 its pods unless orphaned (a Job's default, as in Kubernetes).
 
@@ -33,6 +33,7 @@ CLUSTER_DOMAIN = "svc"
 class Config:
     """Knobs for the emulated cluster (all settable over HTTP)."""
 
+    #: emulated pod start: creation to Ready (sandbox and process setup included)
     ready_delay_s: float = 0.2
     namespace_delete_delay_s: float = 0.1
     #: image -> ErrImagePull | ImagePullBackOff | CrashLoopBackOff
@@ -327,6 +328,9 @@ class Cluster:
         return True
 
     async def run_pod(self, namespace: str, name: str) -> None:
+        # A pod's start time counts from its creation, as a kubelet's does: sandbox and
+        # process setup are part of it, not added on top.
+        ready_at = asyncio.get_running_loop().time() + self.config.ready_delay_s
         pod = self._pod(namespace, name)
         if pod is None:
             return
@@ -468,7 +472,7 @@ class Cluster:
                 {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [finished]},
             )
             return
-        await asyncio.sleep(self.config.ready_delay_s)
+        await asyncio.sleep(max(0.0, ready_at - asyncio.get_running_loop().time()))
         if process.poll() is not None:
             self._set_status(
                 "pods",
@@ -665,10 +669,15 @@ class Cluster:
         for resource in BY_PLURAL.values():
             if not resource.namespaced:
                 continue
-            for obj in self.store.items(resource.plural, namespace):
-                if resource.plural == "pods":
-                    await asyncio.to_thread(self.runtime.stop, _key(obj))
-                self.store.remove(resource, namespace, obj["metadata"]["name"])
+            items = self.store.items(resource.plural, namespace)
+            if resource.plural == "pods":
+                # Pods stop in parallel, as a kubelet's do.
+                await asyncio.gather(
+                    *(asyncio.to_thread(self.runtime.stop, _key(obj)) for obj in items)
+                )
+            for obj in items:
+                if self.store.get(resource.plural, namespace, obj["metadata"]["name"]):
+                    self.store.remove(resource, namespace, obj["metadata"]["name"])
         shutil.rmtree(self.workdir / "volumes" / namespace, ignore_errors=True)
         if self.store.get("namespaces", "", namespace) is not None:
             self.store.remove(BY_PLURAL["namespaces"], "", namespace)
