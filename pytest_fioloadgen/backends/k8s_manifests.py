@@ -7,6 +7,7 @@ Every object carries the ownership label; teardown refuses anything without it.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,11 @@ def headless_service(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
     }
 
 
+#: Passes the "restricted" Pod Security Standard; the image runs as UID 1001.
+_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+_CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
 def _resources(spec: WorkerSpec) -> dict[str, dict[str, str]]:
     resources: dict[str, dict[str, str]] = {}
     if spec.requests:
@@ -157,6 +163,7 @@ def statefulset(spec: WorkerSpec, storage_class: str, replicas: int) -> dict[str
             "periodSeconds": 2,
         },
         "volumeMounts": [{"name": "data", "mountPath": DATA_MOUNT}],
+        "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
     }
     resources = _resources(spec)
     if resources:
@@ -190,6 +197,9 @@ def statefulset(spec: WorkerSpec, storage_class: str, replicas: int) -> dict[str
                         }
                     },
                     "terminationGracePeriodSeconds": 5,
+                    # fio needs no API access: no token in the pod, so no RBAC at all.
+                    "automountServiceAccountToken": False,
+                    "securityContext": copy.deepcopy(_POD_SECURITY),
                     "containers": [container],
                 },
             },
@@ -235,6 +245,9 @@ def run_job(spec: WorkerSpec, name: str, deadline_s: int) -> dict[str, Any]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    # The client talks to fio servers only: no token, no RBAC needed.
+                    "automountServiceAccountToken": False,
+                    "securityContext": copy.deepcopy(_POD_SECURITY),
                     "containers": [
                         {
                             "name": "fio-client",
@@ -246,6 +259,7 @@ def run_job(spec: WorkerSpec, name: str, deadline_s: int) -> dict[str, Any]:
                                 "--output-format=json+",
                             ],
                             "workingDir": "/tmp",
+                            "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
                             "volumeMounts": [{"name": "job", "mountPath": JOB_MOUNT}],
                         }
                     ],

@@ -71,6 +71,7 @@ class Cluster:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pod_tasks: dict[tuple[str, str], asyncio.Task[Any]] = {}
         self._reconciled: dict[str, str] = {}
+        self._aliases: dict[tuple[str, str], dict[str, str]] = {}
         server.on_delete = self.delete
         server.logs = self.log_of
         server.control = config.update
@@ -522,7 +523,7 @@ class Cluster:
                 source = self.store.get("configmaps", namespace, volume["configMap"]["name"])
                 for file_name, text in (source or {}).get("data", {}).items():
                     if not self.runtime.use_netns:
-                        text = self._resolve_names(namespace, text)
+                        text = self._resolve_names(namespace, pod["metadata"]["name"], text)
                     (host / file_name).write_text(text)
             else:
                 continue
@@ -565,14 +566,22 @@ class Cluster:
     def _write_hosts(self, namespace: str, key: str) -> None:
         self.runtime.write_hosts(key, self.dns_names(namespace))
 
-    def _resolve_names(self, namespace: str, text: str) -> str:
+    def _resolve_names(self, namespace: str, pod: str, text: str) -> str:
+        """Loopback fallback (no per-pod /etc/hosts): names in the pod's files become IPs,
+        and the pod's log shows the names again, as fio would print them."""
+        aliases = self._aliases.setdefault((namespace, pod), {})
         for name, ip in sorted(self.dns_names(namespace).items(), key=lambda kv: -len(kv[0])):
-            text = text.replace(name, ip)
+            if name in text:
+                aliases[ip] = name
+                text = text.replace(name, ip)
         return text
 
     def log_of(self, namespace: str, name: str) -> str:
         log = self.workdir / "logs" / namespace / f"{name}.log"
-        return log.read_text(errors="replace") if log.exists() else ""
+        text = log.read_text(errors="replace") if log.exists() else ""
+        for ip, alias in self._aliases.get((namespace, name), {}).items():
+            text = re.sub(rf"(?<![\d.]){re.escape(ip)}(?![\d])", alias, text)
+        return text
 
     # -- Jobs ------------------------------------------------------------------------
     async def start_job(self, namespace: str, name: str) -> None:

@@ -285,3 +285,24 @@ def test_ceph_storage_class_adds_ceph_facts(make_backend):
     assert target["provisioner"] == "rook-ceph.rbd.csi.ceph.com"
     assert target["parameters"]["pool"] == "replicapool"
     assert facts["ceph"] == {"collected": False, "reason": "no rook-ceph-tools pod found"}
+
+
+def test_loopback_fallback_without_network_namespaces(tmp_path):
+    """What the emulator does when the tests do not run as root."""
+    from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec
+    from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+    from tests.k8s_emulator.harness import Emulator
+
+    with Emulator(use_netns=False) as loopback:
+        kubeconfig = loopback.kubeconfig(tmp_path / "kubeconfig")
+        backend = KubernetesBackend(
+            WorkerSpec(image="fio:emulated"), session_id="loopback", kubeconfig=str(kubeconfig)
+        )
+        env = backend.deploy(["standard"], 2)
+        ips = {pod["status"]["podIP"] for pod in loopback.objects("pods", "fio")}
+        assert all(ip.startswith("127.") for ip in ips) and len(ips) == 2
+        result = backend.run_job(
+            env, JOB, backend.resolve(env, "standard", 2), expected_runtime_s=1
+        )
+        assert len(result.workers) == 2
+        backend.teardown(env)
