@@ -11,6 +11,7 @@ object and the API's reason ("create statefulset fio/fio-standard: Forbidden: ..
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -174,10 +175,4 @@ def _is_connection_error(err: BaseException) -> bool:
 
 
 def _in_cluster() -> bool:
-    import os
-
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG")
-
-
-def is_status(err: BaseException, *statuses: int) -> bool:
-    return isinstance(err, KubeApiError) and err.status in statuses

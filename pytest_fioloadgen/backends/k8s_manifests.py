@@ -217,6 +217,11 @@ def statefulset(spec: WorkerSpec, storage_class: str, replicas: int) -> dict[str
     }
 
 
+def client_command() -> list[str]:
+    """The fio client of a run: a host *file*, so every listed server runs the job."""
+    return ["fio", f"--client={JOB_MOUNT}/hosts", f"{JOB_MOUNT}/job.fio", "--output-format=json+"]
+
+
 def run_configmap(spec: WorkerSpec, name: str, job_text: str, hosts: list[str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -252,12 +257,7 @@ def run_job(spec: WorkerSpec, name: str, deadline_s: int) -> dict[str, Any]:
                         {
                             "name": "fio-client",
                             "image": spec.image,
-                            "command": [
-                                "fio",
-                                f"--client={JOB_MOUNT}/hosts",
-                                f"{JOB_MOUNT}/job.fio",
-                                "--output-format=json+",
-                            ],
+                            "command": client_command(),
                             "workingDir": "/tmp",
                             "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
                             "volumeMounts": [{"name": "job", "mountPath": JOB_MOUNT}],

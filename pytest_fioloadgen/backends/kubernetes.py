@@ -39,7 +39,7 @@ from ..fio.runner import DEFAULT_SLACK_S, FioInvocation, ProgressCallback, Worke
 from ..fio.runner import check_invocation as check_fio_invocation
 from . import k8s_manifests as manifests
 from .base import Environment, Worker, first_workers
-from .k8s_api import KubeApi, KubeApiError, is_status
+from .k8s_api import KubeApi, KubeApiError
 from .k8s_readiness import (
     Cause,
     event_causes,
@@ -121,9 +121,12 @@ class KubernetesBackend:
                 )
             self.wait_ready(targets, workers)
         except BaseException:
-            # The session only tears down what deployed; a half deploy cleans up itself.
-            if not self.keep:
-                with contextlib.suppress(BackendError):
+            # The session only tears down what deployed; a half deploy cleans up itself
+            # (or, with --fio-keep, leaves what it made for inspection, unlocked).
+            with contextlib.suppress(BackendError):
+                if self.keep:
+                    self.release_lock()
+                else:
                     self.destroy()
             raise
         env = Environment(backend=self.name, workers={})
@@ -434,11 +437,7 @@ class KubernetesBackend:
                         propagation_policy="Background",
                     )
         invocation = FioInvocation(
-            argv=tuple(
-                manifests.run_job(self.spec, name, 0)["spec"]["template"]["spec"]["containers"][0][
-                    "command"
-                ]
-            ),
+            argv=tuple(manifests.client_command()),
             returncode=exit_code,
             stdout=log,
             stderr=_outside_document(log),
@@ -687,6 +686,3 @@ def _outside_document(log: str) -> str:
     except ValueError:
         return before
     return before + log[end:]
-
-
-__all__ = ["KubernetesBackend", "is_status"]
