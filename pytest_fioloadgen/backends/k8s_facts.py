@@ -1,9 +1,10 @@
 """Cluster and storage-class facts for the fingerprint of Kubernetes runs.
 
-``cluster`` is the identity history keys compare (the kube-system namespace's uid, the
-conventional cluster id, and the API server); version and node count are recorded beside
-it. A storage class contributes its provisioner, parameters and policies, so runs on
-different classes or provisioner settings never share a history key.
+``cluster`` is the identity history keys compare: the kube-system namespace's uid (the
+conventional cluster id), or the API server's address when that cannot be read. Version,
+node count and context are recorded beside it under ``kubernetes``. A storage class
+contributes its provisioner, parameters and policies, so runs on different classes or
+provisioner settings never share a history key.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from .k8s_api import KubeApi, KubeApiError
 
 
 def cluster_facts(api: KubeApi) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    cluster_id = api.info.server
+    # The identity is the cluster's, not the address it was reached at: the same cluster
+    # through another endpoint or kubeconfig keeps its history.
     try:
         system = api.call("read namespace kube-system", api.core.read_namespace, "kube-system")
-        cluster_id = str(system.metadata.uid)
+        cluster: dict[str, Any] = {"id": str(system.metadata.uid)}
     except KubeApiError:
-        pass  # not allowed to read it: the server address still tells clusters apart
-    facts["cluster"] = {"id": cluster_id, "server": api.info.server}
-    kubernetes: dict[str, Any] = {"context": api.info.context}
+        cluster = {"server": api.info.server}  # not allowed to read it: the address will do
+    kubernetes: dict[str, Any] = {"context": api.info.context, "server": api.info.server}
     try:
         kubernetes["version"] = str(api.call("read version", api.version.get_code).git_version)
     except KubeApiError:
@@ -31,8 +31,7 @@ def cluster_facts(api: KubeApi) -> dict[str, Any]:
         kubernetes["nodes"] = len(api.call("list nodes", api.core.list_node).items)
     except KubeApiError:
         kubernetes["nodes"] = None
-    facts["kubernetes"] = kubernetes
-    return facts
+    return {"cluster": cluster, "kubernetes": kubernetes}
 
 
 def storage_class_facts(api: KubeApi, storage_class: str) -> dict[str, Any]:
