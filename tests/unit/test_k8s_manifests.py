@@ -112,3 +112,38 @@ def test_kubernetes_client_is_imported_only_when_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def k8s_fingerprint(*, cluster="uid-1", parameters=None, workers=4, pvc_size="10Gi"):
+    return {
+        "backend": "kubernetes",
+        "fio_version": "fio-3.33",
+        "cluster": {"id": cluster},
+        "kubernetes": {"version": "v1.30.0", "nodes": 3, "context": "ctx"},
+        "targets": {
+            "rbd": {
+                "workers": workers,
+                "pvc_size": pvc_size,
+                "provisioner": "rook-ceph.rbd.csi.ceph.com",
+                "parameters": parameters or {"pool": "replicapool"},
+            }
+        },
+    }
+
+
+def test_history_keys_separate_clusters_and_storage_classes():
+    from pytest_fioloadgen.history import history_key
+
+    def key(**kwargs):
+        return history_key(
+            profile_hash="p",
+            workers=2,
+            backend="kubernetes",
+            target="rbd",
+            fingerprint=k8s_fingerprint(**kwargs),
+        )
+
+    assert key() == key(workers=8)  # the deploy size is not the storage
+    assert key() != key(cluster="uid-2")
+    assert key() != key(parameters={"pool": "ec-pool"})
+    assert key() != key(pvc_size="100Gi")
