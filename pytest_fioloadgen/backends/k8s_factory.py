@@ -12,8 +12,8 @@ def storage_classes(settings: Settings) -> tuple[str, ...]:
     """The targets of a kubernetes session, or a ConfigError saying how to give them."""
     if not settings.storageclasses:
         raise ConfigError(
-            "the kubernetes backend needs storage classes: --fio-storageclass SC[,SC] "
-            "(or FIO_STORAGECLASS / ini fio_storageclass)"
+            "the kubernetes backend needs storage classes: --fio-storageclass SC[,SC] in "
+            "pytest, --storageclass with fioloadgen deploy, or FIO_STORAGECLASS"
         )
     return settings.storageclasses
 

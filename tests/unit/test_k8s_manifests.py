@@ -147,3 +147,30 @@ def test_history_keys_separate_clusters_and_storage_classes():
     assert key() != key(cluster="uid-2")
     assert key() != key(parameters={"pool": "ec-pool"})
     assert key() != key(pvc_size="100Gi")
+
+
+def test_missing_client_says_which_extra_to_install():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['kubernetes'] = None\n"
+        "from pytest_fioloadgen.backends.k8s_api import KubeApi\n"
+        "try:\n    KubeApi()\nexcept Exception as err:\n    print(type(err).__name__, err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "BackendError the kubernetes backend needs the kubernetes client: "
+        "pip install 'pytest-fioloadgen[kubernetes]'"
+    )
+
+
+def test_bad_kubeconfig_is_one_line(tmp_path):
+    pytest.importorskip("kubernetes")
+    from pytest_fioloadgen.backends.k8s_api import KubeApi
+    from pytest_fioloadgen.exceptions import BackendError
+
+    broken = tmp_path / "config"
+    broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    with pytest.raises(BackendError, match=rf"cannot load Kubernetes config from {broken}: "):
+        KubeApi(kubeconfig=str(broken))
