@@ -65,7 +65,7 @@ def pod_cause(pod: Any) -> Cause | None:
 
 
 def event_causes(events: Iterable[Any], owners: Iterable[str]) -> list[Cause]:
-    """FailedCreate events of our StatefulSets: quota and admission (RBAC) refusals."""
+    """FailedCreate events of our StatefulSets or Jobs: quota and admission refusals."""
     wanted = set(owners)
     causes = []
     for event in events:
@@ -79,7 +79,8 @@ def event_causes(events: Iterable[Any], owners: Iterable[str]) -> list[Cause]:
             label = "pod creation forbidden"
         else:
             label = "pod creation failed"
-        causes.append(Cause(f"statefulset {involved.name}: {label}: {message}", fatal=True))
+        kind = str(involved.kind or "object").lower()
+        causes.append(Cause(f"{kind} {involved.name}: {label}: {message}", fatal=True))
     return causes
 
 

@@ -55,6 +55,8 @@ DELETE_TIMEOUT_S = 300.0
 WATCH_CHUNK_S = 2.0
 #: Time for the client pod to be scheduled and started, on top of fio's own runtime.
 CLIENT_START_S = 120.0
+#: How often a run's wait looks at events for a refused client pod.
+EVENT_CHECK_S = 3.0
 WORKER_SELECTOR = f"{manifests.OWNED_SELECTOR},{manifests.COMPONENT_LABEL}=worker"
 
 
@@ -460,6 +462,7 @@ class KubernetesBackend:
         selector = f"job-name={name}"
         deadline = started + timeout_s + CLIENT_START_S
         version: str | None = None
+        next_event_check = 0.0
         while True:
             listing = None
             if version is None:
@@ -478,6 +481,14 @@ class KubernetesBackend:
                     f"fio client job {self.namespace}/{name} did not finish within "
                     f"{timeout_s + CLIENT_START_S:.0f} s{self._job_problem(name)}"
                 )
+            if listing is None and time.monotonic() >= next_event_check:
+                # A pod the Job controller may not create (quota, admission) shows only
+                # as an event: do not wait the whole run's timeout for it.
+                next_event_check = time.monotonic() + EVENT_CHECK_S
+                events, _latest = self._events_by_object()
+                refused = event_causes(events, [name])
+                if refused:
+                    raise BackendError(f"fio client: {refused[0].message}")
             try:
                 for _kind, pod in self.api.watch(
                     f"watch pods of job {self.namespace}/{name}",

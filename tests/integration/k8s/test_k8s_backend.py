@@ -306,3 +306,14 @@ def test_loopback_fallback_without_network_namespaces(tmp_path):
         )
         assert len(result.workers) == 2
         backend.teardown(env)
+
+
+def test_refused_client_pod_fails_the_run_fast(emulator, make_backend, namespace):
+    backend = make_backend()
+    env = backend.deploy(["standard"], 1)
+    emulator.configure(quota_pods=1)
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"fio client: job fio-run-\w+: resource quota exceeded"):
+        backend.run_job(env, JOB, backend.resolve(env, "standard", 1), expected_runtime_s=1)
+    assert time.monotonic() - started < 15
+    assert emulator.objects("jobs", namespace) == []
