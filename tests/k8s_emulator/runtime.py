@@ -69,8 +69,22 @@ class Runtime:
     _batching: bool = False
 
     def __post_init__(self) -> None:
-        if self.use_netns and shutil.which("ip") is None:
-            self.use_netns = False
+        if self.use_netns:
+            self.use_netns = self._netns_work()
+
+    def _netns_work(self) -> bool:
+        """Root without CAP_SYS_ADMIN/CAP_NET_ADMIN (an unprivileged container) cannot make
+        network namespaces: find out once, and fall back to loopback addresses."""
+        if shutil.which("ip") is None:
+            return False
+        probe = f"fk{self.tag}-probe"
+        try:
+            _ip("netns", "add", probe)
+        except RuntimeError:
+            return False
+        with contextlib.suppress(RuntimeError):
+            _ip("netns", "delete", probe)
+        return True
 
     @property
     def bridge(self) -> str:
