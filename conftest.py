@@ -1,4 +1,4 @@
-"""Test-suite configuration: pytester, and the opt-in flag for slow tests."""
+"""Test-suite configuration: pytester, and the opt-in flags for slow and real-cluster tests."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="also run tests marked slow (real fio runs of several seconds)",
+    )
+    parser.addoption(
+        "--with-k8s",
+        action="store_true",
+        default=False,
+        help="also run the kubernetes backend against a real cluster (KUBECONFIG, "
+        "FIO_STORAGECLASS; creates and deletes namespace FIO_NAMESPACE or fio-selftest)",
     )
 
 

@@ -165,6 +165,11 @@ def pytest_fioloadgen_make_backend(
     config: pytest.Config, settings: Settings, session_id: str
 ) -> Backend:
     """The built-in backends, chosen by --fio-backend."""
+    if settings.backend == "kubernetes":
+        # Imported here: the kubernetes client is an optional extra.
+        from .backends.k8s_factory import kubernetes_backend
+
+        return kubernetes_backend(settings, session_id)
     if settings.backend == "static":
         source = settings.source_of("hosts")
         hosts = [parse_host(spec, source=source) for spec in settings.hosts]
@@ -236,6 +241,10 @@ class FioLoadgenPlugin:
         return [self.validated(profile) for profile in chosen]
 
     def target_names(self) -> list[str]:
+        if self.settings.backend == "kubernetes":
+            from .backends.k8s_factory import storage_classes
+
+            return list(storage_classes(self.settings))
         specs = (
             static_targets(self.settings)
             if self.settings.backend == "static"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import BACKEND_NAMES
+from .backends.k8s_manifests import check_dns_label, check_dns_subdomain, check_quantity
 from .exceptions import ConfigError
 
 # fio size syntax: a number with an optional k/m/g/t/p suffix (optionally 'i'/'b').
@@ -135,6 +136,26 @@ def parse_targets(values: list[str], where: str) -> tuple[TargetSpec, ...]:
     return tuple(specs)
 
 
+def parse_storage_classes(text: str, where: str) -> tuple[str, ...]:
+    names = _split(text)
+    for name in names:
+        check_dns_subdomain(name, f"{where}: storage class")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: a storage class is listed twice in {text!r}")
+    return tuple(names)
+
+
+def parse_resources(text: str, where: str) -> dict[str, str]:
+    """``cpu=1,memory=1Gi`` -> {"cpu": "1", "memory": "1Gi"} (Kubernetes quantities)."""
+    resources: dict[str, str] = {}
+    for part in _split(text):
+        name, sep, quantity = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{where}: {part!r} is not RESOURCE=QUANTITY (like cpu=1)")
+        resources[name.strip()] = check_quantity(quantity.strip(), f"{where}: {name.strip()}")
+    return resources
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """One setting: its name, help, how to parse one raw value, and whether it repeats."""
@@ -225,6 +246,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "files into DIR",
         "DIR",
     ),
+    # -- kubernetes backend: workers are pods, targets are storage classes -------------
+    OptionSpec("namespace", "namespace of the kubernetes workers (default: fio)", "NS"),
+    OptionSpec(
+        "storageclass", "storage classes to test, comma separated (kubernetes targets)", "SC,..."
+    ),
+    OptionSpec("image", "fio worker image (kubernetes; default: the project's image)", "IMAGE"),
+    OptionSpec(
+        "kubeconfig", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)", "PATH"
+    ),
+    OptionSpec("context", "kubeconfig context (default: the current context)", "NAME"),
+    OptionSpec("pvc_size", "PVC size of every kubernetes worker (default: 10Gi)", "QUANTITY"),
+    OptionSpec("requests", "worker resource requests, e.g. cpu=1,memory=1Gi", "RES=QTY,..."),
+    OptionSpec("limits", "worker resource limits, e.g. cpu=2,memory=2Gi", "RES=QTY,..."),
+    OptionSpec(
+        "ready_timeout", "seconds to wait for kubernetes workers to be Ready (default: 300)", "S"
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -257,6 +294,15 @@ class Settings:
     read_ceiling: float | None = None
     bmf: Path | None = None
     github_benchmark: Path | None = None
+    namespace: str = "fio"
+    storageclasses: tuple[str, ...] = ()
+    image: str | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    pvc_size: str = "10Gi"
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
+    ready_timeout: int = 300
     #: Where each value came from, for messages ("--fio-workers", "FIO_WORKERS", ...).
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -299,6 +345,15 @@ _CONVERTERS: dict[str, Converter] = {
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),
     "github_benchmark": lambda v, w, r: _path(v[-1], r),
+    "namespace": lambda v, w, r: check_dns_label(v[-1], f"{w}: namespace"),
+    "storageclass": lambda v, w, r: parse_storage_classes(v[-1], w),
+    "image": lambda v, w, r: v[-1],
+    "kubeconfig": lambda v, w, r: _path(v[-1], r),
+    "context": lambda v, w, r: v[-1],
+    "pvc_size": lambda v, w, r: check_quantity(v[-1], f"{w}: PVC size"),
+    "requests": lambda v, w, r: parse_resources(v[-1], w),
+    "limits": lambda v, w, r: parse_resources(v[-1], w),
+    "ready_timeout": lambda v, w, r: _positive_int(v[-1], w),
 }
 # Settings field names where they differ from the option name (plural for lists).
 _FIELD = {
@@ -306,6 +361,7 @@ _FIELD = {
     "label": "labels",
     "binary": "fio_binary",
     "baseline_label": "baseline_labels",
+    "storageclass": "storageclasses",
 }
 
 

@@ -2,7 +2,7 @@
 
 from .base import Backend, Environment, Worker
 
-# The kubernetes backend joins this list with its own issue.
-BACKEND_NAMES = ("local", "static")
+# The kubernetes backend is imported only when chosen (its client is an optional extra).
+BACKEND_NAMES = ("local", "static", "kubernetes")
 
 __all__ = ["BACKEND_NAMES", "Backend", "Environment", "Worker"]

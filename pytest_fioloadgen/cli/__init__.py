@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import FioLoadgenError
-from . import history, profiles, report
+from . import cluster, history, profiles, report
 from .common import EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles, history, report)
+COMMAND_MODULES = (profiles, history, report, cluster)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,699 @@
+"""The controllers of the emulator: what a cluster does after the API stored an object.
+
+StatefulSet -> PVCs (from volumeClaimTemplates) and pods, all at once; PVC -> Bound (or
+Pending with a ProvisioningFailed event); pod -> scheduled, a real process started in
+its sandbox, Ready ``ready_delay_s`` after its creation; Job -> a pod whose command really runs and
+whose output is its log; deletion of a namespace cascades, deletion of an owner deletes
+its pods unless orphaned (a Job's default, as in Kubernetes).
+
+Behaviour for failure tests is switched on through ``Config`` (``POST /_emulator/config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+import shutil
+import sys
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .api import BY_PLURAL, ApiServer, ApiStatus, Resource, Store, now_rfc3339
+from .runtime import PodGone, Runtime
+
+CLUSTER_DOMAIN = "svc"
+
+
+@dataclass
+class Config:
+    """Knobs for the emulated cluster (all settable over HTTP)."""
+
+    #: emulated pod start: creation to Ready (sandbox and process setup included)
+    ready_delay_s: float = 0.2
+    namespace_delete_delay_s: float = 0.1
+    #: image -> ErrImagePull | ImagePullBackOff | CrashLoopBackOff
+    images: dict[str, str] = field(default_factory=dict)
+    #: storage classes whose PVCs are never provisioned
+    pending_storage_classes: list[str] = field(default_factory=list)
+    #: when set, pods stay Pending with this Unschedulable message
+    unschedulable: str | None = None
+    #: at most this many pods per namespace; beyond it FailedCreate "exceeded quota"
+    quota_pods: int | None = None
+    #: when set, the StatefulSet controller's pod creation is refused with this message
+    forbid_pods: str | None = None
+
+    def update(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            if not hasattr(self, key):
+                raise ApiStatus(422, "Invalid", f"unknown emulator setting {key!r}")
+            setattr(self, key, value)
+
+
+def _key(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"{meta['namespace']}/{meta['name']}/{meta['uid']}"
+
+
+class Cluster:
+    """Controllers over one ApiServer's store, running pods in one Runtime."""
+
+    def __init__(self, server: ApiServer, runtime: Runtime, config: Config) -> None:
+        self.server = server
+        self.store: Store = server.store
+        self.runtime = runtime
+        self.config = config
+        self.workdir = runtime.workdir
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pod_tasks: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self._reconciled: dict[str, str] = {}
+        self._aliases: dict[tuple[str, str], dict[str, str]] = {}
+        server.on_delete = self.delete
+        server.logs = self.log_of
+        server.control = config.update
+        self.store.listeners.append(self._changed)
+
+    # -- bootstrapping ---------------------------------------------------------------
+    def seed(self, storage_classes: dict[str, dict[str, Any]], nodes: int) -> None:
+        self.store.add(BY_PLURAL["namespaces"], "", {"metadata": {"name": "kube-system"}})
+        self.store.add(BY_PLURAL["namespaces"], "", {"metadata": {"name": "default"}})
+        for index in range(nodes):
+            self.store.add(
+                BY_PLURAL["nodes"],
+                "",
+                {
+                    "metadata": {
+                        "name": f"emulated-node-{index + 1}",
+                        "labels": {"kubernetes.io/hostname": f"emulated-node-{index + 1}"},
+                    },
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+                },
+            )
+        for name, spec in storage_classes.items():
+            self.store.add(
+                BY_PLURAL["storageclasses"],
+                "",
+                {
+                    "metadata": {"name": name},
+                    "provisioner": spec.get("provisioner", "emulator.fioloadgen.io/hostpath"),
+                    "parameters": spec.get("parameters", {}),
+                    "reclaimPolicy": "Delete",
+                    "volumeBindingMode": "Immediate",
+                },
+            )
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A controller bug must show, not leave the emulated cluster silently stuck.
+            traceback.print_exception(task.exception(), file=sys.stderr)
+
+    def _changed(self, kind: str, plural: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        if kind == "ADDED" and plural == "statefulsets":
+            self._spawn(self.reconcile_statefulset(meta["namespace"], meta["name"]))
+        elif kind == "MODIFIED" and plural == "statefulsets":
+            # Only a spec change needs a reconcile (status updates are our own).
+            spec = json.dumps(obj.get("spec"), sort_keys=True)
+            if self._reconciled.get(meta["uid"]) != spec:
+                self._spawn(self.reconcile_statefulset(meta["namespace"], meta["name"]))
+        elif kind == "ADDED" and plural == "jobs":
+            self._spawn(self.start_job(meta["namespace"], meta["name"]))
+        elif kind == "ADDED" and plural == "persistentvolumeclaims":
+            self._spawn(self.bind_pvc(meta["namespace"], meta["name"]))
+        elif kind == "DELETED" and plural == "pods":
+            # A StatefulSet replaces a deleted pod under the same name (a new IP).
+            for ref in meta.get("ownerReferences", []):
+                if ref.get("kind") == "StatefulSet":
+                    self._spawn(self.reconcile_statefulset(meta["namespace"], ref["name"]))
+        elif kind == "ADDED" and plural == "pods":
+            key = (meta["namespace"], meta["name"])
+            self._pod_tasks[key] = self._spawn(self.run_pod(*key))
+
+    def event(self, namespace: str, involved: dict[str, Any], reason: str, message: str) -> None:
+        meta = involved["metadata"]
+        self.store.add(
+            BY_PLURAL["events"],
+            namespace,
+            {
+                "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:12]}"},
+                "involvedObject": {
+                    "kind": involved["kind"],
+                    "name": meta["name"],
+                    "namespace": namespace,
+                    "uid": meta["uid"],
+                },
+                "reason": reason,
+                "message": message,
+                "type": "Warning",
+                "count": 1,
+                "firstTimestamp": now_rfc3339(),
+                "lastTimestamp": now_rfc3339(),
+            },
+        )
+
+    def _owner_ref(self, owner: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+        }
+
+    def _set_status(self, plural: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        current = self.store.get(plural, meta.get("namespace", ""), meta["name"])
+        if current is None or current["metadata"]["uid"] != meta["uid"]:
+            return
+        updated = copy.deepcopy(current)
+        updated["status"] = {**current.get("status", {}), **status}
+        if updated["status"] == current.get("status"):
+            return
+        self.store.update(BY_PLURAL[plural], updated)
+
+    # -- StatefulSet -----------------------------------------------------------------
+    async def reconcile_statefulset(self, namespace: str, name: str) -> None:
+        sts = self.store.get("statefulsets", namespace, name)
+        namespace_obj = self.store.get("namespaces", "", namespace)
+        if (
+            sts is None
+            or namespace_obj is None
+            or namespace_obj.get("status", {}).get("phase") == "Terminating"
+        ):
+            return
+        self._reconciled[sts["metadata"]["uid"]] = json.dumps(sts.get("spec"), sort_keys=True)
+        spec = sts["spec"]
+        replicas = int(spec.get("replicas", 1))
+        template = spec["template"]
+        existing = {
+            pod["metadata"]["name"]: pod
+            for pod in self.store.items("pods", namespace)
+            if any(
+                ref["uid"] == sts["metadata"]["uid"]
+                for ref in pod["metadata"].get("ownerReferences", [])
+            )
+        }
+        for ordinal in range(replicas):
+            pod_name = f"{name}-{ordinal}"
+            if pod_name in existing or self.store.get("pods", namespace, pod_name):
+                continue
+            refusal = self._pod_refusal(namespace, pod_name)
+            if refusal is not None:
+                self.event(namespace, sts, "FailedCreate", refusal)
+                continue
+            volumes = list(template["spec"].get("volumes", []))
+            for claim in spec.get("volumeClaimTemplates", []):
+                claim_name = f"{claim['metadata']['name']}-{pod_name}"
+                if self.store.get("persistentvolumeclaims", namespace, claim_name) is None:
+                    self.store.add(
+                        BY_PLURAL["persistentvolumeclaims"],
+                        namespace,
+                        {
+                            "metadata": {
+                                "name": claim_name,
+                                "labels": dict(claim["metadata"].get("labels", {})),
+                            },
+                            "spec": copy.deepcopy(claim["spec"]),
+                            "status": {"phase": "Pending"},
+                        },
+                    )
+                volumes.append(
+                    {
+                        "name": claim["metadata"]["name"],
+                        "persistentVolumeClaim": {"claimName": claim_name},
+                    }
+                )
+            pod_spec = copy.deepcopy(template["spec"])
+            pod_spec["volumes"] = volumes
+            pod_spec["hostname"] = pod_name
+            pod_spec["subdomain"] = spec.get("serviceName", name)
+            labels = {
+                **template["metadata"].get("labels", {}),
+                "statefulset.kubernetes.io/pod-name": pod_name,
+            }
+            self.store.add(
+                BY_PLURAL["pods"],
+                namespace,
+                {
+                    "metadata": {
+                        "name": pod_name,
+                        "labels": labels,
+                        "ownerReferences": [self._owner_ref(sts)],
+                    },
+                    "spec": pod_spec,
+                    "status": {"phase": "Pending"},
+                },
+            )
+        for pod_name in existing:
+            if int(pod_name.rsplit("-", 1)[1]) >= replicas:
+                self.delete(BY_PLURAL["pods"], namespace, pod_name, {})
+        self._set_status("statefulsets", sts, {"replicas": replicas})
+
+    def _pod_refusal(self, namespace: str, pod_name: str) -> str | None:
+        if self.config.forbid_pods:
+            return f'pods "{pod_name}" is forbidden: {self.config.forbid_pods}'
+        quota = self.config.quota_pods
+        if quota is not None and len(self.store.items("pods", namespace)) >= quota:
+            return (
+                f'pods "{pod_name}" is forbidden: exceeded quota: pods-quota, requested: '
+                f"pods=1, used: pods={quota}, limited: pods={quota}"
+            )
+        return None
+
+    # -- PVC -------------------------------------------------------------------------
+    async def bind_pvc(self, namespace: str, name: str) -> None:
+        pvc = self.store.get("persistentvolumeclaims", namespace, name)
+        if pvc is None:
+            return
+        storage_class = pvc["spec"].get("storageClassName")
+        if self.store.get("storageclasses", "", storage_class or "") is None:
+            self.event(
+                namespace,
+                pvc,
+                "ProvisioningFailed",
+                f'storageclass.storage.k8s.io "{storage_class}" not found',
+            )
+            return
+        if storage_class in self.config.pending_storage_classes:
+            self.event(
+                namespace,
+                pvc,
+                "ProvisioningFailed",
+                f"failed to provision volume with StorageClass {storage_class!r}: "
+                "emulated provisioner failure",
+            )
+            return
+        self.volume_dir(namespace, name).mkdir(parents=True, exist_ok=True)
+        self._set_status("persistentvolumeclaims", pvc, {"phase": "Bound"})
+
+    def volume_dir(self, namespace: str, claim: str) -> Path:
+        return self.workdir / "volumes" / namespace / claim
+
+    # -- pods ------------------------------------------------------------------------
+    def _pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.store.get("pods", namespace, name)
+
+    def _condition(
+        self, kind: str, status: bool, reason: str = "", message: str = ""
+    ) -> dict[str, Any]:
+        condition = {
+            "type": kind,
+            "status": "True" if status else "False",
+            "lastTransitionTime": now_rfc3339(),
+        }
+        if reason:
+            condition["reason"] = reason
+        if message:
+            condition["message"] = message
+        return condition
+
+    async def _claims_bound(self, namespace: str, pod: dict[str, Any]) -> bool:
+        for volume in pod["spec"].get("volumes", []):
+            claim = volume.get("persistentVolumeClaim")
+            if claim is None:
+                continue
+            pvc = self.store.get("persistentvolumeclaims", namespace, claim["claimName"])
+            if pvc is None or pvc.get("status", {}).get("phase") != "Bound":
+                return False
+        return True
+
+    async def run_pod(self, namespace: str, name: str) -> None:
+        # A pod's start time counts from its creation, as a kubelet's does: sandbox and
+        # process setup are part of it, not added on top.
+        ready_at = asyncio.get_running_loop().time() + self.config.ready_delay_s
+        pod = self._pod(namespace, name)
+        if pod is None:
+            return
+        if self.config.unschedulable:
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    "conditions": [
+                        self._condition(
+                            "PodScheduled", False, "Unschedulable", self.config.unschedulable
+                        )
+                    ]
+                },
+            )
+            return
+        waited = False
+        while not await self._claims_bound(namespace, pod):
+            if not waited:
+                self._set_status(
+                    "pods",
+                    pod,
+                    {
+                        "conditions": [
+                            self._condition(
+                                "PodScheduled",
+                                False,
+                                "Unschedulable",
+                                "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+                            )
+                        ]
+                    },
+                )
+                waited = True
+            await asyncio.sleep(0.1)
+            pod = self._pod(namespace, name)
+            if pod is None:
+                return
+        container = pod["spec"]["containers"][0]
+        image = container.get("image", "")
+        behaviour = self.config.images.get(image)
+        key = _key(pod)
+        try:
+            sandbox = await asyncio.to_thread(self.runtime.create_sandbox, key)
+        except PodGone:
+            return
+        scheduled = self._condition("PodScheduled", True)
+        base_status = {
+            "hostIP": sandbox.ip,
+            "podIP": sandbox.ip,
+            "podIPs": [{"ip": sandbox.ip}],
+            "startTime": now_rfc3339(),
+        }
+        pod = self._pod(namespace, name)
+        if pod is None:
+            await asyncio.to_thread(self.runtime.stop, key)
+            return
+        pod = copy.deepcopy(pod)
+        pod["spec"]["nodeName"] = "emulated-node-1"
+        self.store.update(BY_PLURAL["pods"], pod)
+        if behaviour in ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"):
+            message = {
+                "ErrImagePull": f'rpc error: pulling image "{image}": not found',
+                "ImagePullBackOff": f'Back-off pulling image "{image}"',
+                "CrashLoopBackOff": f"back-off 40s restarting failed container={container['name']}",
+            }[behaviour]
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    **base_status,
+                    "phase": "Pending" if "Image" in behaviour else "Running",
+                    "conditions": [
+                        scheduled,
+                        self._condition("Ready", False, "ContainersNotReady"),
+                    ],
+                    "containerStatuses": [
+                        {
+                            "name": container["name"],
+                            "image": image,
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 3 if behaviour == "CrashLoopBackOff" else 0,
+                            "state": {"waiting": {"reason": behaviour, "message": message}},
+                        }
+                    ],
+                },
+            )
+            return
+        argv, cwd = self._command(namespace, pod, sandbox.ip)
+        log = self.workdir / "logs" / namespace / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"")
+        self._write_hosts(namespace, key)
+        try:
+            process = await asyncio.to_thread(self.runtime.start, key, argv, cwd=cwd, log=log)
+        except PodGone:
+            return
+        running = {
+            "name": container["name"],
+            "image": image,
+            "imageID": f"emulated://{image}",
+            "containerID": f"emulated://{key}",
+            "ready": False,
+            "restartCount": 0,
+            "started": True,
+            "state": {"running": {"startedAt": now_rfc3339()}},
+        }
+        self._set_status(
+            "pods",
+            pod,
+            {
+                **base_status,
+                "phase": "Running",
+                "conditions": [scheduled, self._condition("Ready", False, "ContainersNotReady")],
+                "containerStatuses": [running],
+            },
+        )
+        restart = pod["spec"].get("restartPolicy", "Always")
+        if restart == "Never":
+            # A run-to-completion pod: Ready while it runs, its exit status is the result.
+            code = await asyncio.to_thread(process.wait)
+            await asyncio.to_thread(self.runtime.stop, key)
+            finished = {
+                **running,
+                "ready": False,
+                "started": False,
+                "state": {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": "Completed" if code == 0 else "Error",
+                        "finishedAt": now_rfc3339(),
+                    }
+                },
+            }
+            self._set_status(
+                "pods",
+                pod,
+                {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [finished]},
+            )
+            return
+        await asyncio.sleep(max(0.0, ready_at - asyncio.get_running_loop().time()))
+        if process.poll() is not None:
+            self._set_status(
+                "pods",
+                pod,
+                {
+                    "containerStatuses": [
+                        {
+                            **running,
+                            "state": {
+                                "waiting": {
+                                    "reason": "CrashLoopBackOff",
+                                    "message": f"exited with {process.returncode}",
+                                }
+                            },
+                        }
+                    ]
+                },
+            )
+            return
+        self._set_status(
+            "pods",
+            pod,
+            {
+                "conditions": [scheduled, self._condition("Ready", True)],
+                "containerStatuses": [{**running, "ready": True}],
+            },
+        )
+
+    def _command(self, namespace: str, pod: dict[str, Any], ip: str) -> tuple[list[str], Path]:
+        """The container's command with volume mount paths mapped to host directories."""
+        container = pod["spec"]["containers"][0]
+        mounts: dict[str, Path] = {}
+        volumes = {volume["name"]: volume for volume in pod["spec"].get("volumes", [])}
+        for mount in container.get("volumeMounts", []):
+            volume = volumes.get(mount["name"], {})
+            if "persistentVolumeClaim" in volume:
+                host = self.volume_dir(namespace, volume["persistentVolumeClaim"]["claimName"])
+            elif "configMap" in volume:
+                host = (
+                    self.workdir
+                    / "configmaps"
+                    / namespace
+                    / pod["metadata"]["name"]
+                    / mount["name"]
+                )
+                host.mkdir(parents=True, exist_ok=True)
+                source = self.store.get("configmaps", namespace, volume["configMap"]["name"])
+                for file_name, text in (source or {}).get("data", {}).items():
+                    if not self.runtime.use_netns:
+                        text = self._resolve_names(namespace, pod["metadata"]["name"], text)
+                    (host / file_name).write_text(text)
+            else:
+                continue
+            mounts[mount["mountPath"]] = host
+
+        def mapped(value: str) -> str:
+            # A path argument, or the value of an --option=path; one pass, longest first.
+            for path in sorted(mounts, key=len, reverse=True):
+                pattern = re.compile(rf"(^|=){re.escape(path.rstrip('/'))}(?=/|$)")
+                host = str(mounts[path])
+                value, count = pattern.subn(lambda m, host=host: m.group(1) + host, value)
+                if count:
+                    break
+            return value
+
+        argv = [mapped(arg) for arg in container.get("command", []) + container.get("args", [])]
+        if not self.runtime.use_netns:
+            # Shared loopback: each server must bind its own address.
+            argv = [f"--server=ip:{ip},8765" if arg == "--server" else arg for arg in argv]
+        working = container.get("workingDir")
+        cwd = Path(mapped(working)) if working else self.workdir
+        if not cwd.is_dir() or str(cwd) == working:
+            cwd = self.workdir / "scratch" / namespace / pod["metadata"]["name"]
+            cwd.mkdir(parents=True, exist_ok=True)
+        return argv, cwd
+
+    def dns_names(self, namespace: str) -> dict[str, str]:
+        """Headless-service names of every pod with an IP in the namespace."""
+        names: dict[str, str] = {}
+        for pod in self.store.items("pods", namespace):
+            ip = pod.get("status", {}).get("podIP")
+            subdomain = pod["spec"].get("subdomain")
+            if ip and subdomain:
+                host = f"{pod['spec']['hostname']}.{subdomain}"
+                names[f"{host}.{namespace}.svc.cluster.local"] = ip
+                names[f"{host}.{namespace}.{CLUSTER_DOMAIN}"] = ip
+                names[host] = ip
+        return names
+
+    def _write_hosts(self, namespace: str, key: str) -> None:
+        self.runtime.write_hosts(key, self.dns_names(namespace))
+
+    def _resolve_names(self, namespace: str, pod: str, text: str) -> str:
+        """Loopback fallback (no per-pod /etc/hosts): names in the pod's files become IPs,
+        and the pod's log shows the names again, as fio would print them."""
+        aliases = self._aliases.setdefault((namespace, pod), {})
+        for name, ip in sorted(self.dns_names(namespace).items(), key=lambda kv: -len(kv[0])):
+            if name in text:
+                aliases[ip] = name
+                text = text.replace(name, ip)
+        return text
+
+    def log_of(self, namespace: str, name: str) -> str:
+        log = self.workdir / "logs" / namespace / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        for ip, alias in self._aliases.get((namespace, name), {}).items():
+            text = re.sub(rf"(?<![\d.]){re.escape(ip)}(?![\d])", alias, text)
+        return text
+
+    # -- Jobs ------------------------------------------------------------------------
+    async def start_job(self, namespace: str, name: str) -> None:
+        job = self.store.get("jobs", namespace, name)
+        if job is None:
+            return
+        template = job["spec"]["template"]
+        uid = job["metadata"]["uid"]
+        labels = {
+            **template["metadata"].get("labels", {}),
+            "job-name": name,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "batch.kubernetes.io/controller-uid": uid,
+        }
+        pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+        refusal = self._pod_refusal(namespace, pod_name)
+        if refusal is not None:
+            self.event(namespace, job, "FailedCreate", refusal)
+            return
+        self.store.add(
+            BY_PLURAL["pods"],
+            namespace,
+            {
+                "metadata": {
+                    "name": pod_name,
+                    "labels": labels,
+                    "ownerReferences": [self._owner_ref(job)],
+                },
+                "spec": copy.deepcopy(template["spec"]),
+                "status": {"phase": "Pending"},
+            },
+        )
+        self._set_status("jobs", job, {"active": 1, "startTime": now_rfc3339()})
+        task = self._pod_tasks.get((namespace, pod_name))
+        if task is not None:
+            await asyncio.wait([task])
+        pod = self.store.get("pods", namespace, pod_name)
+        phase = (pod or {}).get("status", {}).get("phase")
+        if phase == "Succeeded":
+            self._set_status(
+                "jobs",
+                job,
+                {"active": 0, "succeeded": 1, "conditions": [self._condition("Complete", True)]},
+            )
+        elif phase == "Failed":
+            self._set_status(
+                "jobs",
+                job,
+                {
+                    "active": 0,
+                    "failed": 1,
+                    "conditions": [self._condition("Failed", True, "BackoffLimitExceeded")],
+                },
+            )
+
+    # -- deletion --------------------------------------------------------------------
+    def delete(
+        self, resource: Resource, namespace: str, name: str, options: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Deletion with the side effects the API alone does not have."""
+        obj = self.store.get(resource.plural, namespace, name)
+        if obj is None:
+            return None
+        if resource.plural == "namespaces":
+            if obj.get("status", {}).get("phase") != "Terminating":
+                updated = copy.deepcopy(obj)
+                updated["metadata"]["deletionTimestamp"] = now_rfc3339()
+                updated["status"] = {"phase": "Terminating"}
+                obj = self.store.update(resource, updated)
+                self._spawn(self._finish_namespace(name))
+            return obj
+        if resource.plural == "pods":
+            self._stop_pod(obj)
+        policy = options.get("propagationPolicy")
+        if policy is None:
+            # As in Kubernetes: deleting a Job through the API orphans its pods by default.
+            policy = "Orphan" if resource.plural == "jobs" else "Background"
+        removed = self.store.remove(resource, namespace, name)
+        if policy != "Orphan":
+            uid = removed["metadata"]["uid"]
+            for pod in self.store.items("pods", namespace):
+                if any(ref.get("uid") == uid for ref in pod["metadata"].get("ownerReferences", [])):
+                    self.delete(BY_PLURAL["pods"], namespace, pod["metadata"]["name"], {})
+        return removed
+
+    def _stop_pod(self, pod: dict[str, Any]) -> None:
+        # Not cancelled: the pod's task notices the pod is gone after its next step, and
+        # the runtime refuses to start anything for a stopped key.
+        self.runtime.stop(_key(pod))
+
+    async def _finish_namespace(self, namespace: str) -> None:
+        await asyncio.sleep(self.config.namespace_delete_delay_s)
+        for resource in BY_PLURAL.values():
+            if not resource.namespaced:
+                continue
+            items = self.store.items(resource.plural, namespace)
+            if resource.plural == "pods":
+                # Pods stop in parallel, as a kubelet's do.
+                await asyncio.gather(
+                    *(asyncio.to_thread(self.runtime.stop, _key(obj)) for obj in items)
+                )
+            for obj in items:
+                if self.store.get(resource.plural, namespace, obj["metadata"]["name"]):
+                    self.store.remove(resource, namespace, obj["metadata"]["name"])
+        shutil.rmtree(self.workdir / "volumes" / namespace, ignore_errors=True)
+        if self.store.get("namespaces", "", namespace) is not None:
+            self.store.remove(BY_PLURAL["namespaces"], "", namespace)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        await asyncio.to_thread(self.runtime.close)

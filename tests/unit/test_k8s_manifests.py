@@ -1,0 +1,176 @@
+"""Kubernetes manifests and settings of the kubernetes backend (no cluster, no client)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_fioloadgen.backends import k8s_manifests as manifests
+from pytest_fioloadgen.exceptions import ConfigError
+from pytest_fioloadgen.settings import resolve
+
+SPEC = manifests.WorkerSpec(
+    namespace="bench",
+    image="registry/fio:1",
+    pvc_size="20Gi",
+    requests={"cpu": "1"},
+    limits={"memory": "2Gi"},
+)
+
+
+def test_statefulset_per_storage_class():
+    sts = manifests.statefulset(SPEC, "ocs-storagecluster-ceph-rbd", 4)
+    assert sts["metadata"]["name"] == "fio-ocs-storagecluster-ceph-rbd"
+    spec = sts["spec"]
+    assert spec["replicas"] == 4 and spec["podManagementPolicy"] == "Parallel"
+    assert spec["serviceName"] == sts["metadata"]["name"]
+    affinity = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in affinity
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry/fio:1"
+    assert container["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
+    assert container["workingDir"] == manifests.DATA_MOUNT
+    claim = spec["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "ocs-storagecluster-ceph-rbd"
+    assert claim["resources"]["requests"]["storage"] == "20Gi"
+    for obj in (sts, manifests.headless_service(SPEC, "x"), manifests.namespace("bench")):
+        assert obj["metadata"]["labels"][manifests.OWNER_LABEL] == manifests.OWNER_VALUE
+
+
+def test_headless_service_and_dns_names():
+    service = manifests.headless_service(SPEC, "gp3.encrypted")
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["metadata"]["name"] == "fio-gp3-encrypted"
+    assert manifests.worker_dns_name("gp3.encrypted", 2, "bench") == (
+        "fio-gp3-encrypted-2.fio-gp3-encrypted.bench.svc"
+    )
+
+
+def test_run_job_runs_the_client_once():
+    job = manifests.run_job(SPEC, "fio-run-1", 600)
+    assert job["spec"]["backoffLimit"] == 0
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["containers"][0]["command"] == [
+        "fio",
+        "--client=/job/hosts",
+        "/job/job.fio",
+        "--output-format=json+",
+    ]
+    config_map = manifests.run_configmap(SPEC, "fio-run-1", "[x]\n", ["a,8765", "b,8765"])
+    assert config_map["data"]["hosts"] == "a,8765\nb,8765\n"
+
+
+def settings_from(env):
+    return resolve(rootdir=Path("/r"), cli={}, env=env, ini={})
+
+
+def test_kubernetes_settings():
+    settings = settings_from(
+        {
+            "FIO_BACKEND": "kubernetes",
+            "FIO_STORAGECLASS": "standard, gp3.io",
+            "FIO_NAMESPACE": "bench",
+            "FIO_REQUESTS": "cpu=500m,memory=1Gi",
+            "FIO_PVC_SIZE": "5Gi",
+            "FIO_KUBECONFIG": "kc",
+            "FIO_READY_TIMEOUT": "60",
+        }
+    )
+    assert settings.storageclasses == ("standard", "gp3.io")
+    assert settings.requests == {"cpu": "500m", "memory": "1Gi"}
+    assert settings.kubeconfig == Path("/r/kc")
+    assert settings.ready_timeout == 60
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FIO_NAMESPACE": "Bench_1"}, "FIO_NAMESPACE: namespace 'Bench_1' is not a valid"),
+        ({"FIO_STORAGECLASS": "a,a"}, "FIO_STORAGECLASS: a storage class is listed twice"),
+        ({"FIO_STORAGECLASS": "UPPER"}, "FIO_STORAGECLASS: storage class 'UPPER' is not"),
+        ({"FIO_PVC_SIZE": "10GB"}, "FIO_PVC_SIZE: PVC size '10GB' is not a Kubernetes quantity"),
+        ({"FIO_LIMITS": "cpu"}, "FIO_LIMITS: 'cpu' is not RESOURCE=QUANTITY"),
+        ({"FIO_REQUESTS": "cpu=lots"}, "FIO_REQUESTS: cpu 'lots' is not a Kubernetes quantity"),
+    ],
+)
+def test_bad_kubernetes_settings_name_the_source(env, message):
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env)
+    assert str(caught.value).startswith(message)
+
+
+def test_kubernetes_client_is_imported_only_when_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pytest_fioloadgen.plugin, pytest_fioloadgen.cli;"
+        "import pytest_fioloadgen.backends.kubernetes;"
+        "print('kubernetes' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def k8s_fingerprint(*, cluster="uid-1", parameters=None, workers=4, pvc_size="10Gi"):
+    return {
+        "backend": "kubernetes",
+        "fio_version": "fio-3.33",
+        "cluster": {"id": cluster},
+        "kubernetes": {"version": "v1.30.0", "nodes": 3, "context": "ctx"},
+        "targets": {
+            "rbd": {
+                "workers": workers,
+                "pvc_size": pvc_size,
+                "provisioner": "rook-ceph.rbd.csi.ceph.com",
+                "parameters": parameters or {"pool": "replicapool"},
+            }
+        },
+    }
+
+
+def test_history_keys_separate_clusters_and_storage_classes():
+    from pytest_fioloadgen.history import history_key
+
+    def key(**kwargs):
+        return history_key(
+            profile_hash="p",
+            workers=2,
+            backend="kubernetes",
+            target="rbd",
+            fingerprint=k8s_fingerprint(**kwargs),
+        )
+
+    assert key() == key(workers=8)  # the deploy size is not the storage
+    assert key() != key(cluster="uid-2")
+    assert key() != key(parameters={"pool": "ec-pool"})
+    assert key() != key(pvc_size="100Gi")
+
+
+def test_missing_client_says_which_extra_to_install():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['kubernetes'] = None\n"
+        "from pytest_fioloadgen.backends.k8s_api import KubeApi\n"
+        "try:\n    KubeApi()\nexcept Exception as err:\n    print(type(err).__name__, err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "BackendError the kubernetes backend needs the kubernetes client: "
+        "pip install 'pytest-fioloadgen[kubernetes]'"
+    )
+
+
+def test_bad_kubeconfig_is_one_line(tmp_path):
+    pytest.importorskip("kubernetes")
+    from pytest_fioloadgen.backends.k8s_api import KubeApi
+    from pytest_fioloadgen.exceptions import BackendError
+
+    broken = tmp_path / "config"
+    broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    with pytest.raises(BackendError, match=rf"cannot load Kubernetes config from {broken}: "):
+        KubeApi(kubeconfig=str(broken))
