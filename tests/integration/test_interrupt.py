@@ -86,5 +86,11 @@ def test_interrupt_mid_run_tears_down(tmp_path, signum):
             process.kill()
     assert process.returncode != 0
     assert "KeyboardInterrupt" in output or "Interrupted" in output or "signal" in output
-    assert processes_inside(target) == []
+    # SIGKILLed job processes in the middle of an I/O leave when the I/O returns, which on
+    # a loaded machine can take a moment after pytest has exited.
+    deadline = time.monotonic() + 10
+    while processes_inside(target) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_inside(target)}
+    assert left == {}
     assert list(target.iterdir()) == []
