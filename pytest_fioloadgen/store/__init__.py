@@ -11,7 +11,10 @@ from pytest_fioloadgen.store.sqlite import SQLiteStore
 
 __all__ = ["RunRecord", "Store", "default_store_uri", "open_store"]
 
-SUPPORTED_URIS = "a path (history.db), sqlite:///absolute/path.db, sqlite:relative/path.db"
+SUPPORTED_URIS = (
+    "a path (history.db), sqlite:///absolute/path.db, sqlite:relative/path.db, "
+    "http(s)://server[:port] (a results server)"
+)
 
 _KNOWN_SCHEMES = frozenset({"sqlite", "tinydb", "http", "https"})
 # Two letters at least, so that a Windows drive ("C:\\...") stays a path.
@@ -31,6 +34,11 @@ def open_store(uri: str, *, rootdir: Path | None = None) -> Store:
         location = rest
     elif scheme == "sqlite":
         location = _sqlite_location(uri, rest)
+    elif scheme in ("http", "https"):
+        # Imported here: only a remote history needs requests at open time.
+        from .http import HTTPStore
+
+        return HTTPStore(uri)
     else:
         raise StoreError(
             f"history store URI {uri!r}: scheme {scheme!r} is not supported; use {SUPPORTED_URIS}"

@@ -409,7 +409,8 @@ def test_unknown_scheme_names_the_uri_and_the_supported_ones(tmp_path: Path, uri
     scheme = uri.split(":")[0]
     assert str(info.value) == (
         f"history store URI {uri!r}: scheme {scheme!r} is not supported; use a path "
-        "(history.db), sqlite:///absolute/path.db, sqlite:relative/path.db"
+        "(history.db), sqlite:///absolute/path.db, sqlite:relative/path.db, "
+        "http(s)://server[:port] (a results server)"
     )
     assert os.listdir(tmp_path) == []
 
