@@ -97,6 +97,10 @@ def handled(handler: Handler) -> Handler:
             fail(status, message)
         except FioLoadgenError as err:
             fail(400, str(err))
+        except Exception:
+            # Logged with its traceback; the client learns nothing of the internals.
+            log.exception("unhandled error in %s %s", bottle.request.method, bottle.request.path)
+            fail(500, "internal server error (see the server's error log)")
 
     return wrapper
 

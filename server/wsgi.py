@@ -105,13 +105,20 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving_in_thread(config: ServerConfig) -> Iterator[Server]:
-    """For tests and benchmarks: the server on a background thread, stopped on exit."""
+def serving_in_thread(config: ServerConfig, *, join: bool = True) -> Iterator[Server]:
+    """For tests and benchmarks: the server on a background thread, stopped on exit.
+
+    cheroot notices a stop only at its next poll (up to half a second); ``join=False``
+    lets that finish in the background (many short-lived test servers).
+    """
     server = Server(config)
     thread = threading.Thread(target=server.serve, name="fioloadgen-server", daemon=True)
     thread.start()
     try:
         yield server
     finally:
-        server.stop()
-        thread.join(10)
+        if join:
+            server.stop()
+            thread.join(10)
+        else:
+            threading.Thread(target=server.stop, daemon=True).start()

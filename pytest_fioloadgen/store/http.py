@@ -12,7 +12,7 @@ from typing import Any
 
 from ..apiclient import ApiClient, ApiError, resolve_token
 from ..exceptions import StoreError
-from .base import Baseline, RunRecord
+from .base import Baseline, RunRecord, check_baseline_name
 from .wire import baseline_from_json, run_from_json, run_to_json
 
 
@@ -111,6 +111,8 @@ class HTTPStore:
         return bool(document and document.get("data", {}).get("deleted"))
 
     def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
+        # Checked here too: a name like "../x" must not become another URL.
+        check_baseline_name(name)
         document = self._call(
             f"pin baseline {name!r}",
             "PUT",

@@ -20,6 +20,8 @@ from pytest_fioloadgen.store.sqlite import SQLiteStore
 
 STORE_URIS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "sqlite": lambda request, tmp_path: f"sqlite://{tmp_path / 'history.db'}",
+    # A live results server on an ephemeral loopback port (tests/conftest.py).
+    "http": lambda request, tmp_path: request.getfixturevalue("http_store_uri"),
 }
 
 
