@@ -87,7 +87,9 @@ def _register_ui(app: bottle.Bottle) -> None:
         if name not in ("chart.umd.min.js", "LICENSE"):
             return bottle.HTTPError(404, "no such file")
         return bottle.static_file(
-            name, root=str(CHARTJS_DIR), mimetype="text/plain" if name == "LICENSE" else "auto"
+            name,
+            root=str(CHARTJS_DIR),
+            mimetype="text/plain" if name == "LICENSE" else "text/javascript",
         )
 
     def asset(name: str) -> bottle.HTTPResponse:

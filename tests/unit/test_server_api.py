@@ -137,7 +137,10 @@ def test_cors_allows_only_configured_origins(tmp_path):
         assert ok.headers["Access-Control-Allow-Origin"] == "http://ui.example"
         other = client.get("/api/v1/status", headers={"Origin": "http://evil.example"})
         assert "Access-Control-Allow-Origin" not in other.headers
-        assert client.options("/api/v1/jobs", headers={"Origin": "http://ui.example"}).status_code == 204
+        assert (
+            client.options("/api/v1/jobs", headers={"Origin": "http://ui.example"}).status_code
+            == 204
+        )
     finally:
         context.store.close()
         context.jobs.close()
@@ -305,7 +308,10 @@ def test_cancel_delete_and_rerun(ctx, client, auth):
 def test_queue_restart_semantics(ctx):
     from fioloadgen_server.jobsdb import JobDB
 
-    ids = [ctx.submit(profile="randread-4k", workers=1, target="local", title=f"t{i}").id for i in range(3)]
+    ids = [
+        ctx.submit(profile="randread-4k", workers=1, target="local", title=f"t{i}").id
+        for i in range(3)
+    ]
     assert ctx.jobs.claim_next().id == ids[0]
     ctx.jobs.close()
     reopened = JobDB(ctx.config.db_path)
@@ -341,11 +347,14 @@ def test_openapi_document_names_exactly_the_routes(ctx):
 def test_history_compare_export_import_round_trip(ctx, client, auth):
     from tests.unit.test_store_contract import make_run
 
-    runs = [
-        make_run(f"r{i}", started_at=100.0 + i, metrics={"iops": 1000.0 + i}) for i in range(3)
-    ]
+    runs = [make_run(f"r{i}", started_at=100.0 + i, metrics={"iops": 1000.0 + i}) for i in range(3)]
     for run in runs:
-        assert client.post("/api/v1/runs", json=json.loads(json.dumps(_wire(run))), headers=auth).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/runs", json=json.loads(json.dumps(_wire(run))), headers=auth
+            ).status_code
+            == 201
+        )
     history = body(client.get("/api/v1/history/0123456789abcdef?metric=iops"))["data"]
     assert [p["value"] for p in history["points"]] == [1000.0, 1001.0, 1002.0]
     assert history["thresholds"] == [] and history["change_points"] == []
