@@ -134,10 +134,10 @@ def test_click_through_profiles_run_job_history_compare(start_server, browser):
 
 
 def test_masthead_survives_a_server_restart(tmp_path, browser):
+    from fioloadgen_server.wsgi import serving_in_thread
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from fioloadgen_server.wsgi import serving_in_thread
     from tests.conftest import server_config
 
     config = server_config(tmp_path)

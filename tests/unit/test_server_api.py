@@ -6,11 +6,11 @@ import base64
 import json
 
 import pytest
-from werkzeug.test import Client
-
 from fioloadgen_server.app import build_context, create_app
 from fioloadgen_server.jobsdb import JobFilter
 from fioloadgen_server.openapi import openapi_document
+from werkzeug.test import Client
+
 from tests.conftest import server_config
 
 GOOD = "[global]\nioengine=psync\nsize=4m\nruntime=1\ntime_based\n[rr]\nrw=randread\nbs=4k\n"
