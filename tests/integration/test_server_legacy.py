@@ -196,7 +196,7 @@ def legacy(start_server):
 
 
 def test_status_and_profiles(legacy):
-    live, cli, anonymous = legacy
+    _live, cli, anonymous = legacy
     out = anonymous.status()
     assert out[0] == "Target      : local"
     assert out[2:4] == ["Workers", "  local : 2"]
