@@ -34,9 +34,11 @@ API_PREFIX = "/api/v1"
 class ApiError(FioLoadgenError):
     """The server could not be reached or answered with an error."""
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None, unreachable: bool = False):
         super().__init__(message)
         self.status = status
+        #: No answer at all (refused, timed out), as opposed to an answer that is an error.
+        self.unreachable = unreachable
 
 
 def client_config_path() -> Path:
@@ -171,9 +173,13 @@ class ApiClient:
                 method, url, params=params, data=data, headers=headers, timeout=self.timeout
             )
         except requests.Timeout as err:
-            raise ApiError(f"results server {self.base_url} did not answer in time") from err
+            raise ApiError(
+                f"results server {self.base_url} did not answer in time", unreachable=True
+            ) from err
         except requests.ConnectionError as err:
-            raise ApiError(f"results server {self.base_url} cannot be reached") from err
+            raise ApiError(
+                f"results server {self.base_url} cannot be reached", unreachable=True
+            ) from err
         except requests.RequestException as err:
             raise ApiError(f"results server {self.base_url}: {err}") from err
         if response.status_code not in expect:

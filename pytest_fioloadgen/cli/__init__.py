@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"fioloadgen: error: {err}", file=sys.stderr)
-        if isinstance(err, ApiError) and err.status is None and "server" in str(err):
+        if isinstance(err, ApiError) and err.unreachable:
             return EXIT_UNREACHABLE
         if isinstance(err, ApiError) and err.status in (401, 403):
             return EXIT_AUTH
