@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -125,12 +126,17 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours still "exists": reap it if it is one.
+    # A zombie still "exists" to kill(0): a child of ours is reaped, anyone's is read
+    # from /proc (an init that never reaps leaves dead daemons as zombies forever).
     with contextlib.suppress(ChildProcessError):
         done, _status = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _read_pid(path: Path) -> int | None:
@@ -157,6 +163,14 @@ def _start(args: argparse.Namespace) -> int:
             return EXIT_NOT_RUNNING
         print(f"fioloadgen: removing stale pid file {pid_path} (pid {pid} is not running)")
         pid_path.unlink()
+    busy = _port_in_use(config.host, config.port)
+    if busy:
+        print(
+            f"fioloadgen: port {config.port} on {config.host} is already in use ({busy}); "
+            "choose --port",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     argv = [sys.executable, "-m", "fioloadgen_server", "serve", "--daemon-logs"]
     argv += ["--pid-file", str(pid_path), *_forwarded(args, config)]
@@ -175,7 +189,7 @@ def _start(args: argparse.Namespace) -> int:
         if process.poll() is not None:
             print(f"fioloadgen: the server did not start: {_last_error(config)}", file=sys.stderr)
             return EXIT_USAGE
-        if _answers(url):
+        if _answers(url, pid=process.pid):
             print(f"fioloadgen: server started on {url} (pid {process.pid})")
             print(f"  token: {config.token_path}  logs: {config.error_log}, {config.access_log}")
             return EXIT_OK
@@ -221,11 +235,26 @@ def _last_error(config: ServerConfig) -> str:
     return lines[-1].removeprefix("fioloadgen: error: ") if lines else f"see {config.error_log}"
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, pid: int | None = None) -> bool:
+    """Whether the server answers at ``url`` (and is the process ``pid``, when given)."""
     try:
-        return requests.get(f"{url}/api/v1/status", timeout=1).status_code == 200
+        response = requests.get(f"{url}/api/v1/status", timeout=1)
     except requests.RequestException:
         return False
+    if response.status_code != 200:
+        return False
+    return pid is None or response.json().get("data", {}).get("pid") == pid
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """Why the address cannot be bound, or "" when it can."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            return err.strerror or str(err)
+    return ""
 
 
 def _stop(args: argparse.Namespace) -> int:

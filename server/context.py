@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class ServerContext:
         counts = self.jobs.counts()
         return {
             "version": __version__,
+            "pid": os.getpid(),
             "backend": self.config.settings.backend,
             "workers": self.executor.workers(),
             "deployed": self.executor.deployed(),
