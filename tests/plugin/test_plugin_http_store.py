@@ -5,17 +5,25 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.plugin.test_plugin import FAST, STORAGE_TEST, profiles  # noqa: F401 (fixture)
+from tests.plugin.test_plugin import FAST, INI, QUICK_PROFILE, STORAGE_TEST
+
+
+@pytest.fixture
+def quick_profiles(pytester):
+    pytester.makeini(INI)
+    directory = pytester.mkdir("myprofiles")
+    (directory / "quick.fio").write_text(QUICK_PROFILE)
+    return ("--fio-profiles-dir", str(directory))
 
 
 @pytest.mark.slow
-def test_runs_are_recorded_on_the_server(pytester, profiles, start_server, monkeypatch):
+def test_runs_are_recorded_on_the_server(pytester, quick_profiles, start_server, monkeypatch):
     live = start_server()
     monkeypatch.setenv("FIO_API_TOKEN", live.token)
     pytester.makepyfile(STORAGE_TEST)
     result = pytester.runpytest(
         *FAST,
-        *profiles,
+        *quick_profiles,
         "--fio-profiles",
         "quick",
         "--fio-workers",
@@ -32,13 +40,13 @@ def test_runs_are_recorded_on_the_server(pytester, profiles, start_server, monke
 
 
 def test_a_wrong_token_fails_the_session_with_one_line(
-    pytester, profiles, start_server, monkeypatch
+    pytester, quick_profiles, start_server, monkeypatch
 ):
     live = start_server()
     monkeypatch.setenv("FIO_API_TOKEN", "wrong-token-wrong-token")
     pytester.makepyfile(STORAGE_TEST)
     result = pytester.runpytest(
-        *FAST, *profiles, "--fio-profiles", "quick", "--fio-store", live.url
+        *FAST, *quick_profiles, "--fio-profiles", "quick", "--fio-store", live.url
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*history store http://127.0.0.1:*cannot record run*token*"])
