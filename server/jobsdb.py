@@ -202,18 +202,26 @@ class JobDB:
 
     # -- jobs --------------------------------------------------------------------------
     def add(self, job: Job) -> Job:
-        row = job.to_json(with_text=True)
-        row["labels"] = json.dumps(dict(job.labels))
-        row["summary"] = None if job.summary is None else json.dumps(dict(job.summary))
+        self.add_many([job])
+        return job
+
+    def add_many(self, jobs: list[Job]) -> None:
+        """Add jobs in one transaction (an import, a benchmark); any known id refuses all."""
+        rows = []
+        for job in jobs:
+            row = job.to_json(with_text=True)
+            row["labels"] = json.dumps(dict(job.labels))
+            row["summary"] = None if job.summary is None else json.dumps(dict(job.summary))
+            rows.append([row[column] for column in _COLUMNS])
         with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone():
-                raise JobError(f"job {job.id!r} already exists", 409)
-            conn.execute(
+            for job in jobs:
+                if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone():
+                    raise JobError(f"job {job.id!r} already exists", 409)
+            conn.executemany(
                 f"INSERT INTO jobs ({', '.join(_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-                [row[column] for column in _COLUMNS],
+                rows,
             )
-        return job
 
     def get(self, job_id: str) -> Job:
         with self._read() as conn:

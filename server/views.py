@@ -75,7 +75,8 @@ def series(runs: list[RunRecord], metric: str) -> list[dict[str, Any]]:
                 "value": value,
                 "status": run.status,
                 "verdict": run.verdict,
-                "labels": dict(run.labels),
+                # Only what a chart tooltip or link needs: a series can be 5000 points.
+                "title": run.labels.get("job_title") or run.test_id or run.run_id,
             }
         )
     return points

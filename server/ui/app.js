@@ -247,7 +247,7 @@
     return [el("h1", {}, `History: ${c.profile} w${c.workers} ${c.backend}/${c.target}`), el("p", {}, "key ", el("code", {}, key), " · metric ", picker),
       el("div", { class: "charts" }, trend),
       el("table", { id: "history-points" }, el("tr", {}, el("th", {}, "run"), el("th", {}, "started"), el("th", {}, metric)),
-        data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.labels.job_title || p.run_id)),
+        data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.title || p.run_id)),
           el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, 3)))))];
   }
 

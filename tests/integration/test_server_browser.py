@@ -152,10 +152,24 @@ def test_masthead_survives_a_server_restart(tmp_path, browser):
     )
     from dataclasses import replace
 
-    with serving_in_thread(replace(config, port=port)):
+    from pytest_fioloadgen.exceptions import ConfigError
+
+    # The browser's keep-alive connections can hold the old port for a moment.
+    deadline = time.time() + 20
+    while True:
+        try:
+            restarted = serving_in_thread(replace(config, port=port))
+            restarted.__enter__()
+            break
+        except ConfigError:
+            assert time.time() < deadline
+            time.sleep(0.5)
+    try:
         WebDriverWait(browser, 10).until(
             lambda d: "idle" in d.find_element(By.ID, "server-status").text
         )
+    finally:
+        restarted.__exit__(None, None, None)
     # Failed polls while the server was down are network errors the page handled.
     severe = [e for e in console_errors(browser) if "Failed to load resource" not in e["message"]]
     assert [e for e in severe if "ERR_CONNECTION_REFUSED" not in e["message"]] == []
