@@ -14,15 +14,20 @@ Everything runs on 127.0.0.1 in a temporary directory and is bounded by the coun
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import dataclasses
 import http.client
 import json
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,22 +129,25 @@ def timed_gets(port: int, path: str, count: int) -> list[float]:
     return times
 
 
-def load(port: int, clients: int, total: int) -> dict[str, float]:
-    paths = ["/api/v1/status", "/api/v1/jobs?limit=20", "/api/v1/profiles", "/api/ping"]
-    per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+PATHS = ("/api/v1/status", "/api/v1/jobs?limit=20", "/api/v1/profiles", "/api/ping")
+#: Load-generator processes: Python client threads in one process would be limited by
+#: that process's interpreter lock long before the server is.
+CLIENT_PROCESSES = 4
+
+
+def _client_process(port: int, counts: list[int], start_at: float) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
 
     def client(index: int, count: int) -> None:
         mine, failed = [], 0
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        start.wait()
+        time.sleep(max(0.0, start_at - time.time()))
         for n in range(count):
             began = time.perf_counter()
             try:
-                conn.request("GET", paths[(index + n) % len(paths)])
+                conn.request("GET", PATHS[(index + n) % len(PATHS)])
                 response = conn.getresponse()
                 response.read()
                 if response.status != 200:
@@ -154,22 +162,61 @@ def load(port: int, clients: int, total: int) -> dict[str, float]:
             latencies.extend(mine)
             errors[0] += failed
 
-    threads = [threading.Thread(target=client, args=(i, c)) for i, c in enumerate(per_client)]
+    threads = [threading.Thread(target=client, args=(i, c)) for i, c in enumerate(counts)]
     for thread in threads:
         thread.start()
-    start.wait()
-    began = time.perf_counter()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - began
+    return latencies, errors[0]
+
+
+def load(port: int, clients: int, total: int) -> dict[str, float]:
+    per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+    shares = [per_client[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+    start_at = time.time() + 2.0
+    with concurrent.futures.ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
+        futures = [pool.submit(_client_process, port, share, start_at) for share in shares]
+        results = [future.result() for future in futures]
+    wall = time.time() - start_at
+    latencies = [value for part, _errors in results for value in part]
     return {
         "requests": len(latencies),
-        "errors": errors[0],
+        "errors": sum(errors for _part, errors in results),
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99),
         "rps": len(latencies) / wall,
     }
+
+
+class _Process:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
+@contextlib.contextmanager
+def server_process(config) -> Iterator[_Process]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-m", "fioloadgen_server", "serve", "--no-executor"]
+    argv += ["--port", str(port), "--store", config.store_uri, "--state-dir", str(config.state_dir)]
+    argv += ["--threads", str(config.threads)]
+    process = subprocess.Popen(argv, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/api/ping")
+                break
+            except OSError:
+                if time.time() > deadline or process.poll() is not None:
+                    raise RuntimeError("the benchmark server did not start") from None
+                time.sleep(0.1)
+        yield _Process(port)
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def main() -> int:
@@ -178,13 +225,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--requests", type=int, default=5000, help="in all, over every client")
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=8, help="server worker threads")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fioloadgen-bench-") as tmp:
-        config = dataclasses.replace(server_config(Path(tmp)), threads=32)
+        config = dataclasses.replace(server_config(Path(tmp)), threads=args.threads)
         with serving_in_thread(config) as server:
             elapsed, per_run = populate(server, args.runs)
-            print(f"history: {args.runs} runs recorded in {elapsed:.1f} s")
-            print(f"stored bytes per 2-worker run: {per_run} (target <= 16384)")
+        print(f"history: {args.runs} runs recorded in {elapsed:.1f} s")
+        print(f"stored bytes per 2-worker run: {per_run} (target <= 16384)")
+        # Measured against a server process of its own, as deployed: the load generator's
+        # threads must not share the server's interpreter lock.
+        with server_process(config) as server:
             page = timed_gets(server.port, "/api/v1/jobs?limit=50", args.samples)
             deep = timed_gets(server.port, "/api/v1/jobs?limit=50&offset=50000&status=complete", 50)
             print(

@@ -26,7 +26,7 @@ from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
 from pytest_fioloadgen.store import default_store_uri
 
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, default_state_dir
+from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, ServerConfig, default_state_dir
 
 EXIT_OK = 0
 EXIT_NOT_RUNNING = 1
@@ -64,6 +64,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         cors_origins=tuple(args.cors_origin or ()),
         executor=not args.no_executor,
         debug=args.debug,
+        threads=args.threads,
     )
 
 
@@ -224,6 +225,7 @@ def _forwarded(args: argparse.Namespace, config: ServerConfig) -> list[str]:
         argv += ["--cors-origin", origin]
     if args.no_executor:
         argv.append("--no-executor")
+    argv += ["--threads", str(config.threads)]
     return argv
 
 
@@ -329,6 +331,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         help="allow browser calls from this origin (default: CORS off)",
     )
     parser.add_argument("--no-executor", action="store_true", help="serve without running jobs")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help=f"worker threads ({DEFAULT_THREADS})"
+    )
 
 
 def register(commands: Any) -> None:

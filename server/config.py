@@ -23,7 +23,8 @@ DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY = 1024 * 1024
 #: A run with its fio json+ document, or an import of many runs.
 DEFAULT_MAX_BULK_BODY = 64 * 1024 * 1024
-DEFAULT_THREADS = 24
+#: Few threads: requests are short and CPU-bound, more threads only contend for the GIL.
+DEFAULT_THREADS = 10
 
 
 def default_state_dir() -> Path:

@@ -65,6 +65,8 @@ _SCHEMA = (
         history_key TEXT NOT NULL DEFAULT ''
     )""",
     "CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq)",
+    # The default listing of one state (newest first) walks this index instead of sorting.
+    "CREATE INDEX IF NOT EXISTS jobs_by_status_created ON jobs (status, created, seq)",
     "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, seq)",
     "CREATE INDEX IF NOT EXISTS jobs_by_profile ON jobs (profile, created)",
     "CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (target, created)",

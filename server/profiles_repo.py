@@ -8,6 +8,7 @@ are a short, path-free alphabet.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,9 @@ class ProfileRepository:
             raise JobError(f"no profile {name!r}", 404)
 
 
+@functools.lru_cache(maxsize=1024)
 def _describe(name: str, text: str) -> str:
+    # Cached by content: listing profiles must not parse every job file on every request.
     try:
         return parse_profile(text, name=name, env={}).description.split("\n")[0]
     except ProfileError:
