@@ -92,7 +92,13 @@ def _setup_logging(config: ServerConfig, to_files: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
     _setup_logging(config, to_files=args.daemon_logs)
-    from .wsgi import Server  # bottle and cheroot only when serving
+    try:
+        from .wsgi import Server  # bottle and cheroot only when serving
+    except ImportError as err:
+        raise ConfigError(
+            f"fioloadgen serve needs the server extra ({err.name} is missing): "
+            "pip install 'pytest-fioloadgen[server]'"
+        ) from err
 
     server = Server(config)
     if args.pid_file:

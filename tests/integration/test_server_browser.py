@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -70,6 +71,20 @@ def charts_drawn(driver, minimum):
         return count >= minimum and count
 
     return WebDriverWait(driver, 20).until(drawn)
+
+
+def stable_port() -> int:
+    import random
+    import socket
+
+    for port in random.sample(range(20000, 30000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-29999")
 
 
 def console_errors(driver):
@@ -140,7 +155,9 @@ def test_masthead_survives_a_server_restart(tmp_path, browser):
 
     from tests.conftest import server_config
 
-    config = server_config(tmp_path)
+    # A port below the ephemeral range: otherwise, once the first server is gone, any
+    # outgoing connection on this busy machine may take it as its local port.
+    config = replace(server_config(tmp_path), port=stable_port())
     with serving_in_thread(config) as server:
         port = server.port
         browser.get(f"http://127.0.0.1:{port}/#/jobs")
@@ -150,8 +167,6 @@ def test_masthead_survives_a_server_restart(tmp_path, browser):
     WebDriverWait(browser, 10).until(
         lambda d: "unreachable" in d.find_element(By.ID, "server-status").text
     )
-    from dataclasses import replace
-
     from pytest_fioloadgen.exceptions import ConfigError
 
     # The browser's keep-alive connections can hold the old port for a moment.

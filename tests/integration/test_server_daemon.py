@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,9 +19,16 @@ LONG = "[global]\nioengine=psync\nsize=4m\nruntime=60\ntime_based\n[rr]\nrw=rand
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below the ephemeral range, so that no outgoing connection takes it
+    between the stop and the restart of a server."""
+    for port in random.sample(range(30000, 32000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 30000-31999")
 
 
 def fioloadgen(*args, cwd):
