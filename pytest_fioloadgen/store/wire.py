@@ -15,6 +15,8 @@ from typing import Any
 from ..exceptions import StoreError
 from .base import Baseline, RunRecord
 
+#: Counts (workers, repeat) must fit the stores' integer columns with room to spare.
+MAX_COUNT = 1_000_000
 _FIELDS = {f.name: f for f in dataclasses.fields(RunRecord)}
 _REQUIRED = tuple(
     name
@@ -108,12 +110,18 @@ def run_from_json(document: Any, *, where: str = "run") -> RunRecord:
             raise StoreError(f"{where}: label {name!r} is not a string")
     if not all(isinstance(note, str) for note in values.get("notes", [])):
         raise StoreError(f"{where}: every note must be a string")
-    values["started_at"] = float(values["started_at"])
-    values["finished_at"] = float(values["finished_at"])
-    values["metrics"] = {
-        name: math.nan if value is None else float(value)
-        for name, value in values.get("metrics", {}).items()
-    }
+    for name in ("workers", "repeat"):
+        if name in values and not 0 <= values[name] <= MAX_COUNT:
+            raise StoreError(f"{where}: field {name!r} must be from 0 to {MAX_COUNT}")
+    try:
+        values["started_at"] = float(values["started_at"])
+        values["finished_at"] = float(values["finished_at"])
+        values["metrics"] = {
+            name: math.nan if value is None else float(value)
+            for name, value in values.get("metrics", {}).items()
+        }
+    except OverflowError as err:
+        raise StoreError(f"{where}: a number is out of range ({err})") from err
     values["notes"] = tuple(values.get("notes", ()))
     return RunRecord(**values)
 

@@ -7,6 +7,8 @@ than its pytest plugin, which does not run under this pytest version.
 
 from __future__ import annotations
 
+import os
+
 import schemathesis
 from fioloadgen_server.app import build_context, create_app
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +16,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.conftest import server_config
 
-EXAMPLES_PER_OPERATION = 15
+#: FIO_SCHEMA_EXAMPLES=200 for a deeper run by hand; CI keeps it short.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FIO_SCHEMA_EXAMPLES", "15"))
 
 
 def test_no_input_causes_a_server_error(tmp_path):
