@@ -174,6 +174,10 @@ class JobDB:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        #: Bumped by every write; the page totals below are valid for one version. Only this
+        #: server process writes its database, so the counter sees every change.
+        self._version = 0
+        self._totals: dict[tuple[Any, ...], tuple[int, int]] = {}
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA busy_timeout = 30000")
@@ -192,6 +196,7 @@ class JobDB:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._version += 1
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -261,7 +266,17 @@ class JobDB:
         direction = "DESC" if query.descending else "ASC"
         order = f"ORDER BY {column} {direction}, seq {direction}"
         with self._read() as conn:
-            total = conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()[0]
+            # Counting 100k rows costs more than the page itself: reuse the count until a
+            # write changes the table.
+            key = (where, *params)
+            cached = self._totals.get(key)
+            if cached is not None and cached[0] == self._version:
+                total = cached[1]
+            else:
+                total = conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()[0]
+                if len(self._totals) > 256:
+                    self._totals.clear()
+                self._totals[key] = (self._version, int(total))
             rows = conn.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} {order} LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset],
