@@ -17,8 +17,7 @@ import pytest
 
 from . import hookspecs
 from .backends.base import Backend, Environment
-from .backends.local import LocalBackend, LocalTarget
-from .backends.static import StaticBackend, StaticTarget, parse_host
+from .backends.factory import make_backend, target_names
 from .exceptions import ConfigError, FioLoadgenError
 from .fixtures import (
     fio_case,
@@ -54,7 +53,7 @@ from .report.export import (
 from .report.html import SPARKLINE_RUNS
 from .report.terminal import gating_lines, scaling_lines, summary_lines
 from .session import BenchmarkSession, Case, CaseOutcome, git_labels
-from .settings import OPTIONS, Settings, TargetSpec, resolve
+from .settings import OPTIONS, Settings, resolve
 from .store import RunRecord, Store, default_store_uri, open_store
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
@@ -165,33 +164,7 @@ def pytest_fioloadgen_make_backend(
     config: pytest.Config, settings: Settings, session_id: str
 ) -> Backend:
     """The built-in backends, chosen by --fio-backend."""
-    if settings.backend == "kubernetes":
-        # Imported here: the kubernetes client is an optional extra.
-        from .backends.k8s_factory import kubernetes_backend
-
-        return kubernetes_backend(settings, session_id)
-    if settings.backend == "static":
-        source = settings.source_of("hosts")
-        hosts = [parse_host(spec, source=source) for spec in settings.hosts]
-        targets = [StaticTarget(spec.name, spec.directory) for spec in static_targets(settings)]
-        return StaticBackend(hosts, targets, fio_binary=settings.fio_binary)
-    return LocalBackend(
-        [
-            LocalTarget(spec.name, Path(spec.directory) if spec.directory else None)
-            for spec in local_targets(settings)
-        ],
-        session_id=session_id,
-        fio_binary=settings.fio_binary,
-        keep=settings.keep,
-    )
-
-
-def local_targets(settings: Settings) -> tuple[TargetSpec, ...]:
-    return settings.targets or (TargetSpec("local"),)
-
-
-def static_targets(settings: Settings) -> tuple[TargetSpec, ...]:
-    return settings.targets or (TargetSpec("static"),)
+    return make_backend(settings, session_id)
 
 
 class FioLoadgenPlugin:
@@ -241,16 +214,7 @@ class FioLoadgenPlugin:
         return [self.validated(profile) for profile in chosen]
 
     def target_names(self) -> list[str]:
-        if self.settings.backend == "kubernetes":
-            from .backends.k8s_factory import storage_classes
-
-            return list(storage_classes(self.settings))
-        specs = (
-            static_targets(self.settings)
-            if self.settings.backend == "static"
-            else local_targets(self.settings)
-        )
-        return [spec.name for spec in specs]
+        return target_names(self.settings)
 
     # -- the benchmark session -----------------------------------------------------
     def benchmark_session(self) -> BenchmarkSession:

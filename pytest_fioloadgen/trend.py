@@ -68,6 +68,31 @@ def key_trend(
     return trend_of(history_key, runs, metric, alpha=alpha, tolerance_pct=tolerance_pct)
 
 
+def level_shifts(
+    values: Sequence[float],
+    metric: str,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance_pct: float | None = None,
+) -> list[tuple[int, float, float]]:
+    """(index where a new level starts, median before, median after) for a series.
+
+    A shift must exceed half the metric's regression tolerance: smaller level changes are
+    real but not worth pointing at.
+    """
+    tolerance = default_tolerance_pct(metric) if tolerance_pct is None else tolerance_pct
+    shifts = change_points(values, alpha=alpha, tolerance_pct=tolerance / 2)
+    bounds = [0, *shifts, len(values)]
+    return [
+        (
+            index,
+            statistics.median(values[bounds[position - 1] : index]),
+            statistics.median(values[index : bounds[position + 1]]),
+        )
+        for position, index in enumerate(shifts, start=1)
+    ]
+
+
 def trend_of(
     history_key: str,
     runs: Sequence[RunRecord],
@@ -76,11 +101,7 @@ def trend_of(
     alpha: float = DEFAULT_ALPHA,
     tolerance_pct: float | None = None,
 ) -> Trend:
-    """The trend of runs already read (oldest first); failed runs are left out.
-
-    A shift must exceed half the metric's regression tolerance: smaller level changes are
-    real but not worth pointing at.
-    """
+    """The trend of runs already read (oldest first); failed runs are left out."""
     complete = [run for run in runs if run.status == "complete" and metric in run.metrics]
     points = tuple(
         TrendPoint(
@@ -94,22 +115,19 @@ def trend_of(
         for run in complete
     )
     values = [point.value for point in points]
-    tolerance = default_tolerance_pct(metric) if tolerance_pct is None else tolerance_pct
-    shifts = change_points(values, alpha=alpha, tolerance_pct=tolerance / 2)
-    bounds = [0, *shifts, len(values)]
-    found = []
-    for position, index in enumerate(shifts, start=1):
-        point = points[index]
-        found.append(
-            ChangePoint(
-                index=index,
-                run_id=point.run_id,
-                started_at=point.started_at,
-                labels=point.labels,
-                before=statistics.median(values[bounds[position - 1] : index]),
-                after=statistics.median(values[index : bounds[position + 1]]),
-            )
+    found = [
+        ChangePoint(
+            index=index,
+            run_id=points[index].run_id,
+            started_at=points[index].started_at,
+            labels=points[index].labels,
+            before=before,
+            after=after,
         )
+        for index, before, after in level_shifts(
+            values, metric, alpha=alpha, tolerance_pct=tolerance_pct
+        )
+    ]
     newest = complete[-1] if complete else None
     return Trend(
         history_key,

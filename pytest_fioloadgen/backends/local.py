@@ -46,7 +46,7 @@ def _prepare_server_process() -> None:
     os.setsid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         # Not glibc Linux: teardown by PID still stops the servers in every normal exit.
         pass

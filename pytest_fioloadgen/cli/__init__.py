@@ -11,14 +11,19 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from .. import __version__
+from ..apiclient import ApiError
 from ..exceptions import FioLoadgenError
-from . import cluster, history, profiles, report
-from .common import EXIT_USAGE
+from . import cluster, db, history, jobs, profiles, report, run, status
+from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles, history, report, cluster)
+COMMAND_MODULES = (profiles, status, run, jobs, db, history, report, cluster)
+#: Entry-point group for command areas outside this package (the results server's
+#: ``serve`` and ``server``): this package never imports them by name.
+COMMAND_ENTRY_POINTS = "fioloadgen.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
+    for entry_point in entry_points(group=COMMAND_ENTRY_POINTS):
+        entry_point.load()(commands)
     return parser
 
 
@@ -42,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"fioloadgen: error: {err}", file=sys.stderr)
+        if isinstance(err, ApiError) and err.unreachable:
+            return EXIT_UNREACHABLE
+        if isinstance(err, ApiError) and err.status in (401, 403):
+            return EXIT_AUTH
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("fioloadgen: interrupted", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""``fioloadgen deploy|destroy|status|unlock``: fio workers on Kubernetes, outside pytest.
+"""``fioloadgen deploy|destroy|unlock`` (and the cluster side of ``status``): fio workers
+on Kubernetes, outside pytest.
 
 Options mirror the pytest ones (``--namespace`` is ``--fio-namespace``) and fall back to
 the same FIO_* environment variables, resolved by the same code as in the plugin.
@@ -66,7 +67,9 @@ def _destroy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status(args: argparse.Namespace) -> int:
+def cluster_status(args: argparse.Namespace) -> int:
+    """Workers per storage class and their readiness (``fioloadgen status`` without a
+    results server URL)."""
     backend = _backend(args)
     if backend.read_namespace() is None:
         print(f"namespace {backend.namespace} does not exist (not deployed)")
@@ -100,7 +103,7 @@ def _unlock(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", help="namespace (default: fio) [FIO_NAMESPACE]")
     parser.add_argument("--kubeconfig", help="kubeconfig file [FIO_KUBECONFIG]")
     parser.add_argument("--context", help="kubeconfig context [FIO_CONTEXT]")
@@ -108,7 +111,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: Any) -> None:
     deploy = commands.add_parser("deploy", help="deploy fio workers on Kubernetes")
-    _common(deploy)
+    add_cluster_options(deploy)
     deploy.add_argument("--storageclass", help="storage classes, comma separated")
     deploy.add_argument("--workers", type=int, default=1, help="workers per storage class")
     deploy.add_argument("--image", help="fio worker image")
@@ -120,16 +123,13 @@ def register(commands: Any) -> None:
     destroy = commands.add_parser(
         "destroy", help="delete the workers' namespace (only one fioloadgen created)"
     )
-    _common(destroy)
+    add_cluster_options(destroy)
     destroy.add_argument(
         "--force", action="store_true", help="also when another session holds the lock"
     )
     destroy.set_defaults(handler=_destroy)
-    status = commands.add_parser("status", help="workers per storage class and readiness")
-    _common(status)
-    status.set_defaults(handler=_status)
     unlock = commands.add_parser(
         "unlock", help="clear a deploy lock left by a session that was killed"
     )
-    _common(unlock)
+    add_cluster_options(unlock)
     unlock.set_defaults(handler=_unlock)

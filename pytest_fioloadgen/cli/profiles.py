@@ -1,4 +1,5 @@
-"""``fioloadgen profile check|ls|show``: fio job profiles on this machine."""
+"""``fioloadgen profile check|ls|show``: fio job profiles on this machine (or, with
+``--url`` / FIO_API_URL, on a results server; ``add``/``rm`` are in remote_profiles)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from ..exceptions import FioLoadgenError
 from ..profiles import check_files, discover_profiles, load_profile, shipped_profiles_dir
 from .common import EXIT_CHECK_FAILED, EXIT_OK
+from .remote_profiles import list_remote, register_remote, show_remote, wants_server
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -24,6 +26,8 @@ def _directory(args: argparse.Namespace) -> Path:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if wants_server(args):
+        return list_remote(args)
     for name, path in discover_profiles(_directory(args)).items():
         description = load_profile(path).description.splitlines()
         print(f"{name:28} {description[0] if description else ''}".rstrip())
@@ -31,6 +35,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if wants_server(args):
+        return show_remote(args)
     profiles = discover_profiles(_directory(args))
     if args.name not in profiles:
         raise FioLoadgenError(
@@ -57,3 +63,4 @@ def register(commands: Any) -> None:
     show.add_argument("name")
     show.add_argument("--dir", help="profiles directory (default: the shipped profiles)")
     show.set_defaults(handler=_show)
+    register_remote(actions, listing, show)

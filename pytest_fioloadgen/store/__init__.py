@@ -14,7 +14,8 @@ __all__ = ["RunRecord", "Store", "default_store_uri", "open_store"]
 
 SUPPORTED_URIS = (
     "a path (history.db, or history.json for TinyDB), sqlite:///absolute/path.db, "
-    "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json"
+    "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json, "
+    "http(s)://server[:port] (a results server)"
 )
 
 _KNOWN_SCHEMES = frozenset({"sqlite", "tinydb", "http", "https"})
@@ -38,6 +39,11 @@ def open_store(uri: str, *, rootdir: Path | None = None) -> Store:
             scheme = "tinydb"
     elif scheme in ("sqlite", "tinydb"):
         location = _sqlite_location(uri, rest, scheme)
+    elif scheme in ("http", "https"):
+        # Imported here: only a remote history needs requests at open time.
+        from .http import HTTPStore
+
+        return HTTPStore(uri)
     else:
         raise StoreError(
             f"history store URI {uri!r}: scheme {scheme!r} is not supported; use {SUPPORTED_URIS}"

@@ -25,6 +25,13 @@ bs=4k
 """
 
 
+def restore_sigint() -> None:
+    """Runs in the child before exec: CI may start us with SIGINT ignored (a background
+    job of a non-interactive shell), an ignored signal stays ignored across exec, and
+    Python then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def processes_inside(directory: Path) -> list[int]:
     """PIDs whose working directory is under ``directory`` (fio servers cd there)."""
     found = []
@@ -69,6 +76,7 @@ def test_interrupt_mid_run_tears_down(tmp_path, signum):
             "history.db",
         ],
         cwd=tmp_path,
+        preexec_fn=restore_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

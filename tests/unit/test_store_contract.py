@@ -22,6 +22,8 @@ from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 STORE_URIS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
     "sqlite": lambda request, tmp_path: f"sqlite://{tmp_path / 'history.db'}",
     "tinydb": lambda request, tmp_path: f"tinydb://{tmp_path / 'history.json'}",
+    # A live results server on an ephemeral loopback port (tests/conftest.py).
+    "http": lambda request, tmp_path: request.getfixturevalue("http_store_uri"),
 }
 
 
@@ -412,7 +414,8 @@ def test_unknown_scheme_names_the_uri_and_the_supported_ones(tmp_path: Path, uri
     assert str(info.value) == (
         f"history store URI {uri!r}: scheme {scheme!r} is not supported; use a path "
         "(history.db, or history.json for TinyDB), sqlite:///absolute/path.db, "
-        "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json"
+        "sqlite:relative/path.db, tinydb:///absolute/path.json, tinydb:relative/path.json, "
+        "http(s)://server[:port] (a results server)"
     )
     assert os.listdir(tmp_path) == []
 

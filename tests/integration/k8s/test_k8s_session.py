@@ -23,6 +23,13 @@ LONG = SHORT.replace("runtime=1", "runtime=60")
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def restore_sigint() -> None:
+    """Runs in the child before exec: CI may start us with SIGINT ignored (a background
+    job of a non-interactive shell), an ignored signal stays ignored across exec, and
+    Python then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def namespaces(emulator) -> set[str]:
     return {obj["metadata"]["name"] for obj in emulator.objects("namespaces")}
 
@@ -114,6 +121,7 @@ def test_interrupt_mid_run_tears_the_namespace_down(
             ),
         ],
         cwd=tmp_path,
+        preexec_fn=restore_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -264,6 +272,7 @@ def test_standalone_emulator_starts_and_cleans_up(tmp_path):
             "0.1",
         ],
         cwd=ROOT,
+        preexec_fn=restore_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,0 +1,52 @@
+"""The built-in backends built from Settings: one place for the plugin, the CLI and the
+results server, so ``--fio-backend`` means the same thing everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..settings import Settings, TargetSpec
+from .base import Backend
+from .local import LocalBackend, LocalTarget
+from .static import StaticBackend, StaticTarget, parse_host
+
+
+def target_specs(settings: Settings) -> tuple[TargetSpec, ...]:
+    """Local and static targets; one named after the backend when none was given."""
+    return settings.targets or (TargetSpec(settings.backend),)
+
+
+def target_names(settings: Settings) -> list[str]:
+    """The targets (report columns) of a session: storage classes on Kubernetes."""
+    if settings.backend == "kubernetes":
+        # Imported here: the kubernetes client is an optional extra.
+        from .k8s_factory import storage_classes
+
+        return list(storage_classes(settings))
+    return [spec.name for spec in target_specs(settings)]
+
+
+def make_backend(settings: Settings, session_id: str) -> Backend:
+    """The backend ``settings.backend`` names, configured from the settings."""
+    if settings.backend == "kubernetes":
+        from .k8s_factory import kubernetes_backend
+
+        return kubernetes_backend(settings, session_id)
+    targets = target_specs(settings)
+    if settings.backend == "static":
+        source = settings.source_of("hosts")
+        hosts = [parse_host(spec, source=source) for spec in settings.hosts]
+        return StaticBackend(
+            hosts,
+            [StaticTarget(spec.name, spec.directory) for spec in targets],
+            fio_binary=settings.fio_binary,
+        )
+    return LocalBackend(
+        [
+            LocalTarget(spec.name, Path(spec.directory) if spec.directory else None)
+            for spec in targets
+        ],
+        session_id=session_id,
+        fio_binary=settings.fio_binary,
+        keep=settings.keep,
+    )

@@ -1,0 +1,59 @@
+"""``fioloadgen db export|import``: runs as a JSON document (never SQL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import FioLoadgenError
+from .common import EXIT_OK
+from .remote import add_url_option, client
+
+
+def _export(args: argparse.Namespace) -> int:
+    document = client(args).get(
+        "/export",
+        ids=",".join(args.id) if args.id else None,
+        profile_name=args.profile,
+        limit=args.limit,
+    )
+    text = json.dumps(document, indent=1)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"exported {len(document['runs'])} run(s) to {args.out}")
+    else:
+        sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        document = json.loads(path.read_text())
+    except OSError as err:
+        raise FioLoadgenError(f"cannot read {path}: {err.strerror or err}") from err
+    except ValueError as err:
+        raise FioLoadgenError(f"{path} is not a JSON export ({err})") from err
+    result = client(args).send("POST", "/import", document)["data"]
+    imported, skipped = len(result["imported"]), len(result["skipped"])
+    print(f"imported {imported} run(s), skipped {skipped} already present")
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    db = commands.add_parser("db", help="export or import runs of the results server (JSON)")
+    actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="write runs as a JSON document")
+    export.add_argument("--id", action="append", help="a run or job id; repeatable")
+    export.add_argument("--profile", help="only runs of this profile")
+    export.add_argument("--limit", type=int, default=1000, help="at most this many runs")
+    export.add_argument("--out", help="file to write (default: stdout)")
+    export.set_defaults(handler=_export)
+    imported = actions.add_parser("import", help="import a JSON document written by export")
+    imported.add_argument("file")
+    imported.set_defaults(handler=_import)
+    for action in (export, imported):
+        add_url_option(action)

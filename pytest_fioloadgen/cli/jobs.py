@@ -1,0 +1,80 @@
+"""``fioloadgen job ls|show|delete|rerun|cancel`` against the results server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..apiclient import ApiClient
+from .common import EXIT_OK
+from .remote import add_url_option, client, print_job, when
+
+
+def _list(args: argparse.Namespace) -> int:
+    page = client(args).get(
+        "/jobs", status=args.status, profile=args.profile, limit=args.limit, offset=args.offset
+    )
+    print(f"{'ID':<36}  {'STATUS':<11}  {'ENDED':<19}  {'W':>3}  {'PROFILE':<24}  TITLE")
+    for job in page["data"]:
+        print(
+            f"{job['id']:<36}  {job['status']:<11}  {when(job['ended']):<19}  "
+            f"{job['workers']:>3}  {job['profile']:<24}  {job['title']}"
+        )
+    print(f"jobs: {len(page['data'])} of {page['total']}")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    api = client(args)
+    path = f"/jobs/{ApiClient.quote(args.id)}"
+    if args.raw:
+        json.dump(api.get(path + "/raw")["data"], sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    print_job(api.get(path)["data"])
+    return EXIT_OK
+
+
+def _delete(args: argparse.Namespace) -> int:
+    client(args).send("DELETE", f"/jobs/{ApiClient.quote(args.id)}")
+    print(f"deleted job {args.id}")
+    return EXIT_OK
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    job = client(args).send("POST", f"/jobs/{ApiClient.quote(args.id)}/rerun", expect=202)
+    print(f"queued job {job['data']['id']} (a rerun of {args.id})")
+    return EXIT_OK
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    client(args).send("POST", f"/jobs/{ApiClient.quote(args.id)}/cancel")
+    print(f"cancelled job {args.id}")
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    job = commands.add_parser("job", help="jobs on the results server")
+    actions = job.add_subparsers(dest="job_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("ls", help="list jobs, newest first")
+    listing.add_argument("--status", help="only jobs in this state (queued, running, ...)")
+    listing.add_argument("--profile", help="only jobs of this profile")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.set_defaults(handler=_list)
+    show = actions.add_parser("show", help="one job and its summary")
+    show.add_argument("id")
+    show.add_argument("--raw", action="store_true", help="print fio's JSON output")
+    show.set_defaults(handler=_show)
+    for name, handler, text in (
+        ("delete", _delete, "delete a job that is not running, and its run"),
+        ("rerun", _rerun, "queue the same job again"),
+        ("cancel", _cancel, "cancel a queued job"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("id")
+        action.set_defaults(handler=handler)
+    for action in actions.choices.values():
+        add_url_option(action)

@@ -1,0 +1,93 @@
+"""What the results-server client commands share: --url, the client, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..apiclient import ApiClient
+
+#: Figures `run --wait` and `job show` print, in this order, when measured.
+SUMMARY_METRICS = (
+    "iops",
+    "bw_mib_s",
+    "read_lat_p50_ms",
+    "read_lat_p99_ms",
+    "write_lat_p50_ms",
+    "write_lat_p99_ms",
+)
+FINAL = ("complete", "failed", "cancelled", "interrupted")
+
+
+def add_url_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        help="results server, e.g. http://127.0.0.1:8080 (default: $FIO_API_URL); "
+        "the token comes from $FIO_API_TOKEN, $FIO_API_TOKEN_FILE or the client config",
+    )
+
+
+def client(args: argparse.Namespace) -> ApiClient:
+    return ApiClient.from_environment(getattr(args, "url", None))
+
+
+def when(epoch: float | None) -> str:
+    if not epoch:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def print_job(job: Mapping[str, Any]) -> None:
+    for label, value in (
+        ("id", job["id"]),
+        ("title", job["title"]),
+        ("status", job["status"]),
+        ("profile", job["profile"]),
+        ("workers", job["workers"]),
+        ("target", job["target"]),
+        ("created", when(job.get("created"))),
+        ("started", when(job.get("started"))),
+        ("ended", when(job.get("ended"))),
+    ):
+        print(f"{label:<9}: {value}")
+    if job.get("error"):
+        print(f"{'error':<9}: {job['error']}")
+    summary = job.get("summary") or {}
+    if summary:
+        print("summary  :")
+        for name in SUMMARY_METRICS:
+            if summary.get(name) is not None:
+                print(f"  {name:<18} {summary[name]:,.3f}")
+
+
+def progress_line(job: Mapping[str, Any], now: float, width: int = 30) -> str:
+    """'[########......] 12s / 30s running' (elapsed against the expected runtime)."""
+    expected = float(job.get("expected_runtime") or 0.0)
+    started = job.get("started")
+    elapsed = max(0.0, now - started) if started else 0.0
+    if job["status"] == "queued":
+        return f"[{'.' * width}] queued"
+    fraction = min(elapsed / expected, 1.0) if expected > 0 else 0.0
+    filled = int(fraction * width)
+    total = f"{expected:.0f}s" if expected > 0 else "?"
+    return f"[{'#' * filled}{'.' * (width - filled)}] {elapsed:.0f}s / {total} {job['status']}"
+
+
+def wait_for(api: ApiClient, job_id: str, *, poll_s: float = 1.0) -> dict[str, Any]:
+    """Poll a job until it ends, drawing the progress bar on a terminal."""
+    tty = sys.stderr.isatty()
+    while True:
+        job: dict[str, Any] = api.get(f"/jobs/{ApiClient.quote(job_id)}")["data"]
+        if job["status"] in FINAL:
+            if tty:
+                sys.stderr.write("\r\033[K")
+            return job
+        line = progress_line(job, time.time())
+        if tty:
+            sys.stderr.write(f"\r{line}")
+            sys.stderr.flush()
+        time.sleep(poll_s)

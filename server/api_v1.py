@@ -1,0 +1,435 @@
+"""The REST API under /api/v1 (documented in openapi.py; a test keeps the two in step)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from pytest_fioloadgen.exceptions import StoreError
+from pytest_fioloadgen.fio.results import METRIC_NAMES
+from pytest_fioloadgen.store.base import RUN_STATUSES, check_baseline_name
+from pytest_fioloadgen.store.wire import baseline_to_json, run_from_json, run_to_json
+
+from .builder import build_job_file
+from .context import ServerContext
+from .http import (
+    Handler,
+    fail,
+    handled,
+    json_object,
+    query,
+    query_all,
+    query_choice,
+    query_int,
+    require_token,
+    respond,
+)
+from .jobsdb import MAX_PAGE, SORT_KEYS, STATES, Job, JobError, JobFilter
+from .openapi import openapi_document
+from .profiles_repo import check_profile_name
+from .views import history_document, run_detail
+
+PREFIX = "/api/v1"
+EXPORT_FORMAT = "fioloadgen-runs"
+EXPORT_VERSION = 1
+MAX_COMPARE = 12
+MAX_SERIES = 5000
+_RUN_FILTERS = (
+    "profile_name",
+    "profile_hash",
+    "backend",
+    "target",
+    "session_id",
+    "history_key",
+)
+METRICS = METRIC_NAMES
+
+
+def _metric(name: str | None) -> str:
+    metric = name or "iops"
+    if metric not in METRICS:
+        fail(400, f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+    return metric
+
+
+def _int_field(document: dict[str, Any], key: str) -> int:
+    value = document.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        fail(400, f"field {key!r} must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        fail(400, f"field {key!r} = {value!r} is not an integer")
+
+
+def _str_field(document: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = document.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        fail(400, f"field {key!r} must be a string")
+    return value
+
+
+def _labels(document: dict[str, Any]) -> dict[str, str]:
+    labels = document.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 256
+        for k, v in labels.items()
+    ):
+        fail(400, "field 'labels' must be an object of short strings")
+    return labels
+
+
+def register(app: bottle.Bottle, ctx: ServerContext) -> None:
+    config = ctx.config
+
+    def writer() -> None:
+        require_token(ctx.token)
+
+    def route(path: str, method: str = "GET") -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            app.route(PREFIX + path, method, handled(handler))
+            return handler
+
+        return decorate
+
+    # -- status, schema ------------------------------------------------------------
+    @route("/status")
+    def status() -> Any:
+        return {"data": ctx.status()}
+
+    @route("/openapi.json")
+    def openapi() -> Any:
+        return openapi_document()
+
+    # -- profiles ------------------------------------------------------------------
+    @route("/profiles")
+    def profiles() -> Any:
+        return {"data": [entry.to_json() for entry in ctx.profiles.all().values()]}
+
+    @route("/profiles/<name>")
+    def profile(name: str) -> Any:
+        check_profile_name(name)
+        return {"data": ctx.profiles.get(name).to_json(with_text=True)}
+
+    @route("/profiles/<name>", "PUT")
+    def put_profile(name: str) -> Any:
+        writer()
+        document = json_object(config.max_body)
+        if "spec" in document:
+            spec = document["spec"]
+            if not isinstance(spec, dict):
+                fail(400, "field 'spec' must be an object")
+            text = build_job_file(spec)
+        else:
+            text = _str_field(document, "text")
+        existed = ctx.profiles.put(name, text)
+        entry = ctx.profiles.get(name)
+        return respond(200 if existed else 201, {"data": entry.to_json(with_text=True)})
+
+    @route("/profiles/<name>", "DELETE")
+    def delete_profile(name: str) -> Any:
+        writer()
+        ctx.profiles.delete(name)
+        return {"data": {"name": name, "deleted": True}}
+
+    @route("/profile-builder", "POST")
+    def build_profile() -> Any:
+        # A preview: nothing is stored, so no token is needed.
+        text = build_job_file(json_object(config.max_body))
+        ctx.profiles.check("custom", text)
+        return {"data": {"text": text}}
+
+    # -- jobs ----------------------------------------------------------------------
+    @route("/jobs", "POST")
+    def submit() -> Any:
+        writer()
+        document = json_object(config.max_body)
+        name = _str_field(document, "profile")
+        check_profile_name(name)
+        text = None
+        if "spec" in document:
+            spec = document["spec"]
+            if not isinstance(spec, dict):
+                fail(400, "field 'spec' must be an object")
+            text = build_job_file(spec)
+        job = ctx.submit(
+            profile=name,
+            workers=_int_field(document, "workers"),
+            target=_str_field(document, "target", required=False)
+            or next(iter(ctx.executor.workers())),
+            title=_str_field(document, "title"),
+            labels=_labels(document),
+            profile_text=text,
+        )
+        return respond(202, {"data": job.to_json()})
+
+    @route("/jobs")
+    def jobs() -> Any:
+        descending = query_choice("order", ("asc", "desc"), "desc") == "desc"
+        job_filter = JobFilter(
+            status=query_choice("status", STATES, None),
+            profile=query("profile") or None,
+            target=query("target") or None,
+            title=query("title") or None,
+            sort=query_choice("sort", tuple(SORT_KEYS), "created") or "created",
+            descending=descending,
+            limit=query_int("limit", 50, 1, MAX_PAGE),
+            offset=query_int("offset", 0, 0, 10**9),
+        )
+        page, total = ctx.jobs.list(job_filter)
+        return {
+            "data": [job.to_json() for job in page],
+            "total": total,
+            "limit": job_filter.limit,
+            "offset": job_filter.offset,
+        }
+
+    def _job_document(job: Job) -> dict[str, Any]:
+        document = job.to_json(with_text=True)
+        document["run"] = None
+        run = _run_of(job)
+        if run is not None:
+            document["run"] = {
+                **run_to_json(run, with_raw=False),
+                **run_detail(run),
+            }
+        return document
+
+    def _run_of(job: Job) -> Any:
+        if job.status in ("queued", "running", "cancelled"):
+            return None
+        try:
+            return ctx.store.get(job.id)
+        except StoreError:
+            return None
+
+    @route("/jobs/<job_id>")
+    def job(job_id: str) -> Any:
+        return {"data": _job_document(ctx.jobs.get(job_id))}
+
+    @route("/jobs/<job_id>/raw")
+    def job_raw(job_id: str) -> Any:
+        job = ctx.jobs.get(job_id)
+        run = _run_of(job)
+        if run is None or run.raw is None:
+            fail(404, f"job {job_id!r} has no fio output ({job.status})")
+        return {"data": run.raw}
+
+    @route("/jobs/<job_id>", "DELETE")
+    def delete_job(job_id: str) -> Any:
+        writer()
+        ctx.delete_job(job_id)
+        return {"data": {"id": job_id, "deleted": True}}
+
+    @route("/jobs/<job_id>/rerun", "POST")
+    def rerun(job_id: str) -> Any:
+        writer()
+        return respond(202, {"data": ctx.rerun(job_id).to_json()})
+
+    @route("/jobs/<job_id>/cancel", "POST")
+    def cancel(job_id: str) -> Any:
+        writer()
+        return {"data": ctx.jobs.cancel(job_id).to_json()}
+
+    # -- runs (the history store over HTTP: the http store's backend) --------------
+    @route("/runs")
+    def runs() -> Any:
+        filters: dict[str, Any] = {name: query(name) for name in _RUN_FILTERS}
+        filters = {name: value for name, value in filters.items() if value}
+        workers = query("workers")
+        if workers:
+            filters["workers"] = query_int("workers", 1, 0, 10**6)
+        status = query("status")
+        if status:
+            filters["status"] = status
+        labels: dict[str, str] = {}
+        for pair in query_all("label"):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                fail(400, f"label filter {pair!r} is not KEY=VALUE")
+            labels[key] = value
+        limit = query("limit")
+        with_raw = query_choice("with_raw", ("true", "false"), "false") == "true"
+        found = ctx.store.query(
+            **filters,
+            labels=labels or None,
+            limit=None if not limit else query_int("limit", 0, 0, 10**7),
+            with_raw=with_raw,
+        )
+        return {"data": [run_to_json(run, with_raw=with_raw) for run in found]}
+
+    @route("/runs", "POST")
+    def record_run() -> Any:
+        writer()
+        run = run_from_json(json_object(config.max_bulk_body))
+        ctx.store.record(run)
+        _adopt(run)
+        return respond(201, {"data": {"run_id": run.run_id}})
+
+    def _adopt(run: Any) -> None:
+        """A run recorded by a plugin through the API is listed as a (finished) job too."""
+        if ctx.jobs.find(run.run_id) is not None:
+            return
+        with contextlib.suppress(JobError):
+            ctx.jobs.add(
+                Job(
+                    id=run.run_id,
+                    title=run.labels.get("job_title") or run.test_id or run.profile_name,
+                    profile=run.profile_name,
+                    profile_text=run.profile_text,
+                    workers=run.workers,
+                    target=run.target,
+                    status=run.status if run.status in RUN_STATUSES else "complete",
+                    created=run.started_at,
+                    started=run.started_at,
+                    ended=run.finished_at,
+                    error=run.error,
+                    labels=dict(run.labels),
+                    summary=dict(run.metrics),
+                    source="recorded",
+                    history_key=run.history_key,
+                )
+            )
+
+    @route("/runs/<run_id>")
+    def get_run(run_id: str) -> Any:
+        return {"data": run_to_json(ctx.store.get(run_id))}
+
+    @route("/runs/<run_id>", "DELETE")
+    def delete_run(run_id: str) -> Any:
+        writer()
+        deleted = ctx.store.delete(run_id)
+        job = ctx.jobs.find(run_id)
+        if job is not None and job.status != "running":
+            ctx.jobs.delete(run_id)
+        if not deleted:
+            return respond(404, {"message": f"no run {run_id!r}", "data": {"deleted": False}})
+        return {"data": {"run_id": run_id, "deleted": True}}
+
+    # -- baselines -----------------------------------------------------------------
+    @route("/baselines")
+    def baselines() -> Any:
+        return {"data": [baseline_to_json(b) for b in ctx.store.baselines()]}
+
+    @route("/baselines/<name>")
+    def baseline(name: str) -> Any:
+        return {"data": baseline_to_json(ctx.store.get_baseline(name))}
+
+    @route("/baselines/<name>", "PUT")
+    def pin(name: str) -> Any:
+        writer()
+        check_baseline_name(name)
+        document = json_object(config.max_body)
+        run_ids = document.get("run_ids")
+        if not isinstance(run_ids, list) or not all(isinstance(r, str) for r in run_ids):
+            fail(400, "field 'run_ids' must be a list of run ids")
+        note = _str_field(document, "note", required=False)
+        return {"data": baseline_to_json(ctx.store.pin_baseline(name, run_ids, note=note))}
+
+    @route("/baselines/<name>", "DELETE")
+    def unpin(name: str) -> Any:
+        writer()
+        if not ctx.store.delete_baseline(name):
+            return respond(404, {"message": f"no baseline {name!r}", "data": {"deleted": False}})
+        return {"data": {"name": name, "deleted": True}}
+
+    # -- history, compare ----------------------------------------------------------
+    @route("/history")
+    def history_keys() -> Any:
+        recent = ctx.store.query(limit=query_int("limit", 2000, 1, 20000))
+        keys: dict[str, dict[str, Any]] = {}
+        for run in recent:
+            if not run.history_key:
+                continue
+            entry = keys.setdefault(
+                run.history_key,
+                {
+                    "history_key": run.history_key,
+                    "profile": run.profile_name,
+                    "workers": run.workers,
+                    "backend": run.backend,
+                    "target": run.target,
+                    "runs": 0,
+                    "last_run": run.started_at,
+                },
+            )
+            entry["runs"] += 1
+        return {"data": list(keys.values())}
+
+    @route("/history/<key>")
+    def history(key: str) -> Any:
+        metric = _metric(query("metric"))
+        runs = ctx.store.query(history_key=key, limit=query_int("limit", 1000, 1, MAX_SERIES))
+        if not runs:
+            fail(404, f"no runs with history key {key!r}")
+        return {"data": history_document(key, metric, runs, ctx.store, ctx.thresholds)}
+
+    @route("/compare")
+    def compare() -> Any:
+        ids = [item for item in (query("ids") or "").split(",") if item]
+        if not 1 <= len(ids) <= MAX_COMPARE:
+            fail(400, f"ids must name 1 to {MAX_COMPARE} runs, comma separated")
+        compared = []
+        for run_id in dict.fromkeys(ids):
+            run = ctx.store.get(run_id)
+            job = ctx.jobs.find(run_id)
+            compared.append(
+                {
+                    **run_to_json(run, with_raw=False),
+                    "title": job.title if job else run.labels.get("job_title", run.test_id),
+                    **run_detail(run),
+                }
+            )
+        return {"data": compared, "metrics": list(METRICS)}
+
+    # -- export / import (JSON, never SQL) -----------------------------------------
+    @route("/export")
+    def export() -> Any:
+        ids = [item for item in (query("ids") or "").split(",") if item]
+        if ids:
+            runs = [ctx.store.get(run_id) for run_id in dict.fromkeys(ids)]
+        else:
+            runs = ctx.store.query(
+                profile_name=query("profile_name") or None,
+                limit=query_int("limit", 1000, 1, 100000),
+                with_raw=True,
+            )
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": time.time(),
+            "runs": [run_to_json(run) for run in runs],
+        }
+
+    @route("/import", "POST")
+    def import_runs() -> Any:
+        writer()
+        document = json_object(config.max_bulk_body)
+        if document.get("format") != EXPORT_FORMAT or document.get("version") != EXPORT_VERSION:
+            fail(400, f"not a {EXPORT_FORMAT} version {EXPORT_VERSION} document")
+        items = document.get("runs")
+        if not isinstance(items, list):
+            fail(400, "field 'runs' must be a list")
+        runs = [run_from_json(item, where=f"runs[{i}]") for i, item in enumerate(items)]
+        imported, skipped = [], []
+        for run in runs:
+            if _known(run.run_id):
+                skipped.append(run.run_id)
+                continue
+            ctx.store.record(run)
+            _adopt(run)
+            imported.append(run.run_id)
+        return {"data": {"imported": imported, "skipped": skipped}}
+
+    def _known(run_id: str) -> bool:
+        try:
+            ctx.store.get(run_id)
+        except StoreError:
+            return False
+        return True

@@ -1,0 +1,103 @@
+"""The WSGI application: the REST API, the legacy API, the web UI and their plumbing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import bottle
+
+import pytest_fioloadgen
+from pytest_fioloadgen.gating import Thresholds
+from pytest_fioloadgen.profiles import shipped_profiles_dir
+from pytest_fioloadgen.store import open_store
+
+from . import api_v1, legacy
+from .auth import load_or_create_token
+from .config import ServerConfig
+from .context import ServerContext
+from .executor import Executor
+from .http import JsonBottle, dumps
+from .jobsdb import JobDB
+from .profiles_repo import ProfileRepository
+
+log = logging.getLogger("fioloadgen_server")
+
+UI_DIR = Path(__file__).resolve().parent / "ui"
+CHARTJS_DIR = Path(pytest_fioloadgen.__file__).resolve().parent / "assets" / "vendor" / "chartjs"
+#: Scripts and styles only from this server: user text can never become markup or code.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def build_context(config: ServerConfig) -> ServerContext:
+    """Open everything the server needs (token, queue, history store, executor)."""
+    token = load_or_create_token(config.token_path)
+    jobs = JobDB(config.db_path)
+    store = open_store(config.store_uri, rootdir=config.settings.rootdir)
+    profiles_dir = config.settings.profiles_dir or shipped_profiles_dir()
+    profiles = ProfileRepository(profiles_dir, jobs, fio_binary=config.settings.fio_binary)
+    executor = Executor(config, jobs, store)
+    limits = config.settings.thresholds
+    thresholds = Thresholds.load(limits) if limits is not None else None
+    return ServerContext(config, token, jobs, store, profiles, executor, thresholds=thresholds)
+
+
+def create_app(ctx: ServerContext) -> bottle.Bottle:
+    app = JsonBottle()
+    app.config["json.enable"] = True
+    # Our encoder: standard JSON (no NaN), compact.
+    app.uninstall(bottle.JSONPlugin)
+    app.install(bottle.JSONPlugin(json_dumps=dumps))
+    origins = frozenset(ctx.config.cors_origins)
+
+    def headers() -> None:
+        response = bottle.response
+        response.set_header("X-Content-Type-Options", "nosniff")
+        response.set_header("Referrer-Policy", "no-referrer")
+        response.set_header("Content-Security-Policy", CSP)
+        response.set_header("Cache-Control", "no-store")
+        origin = bottle.request.get_header("Origin")
+        # CORS stays off unless an origin was configured; never "*", never any origin.
+        if origin and origin in origins and bottle.request.path.startswith("/api/"):
+            response.set_header("Access-Control-Allow-Origin", origin)
+            response.set_header("Vary", "Origin")
+            response.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            response.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+
+    app.add_hook("after_request", headers)
+
+    def preflight(path: str) -> bottle.HTTPResponse:
+        return bottle.HTTPResponse(status=204)
+
+    if origins:
+        app.route("/api/<path:path>", "OPTIONS", preflight)
+
+    api_v1.register(app, ctx)
+    legacy.register(app, ctx)
+    _register_ui(app)
+    return app
+
+
+def _register_ui(app: bottle.Bottle) -> None:
+    def index() -> bottle.HTTPResponse:
+        return bottle.static_file("index.html", root=str(UI_DIR), mimetype="text/html")
+
+    def vendor(name: str) -> bottle.HTTPResponse:
+        if name not in ("chart.umd.min.js", "LICENSE.md"):
+            return bottle.HTTPError(404, "no such file")
+        return bottle.static_file(
+            name,
+            root=str(CHARTJS_DIR),
+            mimetype="text/plain" if name == "LICENSE.md" else "text/javascript",
+        )
+
+    def asset(name: str) -> bottle.HTTPResponse:
+        return bottle.static_file(name, root=str(UI_DIR))
+
+    app.route("/", "GET", index)
+    app.route("/ui/vendor/<name>", "GET", vendor)
+    app.route("/ui/<name:re:[a-z0-9_-]+\\.(?:js|css)>", "GET", asset)

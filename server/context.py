@@ -1,0 +1,117 @@
+"""Everything a request handler needs, created once per server."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_fioloadgen import __version__
+from pytest_fioloadgen.gating import Thresholds
+from pytest_fioloadgen.profiles import parse_profile
+from pytest_fioloadgen.store.base import Store
+
+from .config import ServerConfig
+from .executor import Executor
+from .jobsdb import QUEUED, RUNNING, Job, JobDB, JobError
+from .profiles_repo import ProfileRepository
+
+MAX_TITLE = 200
+
+
+@dataclass
+class ServerContext:
+    config: ServerConfig
+    token: str
+    jobs: JobDB
+    store: Store
+    profiles: ProfileRepository
+    executor: Executor
+    started: float = field(default_factory=time.time)
+    #: Limits drawn on history charts (``serve --thresholds``); loaded at start so a bad
+    #: file is a start-up error, not a broken chart.
+    thresholds: Thresholds | None = None
+
+    def status(self) -> dict[str, Any]:
+        running = self.jobs.running()
+        counts = self.jobs.counts()
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "backend": self.config.settings.backend,
+            "workers": self.executor.workers(),
+            "deployed": self.executor.deployed(),
+            "executor_alive": self.executor.alive or not self.config.executor,
+            "running_job": None if running is None else running.to_json(),
+            "queue_length": counts.get(QUEUED, 0),
+            "uptime_s": time.time() - self.started,
+            "store": self.store.uri,
+            "now": time.time(),
+        }
+
+    def submit(
+        self,
+        *,
+        profile: str,
+        workers: int,
+        target: str,
+        title: str,
+        labels: dict[str, str] | None = None,
+        profile_text: str | None = None,
+    ) -> Job:
+        """Queue a run after checking everything a request can get wrong (JobError)."""
+        if not title.strip() or len(title) > MAX_TITLE:
+            raise JobError(f"title must be 1-{MAX_TITLE} characters")
+        capacity = self.executor.workers()
+        if target not in capacity:
+            raise JobError(f"unknown target {target!r} (targets: {', '.join(capacity) or 'none'})")
+        if not 1 <= workers <= max(capacity[target], self.config.settings.max_workers):
+            raise JobError(
+                f"workers {workers} must be from 1 to {capacity[target]} on target {target!r}"
+            )
+        if profile_text is None:
+            parsed = self.profiles.parsed(profile)
+            profile_text = self.profiles.get(profile).text
+        else:
+            parsed = self.profiles.check(profile, profile_text)
+        settings = self.config.settings
+        as_run = parsed.with_overrides(runtime=settings.runtime, size=settings.size)
+        job = Job(
+            id=str(uuid.uuid4()),
+            title=title.strip(),
+            profile=profile,
+            profile_text=profile_text,
+            workers=workers,
+            target=target,
+            status=QUEUED,
+            created=time.time(),
+            expected_runtime=as_run.expected_runtime_s,
+            labels=dict(labels or {}),
+        )
+        self.jobs.add(job)
+        self.executor.wake()
+        return job
+
+    def rerun(self, job_id: str) -> Job:
+        old = self.jobs.get(job_id)
+        # The same job file as the first time, even if the named profile changed since.
+        parse_profile(old.profile_text, name=old.profile, env={})
+        return self.submit(
+            profile=old.profile,
+            workers=old.workers,
+            target=old.target,
+            title=old.title,
+            labels=dict(old.labels),
+            profile_text=old.profile_text,
+        )
+
+    def delete_job(self, job_id: str) -> Job:
+        """Delete a job that is not running, and its run (a pinned run refuses: 409)."""
+        job = self.jobs.get(job_id)
+        if job.status == RUNNING:
+            raise JobError(f"job {job_id!r} is running; it cannot be deleted now", 409)
+        if job.status != QUEUED:
+            self.store.delete(job_id)
+        return self.jobs.delete(job_id)

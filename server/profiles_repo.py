@@ -1,0 +1,115 @@
+"""The profiles the server offers: the configured profile directory (read-only) plus the
+profiles added over the API (kept in the server's database).
+
+Added profiles pass the same checks as the plugin's: the safety policy and fio's own
+parser. Names travel in URLs and legacy clients insert them into paths unescaped, so they
+are a short, path-free alphabet.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_fioloadgen.exceptions import ProfileError
+from pytest_fioloadgen.profiles import Profile, discover_profiles, parse_profile, validate
+
+from .jobsdb import JobDB, JobError
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,24}$")
+#: Job files are text of a few KB; anything larger is a mistake or an attack.
+MAX_PROFILE_BYTES = 64 * 1024
+
+
+def check_profile_name(name: str) -> str:
+    if not PROFILE_NAME.match(name) or name in (".", ".."):
+        raise JobError(f"profile name {name!r} must be 1-24 letters, digits, '.', '_' or '-'", 400)
+    return name
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    name: str
+    text: str
+    source: str  # "shipped" (the profile directory) or "custom" (added over the API)
+    description: str
+
+    def to_json(self, *, with_text: bool = False) -> dict[str, object]:
+        document: dict[str, object] = {
+            "name": self.name,
+            "source": self.source,
+            "description": self.description,
+            "read_only": self.source == "shipped",
+        }
+        if with_text:
+            document["text"] = self.text
+        return document
+
+
+class ProfileRepository:
+    def __init__(self, directory: Path, db: JobDB, *, fio_binary: str = "fio") -> None:
+        self.directory = directory
+        self.db = db
+        self.fio_binary = fio_binary
+
+    def _shipped(self) -> dict[str, str]:
+        try:
+            found = discover_profiles(self.directory)
+        except ProfileError:
+            return {}
+        return {name: path.read_text(encoding="utf-8") for name, path in found.items()}
+
+    def all(self) -> dict[str, ProfileEntry]:
+        entries: dict[str, ProfileEntry] = {}
+        for source, texts in (("shipped", self._shipped()), ("custom", self.db.profiles())):
+            for name, text in texts.items():
+                entries[name] = ProfileEntry(name, text, source, _describe(name, text))
+        return dict(sorted(entries.items()))
+
+    def get(self, name: str) -> ProfileEntry:
+        entry = self.all().get(name)
+        if entry is None:
+            raise JobError(f"no profile {name!r}", 404)
+        return entry
+
+    def parsed(self, name: str) -> Profile:
+        entry = self.get(name)
+        return self.check(entry.name, entry.text)
+
+    def check(self, name: str, text: str) -> Profile:
+        """Parse and validate (safety policy, fio --parse-only); JobError 400 says why."""
+        if len(text.encode("utf-8")) > MAX_PROFILE_BYTES:
+            raise JobError(f"profile {name!r} is larger than {MAX_PROFILE_BYTES} bytes", 413)
+        try:
+            return validate(parse_profile(text, name=name, env={}), fio_binary=self.fio_binary)
+        except ProfileError as err:
+            raise JobError(str(err), 400) from err
+
+    def put(self, name: str, text: str) -> bool:
+        check_profile_name(name)
+        if name in self._shipped():
+            raise JobError(
+                f"profile {name!r} is a shipped profile and cannot be replaced; "
+                "choose another name",
+                409,
+            )
+        self.check(name, text)
+        return self.db.put_profile(name, text)
+
+    def delete(self, name: str) -> None:
+        check_profile_name(name)
+        if name in self._shipped():
+            raise JobError(f"profile {name!r} is a shipped profile and cannot be deleted", 409)
+        if not self.db.delete_profile(name):
+            raise JobError(f"no profile {name!r}", 404)
+
+
+@functools.lru_cache(maxsize=1024)
+def _describe(name: str, text: str) -> str:
+    # Cached by content: listing profiles must not parse every job file on every request.
+    try:
+        return parse_profile(text, name=name, env={}).description.split("\n")[0]
+    except ProfileError:
+        return ""

@@ -1,0 +1,293 @@
+"use strict";
+// The results browser. Every piece of user text reaches the page through textContent or
+// attribute values, never through innerHTML; the server's CSP forbids inline scripts too.
+(function () {
+  const API = "/api/v1";
+  const METRICS = ["iops", "read_iops", "write_iops", "bw_mib_s", "read_bw_mib_s", "write_bw_mib_s",
+    "read_lat_mean_ms", "read_lat_p50_ms", "read_lat_p95_ms", "read_lat_p99_ms", "read_lat_p999_ms",
+    "read_lat_max_ms", "write_lat_mean_ms", "write_lat_p50_ms", "write_lat_p95_ms", "write_lat_p99_ms",
+    "write_lat_p999_ms", "write_lat_max_ms", "iops_per_worker", "scaling_efficiency"];
+  const view = document.getElementById("view");
+  const charts = [];
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  const fmt = (v, digits = 2) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits }));
+  const when = (t) => (t ? new Date(t * 1000).toLocaleString() : "–");
+
+  function notice(message) {
+    const box = document.getElementById("notice");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  function token() { return document.getElementById("token").value.trim(); }
+
+  async function api(path, options = {}) {
+    const headers = { Accept: "application/json" };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.write) headers.Authorization = "Bearer " + token();
+    const response = await fetch(API + path, {
+      method: options.method || "GET", headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const document_ = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(document_.message || response.status + " " + response.statusText);
+    return document_;
+  }
+
+  async function act(action) {
+    try { notice(""); return await action(); } catch (err) { notice(err.message); return null; }
+  }
+
+  function clearCharts() { while (charts.length) charts.pop().destroy(); }
+
+  function chart(title, config) {
+    const canvas = el("canvas", { "aria-label": title });
+    const box = el("div", { class: "chart" }, canvas);
+    config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false,
+      plugins: { title: { display: true, text: title } } }, config.options || {});
+    if (config.options.plugins && !config.options.plugins.title) config.options.plugins.title = { display: true, text: title };
+    requestAnimationFrame(() => {
+      charts.push(new window.Chart(canvas, config));
+      canvas.setAttribute("data-chart-ready", "1");
+    });
+    return box;
+  }
+
+  // -- masthead: survives a server restart by polling and saying so meanwhile ---------------
+  async function pollStatus() {
+    const badge = document.getElementById("server-status");
+    try {
+      const data = (await api("/status")).data;
+      const running = data.running_job;
+      badge.className = "status " + (running ? "busy" : "ok");
+      badge.textContent = `${data.backend} · workers ${Object.entries(data.workers).map(([t, n]) => t + "=" + n).join(", ")}` +
+        ` · ${running ? "running " + running.title : "idle"} · queued ${data.queue_length}` +
+        ` · up ${Math.floor(data.uptime_s)}s · v${data.version}`;
+    } catch (err) {
+      badge.className = "status down";
+      badge.textContent = "server unreachable – retrying";
+    }
+  }
+
+  // -- profiles --------------------------------------------------------------------------
+  async function profilesPage() {
+    const profiles = (await api("/profiles")).data;
+    const status = (await api("/status")).data;
+    const text = el("pre", { id: "profile-text" }, "select a profile");
+    const select = el("select", { id: "run-profile" }, profiles.map((p) => el("option", { value: p.name }, p.name)));
+    const targets = el("select", { id: "run-target" }, Object.keys(status.workers).map((t) => el("option", { value: t }, t)));
+    const workers = el("input", { id: "run-workers", type: "number", min: 1, value: 1, size: 4 });
+    const title = el("input", { id: "run-title", type: "text", maxlength: 200, placeholder: "title" });
+    const runForm = el("form", { class: "inline", id: "run-form", onsubmit: (event) => {
+      event.preventDefault();
+      act(async () => {
+        const job = (await api("/jobs", { method: "POST", write: true, body: {
+          profile: select.value, target: targets.value, workers: Number(workers.value), title: title.value } })).data;
+        location.hash = "#/job/" + encodeURIComponent(job.id);
+      });
+    } }, el("label", {}, "profile ", select), el("label", {}, "target ", targets),
+      el("label", {}, "workers ", workers), el("label", {}, "title ", title),
+      el("button", { type: "submit", id: "run-submit" }, "Run"));
+    const list = el("table", { id: "profiles" }, el("tr", {}, el("th", {}, "name"), el("th", {}, "description"), el("th", {}, "")),
+      profiles.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, p.description),
+        el("td", {}, el("button", { class: "view", onclick: () => act(async () => {
+          text.textContent = (await api("/profiles/" + encodeURIComponent(p.name))).data.text;
+          select.value = p.name;
+        }) }, "view"), p.read_only ? null : el("button", { onclick: () => act(async () => {
+          await api("/profiles/" + encodeURIComponent(p.name), { method: "DELETE", write: true }); route();
+        }) }, "delete")))));
+    const builder = customBuilder();
+    return [el("h1", {}, "Profiles"), list, el("fieldset", {}, el("legend", {}, "Run"), runForm), text, builder];
+  }
+
+  function customBuilder() {
+    const field = (id, label, input) => el("label", {}, label + " ", Object.assign(input, { id }));
+    const pattern = el("select", {}, el("option", { value: "random" }, "random"), el("option", { value: "sequential" }, "sequential"));
+    const read = el("input", { type: "number", min: 0, max: 100, value: 70, size: 4 });
+    const bs = el("input", { type: "text", value: "4k", size: 5 });
+    const depth = el("input", { type: "number", min: 1, max: 1024, value: 4, size: 4 });
+    const runtime = el("input", { type: "number", min: 1, value: 30, size: 5 });
+    const name = el("input", { type: "text", maxlength: 24, placeholder: "name", size: 14 });
+    const preview = el("pre", { id: "builder-preview" });
+    const spec = () => ({ pattern: pattern.value, read_pct: Number(read.value), block_size: bs.value,
+      iodepth: Number(depth.value), runtime: Number(runtime.value) });
+    return el("fieldset", { id: "builder" }, el("legend", {}, "Custom profile"),
+      field("b-pattern", "pattern", pattern), field("b-read", "read %", read), field("b-bs", "block size", bs),
+      field("b-depth", "iodepth", depth), field("b-runtime", "runtime s", runtime), field("b-name", "name", name),
+      el("button", { type: "button", onclick: () => act(async () => {
+        preview.textContent = (await api("/profile-builder", { method: "POST", body: spec() })).data.text;
+      }) }, "Preview"),
+      el("button", { type: "button", id: "b-save", onclick: () => act(async () => {
+        await api("/profiles/" + encodeURIComponent(name.value), { method: "PUT", write: true, body: { spec: spec() } });
+        route();
+      }) }, "Save"), preview);
+  }
+
+  // -- jobs ------------------------------------------------------------------------------
+  const jobsState = { sort: "created", order: "desc", status: "", title: "", offset: 0 };
+
+  async function jobsPage() {
+    const q = new URLSearchParams({ sort: jobsState.sort, order: jobsState.order, limit: 50, offset: jobsState.offset });
+    if (jobsState.status) q.set("status", jobsState.status);
+    if (jobsState.title) q.set("title", jobsState.title);
+    const page = await api("/jobs?" + q);
+    const selected = new Set();
+    const header = (key, label) => el("th", { class: "sortable", onclick: () => {
+      jobsState.order = jobsState.sort === key && jobsState.order === "desc" ? "asc" : "desc";
+      jobsState.sort = key; route();
+    } }, label + (jobsState.sort === key ? (jobsState.order === "desc" ? " ▼" : " ▲") : ""));
+    const output = el("pre", { id: "job-output", hidden: true });
+    const show = (text) => { output.hidden = false; output.textContent = text; };
+    const actions = (job) => {
+      const buttons = [];
+      const id = encodeURIComponent(job.id);
+      if (job.status === "queued") buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/cancel`, { method: "POST", write: true }); route(); }) }, "cancel"));
+      if (job.status !== "running") buttons.push(el("button", { class: "delete", onclick: () => act(async () => { await api(`/jobs/${id}`, { method: "DELETE", write: true }); route(); }) }, "delete"));
+      if (!["queued", "running"].includes(job.status)) {
+        buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/rerun`, { method: "POST", write: true }); route(); }) }, "rerun"));
+        buttons.push(el("button", { onclick: () => act(async () => show(JSON.stringify(await api("/export?ids=" + id), null, 1))) }, "export"));
+        buttons.push(el("button", { onclick: () => act(async () => show(JSON.stringify((await api(`/jobs/${id}/raw`)).data, null, 1))) }, "output"));
+      }
+      buttons.push(el("button", { onclick: () => act(async () => show((await api(`/jobs/${id}`)).data.profile_text)) }, "spec"));
+      return buttons;
+    };
+    const filter = el("select", { id: "filter-status", onchange: (e) => { jobsState.status = e.target.value; jobsState.offset = 0; route(); } },
+      ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === jobsState.status }, s || "any state")));
+    const search = el("input", { id: "filter-title", type: "search", placeholder: "title contains", value: jobsState.title,
+      onchange: (e) => { jobsState.title = e.target.value; jobsState.offset = 0; route(); } });
+    const table = el("table", { id: "jobs" },
+      el("tr", {}, el("th", {}, ""), header("title", "title"), header("status", "status"), header("profile", "profile"),
+        header("workers", "workers"), header("target", "target"), header("created", "created"), el("th", {}, "iops"), el("th", {}, "")),
+      page.data.map((job) => el("tr", { "data-job": job.id },
+        el("td", {}, el("input", { type: "checkbox", class: "pick", onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
+        el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link" }, job.title)),
+        el("td", { class: "s-" + job.status }, job.status), el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
+        el("td", {}, job.target), el("td", {}, when(job.created)),
+        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, 0) : "–"), el("td", {}, actions(job)))));
+    const pager = el("div", {}, `${page.offset + 1}–${page.offset + page.data.length} of ${page.total} `,
+      el("button", { disabled: page.offset === 0, onclick: () => { jobsState.offset = Math.max(0, page.offset - 50); route(); } }, "previous"),
+      el("button", { disabled: page.offset + page.data.length >= page.total, onclick: () => { jobsState.offset = page.offset + 50; route(); } }, "next"),
+      el("button", { id: "compare-selected", onclick: () => { if (selected.size) location.hash = "#/compare/" + [...selected].map(encodeURIComponent).join(","); } }, "compare selected"));
+    return [el("h1", {}, "Jobs"), el("div", {}, filter, " ", search), table, pager, output];
+  }
+
+  // -- job detail ------------------------------------------------------------------------
+  async function jobPage(id) {
+    const job = (await api("/jobs/" + encodeURIComponent(id))).data;
+    const parts = [el("h1", {}, job.title),
+      el("table", { id: "job-summary" }, [["id", job.id], ["status", job.status], ["profile", job.profile],
+        ["workers", job.workers], ["target", job.target], ["created", when(job.created)], ["started", when(job.started)],
+        ["ended", when(job.ended)], ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))];
+    if (job.history_key) parts.push(el("p", {}, el("a", { href: "#/history/" + encodeURIComponent(job.history_key), id: "history-link" }, "history of this case")));
+    const run = job.run;
+    if (!run) {
+      parts.push(el("p", {}, job.status === "queued" || job.status === "running" ? "waiting for the result…" : "no result"));
+      if (job.status === "queued" || job.status === "running") setTimeout(() => { if (location.hash === "#/job/" + encodeURIComponent(id)) route(); }, 2000);
+      return parts;
+    }
+    const metrics = run.metrics || {};
+    parts.push(el("table", { id: "metrics" }, el("tr", {}, el("th", {}, "metric"), el("th", {}, "value")),
+      METRICS.filter((m) => metrics[m] !== undefined && metrics[m] !== null).map((m) => el("tr", {}, el("td", {}, m), el("td", { class: "num" }, fmt(metrics[m], 3))))));
+    const columns = ["iops", "bw_mib_s", "read_lat_p50_ms", "read_lat_p99_ms", "write_lat_p50_ms", "write_lat_p99_ms"];
+    parts.push(el("h2", {}, "Workers"), el("table", { id: "per-worker" },
+      el("tr", {}, el("th", {}, "worker"), columns.map((c) => el("th", {}, c))),
+      run.per_worker.map((w) => el("tr", {}, el("td", {}, w.worker), columns.map((c) => el("td", { class: "num" }, fmt(w[c], 3)))))));
+    const grid = el("div", { class: "charts" });
+    for (const [direction, latency] of Object.entries(run.latency || {})) {
+      grid.append(chart(`${direction} latency distribution`, { type: "bar", data: {
+        labels: latency.histogram.map((b) => "≤" + fmt(b.le_ms, 3) + " ms"),
+        datasets: [{ label: "I/Os", data: latency.histogram.map((b) => b.count) }] } }));
+      grid.append(chart(`${direction} latency percentiles (ms)`, { type: "bar", data: {
+        labels: Object.keys(latency.percentiles_ms), datasets: [{ label: "ms", data: Object.values(latency.percentiles_ms) }] } }));
+    }
+    grid.append(chart("bandwidth per worker (MiB/s)", { type: "bar", data: { labels: run.per_worker.map((w) => w.worker),
+      datasets: [{ label: "read", data: run.per_worker.map((w) => w.read_bw_mib_s) }, { label: "write", data: run.per_worker.map((w) => w.write_bw_mib_s) }] } }));
+    parts.push(grid);
+    return parts;
+  }
+
+  // -- history ---------------------------------------------------------------------------
+  async function historyIndex() {
+    const keys = (await api("/history")).data;
+    return [el("h1", {}, "History"), el("table", { id: "history-keys" },
+      el("tr", {}, ["profile", "workers", "backend", "target", "runs", "last run"].map((h) => el("th", {}, h))),
+      keys.map((k) => el("tr", {}, el("td", {}, el("a", { href: "#/history/" + encodeURIComponent(k.history_key) }, k.profile)),
+        el("td", {}, k.workers), el("td", {}, k.backend), el("td", {}, k.target), el("td", { class: "num" }, k.runs), el("td", {}, when(k.last_run)))))];
+  }
+
+  async function historyPage(key, metric) {
+    const data = (await api(`/history/${encodeURIComponent(key)}?metric=${encodeURIComponent(metric)}`)).data;
+    const picker = el("select", { id: "history-metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
+      METRICS.map((m) => el("option", { value: m, selected: m === metric }, m)));
+    const labels = data.points.map((p) => when(p.started_at));
+    const datasets = [{ label: metric, data: data.points.map((p) => p.value), borderColor: "#1565c0", pointRadius: 4 }];
+    for (const line of data.thresholds) datasets.push({ label: line.label, data: data.points.map(() => line.value), borderColor: "#c62828", borderDash: [6, 4], pointRadius: 0 });
+    if (data.baseline_band) {
+      const band = data.baseline_band;
+      datasets.push({ label: band.label + " (low)", data: data.points.map(() => band.low), borderColor: "rgba(46,125,50,.4)", pointRadius: 0 });
+      datasets.push({ label: band.label + " (high)", data: data.points.map(() => band.high), borderColor: "rgba(46,125,50,.4)", backgroundColor: "rgba(46,125,50,.15)", fill: "-1", pointRadius: 0 });
+    }
+    const changes = new Set(data.change_points.map((c) => c.run_id));
+    if (changes.size) datasets.push({ label: "change points", type: "scatter", data: data.points.map((p, i) => (changes.has(p.run_id) ? { x: labels[i], y: p.value } : null)), pointRadius: 8, borderColor: "#ef6c00" });
+    const trend = chart(`${metric} over time`, { type: "line", data: { labels, datasets }, options: {
+      onClick: (event, elements) => { if (elements.length) location.hash = "#/job/" + encodeURIComponent(data.points[elements[0].index].run_id); } } });
+    const c = data.case || {};
+    return [el("h1", {}, `History: ${c.profile} w${c.workers} ${c.backend}/${c.target}`), el("p", {}, "key ", el("code", {}, key), " · metric ", picker),
+      el("div", { class: "charts" }, trend),
+      el("table", { id: "history-points" }, el("tr", {}, el("th", {}, "run"), el("th", {}, "started"), el("th", {}, metric)),
+        data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.title || p.run_id)),
+          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, 3)))))];
+  }
+
+  // -- compare ---------------------------------------------------------------------------
+  async function comparePage(ids) {
+    const runs = (await api("/compare?ids=" + ids.map(encodeURIComponent).join(","))).data;
+    const metrics = METRICS.filter((m) => runs.some((r) => r.metrics[m] !== undefined && r.metrics[m] !== null));
+    const table = el("table", { id: "compare" }, el("tr", {}, el("th", {}, "metric"), runs.map((r) => el("th", {}, r.title || r.run_id))),
+      metrics.map((m) => el("tr", {}, el("td", {}, m), runs.map((r) => el("td", { class: "num" }, fmt(r.metrics[m], 3))))));
+    const grid = el("div", { class: "charts" }, ["iops", "bw_mib_s", "read_lat_p99_ms", "write_lat_p99_ms"].filter((m) => metrics.includes(m)).map((m) =>
+      chart(m, { type: "bar", data: { labels: runs.map((r) => r.title || r.run_id), datasets: [{ label: m, data: runs.map((r) => r.metrics[m]) }] } })));
+    return [el("h1", {}, "Compare"), table, grid];
+  }
+
+  // -- routing ---------------------------------------------------------------------------
+  async function route() {
+    clearCharts();
+    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.id === "nav-" + (parts[0] || "jobs"));
+    let content;
+    try {
+      if (parts[0] === "profiles") content = await profilesPage();
+      else if (parts[0] === "job" && parts[1]) content = await jobPage(parts[1]);
+      else if (parts[0] === "history" && parts[1]) content = await historyPage(parts[1], parts[2] || "iops");
+      else if (parts[0] === "history") content = await historyIndex();
+      else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));
+      else content = await jobsPage();
+    } catch (err) {
+      content = [el("p", { class: "error" }, "cannot load this page: " + err.message)];
+    }
+    view.replaceChildren(...content);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const input = document.getElementById("token");
+    input.value = sessionStorage.getItem("fioloadgen-token") || "";
+    input.addEventListener("change", () => sessionStorage.setItem("fioloadgen-token", input.value.trim()));
+    window.addEventListener("hashchange", route);
+    pollStatus();
+    setInterval(pollStatus, 3000);
+    route();
+  });
+})();
