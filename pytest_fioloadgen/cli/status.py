@@ -8,6 +8,7 @@ import argparse
 import datetime
 from typing import Any
 
+from ..exceptions import FioLoadgenError
 from .cluster import add_cluster_options, cluster_status
 from .common import EXIT_OK
 from .remote import add_url_option, client
@@ -16,7 +17,13 @@ from .remote_profiles import wants_server
 
 def _status(args: argparse.Namespace) -> int:
     if not wants_server(args):
-        return cluster_status(args)
+        try:
+            return cluster_status(args)
+        except FioLoadgenError as err:
+            raise FioLoadgenError(
+                "status needs a results server (--url or FIO_API_URL) or a cluster "
+                f"(--kubeconfig, KUBECONFIG): {err}"
+            ) from err
     api = client(args)
     data = api.get("/status")["data"]
     running = data.get("running_job")

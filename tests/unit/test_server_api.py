@@ -358,7 +358,11 @@ def test_history_compare_export_import_round_trip(ctx, client, auth):
     history = body(client.get("/api/v1/history/0123456789abcdef?metric=iops"))["data"]
     assert [p["value"] for p in history["points"]] == [1000.0, 1001.0, 1002.0]
     assert history["thresholds"] == [] and history["change_points"] == []
-    assert history["baseline_band"] is None
+    # Three runs are enough history for the auto-baseline band: median ± the iops tolerance.
+    band = history["baseline_band"]
+    assert band["center"] == 1001.0
+    assert band["low"] == pytest.approx(900.9)
+    assert band["high"] == pytest.approx(1101.1)
     assert client.get("/api/v1/history/0123456789abcdef?metric=nope").status_code == 400
     keys = body(client.get("/api/v1/history"))["data"]
     assert keys[0]["history_key"] == "0123456789abcdef" and keys[0]["runs"] == 3
@@ -380,3 +384,30 @@ def _wire(run):
     from pytest_fioloadgen.store.wire import run_to_json
 
     return run_to_json(run)
+
+
+def test_history_overlay_has_change_points_and_threshold_lines(ctx, client, auth, tmp_path):
+    from pytest_fioloadgen.gating import Thresholds
+    from tests.unit.test_store_contract import make_run
+
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[profile.randread-4k.workers.4]\niops = 850\n")
+    ctx.thresholds = Thresholds.load(limits)
+    for number in range(24):
+        iops = (1000.0 if number < 12 else 700.0) + (number % 3)
+        run = make_run(f"s{number:02d}", started_at=100.0 + number, metrics={"iops": iops})
+        assert (
+            client.post(
+                "/api/v1/runs", json=json.loads(json.dumps(_wire(run))), headers=auth
+            ).status_code
+            == 201
+        )
+    history = body(client.get("/api/v1/history/0123456789abcdef?metric=iops"))["data"]
+    (shift,) = history["change_points"]
+    assert shift["run_id"] == "s12"
+    assert shift["direction"] == "regression"
+    assert shift["delta_pct"] == pytest.approx(-30, abs=1)
+    assert history["thresholds"] == [
+        {"label": f"{limits} [profile.randread-4k.workers.4]", "value": 850.0, "bound": "min"}
+    ]
+    assert history["baseline_band"]["center"] == pytest.approx(701, abs=2)
