@@ -11,6 +11,8 @@ profile with ``rate_iops`` capped at 85% of A's median IOPS (a 15% slowdown). Th
   them), 400 random draws each plus every time-ordered window; a false positive is any
   gated metric judged a regression.
 * Detection rate: baseline = 20 A runs, current = 3 slow runs (repeat=3), 400 draws.
+* repeat=1 with --fio-confirm 1 and 2, both ways: a run judged a regression is run again
+  and the pooled samples decide.
 
 The same decision code as the plugin is used (pytest_fioloadgen.regression.compare, the
 default gated metrics and tolerances). For contrast the script also prints what a naive
@@ -95,6 +97,18 @@ def _regressed(current: Sequence[dict[str, float]], baseline: Sequence[dict[str,
     return False
 
 
+def _confirmed(current: Sequence[dict[str, float]], baseline: Sequence[dict[str, float]]) -> bool:
+    """What the session does with repeat=1 and --fio-confirm len(current)-1."""
+    pooled = [current[0]]
+    suspected = _regressed(pooled, baseline)
+    for extra in current[1:]:
+        if not suspected:
+            break
+        pooled.append(extra)
+        suspected = _regressed(pooled, baseline)
+    return suspected
+
+
 def _naive(current: Sequence[dict[str, float]], baseline: Sequence[dict[str, float]]) -> bool:
     return statistics.fmean(s["iops"] for s in current) < 0.95 * statistics.fmean(
         s["iops"] for s in baseline
@@ -145,6 +159,14 @@ def evaluate(path: Path, seed: int) -> None:
         f"({hits / len(pairs) * 100:.1f}%; target >= 95%); naive 5% gate: "
         f"{naive / len(pairs) * 100:.1f}%"
     )
+    # repeat=1 with --fio-confirm K: a suspected regression is run again, samples pooled.
+    for confirm in (1, 2):
+        for name, pool in (("A/A", a_pool), ("15% slowdown", slow_pool)):
+            flagged = sum(_confirmed(c, b) for c, b in draws(pool, 1 + confirm))
+            print(
+                f"{name} repeat=1 --fio-confirm {confirm}: {flagged}/{DRAWS} flagged "
+                f"({flagged / DRAWS * 100:.2f}%)"
+            )
 
 
 def main() -> None:
