@@ -91,19 +91,19 @@ def resolve_token() -> str | None:
     return str(configured).strip() if configured else None
 
 
-def _finite(value: Any) -> Any:
-    """Standard JSON has no NaN/Infinity: send those as null."""
+def without_non_finite(value: Any) -> Any:
+    """Standard JSON has no NaN/Infinity (browsers cannot parse them): those become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: without_non_finite(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
+        return [without_non_finite(item) for item in value]
     return value
 
 
 def encode_json(document: Any) -> bytes:
-    return json.dumps(_finite(document), separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(without_non_finite(document), separators=(",", ":"), allow_nan=False).encode()
 
 
 @dataclass

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import bottle
 
+from pytest_fioloadgen.apiclient import without_non_finite
 from pytest_fioloadgen.exceptions import FioLoadgenError, StoreError
 
 from .auth import token_matches
@@ -26,22 +26,12 @@ log = logging.getLogger("fioloadgen_server.http")
 Handler = Callable[..., Any]
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
 def dumps(document: Any) -> str:
     """Standard JSON (NaN and infinities become null: browsers cannot parse them)."""
     try:
         return json.dumps(document, allow_nan=False, separators=(",", ":"))
     except ValueError:
-        return json.dumps(_finite(document), allow_nan=False, separators=(",", ":"))
+        return json.dumps(without_non_finite(document), allow_nan=False, separators=(",", ":"))
 
 
 def error_body(status: int, message: str) -> str:
