@@ -279,7 +279,7 @@ class FioLoadgenPlugin:
             baseline=baseline,
             window=settings.baseline_window,
             baseline_labels=dict(settings.baseline_labels),
-            confirm=settings.confirm,
+            confirm=settings.confirm_runs,
             alpha=float(table.get("alpha", DEFAULT_ALPHA)),
             min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),

@@ -108,7 +108,8 @@ def test_first_run_reports_too_little_history(project):
 def test_regression_fails_the_test_with_every_number(project):
     run(project).assert_outcomes(passed=1)
     seed(project, 2.0)
-    result = run(project, "--junitxml", "junit.xml")
+    # One run, no confirmation: the single-sample prediction interval decides.
+    result = run(project, "--junitxml", "junit.xml", "--fio-confirm", "0")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -171,6 +172,16 @@ def test_confirmation_reruns_record_every_sample(project):
     verdicts = [r.verdict for r in reversed(store.query(session_id=session))]
     store.close()
     assert verdicts == ["suspect", "suspect", "regression"]
+
+
+def test_one_run_is_confirmed_once_by_default(project):
+    run(project).assert_outcomes(passed=1)
+    seed(project, 2.0)
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*steady-w1-local: regression against history (confirmed by 1 re-run(s)):", "*(n=2) vs baseline*"]
+    )
 
 
 def test_baseline_none_disables_gating(project):
