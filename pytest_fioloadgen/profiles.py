@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from pytest_fioloadgen.exceptions import ProfileError
+from .exceptions import ProfileError
 
 __all__ = [
     "INLINE_SOURCE",

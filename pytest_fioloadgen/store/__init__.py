@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_fioloadgen.exceptions import StoreError
-from pytest_fioloadgen.store.base import RunRecord, Store
-from pytest_fioloadgen.store.sqlite import SQLiteStore
-from pytest_fioloadgen.store.tinydb_store import TinyDBStore
+from ..exceptions import StoreError
+from .base import RunRecord, Store
+from .sqlite import SQLiteStore
+from .tinydb_store import TinyDBStore
 
 __all__ = ["RunRecord", "Store", "default_store_uri", "open_store"]
 

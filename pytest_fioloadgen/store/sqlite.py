@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_fioloadgen.exceptions import StoreError
-from pytest_fioloadgen.history import history_key
-from pytest_fioloadgen.store.base import Baseline, RunRecord, check_baseline_name
+from ..exceptions import StoreError
+from ..history import history_key
+from .base import Baseline, RunRecord, check_baseline_name
 
 #: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
 #: database that happens to use user_version is never mistaken for a history store.
