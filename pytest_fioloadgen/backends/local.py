@@ -72,12 +72,9 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _group_has_live_members(pgid: int) -> bool:
-    """Whether a process group still has a running (not zombie) member.
-
-    os.killpg(pgid, 0) is not enough: orphaned job processes are reparented to PID 1,
-    which in some containers never reaps them, so their zombies keep the group "alive".
-    """
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process, from /proc."""
+    table: dict[int, tuple[int, int, str]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -85,15 +82,47 @@ def _group_has_live_members(pgid: int) -> bool:
             continue
         # The command name may contain spaces and parentheses: parse after the last ')'.
         fields = text[text.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
+        if len(fields) > 2:
+            table[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), fields[0])
+    return table
 
 
-def _wait_for_group_exit(pgid: int, *, deadline: float) -> None:
-    """Wait until the killed group is gone, so "torn down" means no process is left."""
-    while time.monotonic() < deadline and _group_has_live_members(pgid):
-        time.sleep(0.02)
+def _descendants(roots: set[int]) -> set[int]:
+    """Every process below ``roots``. fio's job processes call setsid(), so they leave the
+    server's process group: only the parent links still find them."""
+    table = _process_table()
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        children = {pid for pid, (ppid, _g, _s) in table.items() if ppid in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def _working_in(directories: set[Path]) -> set[int]:
+    """Processes whose working directory is one of ``directories`` (or below): fio job
+    processes keep their server's directory, wherever they were reparented."""
+    prefixes = tuple(str(directory) for directory in directories)
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(prefixes):
+            found.add(int(entry.name))
+    return found
+
+
+def _live(pids: set[int], groups: set[int]) -> set[int]:
+    """Which of ``pids`` (or members of ``groups``) still run. Zombies count as gone: PID 1
+    in some containers never reaps the orphans it adopts."""
+    return {
+        pid
+        for pid, (_ppid, group, state) in _process_table().items()
+        if (pid in pids or group in groups) and state not in ("Z", "X")
+    }
 
 
 @dataclass
@@ -280,6 +309,10 @@ class LocalBackend(RunsClientHere):
 
     # -- teardown ------------------------------------------------------------------
     def teardown(self, env: Environment) -> None:
+        roots = {server.process.pid for server in self._servers}
+        # Taken before anything dies: once a server exits its job processes are adopted
+        # by PID 1 and nothing links them to us any more.
+        tree = _descendants(roots)
         for server in self._servers:
             if server.process.poll() is None:
                 _signal_group(server.process.pid, signal.SIGTERM)
@@ -290,10 +323,18 @@ class LocalBackend(RunsClientHere):
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
-            # Job processes fio forked may still be running after their server exited.
             _signal_group(server.process.pid, signal.SIGKILL)
-        for server in self._servers:
-            _wait_for_group_exit(server.process.pid, deadline=time.monotonic() + STOP_TIMEOUT_S)
+        # Job processes fio forked may still be running after their server exited. Some
+        # were orphaned before teardown began (fio's per-connection process exits when
+        # the client goes, e.g. on Ctrl-C): their working directory still names them.
+        strays = tree | _descendants(tree) | _working_in({s.directory for s in self._servers})
+        strays.discard(os.getpid())
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _live(strays, roots) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._servers.clear()
         if self._keep:
             env.kept = True
