@@ -268,3 +268,126 @@ def run_job(spec: WorkerSpec, name: str, deadline_s: int) -> dict[str, Any]:
             },
         },
     }
+
+
+# -- the results server ------------------------------------------------------------------
+SERVER_NAME = "fioloadgen-server"
+SERVER_CLAIM = f"{SERVER_NAME}-data"
+SERVER_PORT = 8080
+SERVER_STATE_DIR = f"{DATA_MOUNT}/state"
+SERVER_STORE = f"{DATA_MOUNT}/history.db"
+#: What the readiness probe asks: answers once the store and the token are open.
+SERVER_READY_PATH = "/api/v1/status"
+DEFAULT_SERVER_IMAGE = "ghcr.io/pytest-fioloadgen/results-server:latest"
+#: The image's user (containers/results-server/Containerfile) and the volume's group.
+SERVER_UID = 1001
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """The results server in the workers' namespace: one pod, its history on a PVC."""
+
+    namespace: str = "fio"
+    image: str = DEFAULT_SERVER_IMAGE
+    #: None: the cluster's default storage class.
+    storage_class: str | None = None
+    pvc_size: str = "1Gi"
+
+
+def server_command() -> list[str]:
+    """``fioloadgen serve`` with its store and state (the token) on the PVC, no executor:
+    the history browser and the API, fed by sessions that record through it."""
+    return [
+        "fioloadgen",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(SERVER_PORT),
+        f"--store={SERVER_STORE}",
+        f"--state-dir={SERVER_STATE_DIR}",
+        "--no-executor",
+    ]
+
+
+def server_pvc(spec: ServerSpec) -> dict[str, Any]:
+    claim: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": spec.pvc_size}},
+    }
+    if spec.storage_class is not None:
+        claim["storageClassName"] = spec.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": SERVER_CLAIM,
+            "namespace": spec.namespace,
+            "labels": _labels(component="server"),
+        },
+        "spec": claim,
+    }
+
+
+def server_service(spec: ServerSpec) -> dict[str, Any]:
+    labels = _labels(component="server")
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": SERVER_NAME, "namespace": spec.namespace, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {**labels},
+            "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": SERVER_PORT}],
+        },
+    }
+
+
+def server_deployment(spec: ServerSpec) -> dict[str, Any]:
+    labels = _labels(component="server")
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": spec.image,
+        "command": server_command(),
+        "ports": [{"name": "http", "containerPort": SERVER_PORT}],
+        "readinessProbe": {
+            "httpGet": {"path": SERVER_READY_PATH, "port": SERVER_PORT},
+            "periodSeconds": 2,
+        },
+        "volumeMounts": [{"name": "data", "mountPath": DATA_MOUNT}],
+        "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": SERVER_NAME, "namespace": spec.namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            # Never two pods on the one sqlite file (a rolling update would start the new
+            # pod before stopping the old one).
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {**labels}},
+            "template": {
+                "metadata": {"labels": {**labels}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 10,
+                    "automountServiceAccountToken": False,
+                    # fsGroup: the PVC is writable by the image's non-root user.
+                    "securityContext": {**copy.deepcopy(_POD_SECURITY), "fsGroup": SERVER_UID},
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": SERVER_CLAIM}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def server_objects(spec: ServerSpec) -> list[dict[str, Any]]:
+    """The PVC first (the pod waits for it), then the Deployment and its Service."""
+    check_dns_label(spec.namespace, "namespace")
+    if spec.storage_class is not None:
+        check_dns_subdomain(spec.storage_class, "server storage class")
+    check_quantity(spec.pvc_size, "server PVC size")
+    return [server_pvc(spec), server_deployment(spec), server_service(spec)]

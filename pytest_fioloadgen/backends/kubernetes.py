@@ -15,6 +15,11 @@ The host list holds the workers' stable DNS names through the headless Service, 
 resolves them inside the cluster at the moment it runs: a restarted pod with a new IP is
 found, never a stale address captured at deploy time.
 
+The results server (``fioloadgen deploy --with-server``): a Deployment of one
+``fioloadgen serve`` pod (strategy Recreate: never two pods on the one sqlite file), a
+ClusterIP Service and a PVC holding its store and state dir (the token), so the history
+survives pod restarts and redeploys; reached with ``kubectl port-forward``.
+
 Ownership: everything carries ``app.kubernetes.io/managed-by=pytest-fioloadgen``;
 teardown deletes the namespace only when it carries that label, and says why otherwise.
 A ConfigMap ``fioloadgen-lock`` (creation is atomic) keeps two sessions from deploying into
@@ -58,6 +63,9 @@ CLIENT_START_S = 120.0
 #: How often a run's wait looks at events for a refused client pod.
 EVENT_CHECK_S = 3.0
 WORKER_SELECTOR = f"{manifests.OWNED_SELECTOR},{manifests.COMPONENT_LABEL}=worker"
+SERVER_SELECTOR = f"{manifests.OWNED_SELECTOR},{manifests.COMPONENT_LABEL}=server"
+#: How often the results server's readiness is looked at (one pod: a list is cheap).
+SERVER_POLL_S = 0.5
 
 
 def _name(obj: Any) -> str:
@@ -217,6 +225,98 @@ class KubernetesBackend:
         body["metadata"]["resourceVersion"] = current.metadata.resource_version
         self.api.call(f"replace {what}", replace, name, self.namespace, body)
 
+    # -- the results server ----------------------------------------------------------
+    def deploy_server(self, server: manifests.ServerSpec) -> None:
+        """The results server (PVC, Deployment, Service) in the namespace, until Ready.
+
+        An existing PVC is kept: a redeploy finds the history of the previous one. On a
+        failure what was made stays for inspection (``fioloadgen destroy`` removes it).
+        """
+        objects = manifests.server_objects(server)
+        if server.storage_class is not None:
+            self.check_storage_classes([server.storage_class])
+        self.ensure_namespace()
+        self.acquire_lock()
+        core, apps = self.api.core, self.api.apps
+        try:
+            pvc, deployment, service = objects
+            self._create_or_keep(
+                "persistentvolumeclaim", pvc, core.create_namespaced_persistent_volume_claim
+            )
+            self._apply(
+                "deployment",
+                deployment,
+                apps.create_namespaced_deployment,
+                apps.replace_namespaced_deployment,
+                apps.read_namespaced_deployment,
+            )
+            self._create_or_keep("service", service, core.create_namespaced_service)
+            self.wait_server_ready()
+        finally:
+            self.release_lock()
+
+    def _create_or_keep(self, kind: str, body: dict[str, Any], create: Any) -> None:
+        name = body["metadata"]["name"]
+        try:
+            self.api.call(f"create {kind} {self.namespace}/{name}", create, self.namespace, body)
+        except KubeApiError as err:
+            if err.status != 409:
+                raise
+
+    def _server_pods(self) -> list[Any]:
+        listing = self.api.call(
+            f"list pods in {self.namespace}",
+            self.api.core.list_namespaced_pod,
+            self.namespace,
+            label_selector=SERVER_SELECTOR,
+        )
+        return [pod for pod in listing.items if not pod.metadata.deletion_timestamp]
+
+    def wait_server_ready(self) -> None:
+        """Until a server pod is Ready (its probe answers), or name why it is not."""
+        owners = [manifests.SERVER_NAME]
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            pods = self._server_pods()
+            if any(is_ready(pod) for pod in pods):
+                return
+            causes = [cause for pod in pods if (cause := pod_cause(pod))]
+            causes += self._object_causes(owners, pvcs=False)
+            fatal = [cause for cause in causes if cause.fatal]
+            if fatal:
+                raise BackendError(f"the results server did not become ready: {summarize(fatal)}")
+            if time.monotonic() >= deadline:
+                causes = self._object_causes(owners, pvcs=True, selector=SERVER_SELECTOR) + causes
+                why = summarize(causes) or (
+                    f"pod {_name(pods[0])} is running but not Ready (readiness probe on "
+                    f"{manifests.SERVER_READY_PATH} failing)"
+                    if pods
+                    else "no pod was created"
+                )
+                raise BackendError(
+                    f"the results server is not Ready after {self.ready_timeout_s:.0f} s in "
+                    f"namespace {self.namespace!r}: {why}"
+                )
+            time.sleep(SERVER_POLL_S)
+
+    def server_status(self) -> tuple[int, int, str] | None:
+        """(Ready, desired, why not) of the results server; None when not deployed."""
+        try:
+            deployment = self.api.call(
+                f"read deployment {self.namespace}/{manifests.SERVER_NAME}",
+                self.api.apps.read_namespaced_deployment,
+                manifests.SERVER_NAME,
+                self.namespace,
+            )
+        except KubeApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        pods = self._server_pods()
+        ready = sum(1 for pod in pods if is_ready(pod))
+        causes = [cause for pod in pods if (cause := pod_cause(pod))]
+        return ready, int(deployment.spec.replicas or 0), summarize(causes)
+
     # -- lock ------------------------------------------------------------------------
     def holder(self) -> dict[str, str]:
         return {
@@ -352,7 +452,9 @@ class KubernetesBackend:
         }
         return events, latest
 
-    def _object_causes(self, owners: Sequence[str], *, pvcs: bool) -> list[Cause]:
+    def _object_causes(
+        self, owners: Sequence[str], *, pvcs: bool, selector: str = WORKER_SELECTOR
+    ) -> list[Cause]:
         events, latest = self._events_by_object()
         causes = event_causes(events, owners)
         if pvcs:
@@ -360,7 +462,7 @@ class KubernetesBackend:
                 f"list persistentvolumeclaims in {self.namespace}",
                 self.api.core.list_namespaced_persistent_volume_claim,
                 self.namespace,
-                label_selector=WORKER_SELECTOR,
+                label_selector=selector,
             )
             causes += pvc_causes(listing.items, latest)
         return causes
@@ -592,11 +694,12 @@ class KubernetesBackend:
         leaks: list[str] = []
         if self.read_namespace() is not None:
             leaks.append(f"namespace {self.namespace}")
-        core, batch = self.api.core, self.api.batch
+        core, batch, apps = self.api.core, self.api.batch, self.api.apps
         for kind, lister in (
             ("pod", core.list_namespaced_pod),
             ("persistentvolumeclaim", core.list_namespaced_persistent_volume_claim),
             ("job", batch.list_namespaced_job),
+            ("deployment", apps.list_namespaced_deployment),
         ):
             found = self.api.call(
                 f"list {kind}s in {self.namespace}",

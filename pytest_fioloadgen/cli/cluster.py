@@ -3,6 +3,8 @@ on Kubernetes, outside pytest.
 
 Options mirror the pytest ones (``--namespace`` is ``--fio-namespace``) and fall back to
 the same FIO_* environment variables, resolved by the same code as in the plugin.
+``deploy --with-server`` also runs the results server in the namespace (alone when no
+storage class is given).
 """
 
 from __future__ import annotations
@@ -48,13 +50,46 @@ def _deploy(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     backend = _backend(args)
-    # The environment stays up after this command: like --fio-keep, release the lock.
-    backend.keep = True
-    env = backend.deploy(storage_classes(settings), args.workers)
-    backend.teardown(env)
-    for storage_class, count in env.describe().items():
-        print(f"{settings.namespace}/{storage_class}: {count} workers Ready")
+    # Only the server: fine without storage classes for workers.
+    if not (args.with_server and not settings.storageclasses):
+        # The environment stays up after this command: like --fio-keep, release the lock.
+        backend.keep = True
+        env = backend.deploy(storage_classes(settings), args.workers)
+        backend.teardown(env)
+        for storage_class, count in env.describe().items():
+            print(f"{settings.namespace}/{storage_class}: {count} workers Ready")
+    if args.with_server:
+        _deploy_server(args, settings, backend)
     return EXIT_OK
+
+
+def _deploy_server(args: argparse.Namespace, settings: Settings, backend: Any) -> None:
+    from ..backends import k8s_manifests as manifests
+
+    storage_class = args.server_storageclass or (
+        settings.storageclasses[0] if settings.storageclasses else None
+    )
+    spec = manifests.ServerSpec(
+        namespace=settings.namespace,
+        image=args.server_image or manifests.DEFAULT_SERVER_IMAGE,
+        storage_class=storage_class,
+        pvc_size=args.server_pvc_size,
+    )
+    try:
+        backend.deploy_server(spec)
+    finally:
+        backend.close()
+    ns = settings.namespace
+    print(f"{ns}/{manifests.SERVER_NAME}: results server Ready")
+    print(
+        f"  reach it:  kubectl -n {ns} port-forward svc/{manifests.SERVER_NAME} "
+        f"{manifests.SERVER_PORT}:{manifests.SERVER_PORT}  (then http://127.0.0.1:"
+        f"{manifests.SERVER_PORT}/)"
+    )
+    print(
+        f"  its token (for writes, FIO_API_TOKEN):  kubectl -n {ns} exec "
+        f"deploy/{manifests.SERVER_NAME} -- cat {manifests.SERVER_STATE_DIR}/token"
+    )
 
 
 def _destroy(args: argparse.Namespace) -> int:
@@ -75,6 +110,7 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(f"namespace {backend.namespace} does not exist (not deployed)")
         return EXIT_CHECK_FAILED
     counts = backend.status()
+    server = backend.server_status()
     held = backend.lock_holder()
     lock = f"locked by session {held.get('session')} on {held.get('host')}" if held else "unlocked"
     print(f"namespace {backend.namespace} ({backend.api.info.context}): {lock}")
@@ -82,7 +118,14 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(f"  {storage_class}: {ready}/{desired} workers Ready")
     if not counts:
         print("  no workers")
-    all_ready = bool(counts) and all(ready == desired for ready, desired in counts.values())
+    if server is not None:
+        ready, desired, why = server
+        print(f"  results server: {ready}/{desired} Ready" + (f" ({why})" if why else ""))
+    all_ready = (bool(counts) or server is not None) and all(
+        ready == desired for ready, desired in counts.values()
+    )
+    if server is not None:
+        all_ready = all_ready and server[0] >= server[1]
     return EXIT_OK if all_ready else EXIT_CHECK_FAILED
 
 
@@ -119,6 +162,19 @@ def register(commands: Any) -> None:
     deploy.add_argument("--requests", help="resource requests, e.g. cpu=1,memory=1Gi")
     deploy.add_argument("--limits", help="resource limits, e.g. cpu=2,memory=2Gi")
     deploy.add_argument("--ready-timeout", dest="ready_timeout", help="seconds (300)")
+    deploy.add_argument(
+        "--with-server",
+        action="store_true",
+        help="also run the results server in the namespace (its history on a PVC); "
+        "without --storageclass only the server",
+    )
+    deploy.add_argument("--server-image", help="results server image")
+    deploy.add_argument(
+        "--server-storageclass",
+        help="storage class of the server's PVC (default: the first --storageclass, else "
+        "the cluster's default)",
+    )
+    deploy.add_argument("--server-pvc-size", default="1Gi", help="size of the server's PVC (1Gi)")
     deploy.set_defaults(handler=_deploy)
     destroy = commands.add_parser(
         "destroy", help="delete the workers' namespace (only one fioloadgen created)"

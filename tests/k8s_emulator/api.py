@@ -66,6 +66,7 @@ RESOURCES = [
     Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",)),
     Resource("", "v1", "events", "Event", True, ("ev",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",)),
+    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
     Resource("batch", "v1", "jobs", "Job", True),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
 ]
@@ -435,7 +436,7 @@ class ApiServer:
                     "shortNames": list(r.short),
                 }
             )
-            if r.plural in ("pods", "statefulsets", "jobs"):
+            if r.plural in ("pods", "statefulsets", "deployments", "jobs"):
                 listed.append(
                     {
                         "name": f"{r.plural}/status",

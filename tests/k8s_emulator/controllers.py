@@ -1,6 +1,7 @@
 """The controllers of the emulator: what a cluster does after the API stored an object.
 
-StatefulSet -> PVCs (from volumeClaimTemplates) and pods, all at once; PVC -> Bound (or
+StatefulSet -> PVCs (from volumeClaimTemplates) and pods, all at once; Deployment ->
+``replicas`` pods from its template (a deleted one is replaced under a new name); PVC -> Bound (or
 Pending with a ProvisioningFailed event); pod -> scheduled, a real process started in
 its sandbox, Ready ``ready_delay_s`` after its creation; Job -> a pod whose command really runs and
 whose output is its log; deletion of a namespace cascades, deletion of an owner deletes
@@ -127,6 +128,10 @@ class Cluster:
             spec = json.dumps(obj.get("spec"), sort_keys=True)
             if self._reconciled.get(meta["uid"]) != spec:
                 self._spawn(self.reconcile_statefulset(meta["namespace"], meta["name"]))
+        elif plural == "deployments" and kind in ("ADDED", "MODIFIED"):
+            spec = json.dumps(obj.get("spec"), sort_keys=True)
+            if self._reconciled.get(meta["uid"]) != spec:
+                self._spawn(self.reconcile_deployment(meta["namespace"], meta["name"]))
         elif kind == "ADDED" and plural == "jobs":
             self._spawn(self.start_job(meta["namespace"], meta["name"]))
         elif kind == "ADDED" and plural == "persistentvolumeclaims":
@@ -136,6 +141,8 @@ class Cluster:
             for ref in meta.get("ownerReferences", []):
                 if ref.get("kind") == "StatefulSet":
                     self._spawn(self.reconcile_statefulset(meta["namespace"], ref["name"]))
+                elif ref.get("kind") == "Deployment":
+                    self._spawn(self.reconcile_deployment(meta["namespace"], ref["name"]))
         elif kind == "ADDED" and plural == "pods":
             key = (meta["namespace"], meta["name"])
             self._pod_tasks[key] = self._spawn(self.run_pod(*key))
@@ -259,6 +266,60 @@ class Cluster:
             if int(pod_name.rsplit("-", 1)[1]) >= replicas:
                 self.delete(BY_PLURAL["pods"], namespace, pod_name, {})
         self._set_status("statefulsets", sts, {"replicas": replicas})
+
+    # -- Deployment ------------------------------------------------------------------
+    async def reconcile_deployment(self, namespace: str, name: str) -> None:
+        """Pods from the template up to ``replicas`` (no ReplicaSet in between: the pods
+        are owned by the Deployment itself); a changed template replaces them all, as the
+        Recreate strategy does."""
+        deployment = self.store.get("deployments", namespace, name)
+        namespace_obj = self.store.get("namespaces", "", namespace)
+        if (
+            deployment is None
+            or namespace_obj is None
+            or namespace_obj.get("status", {}).get("phase") == "Terminating"
+        ):
+            return
+        uid = deployment["metadata"]["uid"]
+        spec = deployment["spec"]
+        revision = json.dumps(spec["template"], sort_keys=True)
+        self._reconciled[uid] = json.dumps(spec, sort_keys=True)
+        owned = [
+            pod
+            for pod in self.store.items("pods", namespace)
+            if any(ref["uid"] == uid for ref in pod["metadata"].get("ownerReferences", []))
+        ]
+        current = []
+        for pod in owned:
+            if pod["metadata"].get("annotations", {}).get("emulator/template") == revision:
+                current.append(pod)
+            else:
+                self.delete(BY_PLURAL["pods"], namespace, pod["metadata"]["name"], {})
+        replicas = int(spec.get("replicas", 1))
+        for pod in current[replicas:]:
+            self.delete(BY_PLURAL["pods"], namespace, pod["metadata"]["name"], {})
+        template = spec["template"]
+        for _ in range(replicas - len(current)):
+            pod_name = f"{name}-{uuid.uuid4().hex[:10]}"
+            refusal = self._pod_refusal(namespace, pod_name)
+            if refusal is not None:
+                self.event(namespace, deployment, "FailedCreate", refusal)
+                continue
+            self.store.add(
+                BY_PLURAL["pods"],
+                namespace,
+                {
+                    "metadata": {
+                        "name": pod_name,
+                        "labels": dict(template["metadata"].get("labels", {})),
+                        "annotations": {"emulator/template": revision},
+                        "ownerReferences": [self._owner_ref(deployment)],
+                    },
+                    "spec": copy.deepcopy(template["spec"]),
+                    "status": {"phase": "Pending"},
+                },
+            )
+        self._set_status("deployments", deployment, {"replicas": replicas})
 
     def _pod_refusal(self, namespace: str, pod_name: str) -> str | None:
         if self.config.forbid_pods:
@@ -474,6 +535,16 @@ class Cluster:
             )
             return
         await asyncio.sleep(max(0.0, ready_at - asyncio.get_running_loop().time()))
+        probe = container.get("readinessProbe", {}).get("httpGet")
+        while probe is not None and process.poll() is None:
+            # Ready once the process answers the probe, as a kubelet's httpGet probe.
+            if await asyncio.to_thread(
+                self.runtime.http_ok, key, sandbox.ip, int(probe["port"]), probe.get("path", "/")
+            ):
+                break
+            await asyncio.sleep(0.2)
+            if self._pod(namespace, name) is None:
+                return
         if process.poll() is not None:
             self._set_status(
                 "pods",
@@ -543,6 +614,10 @@ class Cluster:
         if not self.runtime.use_netns:
             # Shared loopback: each server must bind its own address.
             argv = [f"--server=ip:{ip},8765" if arg == "--server" else arg for arg in argv]
+            argv = [
+                ip if arg == "0.0.0.0" and before == "--host" else arg
+                for before, arg in zip(["", *argv], argv, strict=False)
+            ]
         working = container.get("workingDir")
         cwd = Path(mapped(working)) if working else self.workdir
         if not cwd.is_dir() or str(cwd) == working:

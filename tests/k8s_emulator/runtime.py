@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -197,6 +198,27 @@ class Runtime:
             self.stop(key)
             raise PodGone(key)
         return process
+
+    def http_ok(self, key: str, ip: str, port: int, path: str) -> bool:
+        """Does the pod answer GET ``path`` with a 2xx, asked from inside its sandbox?"""
+        sandbox = self._sandboxes.get(key)
+        if sandbox is None:
+            return False
+        script = (
+            "import sys, urllib.request\n"
+            "try:\n"
+            f"    urllib.request.urlopen('http://{ip}:{port}{path}', timeout=2).read()\n"
+            "except Exception:\n"
+            "    sys.exit(1)\n"
+        )
+        prefix = ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
+        try:
+            done = subprocess.run(
+                [*prefix, sys.executable, "-c", script], capture_output=True, timeout=10
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0
 
     def stop(self, key: str) -> None:
         """Stop the pod's process group and remove its sandbox."""

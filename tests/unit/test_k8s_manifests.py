@@ -174,3 +174,57 @@ def test_bad_kubeconfig_is_one_line(tmp_path):
     broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
     with pytest.raises(BackendError, match=rf"cannot load Kubernetes config from {broken}: "):
         KubeApi(kubeconfig=str(broken))
+
+
+SERVER = manifests.ServerSpec(namespace="bench", image="registry/server:1", storage_class="fast")
+
+
+def test_server_objects_are_ours_and_share_one_pvc():
+    pvc, deployment, service = manifests.server_objects(SERVER)
+    for obj in (pvc, deployment, service):
+        assert obj["metadata"]["namespace"] == "bench"
+        assert obj["metadata"]["labels"][manifests.OWNER_LABEL] == manifests.OWNER_VALUE
+        assert obj["metadata"]["labels"][manifests.COMPONENT_LABEL] == "server"
+    assert pvc["spec"]["storageClassName"] == "fast"
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    spec = deployment["spec"]
+    # One pod at a time on the sqlite file, also across an update.
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["volumes"] == [
+        {"name": "data", "persistentVolumeClaim": {"claimName": pvc["metadata"]["name"]}}
+    ]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["fsGroup"] == manifests.SERVER_UID
+    container = pod["containers"][0]
+    assert container["image"] == "registry/server:1"
+    assert container["command"][:2] == ["fioloadgen", "serve"]
+    assert "--store=/data/history.db" in container["command"]
+    assert "--state-dir=/data/state" in container["command"]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    probe = container["readinessProbe"]["httpGet"]
+    assert probe == {"path": "/api/v1/status", "port": 8080}
+    assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"] == spec["template"]["metadata"]["labels"]
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert service["metadata"]["name"] == "fioloadgen-server"
+
+
+def test_server_pvc_without_storage_class_uses_the_cluster_default():
+    pvc = manifests.server_pvc(manifests.ServerSpec(namespace="bench"))
+    assert "storageClassName" not in pvc["spec"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"namespace": "Bad_NS"}, "namespace"),
+        ({"storage_class": "Not Valid"}, "server storage class"),
+        ({"pvc_size": "lots"}, "server PVC size"),
+    ],
+)
+def test_server_spec_errors_are_named(changes, message):
+    spec = manifests.ServerSpec(**{**vars(SERVER), **changes})
+    with pytest.raises(ConfigError, match=message):
+        manifests.server_objects(spec)
