@@ -180,7 +180,10 @@ def test_one_run_is_confirmed_once_by_default(project):
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*steady-w1-local: regression against history (confirmed by 1 re-run(s)):", "*(n=2) vs baseline*"]
+        [
+            "*steady-w1-local: regression against history (confirmed by 1 re-run(s)):",
+            "*(n=2) vs baseline*",
+        ]
     )
 
 
