@@ -25,6 +25,10 @@ class Worker:
     #: The directory fio works in on that worker, or None when the server's own working
     #: directory is used (how the local backend gives each worker its own directory).
     directory: str | None = None
+    #: The one block device the job runs on, when the backend exposes the storage as a
+    #: raw device (Kubernetes volumeMode: Block). The session sets the job's ``filename``
+    #: to it and the safety policy allows exactly this device (profiles.Allowance).
+    device: str | None = None
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""fio job profiles: read job files the way fio does, enforce the safety policy, override, hash.
+"""fio job profiles: read job files the way fio does, override, render, hash.
 
 A profile is a parsed fio job file. Parsing follows fio's own ini parser (init.c
 ``__parse_jobs_ini``) so that what we check is what fio will run:
@@ -24,14 +24,12 @@ import fnmatch
 import hashlib
 import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .exceptions import ProfileError
+from ..exceptions import ProfileError
 
 __all__ = [
     "INLINE_SOURCE",
@@ -39,15 +37,11 @@ __all__ = [
     "Option",
     "Profile",
     "Section",
-    "check_files",
-    "check_safety",
-    "check_with_fio",
     "discover_profiles",
     "load_profile",
     "parse_profile",
     "select_profiles",
     "shipped_profiles_dir",
-    "validate",
 ]
 
 INLINE_SOURCE = "<inline>"
@@ -650,7 +644,7 @@ def shipped_profiles_dir() -> Path:
         installed = None
     if isinstance(installed, Path) and installed.is_dir():
         return installed
-    return Path(__file__).resolve().parent.parent / "profiles"
+    return Path(__file__).resolve().parents[2] / "profiles"
 
 
 def select_profiles(directory: Path, spec: str | None) -> list[Profile]:
@@ -674,224 +668,3 @@ def select_profiles(directory: Path, spec: str | None) -> list[Profile]:
             )
         chosen.update(matches)
     return [load_profile(available[stem]) for stem in sorted(chosen)]
-
-
-# --------------------------------------------------------------------------------------
-# Safety policy
-
-# What a profile may do on a worker: I/O on files inside the directory the backend gives it,
-# nothing else. So the engines are an allow-list: fio dlopen()s any name it does not know,
-# which makes every unknown engine name a way to load code.
-_FILE_ENGINES = frozenset(
-    {
-        "sync",
-        "psync",
-        "vsync",
-        "pvsync",
-        "pvsync2",
-        "libaio",
-        "io_uring",
-        "posixaio",
-        "windowsaio",
-        "solarisaio",
-        "mmap",
-        "splice",
-        "null",
-        "cpuio",
-        "falloc",
-        "ftruncate",
-        "filecreate",
-        "filestat",
-        "filedelete",
-        "dircreate",
-        "dirstat",
-        "dirdelete",
-    }
-)
-# These only talk to block or character devices (SCSI generic, MTD, NVMe char devices, DAX).
-_DEVICE_ENGINES = frozenset(
-    {"sg", "mtd", "io_uring_cmd", "dev-dax", "pmemblk", "libpmem", "xnvme", "spdk", "libblkio"}
-)
-# These do their I/O over the network. rbd/rados/gfapi/nfs are real storage, but they write
-# into whatever pool, image or export the profile names, on a cluster others share; a storage
-# target in this harness is a directory on the worker.
-_NETWORK_ENGINES = frozenset(
-    {
-        "net",
-        "netsplice",
-        "rdma",
-        "rados",
-        "rbd",
-        "gfapi",
-        "gfapi_async",
-        "http",
-        "nfs",
-        "nbd",
-        "libiscsi",
-        "dfs",
-    }
-)
-# Options whose values are paths fio opens or creates. filename is relative to the worker's
-# directory; the others are relative to fio's working directory, so only keeping them
-# relative and free of '..' keeps them out of other people's files.
-_PATH_OPTIONS = frozenset(
-    {
-        "filename",
-        "filename_format",
-        "opendir",
-        "write_iolog",
-        "read_iolog",
-        "replay_redirect",
-        "merge_blktrace_file",
-        "write_bw_log",
-        "write_lat_log",
-        "write_iops_log",
-        "write_hist_log",
-        "donorname",
-    }
-)
-_PATTERN_OPTIONS = frozenset({"buffer_pattern", "verify_pattern"})
-_UNESCAPED_COLON = re.compile(r"(?<!\\):")
-
-
-def _refusal(profile: Profile, option: Option, shown: str, reason: str) -> ProfileError:
-    return ProfileError(
-        f"profile '{profile.label}' {option.where}: option {shown} is not allowed ({reason})"
-    )
-
-
-def _engine_refusal(engine: str) -> str | None:
-    if engine == "exec":
-        return "runs a command on the worker"
-    if engine.startswith("external") or "/" in engine:
-        return "loads an external engine library on the worker"
-    if engine in _FILE_ENGINES:
-        return None
-    if engine in _DEVICE_ENGINES:
-        return "talks to devices directly"
-    if engine in _NETWORK_ENGINES:
-        return "does its I/O over the network, outside the worker's target directory"
-    return f"only file I/O engines are allowed: {', '.join(sorted(_FILE_ENGINES))}"
-
-
-def _path_refusal(value: str) -> str | None:
-    for part in _UNESCAPED_COLON.split(value):
-        path = part.replace("\\:", ":").strip()
-        if not path:
-            continue
-        if path == "/dev" or path.startswith("/dev/"):
-            return "device nodes are not allowed"
-        if path.startswith("/"):
-            return "absolute paths leave the worker's target directory"
-        if ".." in PurePosixPath(path).parts:
-            return "'..' leaves the worker's target directory"
-    return None
-
-
-def _option_refusal(key: str, value: str | None) -> str | None:
-    if key.startswith("exec_") or key.startswith("trigger"):
-        return "runs a command on the worker"
-    if key == "profile":
-        return "a built-in fio profile generates jobs this policy cannot check"
-    if key == "cgroup":
-        return "creates a cgroup on the worker, outside its target directory"
-    if value is None:
-        return None
-    if key == "ioengine":
-        return _engine_refusal(value)
-    if key in _PATH_OPTIONS:
-        return _path_refusal(value)
-    if key == "mem" and ":" in value and value.split(":", 1)[1].strip():
-        return "backs I/O buffers with a file outside the target directory, which fio unlinks"
-    if key in _PATTERN_OPTIONS and "'" in value:
-        return "a quoted pattern reads a file on the worker"
-    return None
-
-
-def check_safety(profile: Profile) -> None:
-    """Refuse what may not run on a worker: commands, code loading, devices, network engines
-    and paths that leave the worker's target directory. ``directory=`` is not refused: it is
-    removed (see :meth:`Profile.without_directory`)."""
-    if not profile.jobs():
-        raise ProfileError(f"profile '{profile.label}': defines no job section")
-    for option in profile.options():
-        # fio only accepts underscores, but a check must not be fooled by spelling.
-        key = _canonical(option.key.strip().lower().replace("-", "_"))
-        reason = _option_refusal(key, option.value)
-        if reason is not None:
-            shown = option.key
-            if key in ("ioengine", "mem") or key in _PATH_OPTIONS | _PATTERN_OPTIONS:
-                shown = option.render()
-            raise _refusal(profile, option, shown, reason)
-
-
-def _first_line(*outputs: str) -> str:
-    for output in outputs:
-        for line in output.splitlines():
-            if line.strip():
-                return line.strip()
-    return ""
-
-
-def _blamed_option(profile: Profile, message: str) -> Option | None:
-    """The option fio's message quotes ("Bad option <x=1>", "failed parsing rw=x")."""
-    for option in profile.options():
-        pattern = rf"(?<![\w=]){re.escape(option.render())}(?![\w=])"
-        if re.search(pattern, message):
-            return option
-    return None
-
-
-def check_with_fio(profile: Profile, *, fio_binary: str = "fio", timeout_s: float = 30) -> None:
-    """Have fio parse the rendered profile (``fio --parse-only``); refuse what it refuses."""
-    with tempfile.TemporaryDirectory(prefix="fioloadgen-check-") as workdir:
-        job_file = Path(workdir) / "profile.fio"
-        job_file.write_text(profile.render(), encoding="utf-8")
-        try:
-            completed = subprocess.run(
-                [fio_binary, "--parse-only", str(job_file)],
-                cwd=workdir,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                check=False,
-            )
-        except FileNotFoundError as err:
-            raise ProfileError(
-                f"profile '{profile.label}': cannot check it, fio binary {fio_binary!r} not found"
-            ) from err
-        except subprocess.TimeoutExpired as err:
-            raise ProfileError(
-                f"profile '{profile.label}': fio --parse-only did not finish in {timeout_s:g}s"
-            ) from err
-        except OSError as err:
-            raise ProfileError(
-                f"profile '{profile.label}': cannot run {fio_binary!r}: {err}"
-            ) from err
-    if completed.returncode == 0:
-        return
-    reason = _first_line(completed.stderr, completed.stdout)
-    reason = reason or f"exit status {completed.returncode}"
-    blamed = _blamed_option(profile, reason)
-    where = "" if blamed is None else f" {blamed.where}"
-    raise ProfileError(f"profile '{profile.label}'{where}: fio --parse-only refused it: {reason}")
-
-
-def validate(profile: Profile, *, fio_binary: str = "fio") -> Profile:
-    """Safety policy, then fio's own parser; the profile ready to run, without directory=."""
-    check_safety(profile)
-    check_with_fio(profile, fio_binary=fio_binary)
-    return profile.without_directory()
-
-
-def check_files(paths: Sequence[Path], *, fio_binary: str = "fio") -> list[tuple[Path, str | None]]:
-    """For ``fioloadgen profile check``: per file None when accepted, else the reason."""
-    verdicts: list[tuple[Path, str | None]] = []
-    for path in paths:
-        try:
-            validate(load_profile(path), fio_binary=fio_binary)
-        except ProfileError as err:
-            verdicts.append((path, str(err)))
-        else:
-            verdicts.append((path, None))
-    return verdicts
