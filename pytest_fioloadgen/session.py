@@ -20,7 +20,7 @@ from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .gating import Limit, Thresholds, Verdict, evaluate
 from .history import history_key
-from .profiles import Profile, check_safety
+from .profiles import Allowance, Profile, check_safety
 from .regression import INSUFFICIENT, Comparison, GatingPolicy, compare
 from .store.base import RunRecord, Store
 
@@ -205,8 +205,7 @@ class BenchmarkSession:
         profile = self.prepare(case, overrides)
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
-        directory = workers[0].directory
-        profile = profile.with_directory(directory) if directory else profile.without_directory()
+        profile = self._placed(profile, workers[0])
         if confirmation:
             profile = replace(profile, notes=(*profile.notes, f"confirmation run {confirmation}"))
         self._prefill(env, case, profile, workers)
@@ -251,6 +250,19 @@ class BenchmarkSession:
         )
         self.outcomes.append(outcome)
         return outcome
+
+    @staticmethod
+    def _placed(profile: Profile, worker: Worker) -> Profile:
+        """The profile where the backend puts the data: the worker's block device, its
+        directory, or the fio server's working directory. A device is allowed by the
+        policy only because the backend granted exactly that one."""
+        if worker.device:
+            placed = profile.with_device(worker.device)
+            check_safety(placed, Allowance(devices=(worker.device,)))
+            return placed
+        if worker.directory:
+            return profile.with_directory(worker.directory)
+        return profile.without_directory()
 
     # -- history -------------------------------------------------------------------
     def baseline_samples(self, key: str) -> list[RunRecord]:

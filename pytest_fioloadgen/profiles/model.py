@@ -99,6 +99,11 @@ _OVERRIDE_FAMILIES: dict[str, frozenset[str]] = {
     "direct": frozenset({"direct", "buffered"}),
 }
 
+#: Options that say which files a job uses; a raw-block job uses the device instead.
+_FILE_NAMING_OPTIONS = frozenset(
+    {"filename", "filename_format", "directory", "opendir", "nrfiles", "unique_filename"}
+)
+
 _READ_ONLY_RW = frozenset({"read", "randread"})
 # Options that would make a prefill stop early, skip data or write something else.
 _NOT_FOR_PREFILL = frozenset(
@@ -293,6 +298,33 @@ class Profile:
             escaped,
             frozenset({"directory"}),
             f"directory={escaped} (set by the harness)",
+        )
+
+    def with_device(self, path: str) -> Profile:
+        """Run every job on the block device ``path`` (a raw-block worker's one volume):
+        every option that names files (filename, filename_format, directory, opendir,
+        nrfiles) is replaced by ``filename=path`` in ``[global]``."""
+        if not path.startswith("/dev/") or any(char in path for char in (*_UNREPRESENTABLE, ":")):
+            raise ProfileError(
+                f"profile '{self.label}': device {path!r} is not a /dev path a fio job file can"
+                " name"
+            )
+        notes = list(self.notes)
+        sections = []
+        for section in self.sections:
+            kept = []
+            for option in section.options:
+                if _canonical(option.key) in _FILE_NAMING_OPTIONS:
+                    notes.append(
+                        f"{option.render()} ({option.where}) removed: the job runs on the"
+                        f" worker's block device {path}"
+                    )
+                else:
+                    kept.append(option)
+            sections.append(replace(section, options=tuple(kept)))
+        profile = replace(self, sections=tuple(sections), notes=tuple(notes))
+        return profile._with_global_option(
+            "filename", path, frozenset({"filename"}), f"filename={path} (set by the harness)"
         )
 
     def effective_job_options(self) -> list[tuple[Section, dict[str, str | None]]]:

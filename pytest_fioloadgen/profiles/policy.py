@@ -171,6 +171,8 @@ def check_safety(profile: Profile, allowance: Allowance = NO_ALLOWANCE) -> None:
     for option in profile.options():
         # fio only accepts underscores, but a check must not be fooled by spelling.
         key = _canonical(option.key.strip().lower().replace("-", "_"))
+        if key == "filename" and option.value in allowance.devices:
+            continue
         reason = _option_refusal(key, option.value)
         if reason is not None:
             shown = option.key
