@@ -6,7 +6,7 @@ captured once at deploy time, because on Kubernetes a pod can restart with a new
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -121,6 +121,9 @@ class RunsClientHere:
 
     fio_binary: str
     sandbox: Sandbox = UNCONFINED
+    #: Prefixes every fio command the backend starts (strace, numactl, taskset), outside
+    #: the sandbox: (argv) -> argv.
+    wrap_command: Callable[[list[str]], list[str]] | None = None
 
     def client_workdir(self, env: Environment) -> Path | None:
         """Where the client's temporary directory goes (None: the system's temp dir)."""
@@ -131,7 +134,8 @@ class RunsClientHere:
         return ""
 
     def _confine(self, argv: list[str], workdir: Path) -> list[str]:
-        return self.sandbox.command(argv, writable=[workdir], cwd=workdir)
+        command = self.sandbox.command(argv, writable=[workdir], cwd=workdir)
+        return self.wrap_command(command) if self.wrap_command is not None else command
 
     def run_job(
         self,

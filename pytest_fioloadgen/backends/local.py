@@ -26,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,8 +196,10 @@ class LocalBackend(RunsClientHere):
         fio_binary: str = "fio",
         keep: bool = False,
         sandbox: Sandbox = UNCONFINED,
+        wrap_command: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
         self._targets = {target.name: target for target in targets}
+        self.wrap_command = wrap_command
         self._session_id = session_id
         self.fio_binary = fio_binary
         self._keep = keep
@@ -266,8 +268,11 @@ class LocalBackend(RunsClientHere):
         argv = [self.fio_binary, f"--server=ip:{host},{port}"]
         with log_path.open("ab") as log:
             try:
+                command = self.sandbox.command(argv, writable=[directory], cwd=directory)
+                if self.wrap_command is not None:
+                    command = self.wrap_command(command)
                 process = subprocess.Popen(
-                    self.sandbox.command(argv, writable=[directory], cwd=directory),
+                    command,
                     cwd=directory,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
