@@ -101,8 +101,9 @@ class StaticBackend(RunsClientHere):
         try:
             socket.create_connection((address.host, address.port), CONNECT_TIMEOUT_S).close()
         except OSError as err:
-            return f"it does not accept connections any more ({err.strerror or err})"
-        return "it still accepts connections but does not answer fio"
+            return f"a new TCP connection to it fails ({err.strerror or err})"
+        # Something accepted: the server, or a middlebox on the way to a cut host.
+        return "a new TCP connection to it is still accepted, but fio gets no answer"
 
     def deploy(self, targets: Sequence[str], workers: int) -> Environment:
         self.preflight(targets, workers)

@@ -110,6 +110,9 @@ def canary(tmp_path, monkeypatch):
     monkeypatch.setenv("CANARY_DIR", str(out))
     monkeypatch.delenv("UNSET_VAR", raising=False)
     yield out
+    # Should a defence ever fail, the root script's tmpfs must not outlive the test.
+    while os.path.ismount(out):
+        subprocess.run(["umount", str(out)], check=False)
     shutil.rmtree(out, ignore_errors=True)
 
 
