@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +211,46 @@ def test_a_full_disk_shows_fios_enospc_first_and_loses_nothing(pytester, small_f
     # What was stored before is still there.
     check = pytester.runpytest(*common, "--fio-profiles", "small")
     check.assert_outcomes(passed=1)
+
+
+def _without_bwrap(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has fio but no bwrap."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "fio").symlink_to(shutil.which("fio"))
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
+def test_without_bwrap_auto_says_so_once_and_records_it(pytester, tmp_path):
+    profiles = pytester.mkdir("profiles")
+    (profiles / "quick.fio").write_text("[q]\nrw=randread\nsize=1m\nruntime=1\n")
+    pytester.makepyfile(test_storage=STORAGE_TEST)
+    pytester.makepyfile(
+        test_check="""
+def test_confinement_is_recorded(fio_run, fio_store):
+    fio_run("quick")
+    facts = fio_store.query(limit=1)[0].fingerprint["confinement"]
+    assert facts["client"].startswith("none (") and "bwrap is not installed" in facts["client"]
+"""
+    )
+    for name, value in _without_bwrap(tmp_path).items():
+        pytester._monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--fio-profiles-dir", str(profiles), "--fio-workers", "1,2"
+    )
+    result.assert_outcomes(passed=3)
+    notices = [line for line in result.outlines if "fio runs unconfined" in line]
+    assert len(notices) == 1 and "bwrap is not installed" in notices[0]
+
+
+def test_without_bwrap_a_required_sandbox_is_a_usage_error(pytester, tmp_path):
+    profiles = pytester.mkdir("profiles")
+    (profiles / "quick.fio").write_text("[q]\nrw=randread\nsize=1m\nruntime=1\n")
+    pytester.makepyfile(test_storage=STORAGE_TEST)
+    for name, value in _without_bwrap(tmp_path).items():
+        pytester._monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--fio-profiles-dir", str(profiles), "--fio-sandbox", "bwrap"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --fio-sandbox bwrap: bwrap is not installed*"])
