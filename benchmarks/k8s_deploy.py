@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec  # noqa: E402
-from pytest_fioloadgen.backends.kubernetes import KubernetesBackend  # noqa: E402
+from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend  # noqa: E402
+from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec  # noqa: E402
 from tests.k8s_emulator.controllers import Config  # noqa: E402
 from tests.k8s_emulator.harness import Emulator  # noqa: E402
 

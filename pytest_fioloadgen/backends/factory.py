@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..exceptions import ConfigError
 from ..settings import Settings, TargetSpec
 from .base import Backend
 from .local import LocalBackend, LocalTarget
@@ -20,7 +21,7 @@ def target_names(settings: Settings) -> list[str]:
     """The targets (report columns) of a session: storage classes on Kubernetes."""
     if settings.backend == "kubernetes":
         # Imported here: the kubernetes client is an optional extra.
-        from .k8s_factory import storage_classes
+        from .kubernetes.factory import storage_classes
 
         return list(storage_classes(settings))
     return [spec.name for spec in target_specs(settings)]
@@ -29,9 +30,15 @@ def target_names(settings: Settings) -> list[str]:
 def make_backend(settings: Settings, session_id: str) -> Backend:
     """The backend ``settings.backend`` names, configured from the settings."""
     if settings.backend == "kubernetes":
-        from .k8s_factory import kubernetes_backend
+        from .kubernetes.factory import kubernetes_backend
 
         return kubernetes_backend(settings, session_id)
+    if settings.volume_mode == "block":
+        raise ConfigError(
+            f"volume mode block (from {settings.source_of('volume_mode')}) needs "
+            f"--fio-backend kubernetes: the {settings.backend} backend has no raw devices to "
+            "give a worker"
+        )
     targets = target_specs(settings)
     if settings.backend == "static":
         source = settings.source_of("hosts")

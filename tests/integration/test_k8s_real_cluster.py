@@ -20,8 +20,8 @@ def cluster_backend(request):
     if not request.config.getoption("--with-k8s"):
         pytest.skip("real-cluster test: pass --with-k8s (uses KUBECONFIG)")
     pytest.importorskip("kubernetes")
-    from pytest_fioloadgen.backends.k8s_manifests import DEFAULT_IMAGE, WorkerSpec
-    from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.manifests import DEFAULT_IMAGE, WorkerSpec
 
     backend = KubernetesBackend(
         WorkerSpec(

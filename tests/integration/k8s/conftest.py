@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("kubernetes")
 pytest.importorskip("aiohttp")
 
-from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec
-from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
 from tests.k8s_emulator.controllers import Config
 from tests.k8s_emulator.harness import Emulator
 

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fioloadgen_server import k8s_deploy as server_manifests
 from kubernetes import client, config
 
-from pytest_fioloadgen.backends import k8s_manifests as manifests
+from pytest_fioloadgen.backends.kubernetes import manifests
 from pytest_fioloadgen.cli import main
 from pytest_fioloadgen.store import RunRecord, open_store
 
@@ -45,7 +46,7 @@ def get_in_pod(emulator, pod, path: str):
     meta = pod["metadata"]
     sandbox = emulator.runtime._sandboxes[f"{meta['namespace']}/{meta['name']}/{meta['uid']}"]
     prefix = ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
-    url = f"http://{pod['status']['podIP']}:{manifests.SERVER_PORT}{path}"
+    url = f"http://{pod['status']['podIP']}:{server_manifests.SERVER_PORT}{path}"
     script = (
         f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
     )

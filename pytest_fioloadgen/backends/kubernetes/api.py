@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import BackendError
+from ...exceptions import BackendError
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIES = 5
