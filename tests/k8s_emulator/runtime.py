@@ -8,8 +8,12 @@ names of headless Services are written to /etc/netns/<netns>/hosts, which
 interface with addresses from 127.0.x.y and names are resolved by rewriting the files the
 pod is given (documented fallback, less faithful).
 
+A raw block claim is a loop device over a sparse file; a pod that asks for it as a
+``volumeDevice`` runs under bubblewrap with a fresh /dev holding that device at its
+devicePath (as a container runtime does), so fio opens a real block device.
+
 Everything created is recorded and removed by ``close``: processes by PID (their process
-groups), namespaces, the bridge and the hosts files.
+groups), namespaces, the bridge, the hosts files and loop devices.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Runtime:
     _stopped: set[str] = field(default_factory=set)
     _pending: list[list[Any]] = field(default_factory=list)
     _batching: bool = False
+    #: loop device -> its backing file
+    _loops: dict[str, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.use_netns:
@@ -175,11 +181,48 @@ class Runtime:
         lines = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in entries.items()]
         (directory / "hosts").write_text("\n".join(lines) + "\n")
 
-    def start(self, key: str, argv: list[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    def attach_loop(self, backing: Path, size_bytes: int) -> str:
+        """A loop device over a new sparse file of ``size_bytes``: a raw block volume."""
+        backing.parent.mkdir(parents=True, exist_ok=True)
+        with backing.open("wb") as handle:
+            handle.truncate(size_bytes)
+        done = subprocess.run(
+            ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"losetup {backing}: {done.stderr.strip()}")
+        device = done.stdout.strip()
+        with self._lock:
+            self._loops[device] = backing
+        return device
+
+    def detach_loop(self, device: str) -> None:
+        with self._lock:
+            backing = self._loops.pop(device, None)
+        subprocess.run(["losetup", "--detach", device], capture_output=True, check=False)
+        if backing is not None:
+            backing.unlink(missing_ok=True)
+
+    def start(
+        self,
+        key: str,
+        argv: list[str],
+        *,
+        cwd: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        devices: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         sandbox = self._sandboxes.get(key)
         if sandbox is None:
             raise PodGone(key)
         prefix = ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
+        if devices:
+            # A mount namespace of the pod's own: the host's tree, a fresh /dev, and each
+            # device at its devicePath (nothing appears in the host's /dev).
+            binds = [arg for path, dev in devices.items() for arg in ("--dev-bind", dev, path)]
+            prefix += ["bwrap", "--dev-bind", "/", "/", "--dev", "/dev", *binds]
+            prefix += ["--die-with-parent", "--"]
         with log.open("ab") as out:
             process = subprocess.Popen(
                 prefix + argv,
@@ -189,7 +232,7 @@ class Runtime:
                 stdin=subprocess.DEVNULL,
                 # Own group: fio forks per job; stopping the pod signals the whole group.
                 start_new_session=True,
-                env={**os.environ, "LC_ALL": "C"},
+                env={**os.environ, "LC_ALL": "C", **(env or {})},
             )
         with self._lock:
             self._processes[key] = process
@@ -220,6 +263,18 @@ class Runtime:
             return False
         return done.returncode == 0
 
+    def kill(self, key: str) -> int | None:
+        """SIGKILL the pod's processes, keeping its sandbox (an OOM kill); the exit code."""
+        with self._lock:
+            process = self._processes.get(key)
+        if process is None:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        return 128 + signal.SIGKILL
+
     def stop(self, key: str) -> None:
         """Stop the pod's process group and remove its sandbox."""
         with self._lock:
@@ -246,6 +301,8 @@ class Runtime:
     def close(self) -> None:
         for key in list(self._sandboxes) + list(self._processes):
             self.stop(key)
+        for device in list(self._loops):
+            self.detach_loop(device)
         if self._bridge is not None:
             with contextlib.suppress(RuntimeError):
                 _ip("link", "delete", self._bridge)
@@ -264,4 +321,10 @@ class Runtime:
             for line in links.splitlines()
             if f"fk{self.tag}" in line
         ]
+        loops = subprocess.run(
+            ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        found += [line.split()[0] for line in loops.splitlines() if str(self.workdir) in line]
         return found
