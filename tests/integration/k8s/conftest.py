@@ -31,6 +31,16 @@ def kubeconfig(emulator, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def core(kubeconfig):
+    """The official client, as a user (or kubectl) would act on the cluster."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(str(kubeconfig))
+    yield client.CoreV1Api(api_client)
+    api_client.close()
+
+
+@pytest.fixture
 def namespace(emulator) -> str:
     return f"fio-{uuid.uuid4().hex[:8]}"
 
@@ -47,13 +57,22 @@ def make_backend(kubeconfig, namespace):
     """Backends that are destroyed at the end of the test whatever happened."""
     made = []
 
-    def make(*, image="fio:emulated", ns=None, ready_timeout_s=30.0, **kwargs):
+    def make(
+        *,
+        image="fio:emulated",
+        ns=None,
+        ready_timeout_s=30.0,
+        keep=False,
+        existing_namespace=False,
+        **spec_fields,
+    ):
         backend = KubernetesBackend(
-            WorkerSpec(namespace=ns or namespace, image=image, pvc_size="1Gi"),
+            WorkerSpec(namespace=ns or namespace, image=image, pvc_size="1Gi", **spec_fields),
             session_id=uuid.uuid4().hex,
             kubeconfig=str(kubeconfig),
             ready_timeout_s=ready_timeout_s,
-            **kwargs,
+            keep=keep,
+            existing_namespace=existing_namespace,
         )
         made.append(backend)
         return backend
