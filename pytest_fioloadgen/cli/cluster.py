@@ -15,6 +15,7 @@ lives in fioloadgen_server) through ``add_deploy_extension``, from the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import uuid
@@ -102,10 +103,20 @@ def add_deploy_extension(commands: Any, extension: DeployExtension) -> None:
     extension.add_arguments(commands.choices["deploy"])
 
 
+def _own_flags(text: str) -> str:
+    """Messages name the flag as typed here: ``--volume-mode``, not ``--fio-volume-mode``."""
+    return text.replace("--fio-", "--")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     cli = {option: getattr(args, flag, None) for flag, option in _SHARED.items()}
     cli["backend"] = "kubernetes"
-    return resolve(rootdir=Path.cwd(), cli=cli, env=os.environ, ini={})
+    try:
+        settings = resolve(rootdir=Path.cwd(), cli=cli, env=os.environ, ini={})
+    except ConfigError as err:
+        raise ConfigError(_own_flags(str(err))) from err
+    sources = {name: _own_flags(source) for name, source in settings.sources.items()}
+    return dataclasses.replace(settings, sources=sources)
 
 
 def _backend(args: argparse.Namespace, settings: Settings | None = None) -> Any:
