@@ -550,7 +550,8 @@ class Cluster:
                 },
             )
             return
-        self._write_hosts(namespace, key)
+        # The names are read here (the store is the loop's), the file written in a thread.
+        await asyncio.to_thread(self.runtime.write_hosts, key, self.dns_names(namespace))
         await self._run_container(namespace, name, pod, sandbox.ip, base_status, ready_at)
 
     def _unschedulable(self, pod: dict[str, Any], message: str) -> None:

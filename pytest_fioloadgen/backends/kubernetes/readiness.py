@@ -186,9 +186,10 @@ def wait_ready(
     """
     deadline = time.monotonic() + timeout_s
     pods: dict[str, Any] = {}
+    # Kept up to date per event (not recounted): O(1) per change for N pods.
+    ready: set[str] = set()
 
     def done() -> bool:
-        ready = {name for name, pod in pods.items() if is_ready(pod)}
         return ready >= wanted if wanted is not None else len(ready) >= count
 
     for change in follow(
@@ -201,13 +202,20 @@ def wait_ready(
     ):
         pods = change.objects
         if change.kind in (SYNC, TICK):
+            if change.kind == SYNC:
+                ready = {name for name, pod in pods.items() if is_ready(pod)}
             causes = [cause for pod in pods.values() if (cause := pod_cause(pod))]
             causes += object_causes(api, namespace, owners, pvcs=False, selector=selector)
             fatal = [cause for cause in causes if cause.fatal]
             if fatal:
                 raise BackendError(f"{what} did not become ready: {summarize(fatal)}")
-        elif change.obj is not None and change.kind != "DELETED":
-            cause = pod_cause(change.obj)
+        elif change.obj is not None:
+            name = str(change.obj.metadata.name)
+            if change.kind != "DELETED" and is_ready(change.obj):
+                ready.add(name)
+            else:
+                ready.discard(name)
+            cause = pod_cause(change.obj) if change.kind != "DELETED" else None
             if cause is not None and cause.fatal:
                 raise BackendError(f"{what} did not become ready: {cause.message}")
         if done():
