@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import re
 import shutil
 import sys
@@ -69,6 +70,42 @@ def _bytes(quantity: str) -> int:
     if match is None:
         return 1024**3
     return int(match.group(1)) * _UNITS.get(match.group(2), 1)
+
+
+def _identity(pod: dict[str, Any], container: dict[str, Any]) -> tuple[int, int, list[int]] | None:
+    """(uid, gid, supplementary groups) the container runs as, or None for root.
+
+    The emulator knows no image's USER: a pod that sets no runAsUser runs as root. With
+    one, the process really runs as it (group runAsGroup, else 0 as OpenShift's arbitrary
+    UIDs; fsGroup and supplementalGroups as supplementary groups), so a volume it may not
+    write fails as on a real node.
+    """
+    pod_security = pod["spec"].get("securityContext") or {}
+    security = container.get("securityContext") or {}
+    uid = security.get("runAsUser", pod_security.get("runAsUser"))
+    if uid is None or int(uid) == 0:
+        return None
+    gid = int(security.get("runAsGroup", pod_security.get("runAsGroup", 0)))
+    groups = [int(g) for g in pod_security.get("supplementalGroups", [])]
+    if pod_security.get("fsGroup") is not None:
+        groups.insert(0, int(pod_security["fsGroup"]))
+    return int(uid), gid, groups
+
+
+def _apply_fs_group(root: Path, gid: int, policy: str) -> None:
+    """What the kubelet does for fsGroup on every mount (volume_linux.go): group owner
+    ``gid``, group read-write on files, group rwx and setgid on directories, recursively.
+    With fsGroupChangePolicy OnRootMismatch it stops at a root that already matches."""
+    info = root.stat()
+    if policy == "OnRootMismatch" and info.st_gid == gid and info.st_mode & 0o2770 == 0o2770:
+        return
+    for directory, _dirs, files in os.walk(root):
+        os.chown(directory, -1, gid)
+        os.chmod(directory, os.stat(directory).st_mode | 0o2770)
+        for name in files:
+            path = os.path.join(directory, name)
+            os.chown(path, -1, gid)
+            os.chmod(path, os.stat(path).st_mode | 0o660)
 
 
 def _key(pod: dict[str, Any]) -> str:
@@ -470,6 +507,14 @@ class Cluster:
         pod = self._pod(namespace, name)
         if pod is None:
             return
+        uid = pod["metadata"]["uid"]
+
+        def current() -> dict[str, Any] | None:
+            # The same pod, not a new one of the same name (a StatefulSet's replacement,
+            # or a namespace deleted and made again while this task slept).
+            found = self._pod(namespace, name)
+            return found if found is not None and found["metadata"]["uid"] == uid else None
+
         if self.config.unschedulable:
             self._unschedulable(pod, self.config.unschedulable)
             return
@@ -482,7 +527,7 @@ class Cluster:
                 )
                 waited = True
             await asyncio.sleep(0.1)
-            pod = self._pod(namespace, name)
+            pod = current()
             if pod is None:
                 return
         node = None
@@ -496,7 +541,7 @@ class Cluster:
                     self._unschedulable(pod, why)
                     waited = why
                 await asyncio.sleep(0.25)
-                pod = self._pod(namespace, name)
+                pod = current()
                 if pod is None:
                     return
         pod = copy.deepcopy(pod)
@@ -517,7 +562,7 @@ class Cluster:
             "podIPs": [{"ip": sandbox.ip}],
             "startTime": now_rfc3339(),
         }
-        pod = self._pod(namespace, name)
+        pod = current()
         if pod is None:
             await asyncio.to_thread(self.runtime.stop, key)
             return
@@ -576,13 +621,21 @@ class Cluster:
         key = _key(pod)
         scheduled = self._condition("PodScheduled", True)
         argv, cwd, env, devices = self._command(namespace, pod, ip)
+        identity = _identity(pod, container)
         log = self.workdir / "logs" / namespace / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         if not restarts:
             log.write_bytes(b"")
         try:
             process = await asyncio.to_thread(
-                self.runtime.start, key, argv, cwd=cwd, log=log, env=env, devices=devices
+                self.runtime.start,
+                key,
+                argv,
+                cwd=cwd,
+                log=log,
+                env=env,
+                devices=devices,
+                identity=identity,
             )
         except PodGone:
             return
@@ -777,6 +830,13 @@ class Cluster:
                     # The kubelet makes the subdirectory on the volume when it is missing.
                     host = host / sub
                     host.mkdir(parents=True, exist_ok=True)
+                pod_security = pod["spec"].get("securityContext") or {}
+                if pod_security.get("fsGroup") is not None:
+                    _apply_fs_group(
+                        host,
+                        int(pod_security["fsGroup"]),
+                        pod_security.get("fsGroupChangePolicy", "Always"),
+                    )
             elif "configMap" in volume:
                 host = (
                     self.workdir
@@ -818,6 +878,8 @@ class Cluster:
         if not cwd.is_dir() or str(cwd) == working:
             cwd = self.workdir / "scratch" / namespace / pod["metadata"]["name"]
             cwd.mkdir(parents=True, exist_ok=True)
+            # Like a container's /tmp: writable by whatever UID the pod runs as.
+            cwd.chmod(0o1777)
         return argv, cwd, env, devices
 
     @staticmethod

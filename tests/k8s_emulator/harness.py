@@ -50,6 +50,8 @@ class Emulator:
     ) -> None:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="k8s-emulator-"))
+        # Traversable like a node's volume paths: pods may run as any UID (runAsUser).
+        self.workdir.chmod(0o755)
         self.config = config or Config()
         runtime = Runtime(self.workdir)
         if use_netns is not None:

@@ -235,6 +235,7 @@ class Runtime:
         log: Path,
         env: dict[str, str] | None = None,
         devices: dict[str, str] | None = None,
+        identity: tuple[int, int, list[int]] | None = None,
     ) -> subprocess.Popen[bytes]:
         sandbox = self._sandboxes.get(key)
         if sandbox is None:
@@ -246,6 +247,13 @@ class Runtime:
             binds = [arg for path, dev in devices.items() for arg in ("--dev-bind", dev, path)]
             prefix += ["bwrap", "--dev-bind", "/", "/", "--dev", "/dev", *binds]
             prefix += ["--die-with-parent", "--"]
+        if identity is not None:
+            # The pod's user, group and supplementary groups (fsGroup), set last: the
+            # namespace and mount set-up above need root, the container's process does not.
+            uid, gid, groups = identity
+            joined = ",".join(str(group) for group in groups)
+            prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}"]
+            prefix += [f"--groups={joined}" if groups else "--clear-groups", "--"]
         with log.open("ab") as out:
             process = subprocess.Popen(
                 prefix + argv,

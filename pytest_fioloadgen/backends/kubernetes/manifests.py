@@ -55,7 +55,15 @@ DEFAULT_IMAGE = "ghcr.io/pytest-fioloadgen/fio-worker:3.33"
 
 #: Passes the "restricted" Pod Security Standard and OpenShift's restricted-v2 SCC: no
 #: fixed UID (the image's, or the one the SCC assigns from the namespace's range).
-POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+#: OnRootMismatch: the kubelet re-applies an fsGroup (ours, or the SCC's) to a volume only
+#: when its root does not match yet; with the default (Always) every pod start adds group
+#: read-write to every file again, and a 0600 secret on the volume (the results server's
+#: token) stops being private after the first restart.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "fsGroupChangePolicy": "OnRootMismatch",
+}
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_fioloadgen.backends.kubernetes.manifests import DEVICE_PATH
 from pytest_fioloadgen.backends.kubernetes.options import Spread
-from pytest_fioloadgen.exceptions import BackendError
+from pytest_fioloadgen.exceptions import BackendError, FioRunError
 from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession, Case
@@ -58,6 +58,8 @@ def test_block_workers_run_on_their_loop_device(emulator, make_backend, namespac
         series = outcome.result.raw["fioloadgen"]["timeseries"]
         assert len(series["workers"]) == 2
         assert all(points["read_iops"] for points in series["workers"].values())
+        # The volume's shape is part of what the history key compares.
+        assert session.fingerprint()["targets"]["standard"]["volume_mode"] == "block"
     finally:
         session.close()
     # The loop devices went with the namespace (the bridge stays for the module).
@@ -148,6 +150,30 @@ def test_hard_spread_tolerations_and_node_selector(emulator, make_backend, names
             core.patch_node(node, {"spec": {"taints": None}})
 
 
+def test_fs_group_makes_a_root_owned_volume_writable(emulator, make_backend, namespace):
+    """The process really runs as runAsUser: on a root-owned volume fio gets EACCES, and
+    fsGroup (the kubelet makes the volume group-writable by it) is the fix."""
+    backend = make_backend(run_as_user=1001)
+    env = backend.deploy(["standard"], 1)
+    try:
+        with pytest.raises(FioRunError, match=r"reported fio error 13 \(Permission denied\)"):
+            backend.run_job(env, JOB, backend.resolve(env, "standard", 1), expected_runtime_s=1)
+    finally:
+        backend.teardown(env)
+    backend = make_backend(run_as_user=1001, fs_group=2000)
+    env = backend.deploy(["standard"], 1)
+    try:
+        result = backend.run_job(
+            env, JOB, backend.resolve(env, "standard", 1), expected_runtime_s=1
+        )
+        assert result.metrics["iops"] > 0
+        volume = emulator.cluster.volume_dir(namespace, "data-fio-standard-0")
+        written = (volume / "rr.0.0").stat()
+        assert (written.st_uid, written.st_gid) == (1001, 2000)
+    finally:
+        backend.teardown(env)
+
+
 def test_missing_priority_class_is_named_within_seconds(emulator, make_backend, namespace):
     started = time.monotonic()
     with pytest.raises(
@@ -170,6 +196,12 @@ def test_openshift_restricted_scc_admits_the_default_workers(emulator, make_back
             env, JOB, backend.resolve(env, "standard", 1), expected_runtime_s=1
         )
         assert result.metrics["iops"] > 0
+        # fio really ran as that arbitrary UID (group 0) and wrote the volume through the
+        # fsGroup the SCC assigned; the client (an arbitrary UID too) returned its logs.
+        volume = emulator.cluster.volume_dir(namespace, "data-fio-standard-0")
+        written = (volume / "rr.0.0").stat()
+        assert (written.st_uid, written.st_gid) == (1000680000, 1000680000)
+        assert result.raw["fioloadgen"]["timeseries"]["workers"]
     finally:
         backend.teardown(env)
     started = time.monotonic()
