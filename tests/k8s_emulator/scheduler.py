@@ -88,7 +88,9 @@ def choose_node(
             }
         )
     if not eligible:
-        detail = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+        detail = ", ".join(
+            f"{count} {reason}" for reason, count in sorted(reasons.items()) if count
+        )
         return None, f"0/{len(nodes)} nodes are available: {detail}."
     chosen = min(eligible, key=lambda n: (load[n["metadata"]["name"]], n["metadata"]["name"]))
     return chosen["metadata"]["name"], ""

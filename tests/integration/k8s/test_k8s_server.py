@@ -179,3 +179,21 @@ def test_server_only_and_a_bad_image_is_named(emulator, kubeconfig, namespace, c
         assert "results server: 0/1 Ready (pod fioloadgen-server-" in capsys.readouterr().out
     finally:
         assert main(["destroy", *common]) == 0
+
+
+def test_a_refused_server_pod_is_named_from_its_replicaset_within_seconds(
+    emulator, kubeconfig, namespace, capsys
+):
+    """A Deployment's pods are refused on its ReplicaSet (not the Deployment itself)."""
+    common = ["--namespace", namespace, "--kubeconfig", str(kubeconfig)]
+    emulator.configure(forbid_pods='violates PodSecurity "restricted:latest"')
+    started = time.monotonic()
+    try:
+        code = main(["deploy", *common, "--with-server", "--server-image", "server:emulated"])
+        assert code == 2
+        assert time.monotonic() - started < 10
+        err = capsys.readouterr().err
+        assert "results server did not become ready: replicaset fioloadgen-server-" in err
+        assert "pod creation forbidden" in err and err.count("\n") == 1
+    finally:
+        assert main(["destroy", *common]) == 0
