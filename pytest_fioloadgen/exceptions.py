@@ -25,7 +25,16 @@ class ProfileError(FioLoadgenError):
 
 
 class BackendError(FioLoadgenError):
-    """Workers could not be deployed, reached or torn down."""
+    """Workers could not be deployed, reached or torn down.
+
+    ``setting`` names the setting the problem comes from (e.g. "hosts", "workers") when it
+    is a configuration problem, so the pytest boundary can report it as a usage error
+    naming the option and where its value came from.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None):
+        self.setting = setting
+        super().__init__(message)
 
 
 class FioRunError(FioLoadgenError):

@@ -207,6 +207,22 @@ def _schema_error(error: jsonschema.ValidationError, where: str) -> ThresholdErr
     return ThresholdError(f"{where}: key {path}: {message}")
 
 
+def _check_bounds(document: Mapping[str, Any], where: str, path: tuple[str, ...] = ()) -> None:
+    """A {min, max} pair that no value can satisfy is a mistake, not a limit."""
+    for key, value in document.items():
+        if not isinstance(value, Mapping):
+            continue
+        if set(value) <= {"min", "max"} and {"min", "max"} <= set(value):
+            if value["min"] > value["max"]:
+                dotted = ".".join((*path, str(key)))
+                raise ThresholdError(
+                    f"{where}: key {dotted}: min {value['min']:g} is above max"
+                    f" {value['max']:g}, so no run could pass"
+                )
+            continue
+        _check_bounds(value, where, (*path, str(key)))
+
+
 def validate_level(level: Any, where: str) -> None:
     """Validate inline thresholds (marker) against the schema of one level."""
     error = jsonschema.exceptions.best_match(
@@ -214,6 +230,7 @@ def validate_level(level: Any, where: str) -> None:
     )
     if error is not None:
         raise _schema_error(error, where)
+    _check_bounds(level, where)
 
 
 @dataclass(frozen=True)
@@ -244,6 +261,7 @@ class Thresholds:
         )
         if error is not None:
             raise _schema_error(error, f"thresholds file {where}")
+        _check_bounds(document, f"thresholds file {where}")
         return cls(document, where)
 
     def profile_names(self) -> list[str]:

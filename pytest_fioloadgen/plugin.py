@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from .backends.base import Backend, Environment
+from .backends.base import Backend, Environment, SupportsPreflight
 from .backends.factory import make_backend, target_names
-from .exceptions import ConfigError, FioLoadgenError
+from .backends.sandbox import Sandbox
+from .exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from .fixtures import (
     fio_case,
     fio_env,
@@ -30,6 +31,7 @@ from .fixtures import (
 )
 from .gating import Thresholds, validate_level
 from .profiles import (
+    Allowance,
     Profile,
     discover_profiles,
     load_profile,
@@ -53,7 +55,7 @@ from .report.export import (
 from .report.html import SPARKLINE_RUNS
 from .report.terminal import gating_lines, scaling_lines, summary_lines
 from .session import BenchmarkSession, Case, CaseOutcome, git_labels
-from .settings import OPTIONS, Settings, resolve
+from .settings import OPTIONS, OPTIONS_BY_NAME, Settings, resolve
 from .store import RunRecord, Store, default_store_uri, open_store
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
@@ -62,6 +64,11 @@ PLUGIN_NAME = "fioloadgen-session"
 HTML_PLUGIN_NAME = "fioloadgen-html"
 
 FIXTURES_THAT_RUN_FIO = ("fio_case", "fio_run", "fio_env")
+
+
+def _runs_fio(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return any(name in names for name in FIXTURES_THAT_RUN_FIO)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -180,6 +187,8 @@ class FioLoadgenPlugin:
         self._thresholds_checked = False
         self._max_workers = settings.max_workers
         self._written: list[Path] = []
+        #: Only the user's own settings (ini, env, command line) can allow more engines.
+        self.allowance = Allowance(engines=settings.allow_engines)
 
     # -- profiles -------------------------------------------------------------------
     @property
@@ -189,7 +198,9 @@ class FioLoadgenPlugin:
     def validated(self, profile: Profile) -> Profile:
         key = f"{profile.source}:{profile.content_hash}"
         if key not in self._profiles:
-            self._profiles[key] = validate(profile, fio_binary=self.settings.fio_binary)
+            self._profiles[key] = validate(
+                profile, fio_binary=self.settings.fio_binary, allowance=self.allowance
+            )
         return self._profiles[key]
 
     def profiles_for(self, spec: Any, test_path: Path) -> list[Profile]:
@@ -244,6 +255,12 @@ class FioLoadgenPlugin:
                 store.close()
             raise
         labels = {**git_labels(settings.rootdir), **settings.labels}
+        sandbox = getattr(backend, "sandbox", None)
+        if isinstance(sandbox, Sandbox) and not sandbox.confined and settings.sandbox == "auto":
+            self._notice(
+                f"fioloadgen: fio runs unconfined: {sandbox.reason} (--fio-sandbox bwrap"
+                " requires the sandbox, --fio-sandbox none says you mean it)"
+            )
 
         def hook_facts(env: Environment) -> Mapping[str, Any]:
             merged: dict[str, Any] = {}
@@ -265,6 +282,7 @@ class FioLoadgenPlugin:
             read_ceiling=settings.read_ceiling,
             session_id=session_id,
             fingerprint_extra=hook_facts,
+            allowance=self.allowance,
         )
 
     def _gating_policy(self, store: Store | None) -> GatingPolicy:
@@ -274,7 +292,10 @@ class FioLoadgenPlugin:
         baseline = settings.baseline if store is not None else "none"
         if baseline not in ("auto", "none"):
             assert store is not None
-            store.get_baseline(baseline)
+            try:
+                store.get_baseline(baseline)
+            except StoreError as err:
+                raise ConfigError(self._named("baseline", err)) from err
         return GatingPolicy(
             baseline=baseline,
             window=settings.baseline_window,
@@ -284,6 +305,47 @@ class FioLoadgenPlugin:
             min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
         )
+
+    def preflight(self) -> None:
+        """Before the first test: open the store and check the backend's settings, so a
+        wrong --fio-store, unreachable --fio-hosts or an impossible --fio-workers is one
+        usage error naming the option and where its value came from (exit status 4), not
+        a traceback in every case."""
+        try:
+            session = self.benchmark_session_or_raise()
+            backend = session.backend
+            if isinstance(backend, SupportsPreflight):
+                backend.preflight(list(session.targets), session.max_workers)
+        except StoreError as err:
+            raise pytest.UsageError(self._named("store", err)) from err
+        except BackendError as err:
+            raise pytest.UsageError(self._named(err.setting, err)) from err
+        except ConfigError as err:
+            raise pytest.UsageError(str(err)) from err
+        except FioLoadgenError as err:
+            raise pytest.UsageError(f"fioloadgen: {err}") from err
+
+    def _named(self, setting: str | None, err: Exception) -> str:
+        """``--fio-x (from FIO_X): message``: the option and where its value came from."""
+        if setting is None or setting not in OPTIONS_BY_NAME:
+            return f"fioloadgen: {err}"
+        option = OPTIONS_BY_NAME[setting]
+        field = {"target": "targets", "binary": "fio_binary"}.get(setting, setting)
+        source = self.settings.source_of(field)
+        if source == option.cli:
+            return f"{option.cli}: {err}"
+        origin = "default" if source == "default" else f"from {source}"
+        return f"{option.cli} ({origin}): {err}"
+
+    def _notice(self, line: str) -> None:
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line, yellow=True)
+
+    def benchmark_session_or_raise(self) -> BenchmarkSession:
+        if self._session is None:
+            self._session = self._create_session()
+        return self._session
 
     def deploy_size(self, requested: int) -> None:
         """Grow the deploy size when a marker asks for more workers than --fio-workers."""
@@ -358,12 +420,17 @@ class FioLoadgenPlugin:
         # Before -m selection runs: ad-hoc fio tests (fio_run without a case) are
         # benchmarks too.
         for item in items:
-            names = getattr(item, "fixturenames", ())
-            runs_fio = any(name in names for name in FIXTURES_THAT_RUN_FIO)
-            if runs_fio and item.get_closest_marker("benchmark") is None:
+            if _runs_fio(item) and item.get_closest_marker("benchmark") is None:
                 item.add_marker(pytest.mark.benchmark)
 
     # -- running --------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:
+            return
+        if any(_runs_fio(item) for item in session.items):
+            self.preflight()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         result = yield

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend, Environment, Worker
-from .exceptions import FioLoadgenError
+from .exceptions import FioLoadgenError, StoreError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .gating import Limit, Thresholds, Verdict, evaluate
 from .history import history_key
-from .profiles import Allowance, Profile, check_safety
+from .profiles import NO_ALLOWANCE, Allowance, Profile, check_safety
 from .regression import INSUFFICIENT, Comparison, GatingPolicy, compare
 from .store.base import RunRecord, Store
 
@@ -113,6 +113,8 @@ class BenchmarkSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Extra fingerprint facts (e.g. from a pytest hook), merged over the backend's.
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
+    #: What the user explicitly allows profiles beyond file I/O (fio_allow_engines).
+    allowance: Allowance = NO_ALLOWANCE
     outcomes: list[CaseOutcome] = field(default_factory=list)
     _env: Environment | None = None
     _fingerprint: dict[str, Any] | None = None
@@ -165,7 +167,7 @@ class BenchmarkSession:
         profile = case.profile.with_overrides(runtime=self.runtime, size=self.size)
         if overrides:
             profile = profile.with_overrides(**overrides)
-        check_safety(profile)
+        check_safety(profile, self.allowance)
         return profile
 
     def run(
@@ -206,8 +208,11 @@ class BenchmarkSession:
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         profile = self._placed(profile, workers[0])
+        events = env.take_events()
         if confirmation:
-            profile = replace(profile, notes=(*profile.notes, f"confirmation run {confirmation}"))
+            events.append(f"confirmation run {confirmation}")
+        if events:
+            profile = replace(profile, notes=(*profile.notes, *events))
         self._prefill(env, case, profile, workers)
         expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
         started = time.time()
@@ -216,7 +221,12 @@ class BenchmarkSession:
                 env, profile.render(), workers, expected_runtime_s=expected, on_progress=on_progress
             )
         except FioLoadgenError as err:
-            self._record_failure(case, profile, started, str(err), test_id)
+            try:
+                self._record_failure(case, profile, started, str(err), test_id)
+            except StoreError as store_error:
+                # The run's own failure is the cause (fio's ENOSPC on a disk the store
+                # shares): show it first, the store's failure after it.
+                err.args = (f"{err}; recording this failure failed too: {store_error}",)
             raise
         result = self._with_scaling(case, profile, result)
         verdict = evaluate(result, limits)
@@ -251,14 +261,13 @@ class BenchmarkSession:
         self.outcomes.append(outcome)
         return outcome
 
-    @staticmethod
-    def _placed(profile: Profile, worker: Worker) -> Profile:
+    def _placed(self, profile: Profile, worker: Worker) -> Profile:
         """The profile where the backend puts the data: the worker's block device, its
         directory, or the fio server's working directory. A device is allowed by the
         policy only because the backend granted exactly that one."""
         if worker.device:
             placed = profile.with_device(worker.device)
-            check_safety(placed, Allowance(devices=(worker.device,)))
+            check_safety(placed, self.allowance.merged(Allowance(devices=(worker.device,))))
             return placed
         if worker.directory:
             return profile.with_directory(worker.directory)

@@ -18,7 +18,9 @@ from .backends import BACKEND_NAMES
 from .backends.kubernetes import options as k8s
 from .backends.kubernetes.options import check_dns_label, check_dns_subdomain, check_quantity
 from .backends.kubernetes.patching import PodPatch, load_pod_patch
+from .backends.sandbox import SANDBOX_MODES
 from .exceptions import ConfigError
+from .profiles.policy import allowed_engines
 
 # fio size syntax: a number with an optional k/m/g/t/p suffix (optionally 'i'/'b').
 _SIZE = re.compile(r"^\d+(\.\d+)?([kmgtp]i?b?)?$|^\d+%$", re.IGNORECASE)
@@ -78,9 +80,10 @@ def parse_baseline(text: str, where: str) -> str:
 
 
 def parse_workers(text: str, where: str) -> tuple[int, ...]:
-    counts = sorted({_positive_int(part, where) for part in _split(text)})
-    if not counts:
-        raise ConfigError(f"{where}: no worker counts in {text!r}")
+    parts = [part.strip() for part in text.split(",")]
+    if any(not part for part in parts):
+        raise ConfigError(f"{where}: empty worker count in {text!r} (use e.g. 1,2,4)")
+    counts = sorted({_positive_int(part, where) for part in parts})
     return tuple(counts)
 
 
@@ -88,6 +91,13 @@ def parse_size(text: str, where: str) -> str:
     if not _SIZE.match(text.strip()):
         raise ConfigError(f"{where}: {text!r} is not a fio size (like 64m, 1g, 512k)")
     return text.strip()
+
+
+def parse_choice(text: str, where: str, choices: tuple[str, ...]) -> str:
+    value = text.strip()
+    if value not in choices:
+        raise ConfigError(f"{where}: {text!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def parse_backend(text: str, where: str) -> str:
@@ -245,6 +255,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "MIB_S",
     ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
+    # -- confinement ---------------------------------------------------------------------
+    OptionSpec(
+        "sandbox",
+        "confine the local fio servers and every fio client in a bubblewrap sandbox: auto "
+        "(when bwrap can start, else say so once), bwrap (required) or none (default: auto)",
+        "MODE",
+        choices=SANDBOX_MODES,
+    ),
+    OptionSpec(
+        "allow_engines",
+        "ioengines you trust profiles to use beyond file I/O, e.g. rbd,nfs (network storage "
+        "the profile names; never settable through the results server's API)",
+        "ENGINE,...",
+    ),
     OptionSpec(
         "github_benchmark",
         "write github-action-benchmark customBiggerIsBetter/customSmallerIsBetter JSON "
@@ -351,6 +375,8 @@ class Settings:
     read_ceiling: float | None = None
     bmf: Path | None = None
     github_benchmark: Path | None = None
+    sandbox: str = "auto"
+    allow_engines: tuple[str, ...] = ()
     namespace: str = "fio"
     storageclasses: tuple[str, ...] = ()
     image: str | None = None
@@ -421,6 +447,8 @@ _CONVERTERS: dict[str, Converter] = {
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),
+    "sandbox": lambda v, w, r: parse_choice(v[-1], w, SANDBOX_MODES),
+    "allow_engines": lambda v, w, r: allowed_engines(_split(v[-1]), w),
     "github_benchmark": lambda v, w, r: _path(v[-1], r),
     "namespace": lambda v, w, r: check_dns_label(v[-1], f"{w}: namespace"),
     "storageclass": lambda v, w, r: parse_storage_classes(v[-1], w),

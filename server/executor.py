@@ -156,7 +156,8 @@ class Executor:
                 settings = self.config.settings
                 session_id = uuid.uuid4().hex
                 self._session = BenchmarkSession(
-                    backend=make_backend(settings, session_id),
+                    # The server runs profiles sent over its API: always confined.
+                    backend=make_backend(settings, session_id, require_sandbox=True),
                     targets=target_names(settings),
                     max_workers=settings.max_workers,
                     store=None,

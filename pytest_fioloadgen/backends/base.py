@@ -6,13 +6,15 @@ captured once at deploy time, because on Kubernetes a pod can restart with a new
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..exceptions import BackendError
 from ..fio.results import RunResult
 from ..fio.runner import ProgressCallback, WorkerAddress, run_fio
+from .sandbox import UNCONFINED, Sandbox
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class Environment:
     details: dict[str, Any] = field(default_factory=dict)
     #: True when the environment was left running on purpose (--fio-keep).
     kept: bool = False
+    #: What the backend had to do to the environment since the last run (a dead worker
+    #: started again, a pod replaced): the session moves these into the next run's notes.
+    events: list[str] = field(default_factory=list)
+
+    def take_events(self) -> list[str]:
+        events, self.events = self.events, []
+        return events
 
     @property
     def targets(self) -> list[str]:
@@ -84,6 +93,15 @@ class Backend(Protocol):
         """Facts about the environment that make runs comparable (host, fs, versions)."""
 
 
+@runtime_checkable
+class SupportsPreflight(Protocol):
+    """A backend that can check its settings before anything is deployed."""
+
+    def preflight(self, targets: Sequence[str], workers: int) -> None:
+        """Raise BackendError (with ``setting``) for a settings problem: unreachable hosts,
+        more workers than the backend can give, a target that cannot be used."""
+
+
 def first_workers(env: Environment, target: str, count: int) -> list[Worker]:
     """The first ``count`` workers of a target, or a BackendError that says what exists."""
     available = env.workers.get(target)
@@ -98,9 +116,26 @@ def first_workers(env: Environment, target: str, count: int) -> list[Worker]:
 
 
 class RunsClientHere:
-    """run_job for backends whose workers this machine reaches directly (local, static)."""
+    """run_job for backends whose workers this machine reaches directly (local, static):
+    the fio client runs here, confined by the backend's sandbox to its temp directory."""
 
     fio_binary: str
+    sandbox: Sandbox = UNCONFINED
+    #: Prefixes every fio command the backend starts (strace, numactl, taskset), outside
+    #: the sandbox: (argv) -> argv.
+    wrap_command: Callable[[list[str]], list[str]] | None = None
+
+    def client_workdir(self, env: Environment) -> Path | None:
+        """Where the client's temporary directory goes (None: the system's temp dir)."""
+        return None
+
+    def diagnose(self, address: WorkerAddress) -> str:
+        """What the backend can tell about a worker that stopped answering."""
+        return ""
+
+    def _confine(self, argv: list[str], workdir: Path) -> list[str]:
+        command = self.sandbox.command(argv, writable=[workdir], cwd=workdir)
+        return self.wrap_command(command) if self.wrap_command is not None else command
 
     def run_job(
         self,
@@ -117,5 +152,8 @@ class RunsClientHere:
             expected_runtime_s=expected_runtime_s,
             fio_binary=self.fio_binary,
             on_progress=on_progress,
+            confine=self._confine,
+            workdir=self.client_workdir(env),
+            diagnose=self.diagnose,
         )
         return result

@@ -9,6 +9,7 @@ from ..exceptions import ConfigError
 from ..settings import Settings, TargetSpec
 from .base import Backend
 from .local import LocalBackend, LocalTarget
+from .sandbox import Sandbox, choose_sandbox
 from .static import StaticBackend, StaticTarget, parse_host
 
 
@@ -27,7 +28,14 @@ def target_names(settings: Settings) -> list[str]:
     return [spec.name for spec in target_specs(settings)]
 
 
-def make_backend(settings: Settings, session_id: str) -> Backend:
+def sandbox_of(settings: Settings, *, require: bool = False) -> Sandbox:
+    """The sandbox --fio-sandbox asks for; ``require`` (the results server's executor,
+    which always confines) turns auto into bwrap."""
+    mode = "bwrap" if require else settings.sandbox
+    return choose_sandbox(mode, where=settings.source_of("sandbox"))
+
+
+def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool = False) -> Backend:
     """The backend ``settings.backend`` names, configured from the settings."""
     if settings.backend == "kubernetes":
         from .kubernetes.factory import kubernetes_backend
@@ -40,6 +48,7 @@ def make_backend(settings: Settings, session_id: str) -> Backend:
             "give a worker"
         )
     targets = target_specs(settings)
+    sandbox = sandbox_of(settings, require=require_sandbox)
     if settings.backend == "static":
         source = settings.source_of("hosts")
         hosts = [parse_host(spec, source=source) for spec in settings.hosts]
@@ -47,6 +56,7 @@ def make_backend(settings: Settings, session_id: str) -> Backend:
             hosts,
             [StaticTarget(spec.name, spec.directory) for spec in targets],
             fio_binary=settings.fio_binary,
+            sandbox=sandbox,
         )
     return LocalBackend(
         [
@@ -56,4 +66,5 @@ def make_backend(settings: Settings, session_id: str) -> Backend:
         session_id=session_id,
         fio_binary=settings.fio_binary,
         keep=settings.keep,
+        sandbox=sandbox,
     )

@@ -4,6 +4,14 @@ Each worker listens on its own loopback address (127.0.0.2, 127.0.0.3, ...) so t
 per-client output tells workers apart, and works in its own directory under the target:
 the server's working directory is where fio lays out its files, which is how one shared
 job file gives every worker a private directory.
+
+Every server runs in the backend's sandbox (backends/sandbox.py: only its directory is
+writable, no capabilities, its own PID namespace that dies with the harness), and so does
+the fio client (only its temp directory, under the session directory, is writable). A
+reaper that outlives the harness removes the session's data if the harness is killed
+outright (backends/reaper.py). A worker found dead before a run is started again in its
+directory (the case runs; the run's notes say so), and a worker that stops answering
+during a run is named with what its process is doing.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,21 +35,33 @@ from ..exceptions import BackendError
 from ..fio.runner import WorkerAddress, tail
 from .base import Environment, RunsClientHere, Worker, first_workers
 from .facts import filesystem_of, fio_version, host_facts
+from .reaper import Reaper, sweep_stale, write_owner
+from .sandbox import UNCONFINED, Sandbox
 
 FIRST_HOST_OCTET = 2
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 PORT_ATTEMPTS = 5
+#: 127.0.0.2 .. 127.0.0.251: one loopback address per worker.
+MAX_LOCAL_WORKERS = 250
+SESSION_DIR_PREFIX = "fioloadgen-"
 _PR_SET_PDEATHSIG = 1
+_PROCESS_STATES = {
+    "T": "stopped (SIGSTOP or a debugger)",
+    "t": "stopped by a debugger",
+    "D": "in uninterruptible I/O wait (D state)",
+    "Z": "a zombie (exited)",
+}
 
 
 def _prepare_server_process() -> None:
     """Runs in the child before exec.
 
-    The server leads its own process group: fio forks a process per job, and teardown
-    signals the whole group so no job process outlives its server. The group also keeps a
-    terminal's Ctrl-C away from the servers, so teardown stops them in order. And a server
-    must not outlive a pytest that was killed outright (PR_SET_PDEATHSIG).
+    The server (or the bwrap around it) leads its own process group: fio forks a process
+    per job, and teardown signals the whole group so no job process outlives its server.
+    The group also keeps a terminal's Ctrl-C away from the servers, so teardown stops them
+    in order. And a server must not outlive a pytest that was killed outright
+    (PR_SET_PDEATHSIG; inside bwrap, --die-with-parent then takes the whole namespace).
     """
     os.setsid()
     try:
@@ -115,6 +135,21 @@ def _working_in(directories: set[Path]) -> set[int]:
     return found
 
 
+def _refuse_links_out(directory: Path) -> None:
+    """A symbolic link in a worker's directory that leads out of it would take fio's
+    writes with it: refuse the run. fio cannot create links itself, so one can only have
+    been planted from outside."""
+    root = directory.resolve()
+    for parent, dirnames, filenames in os.walk(directory):
+        for name in (*dirnames, *filenames):
+            path = Path(parent) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                raise BackendError(
+                    f"worker directory {directory} holds a symbolic link {path} that leads out"
+                    f" of it (to {path.resolve()}); refusing to run fio there"
+                )
+
+
 def _live(pids: set[int], groups: set[int]) -> set[int]:
     """Which of ``pids`` (or members of ``groups``) still run. Zombies count as gone: PID 1
     in some containers never reaps the orphans it adopts."""
@@ -131,6 +166,7 @@ class _Server:
     directory: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    restarts: int = 0
 
     def log_tail(self) -> str:
         try:
@@ -159,42 +195,84 @@ class LocalBackend(RunsClientHere):
         session_id: str,
         fio_binary: str = "fio",
         keep: bool = False,
+        sandbox: Sandbox = UNCONFINED,
+        wrap_command: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
         self._targets = {target.name: target for target in targets}
+        self.wrap_command = wrap_command
         self._session_id = session_id
         self.fio_binary = fio_binary
         self._keep = keep
+        self.sandbox = sandbox
         self._servers: list[_Server] = []
         self._cleanup_dirs: list[Path] = []
+        self._reaper = Reaper()
+
+    # -- checks before anything runs ---------------------------------------------------
+    def preflight(self, targets: Sequence[str], workers: int) -> None:
+        """Settings problems, found before the session deploys anything."""
+        needed = len(targets) * workers
+        if needed > MAX_LOCAL_WORKERS:
+            raise BackendError(
+                f"{needed} local workers ({len(targets)} target(s) x {workers}) exceed the"
+                f" {MAX_LOCAL_WORKERS} loopback addresses the local backend uses",
+                setting="workers",
+            )
+        for name in targets:
+            target = self._targets.get(name)
+            if target is not None and target.directory is not None:
+                if not target.directory.is_dir():
+                    raise BackendError(
+                        f"target {name!r}: directory {target.directory} does not exist",
+                        setting="target",
+                    )
+                if not os.access(target.directory, os.W_OK | os.X_OK):
+                    raise BackendError(
+                        f"target {name!r}: directory {target.directory} is not writable",
+                        setting="target",
+                    )
 
     # -- deploy --------------------------------------------------------------------
     def _session_dir(self, target: LocalTarget) -> Path:
+        """A new directory for this session's workers on ``target``, marked as ours and
+        watched by the reaper; stale ones of killed sessions are swept first."""
         if target.directory is None:
-            base = Path(tempfile.mkdtemp(prefix=f"fioloadgen-{target.name}-"))
-            self._cleanup_dirs.append(base)
-            return base
-        if not target.directory.is_dir():
-            raise BackendError(
-                f"target {target.name!r}: directory {target.directory} does not exist"
-            )
-        session_dir = target.directory / f"fioloadgen-{self._session_id[:8]}"
-        try:
-            session_dir.mkdir()
-        except OSError as err:
-            raise BackendError(
-                f"target {target.name!r}: cannot create {session_dir}: {err.strerror}"
-            ) from err
+            parent = Path(tempfile.gettempdir())
+            sweep_stale(parent, f"{SESSION_DIR_PREFIX}{target.name}-*")
+            session_dir = Path(tempfile.mkdtemp(prefix=f"{SESSION_DIR_PREFIX}{target.name}-"))
+        else:
+            if not target.directory.is_dir():
+                raise BackendError(
+                    f"target {target.name!r}: directory {target.directory} does not exist",
+                    setting="target",
+                )
+            sweep_stale(target.directory, f"{SESSION_DIR_PREFIX}*")
+            session_dir = target.directory / f"{SESSION_DIR_PREFIX}{self._session_id[:8]}"
+            try:
+                session_dir.mkdir()
+            except OSError as err:
+                raise BackendError(
+                    f"target {target.name!r}: cannot create {session_dir}: {err.strerror}",
+                    setting="target",
+                ) from err
         self._cleanup_dirs.append(session_dir)
+        if not self._keep:
+            write_owner(session_dir)
+            self._reaper.watch(session_dir)
         return session_dir
 
     def _spawn(self, worker_name: str, target: str, host: str, directory: Path) -> _Server:
         log_path = directory.parent / f"{worker_name}.log"
         port = _free_port(host)
         address = WorkerAddress(host, port)
+        argv = [self.fio_binary, f"--server=ip:{host},{port}"]
         with log_path.open("ab") as log:
             try:
+                command = self.sandbox.command(argv, writable=[directory], cwd=directory)
+                if self.wrap_command is not None:
+                    command = self.wrap_command(command)
                 process = subprocess.Popen(
-                    [self.fio_binary, f"--server=ip:{host},{port}"],
+                    command,
                     cwd=directory,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -203,8 +281,10 @@ class LocalBackend(RunsClientHere):
                 )
             except FileNotFoundError as err:
                 raise BackendError(
-                    f"fio binary {self.fio_binary!r} not found (install the fio package)"
+                    f"fio binary {self.fio_binary!r} not found (install the fio package)",
+                    setting="binary",
                 ) from err
+        self._reaper.add_pid(process.pid)
         worker = Worker(name=worker_name, address=address, target=target)
         return _Server(worker, directory, log_path, process)
 
@@ -235,9 +315,7 @@ class LocalBackend(RunsClientHere):
         unknown = [name for name in targets if name not in self._targets]
         if unknown:
             raise BackendError(f"local backend has no target named {unknown[0]!r}")
-        needed = len(targets) * workers
-        if needed > 250:
-            raise BackendError(f"{needed} local workers exceed the 250 loopback addresses used")
+        self.preflight(targets, workers)
         env = Environment(backend=self.name, workers={name: [] for name in targets})
         try:
             # Start every server first, then wait for all of them: startup is parallel.
@@ -294,18 +372,69 @@ class LocalBackend(RunsClientHere):
 
     # -- per run -------------------------------------------------------------------
     def resolve(self, env: Environment, target: str, count: int) -> list[Worker]:
+        """The first ``count`` workers, each running: a dead one is started again in its
+        directory on a new port (its address in ``env`` changes), so one killed worker
+        does not fail every later case. Its directory must hold no symbolic link that leads
+        out of it (fio would follow it)."""
         chosen = first_workers(env, target, count)
         by_name = {server.worker.name: server for server in self._servers}
+        resolved = []
         for worker in chosen:
             server = by_name.get(worker.name)
-            if server is None or server.process.poll() is not None:
-                status = server.process.returncode if server else "unknown"
-                log = server.log_tail() if server else ""
-                raise BackendError(
-                    f"local fio server {worker.name} ({worker.address.name}) is not running "
-                    f"(exit status {status}){': ' + log if log else ''}"
-                )
-        return chosen
+            if server is None:
+                raise BackendError(f"local fio server {worker.name} is not one of this backend's")
+            if server.process.poll() is not None:
+                server = self._restart(env, server)
+            _refuse_links_out(server.directory)
+            resolved.append(server.worker)
+        return resolved
+
+    def _restart(self, env: Environment, dead: _Server) -> _Server:
+        status = dead.process.returncode
+        log = dead.log_tail()
+        self._reaper.remove_pid(dead.process.pid)
+        _signal_group(dead.process.pid, signal.SIGKILL)
+        for _attempt in range(PORT_ATTEMPTS):
+            server = self._spawn(
+                dead.worker.name, dead.worker.target, dead.worker.address.host, dead.directory
+            )
+            if not self._wait_until_up([server]):
+                break
+            self._reaper.remove_pid(server.process.pid)
+        else:
+            raise BackendError(
+                f"local fio server {dead.worker.name} ({dead.worker.address.name}) exited with"
+                f" status {status} and could not be started again: {server.log_tail()}"
+            )
+        server.restarts = dead.restarts + 1
+        self._servers[self._servers.index(dead)] = server
+        workers = env.workers[server.worker.target]
+        workers[[w.name for w in workers].index(server.worker.name)] = server.worker
+        env.events.append(
+            f"worker {dead.worker.name} ({dead.worker.address.name}) had exited with status"
+            f" {status}{' (' + log + ')' if log else ''}; started again on"
+            f" {server.worker.address.name}"
+        )
+        return server
+
+    def client_workdir(self, env: Environment) -> Path | None:
+        # Under the first session directory: the reaper removes it with the rest.
+        return self._cleanup_dirs[0] if self._cleanup_dirs else None
+
+    def diagnose(self, address: WorkerAddress) -> str:
+        """The state of the processes of the server listening on ``address``."""
+        server = next((s for s in self._servers if s.worker.address == address), None)
+        if server is None:
+            return ""
+        if server.process.poll() is not None:
+            return f"its fio server has exited with status {server.process.returncode}"
+        table = _process_table()
+        tree = {server.process.pid} | _descendants({server.process.pid})
+        states = sorted({table[pid][2] for pid in tree if pid in table})
+        described = [_PROCESS_STATES[state] for state in states if state in _PROCESS_STATES]
+        if described:
+            return f"its fio processes are {', '.join(described)}"
+        return f"its fio processes are running (states {', '.join(states) or 'unknown'})"
 
     # -- teardown ------------------------------------------------------------------
     def teardown(self, env: Environment) -> None:
@@ -341,7 +470,9 @@ class LocalBackend(RunsClientHere):
         else:
             for directory in self._cleanup_dirs:
                 shutil.rmtree(directory, ignore_errors=True)
+                self._reaper.forget(directory)
         self._cleanup_dirs.clear()
+        self._reaper.close()
 
     def running_pids(self) -> list[int]:
         """PIDs of servers still alive (empty after teardown); used by leak checks."""
@@ -355,6 +486,7 @@ class LocalBackend(RunsClientHere):
             "fio_version": fio_version(self.fio_binary),
             "backend": self.name,
             "python": platform.python_version(),
+            "confinement": {"client": self.sandbox.describe(), "workers": self.sandbox.describe()},
             "targets": {
                 name: {"workers": env.capacity(name), "filesystem": filesystem_of(Path(path))}
                 for name, path in directories.items()

@@ -16,6 +16,7 @@ from ..exceptions import BackendError
 from ..fio.runner import WorkerAddress
 from .base import Environment, RunsClientHere, Worker, first_workers
 from .facts import fio_version
+from .sandbox import UNCONFINED, Sandbox
 
 DEFAULT_PORT = 8765
 CONNECT_TIMEOUT_S = 3.0
@@ -60,12 +61,17 @@ class StaticBackend(RunsClientHere):
         targets: Sequence[StaticTarget],
         *,
         fio_binary: str = "fio",
+        sandbox: Sandbox = UNCONFINED,
     ) -> None:
         if not hosts:
-            raise BackendError("static backend needs --fio-hosts (or FIO_HOSTS / fio_hosts)")
+            raise BackendError(
+                "static backend needs --fio-hosts (or FIO_HOSTS / fio_hosts)", setting="hosts"
+            )
         self._hosts = list(hosts)
         self._targets = {target.name: target for target in targets}
         self.fio_binary = fio_binary
+        # Only the fio client runs here: the servers are not ours to confine.
+        self.sandbox = sandbox
 
     def _check_reachable(self, addresses: Sequence[WorkerAddress]) -> None:
         for address in addresses:
@@ -73,18 +79,34 @@ class StaticBackend(RunsClientHere):
                 socket.create_connection((address.host, address.port), CONNECT_TIMEOUT_S).close()
             except OSError as err:
                 raise BackendError(
-                    f"static fio server {address.name} is not reachable: {err.strerror or err}"
+                    f"static fio server {address.name} is not reachable: {err.strerror or err}",
+                    setting="hosts",
                 ) from err
 
-    def deploy(self, targets: Sequence[str], workers: int) -> Environment:
+    def preflight(self, targets: Sequence[str], workers: int) -> None:
+        """Settings problems, found before the session runs anything."""
         if workers > len(self._hosts):
             raise BackendError(
-                f"the cases need {workers} workers but --fio-hosts lists {len(self._hosts)}"
+                f"the cases need {workers} workers but the host list has {len(self._hosts)}",
+                setting="hosts",
             )
         unknown = [name for name in targets if name not in self._targets]
         if unknown:
-            raise BackendError(f"static backend has no target named {unknown[0]!r}")
+            raise BackendError(
+                f"static backend has no target named {unknown[0]!r}", setting="target"
+            )
         self._check_reachable(self._hosts)
+
+    def diagnose(self, address: WorkerAddress) -> str:
+        try:
+            socket.create_connection((address.host, address.port), CONNECT_TIMEOUT_S).close()
+        except OSError as err:
+            return f"a new TCP connection to it fails ({err.strerror or err})"
+        # Something accepted: the server, or a middlebox on the way to a cut host.
+        return "a new TCP connection to it is still accepted, but fio gets no answer"
+
+    def deploy(self, targets: Sequence[str], workers: int) -> Environment:
+        self.preflight(targets, workers)
         env = Environment(backend=self.name, workers={})
         for name in targets:
             directory = self._targets[name].directory
@@ -108,6 +130,10 @@ class StaticBackend(RunsClientHere):
         return {
             "backend": self.name,
             "hosts": env.details.get("hosts", []),
+            "confinement": {
+                "client": self.sandbox.describe(),
+                "workers": "not managed (existing fio servers)",
+            },
             "fio_version": fio_version(self.fio_binary),
             "targets": {
                 name: {"workers": env.capacity(name), "directory": target.directory}

@@ -4,18 +4,35 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import FioLoadgenError
-from ..profiles import check_files, discover_profiles, load_profile, shipped_profiles_dir
+from ..profiles import (
+    Allowance,
+    check_files,
+    discover_profiles,
+    load_profile,
+    shipped_profiles_dir,
+)
+from ..profiles.policy import allowed_engines
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 from .remote_profiles import list_remote, register_remote, show_remote, wants_server
 
 
 def _check(args: argparse.Namespace) -> int:
-    verdicts = check_files([Path(path) for path in args.files], fio_binary=args.fio_binary)
+    where = "--allow-engines" if args.allow_engines is not None else "FIO_ALLOW_ENGINES"
+    spec = (
+        args.allow_engines
+        if args.allow_engines is not None
+        else os.environ.get("FIO_ALLOW_ENGINES", "")
+    )
+    allowance = Allowance(engines=allowed_engines(spec.split(","), where))
+    verdicts = check_files(
+        [Path(path) for path in args.files], fio_binary=args.fio_binary, allowance=allowance
+    )
     for path, reason in verdicts:
         print(f"{path}: {'accepted' if reason is None else 'refused: ' + reason}")
     return EXIT_CHECK_FAILED if any(reason is not None for _path, reason in verdicts) else EXIT_OK
@@ -55,6 +72,12 @@ def register(commands: Any) -> None:
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--fio-binary", default="fio", help="fio executable (default: fio)")
+    check.add_argument(
+        "--allow-engines",
+        metavar="ENGINE,...",
+        help="network storage engines you trust these profiles to use, e.g. rbd "
+        "(default: FIO_ALLOW_ENGINES, else none)",
+    )
     check.set_defaults(handler=_check)
     listing = actions.add_parser("ls", help="list profiles with their description")
     listing.add_argument("--dir", help="profiles directory (default: the shipped profiles)")

@@ -350,22 +350,32 @@ def worker_metrics(worker: WorkerResult) -> dict[str, float]:
     return metrics
 
 
+#: What a document of the wrong shape makes the parser raise (a list where a mapping
+#: belongs, a string count, an infinite number turned into an int, zero samples).
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, ZeroDivisionError)
+
+
 def parse_result(document: Mapping[str, Any]) -> RunResult:
-    """Build the merged result from a fio JSON document (json or json+)."""
-    entries = _job_entries(document)
+    """Build the merged result from a fio JSON document (json or json+); a document of
+    any other shape is a ResultError."""
+    try:
+        entries = _job_entries(document)
+    except _MALFORMED as err:
+        raise ResultError(f"fio output has malformed job results: {err!r}") from err
     if not entries:
         raise ResultError("fio output has no job results (no client_stats or jobs entries)")
     try:
         workers = _workers(entries)
         read = _sum_directions([worker.read for worker in workers])
         write = _sum_directions([worker.write for worker in workers])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ResultError(f"fio output is missing or has malformed field: {err}") from err
+        metrics = flat_metrics(read, write, len(workers))
+    except _MALFORMED as err:
+        raise ResultError(f"fio output is missing or has malformed field: {err!r}") from err
     return RunResult(
         workers=tuple(workers),
         read=read,
         write=write,
-        metrics=flat_metrics(read, write, len(workers)),
+        metrics=metrics,
         fio_version=str(document.get("fio version", "")),
         raw=document,
     )

@@ -9,13 +9,15 @@ checked for every expected worker.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..exceptions import FioRunError, ResultError
 from . import timeseries
@@ -67,29 +69,126 @@ def build_argv(fio_binary: str, hostfile: Path, jobfile: Path) -> list[str]:
     return [fio_binary, f"--client={hostfile}", str(jobfile), "--output-format=json+"]
 
 
+#: fio's client asks every server for its status (SEND_ETA) about once a second and prints
+#: "client <host>: timeout on SEND_ETA" when one gives no answer for 5 s: after this many
+#: in a row (about 11 s of silence) the worker is declared unresponsive.
+UNRESPONSIVE_AFTER_TIMEOUTS = 2
+_ETA_TIMEOUT = re.compile(r"client <([^>]+)>: timeout on SEND_ETA")
+
+#: Optional confinement of the client: (argv, working directory) -> the argv to start.
+Confine = Callable[[list[str], Path], list[str]]
+#: Optional diagnosis of a worker that stopped answering, from the backend that owns it.
+Diagnose = Callable[[WorkerAddress], str]
+
+
+class _OutputWatch:
+    """Reads fio's stdout and stderr as they come (so a hung worker is seen while fio
+    still runs) and keeps the text for the result."""
+
+    def __init__(self, process: subprocess.Popen[str], started: float) -> None:
+        self._started = started
+        self._lock = threading.Lock()
+        self._chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        #: host -> seconds into the run of each "timeout on SEND_ETA".
+        self.eta_timeouts: dict[str, list[float]] = {}
+        self._threads = [
+            threading.Thread(target=self._read, args=(stream, name), daemon=True)
+            for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream: IO[str] | None, name: str) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            with self._lock:
+                self._chunks[name].append(line)
+                match = _ETA_TIMEOUT.search(line)
+                if match:
+                    when = time.monotonic() - self._started
+                    self.eta_timeouts.setdefault(match.group(1), []).append(when)
+
+    def unresponsive(self) -> tuple[str, list[float]] | None:
+        with self._lock:
+            for host, times in self.eta_timeouts.items():
+                if len(times) >= UNRESPONSIVE_AFTER_TIMEOUTS:
+                    return host, list(times)
+        return None
+
+    def text(self) -> tuple[str, str]:
+        for thread in self._threads:
+            thread.join(timeout=5)
+        with self._lock:
+            return "".join(self._chunks["stdout"]), "".join(self._chunks["stderr"])
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def _wait(
     process: subprocess.Popen[str],
     timeout_s: float,
     on_progress: ProgressCallback | None,
     started: float,
+    workers: Sequence[WorkerAddress],
+    diagnose: Diagnose | None,
 ) -> tuple[str, str]:
-    """Wait for fio while reporting progress; kill it (and its children) on timeout."""
+    """Wait for fio while reporting progress; kill it on timeout or when a worker stops
+    answering, naming the worker."""
+    watch = _OutputWatch(process, started)
     interval = 0.5
     while True:
         try:
-            return process.communicate(timeout=interval)
+            process.wait(timeout=interval)
+            return watch.text()
         except subprocess.TimeoutExpired:
-            elapsed = time.monotonic() - started
-            if on_progress is not None:
-                on_progress(elapsed)
-            if elapsed > timeout_s:
-                process.kill()
-                _stdout, stderr = process.communicate()
-                raise FioRunError(
-                    f"fio did not finish within {timeout_s:.0f} s (expected runtime plus "
-                    "slack); killed it",
-                    stderr_tail=tail(stderr),
-                ) from None
+            pass
+        elapsed = time.monotonic() - started
+        if on_progress is not None:
+            on_progress(elapsed)
+        silent = watch.unresponsive()
+        if silent is not None:
+            _kill(process)
+            stdout, stderr = watch.text()
+            raise _unresponsive_error(silent, workers, diagnose, elapsed, stdout + stderr)
+        if elapsed > timeout_s:
+            _kill(process)
+            stdout, stderr = watch.text()
+            raise FioRunError(
+                f"fio did not finish within {timeout_s:.0f} s (expected runtime plus "
+                "slack); killed it",
+                stderr_tail=tail(stderr) or tail(stdout),
+            )
+
+
+def _unresponsive_error(
+    silent: tuple[str, list[float]],
+    workers: Sequence[WorkerAddress],
+    diagnose: Diagnose | None,
+    elapsed: float,
+    output: str,
+) -> FioRunError:
+    host, times = silent
+    matching = [worker for worker in workers if worker.host == host]
+    name = matching[0].name if len(matching) == 1 else host
+    # fio waits 5 s for an answer before it reports the timeout.
+    last_answer = max(0.0, times[0] - 5.0)
+    diagnosis = ""
+    if diagnose is not None and len(matching) == 1:
+        diagnosis = diagnose(matching[0])
+    return FioRunError(
+        f"worker {name} stopped answering: fio's status requests to it timed out"
+        f" {len(times)} times (first at {times[0]:.0f} s); it last answered about"
+        f" {last_answer:.0f} s into the run"
+        + (f"; {diagnosis}" if diagnosis else "")
+        + f"; killed the run after {elapsed:.0f} s",
+        stderr_tail=tail(output),
+        worker=name,
+    )
 
 
 def run_fio(
@@ -100,15 +199,20 @@ def run_fio(
     fio_binary: str = "fio",
     slack_s: float = DEFAULT_SLACK_S,
     on_progress: ProgressCallback | None = None,
+    confine: Confine | None = None,
+    workdir: Path | None = None,
+    diagnose: Diagnose | None = None,
 ) -> tuple[RunResult, FioInvocation]:
     """Run ``job_text`` on every worker and return the merged result.
 
-    Raises FioRunError naming the worker for a server that is missing from the output or
-    reported an error, and carrying fio's stderr tail for any failure.
+    ``confine`` starts the client in a sandbox where only its temporary directory (made
+    under ``workdir`` when given) is writable. Raises FioRunError naming the worker for a
+    server that is missing from the output, reported an error or stopped answering, and
+    carrying fio's stderr tail for any failure.
     """
     if not workers:
         raise FioRunError("no workers to run on")
-    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-", dir=workdir) as tmp:
         hostfile = Path(tmp) / "hosts"
         hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
         jobfile = Path(tmp) / "job.fio"
@@ -118,10 +222,12 @@ def run_fio(
         started = time.monotonic()
         try:
             process = subprocess.Popen(
-                argv,
+                confine(argv, Path(tmp)) if confine is not None else argv,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                errors="replace",
                 cwd=tmp,
                 # fio in client mode writes per-client logs relative to its cwd; keep
                 # them out of the user's tree.
@@ -130,12 +236,12 @@ def run_fio(
         except FileNotFoundError as err:
             raise FioRunError(f"fio binary {fio_binary!r} not found") from err
         try:
-            stdout, stderr = _wait(process, expected_runtime_s + slack_s, on_progress, started)
+            stdout, stderr = _wait(
+                process, expected_runtime_s + slack_s, on_progress, started, workers, diagnose
+            )
         except BaseException:
             # Ctrl-C (or a failing progress callback): never leave a fio client behind.
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            _kill(process)
             raise
         series = timeseries.collect(Path(tmp), [(w.host, w.name) for w in workers], interval_ms)
     invocation = FioInvocation(

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..exceptions import ProfileError
+from .fio_options import canonical
 
 __all__ = [
     "INLINE_SOURCE",
@@ -59,31 +60,6 @@ OVERRIDABLE_OPTIONS = (
     "ioengine",
     "direct",
 )
-
-# Alternative names fio accepts for the same option (`fio --cmdhelp=NAME` prints "alias:").
-# Without them `timeout=10` would escape a runtime override and `iomem=mmap:/x` the policy.
-_ALIASES = {
-    "readwrite": "rw",
-    "blocksize": "bs",
-    "blockalign": "ba",
-    "blocksize_range": "bsrange",
-    "blocksize_unaligned": "bs_unaligned",
-    "iodepth_batch_submit": "iodepth_batch",
-    "iodepth_batch_complete": "iodepth_batch_complete_min",
-    "io_limit": "io_size",
-    "fill_fs": "fill_device",
-    "fileoffset": "offset",
-    "nr_files": "nrfiles",
-    "timeout": "runtime",
-    "iomem": "mem",
-    "ratemin": "rate_min",
-    "ratecycle": "rate_cycle",
-    "wait_for_previous": "stonewall",
-    "disable_bw": "disable_bw_measurement",
-    "ss": "steadystate",
-    "ss_dur": "steadystate_duration",
-    "ss_ramp": "steadystate_ramp_time",
-}
 
 # Everything an override replaces, in every section: a job's own `blocksize=` or `bssplit=`
 # would otherwise silently win over the `bs=` the user asked for.
@@ -146,7 +122,9 @@ _ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
 
 def _canonical(key: str) -> str:
-    return _ALIASES.get(key, key)
+    # fio's aliases (`timeout` for runtime, `iomem` for mem): without them `timeout=10`
+    # would escape a runtime override.
+    return canonical(key)
 
 
 @dataclass(frozen=True)
@@ -285,7 +263,14 @@ class Profile:
         return replace(self, sections=tuple(sections), notes=tuple(notes))
 
     def with_directory(self, path: str) -> Profile:
-        """Run every job in ``path``: any ``directory=`` is replaced by one in ``[global]``."""
+        """Run every job in ``path``: any ``directory=`` is replaced by one in ``[global]``.
+
+        fio resolves a few paths against the fio server's working directory rather than
+        ``directory=`` (write_iolog, opendir, a mem=mmap:FILE file, verify state and verify
+        dumps). When the job's directory is not the server's working directory (the static
+        backend's targets), those are rebased onto ``path`` and the verify files, which
+        cannot be moved, are turned off, so nothing lands in the server's cwd.
+        """
         if not path or any(char in path for char in _UNREPRESENTABLE):
             raise ProfileError(
                 f"profile '{self.label}': directory {path!r} cannot be written in a fio job"
@@ -293,12 +278,43 @@ class Profile:
             )
         # fio splits directory= on ':' (several directories); a literal colon is escaped.
         escaped = path.replace(":", "\\:")
-        return self.without_directory()._with_global_option(
+        profile = self.without_directory()._rebased(path.rstrip("/"))
+        return profile._with_global_option(
             "directory",
             escaped,
             frozenset({"directory"}),
             f"directory={escaped} (set by the harness)",
         )
+
+    def _rebased(self, base: str) -> Profile:
+        notes = list(self.notes)
+        sections = []
+        for section in self.sections:
+            kept = []
+            for option in section.options:
+                rebased = _rebased_option(option, base)
+                if rebased is not option:
+                    notes.append(
+                        f"{option.render()} ({option.where}) became {rebased.render()}: fio"
+                        " resolves it against the server's working directory, not the target"
+                    )
+                kept.append(rebased)
+            sections.append(replace(section, options=tuple(kept)))
+        profile = replace(self, sections=tuple(sections), notes=tuple(notes))
+        verifies = any(
+            (options.get("verify") or "0").strip() not in ("0", "none")
+            for _section, options in profile.effective_job_options()
+        )
+        if verifies:
+            for key in ("verify_state_save", "verify_dump"):
+                profile = profile._with_global_option(
+                    key,
+                    "0",
+                    frozenset({key}),
+                    f"{key}=0 (set by the harness: fio writes it into the server's working"
+                    " directory, outside the target)",
+                )
+        return profile
 
     def with_device(self, path: str) -> Profile:
         """Run every job on the block device ``path`` (a raw-block worker's one volume):
@@ -419,6 +435,25 @@ class Profile:
                 kept.insert(len(kept) if position is None else position, Option(key, value, 0))
             rebuilt.append(replace(section, options=tuple(kept)))
         return replace(self, sections=tuple(rebuilt), notes=(*self.notes, note))
+
+
+#: Options whose relative paths fio resolves against its working directory (not directory=).
+_SERVER_RELATIVE = frozenset({"write_iolog", "opendir"})
+
+
+def _rebased_option(option: Option, base: str) -> Option:
+    """The option with a path relative to the server's cwd rebased onto ``base``."""
+    key = _canonical(option.key)
+    value = option.value
+    if value is None:
+        return option
+    if key in _SERVER_RELATIVE and value.strip() and not value.strip().startswith("/"):
+        return replace(option, value=f"{base}/{value.strip()}")
+    if key == "mem" and ":" in value:
+        kind, _sep, path = value.partition(":")
+        if path.strip() and not path.strip().startswith("/"):
+            return replace(option, value=f"{kind}:{base}/{path.strip()}")
+    return option
 
 
 def _override_text(label: str, key: str, value: str | int) -> str:

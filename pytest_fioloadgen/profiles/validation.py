@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..exceptions import ProfileError
 from .model import Option, Profile, load_profile
-from .policy import check_safety
+from .policy import NO_ALLOWANCE, Allowance, check_safety
 
 __all__ = ["check_files", "check_with_fio", "validate"]
 
@@ -67,19 +67,23 @@ def check_with_fio(profile: Profile, *, fio_binary: str = "fio", timeout_s: floa
     raise ProfileError(f"profile '{profile.label}'{where}: fio --parse-only refused it: {reason}")
 
 
-def validate(profile: Profile, *, fio_binary: str = "fio") -> Profile:
+def validate(
+    profile: Profile, *, fio_binary: str = "fio", allowance: Allowance = NO_ALLOWANCE
+) -> Profile:
     """Safety policy, then fio's own parser; the profile ready to run, without directory=."""
-    check_safety(profile)
+    check_safety(profile, allowance)
     check_with_fio(profile, fio_binary=fio_binary)
     return profile.without_directory()
 
 
-def check_files(paths: Sequence[Path], *, fio_binary: str = "fio") -> list[tuple[Path, str | None]]:
+def check_files(
+    paths: Sequence[Path], *, fio_binary: str = "fio", allowance: Allowance = NO_ALLOWANCE
+) -> list[tuple[Path, str | None]]:
     """For ``fioloadgen profile check``: per file None when accepted, else the reason."""
     verdicts: list[tuple[Path, str | None]] = []
     for path in paths:
         try:
-            validate(load_profile(path), fio_binary=fio_binary)
+            validate(load_profile(path), fio_binary=fio_binary, allowance=allowance)
         except ProfileError as err:
             verdicts.append((path, str(err)))
         else:

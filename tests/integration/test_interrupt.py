@@ -102,3 +102,64 @@ def test_interrupt_mid_run_tears_down(tmp_path, signum):
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_inside(target)}
     assert left == {}
     assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+def test_sigkill_of_pytest_leaves_no_fio_and_no_data_within_3_s(tmp_path, sandbox):
+    """No teardown runs after SIGKILL: with the sandbox its --die-with-parent takes the
+    servers, job processes and client down; without it the reaper does; the reaper
+    removes the worker data either way."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "long.fio").write_text(LONG_PROFILE)
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "test_long.py").write_text(
+        "def test_long(fio_case, fio_run):\n    fio_run(fio_case)\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "test_long.py",
+            "--fio-profiles-dir",
+            str(profiles),
+            "--fio-workers",
+            "2",
+            "--fio-target",
+            f"t={target}",
+            "--fio-store",
+            "history.db",
+            "--fio-sandbox",
+            sandbox,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        # Two servers, their job processes and the client: fio is doing I/O.
+        while time.monotonic() < deadline and len(processes_inside(target)) < 5:
+            time.sleep(0.1)
+        assert len(processes_inside(target)) >= 5, "fio never got going"
+        time.sleep(1.0)
+        process.kill()
+        process.wait(timeout=10)
+        killed_at = time.monotonic()
+        while (processes_inside(target) or list(target.iterdir())) and (
+            time.monotonic() - killed_at < 3.0
+        ):
+            time.sleep(0.05)
+        gone_after = time.monotonic() - killed_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_inside(target)}
+    assert left == {}
+    assert list(target.iterdir()) == []
+    assert gone_after < 3.0

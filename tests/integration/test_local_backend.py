@@ -92,18 +92,25 @@ def test_missing_fio_binary(local):
         backend.deploy(["a"], 1)
 
 
-def test_a_dead_worker_is_named_at_resolve(local):
+def test_a_dead_worker_is_started_again_at_resolve(local):
     backend = local([LocalTarget("a")])
     env = backend.deploy(["a"], 2)
+    before = env.workers["a"][1]
     victim = backend.running_pids()[1]
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while alive(victim) and time.monotonic() < deadline:
         time.sleep(0.05)
-    with pytest.raises(
-        BackendError, match=r"local fio server a-w1 \(127\.0\.0\.\d+:\d+\) is not running"
-    ):
-        backend.resolve(env, "a", 2)
+    chosen = backend.resolve(env, "a", 2)
+    assert chosen[1].name == "a-w1" and chosen[1].address.host == before.address.host
+    assert env.workers["a"][1] == chosen[1]
+    notes = env.take_events()
+    assert len(notes) == 1 and notes[0].startswith(
+        f"worker a-w1 ({before.address.name}) had exited"
+    )
+    result, _ = run_fio(JOB, [w.address for w in chosen], expected_runtime_s=1)
+    assert len(result.workers) == 2
+    assert env.take_events() == []
     backend.teardown(env)
     assert backend.running_pids() == []
 
@@ -199,8 +206,11 @@ def test_static_backend_refuses_unreachable_hosts():
     static = StaticBackend([WorkerAddress("127.0.0.1", _closed_port())], [StaticTarget("s")])
     with pytest.raises(BackendError, match=r"static fio server 127\.0\.0\.1:\d+ is not reachable"):
         static.deploy(["s"], 1)
-    with pytest.raises(BackendError, match="the cases need 2 workers but --fio-hosts lists 1"):
+    with pytest.raises(
+        BackendError, match="the cases need 2 workers but the host list has 1"
+    ) as info:
         static.deploy(["s"], 2)
+    assert info.value.setting == "hosts"
 
 
 @pytest.mark.parametrize(

@@ -208,11 +208,11 @@ def test_named_baseline(project):
     result.stdout.fnmatch_lines(["*pinned baseline 'golden'*"])
 
 
-def test_unknown_named_baseline_is_a_setup_error(project):
+def test_unknown_named_baseline_is_a_usage_error(project):
     result = run(project, "--fio-baseline", "nosuch")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*fioloadgen setup failed: history store *history.db has no baseline 'nosuch'*"]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --fio-baseline: history store *history.db has no baseline 'nosuch'"]
     )
 
 

@@ -508,8 +508,9 @@ def test_store_failure_loses_nothing(pytester, profiles):
     result = pytester.runpytest(
         "--fio-store", "broken.db", "--fio-profiles", "quick", *FAST, *profiles
     )
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*fioloadgen setup failed: *broken.db*"])
+    # One usage line naming the option, no test runs, nothing written.
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --fio-store: history store *broken.db is not an sqlite*"])
     assert (pytester.path / "broken.db").read_bytes() == b"this is not sqlite" * 100
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(pytester.path / "broken.db").execute("select 1 from runs").fetchall()

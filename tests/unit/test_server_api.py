@@ -203,6 +203,14 @@ def test_add_replace_and_delete_a_profile(client, auth):
         (GOOD + "filename=/dev/sda\n", "filename"),
         ("[global]\nsize=4m\n", "no job section"),
         (GOOD + "bogus_option=1\n", "bogus_option"),
+        # The reported escapes: a job name that is a path, a variable fio expands again.
+        (
+            "[../../../../tmp/pwn.sh]\nfilename_format=$jobname\nrw=write\n"
+            "buffer_pattern=0x2321\n",
+            "job name '../../../../tmp/pwn.sh' is not allowed",
+        ),
+        (GOOD + "filename=$${U}{HOME}/x\n", "'${' is left after variable substitution"),
+        (GOOD + "ioscheduler=none\n", "ioscheduler"),
     ],
 )
 def test_unsafe_or_invalid_profiles_are_refused_with_the_reason(client, auth, text, expected):
