@@ -205,8 +205,7 @@ def test_add_replace_and_delete_a_profile(client, auth):
         (GOOD + "bogus_option=1\n", "bogus_option"),
         # The reported escapes: a job name that is a path, a variable fio expands again.
         (
-            "[../../../../tmp/pwn.sh]\nfilename_format=$jobname\nrw=write\n"
-            "buffer_pattern=0x2321\n",
+            "[../../../../tmp/pwn.sh]\nfilename_format=$jobname\nrw=write\nbuffer_pattern=0x2321\n",
             "job name '../../../../tmp/pwn.sh' is not allowed",
         ),
         (GOOD + "filename=$${U}{HOME}/x\n", "'${' is left after variable substitution"),
