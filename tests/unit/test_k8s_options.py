@@ -159,10 +159,11 @@ def test_a_patch_that_does_not_apply_is_a_pytest_usage_error(pytester):
     result = pytester.runpytest_inprocess(
         "--fio-backend", "kubernetes", "--fio-storageclass", "sc", "--fio-pod-patch", "patch.json"
     )
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*pod patch *patch.json (from --fio-pod-patch): the JSON Patch does not apply*"]
     )
-    assert "Traceback" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def dry_run(capsys, *args):
