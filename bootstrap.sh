@@ -22,7 +22,13 @@ apt_install() {
 }
 
 command -v fio >/dev/null || { echo "installing fio (apt)"; apt_install fio; }
+# Local fio servers and every fio client run confined in a bubblewrap sandbox.
+command -v bwrap >/dev/null || { echo "installing bubblewrap (apt)"; apt_install bubblewrap; }
 if [ "$mode" = test ]; then
+  # The confinement tests judge fio's real file accesses with strace, and every profile
+  # of Debian's fio-examples must get a verdict from the policy.
+  command -v strace >/dev/null || { echo "installing strace (apt)"; apt_install strace; }
+  [ -d /usr/share/doc/fio/examples ] || { echo "installing fio-examples (apt)"; apt_install fio-examples; }
   # Browser tests drive Debian's Chromium (no browser downloads); the Kubernetes emulator
   # gives pods their own network namespaces with iproute2.
   command -v chromium >/dev/null && command -v chromedriver >/dev/null \

@@ -88,6 +88,9 @@ class _OutputWatch:
     def __init__(self, process: subprocess.Popen[str], started: float) -> None:
         self._started = started
         self._lock = threading.Lock()
+        self._open_streams = 2
+        #: Set when fio has closed both streams (it is exiting): no polling delay.
+        self.finished = threading.Event()
         self._chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}
         #: host -> seconds into the run of each "timeout on SEND_ETA".
         self.eta_timeouts: dict[str, list[float]] = {}
@@ -99,15 +102,21 @@ class _OutputWatch:
             thread.start()
 
     def _read(self, stream: IO[str] | None, name: str) -> None:
-        if stream is None:
-            return
-        for line in stream:
+        try:
+            if stream is None:
+                return
+            for line in stream:
+                with self._lock:
+                    self._chunks[name].append(line)
+                    match = _ETA_TIMEOUT.search(line)
+                    if match:
+                        when = time.monotonic() - self._started
+                        self.eta_timeouts.setdefault(match.group(1), []).append(when)
+        finally:
             with self._lock:
-                self._chunks[name].append(line)
-                match = _ETA_TIMEOUT.search(line)
-                if match:
-                    when = time.monotonic() - self._started
-                    self.eta_timeouts.setdefault(match.group(1), []).append(when)
+                self._open_streams -= 1
+                if self._open_streams == 0:
+                    self.finished.set()
 
     def unresponsive(self) -> tuple[str, list[float]] | None:
         with self._lock:
@@ -142,11 +151,9 @@ def _wait(
     watch = _OutputWatch(process, started)
     interval = 0.5
     while True:
-        try:
-            process.wait(timeout=interval)
+        if watch.finished.wait(timeout=interval):
+            process.wait()
             return watch.text()
-        except subprocess.TimeoutExpired:
-            pass
         elapsed = time.monotonic() - started
         if on_progress is not None:
             on_progress(elapsed)
