@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .backends import BACKEND_NAMES
-from .backends.k8s_manifests import check_dns_label, check_dns_subdomain, check_quantity
+from .backends.kubernetes import options as k8s
+from .backends.kubernetes.options import check_dns_label, check_dns_subdomain, check_quantity
+from .backends.kubernetes.patching import PodPatch, load_pod_patch
 from .backends.sandbox import SANDBOX_MODES
 from .exceptions import ConfigError
 from .profiles.policy import allowed_engines
@@ -289,6 +291,57 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "ready_timeout", "seconds to wait for kubernetes workers to be Ready (default: 300)", "S"
     ),
+    # -- kubernetes: volume shapes, scheduling and security of the worker pods -----------
+    OptionSpec(
+        "volume_mode",
+        "worker volumes: filesystem (a directory each) or block (the raw device each; "
+        "kubernetes only) (default: filesystem)",
+        "filesystem|block",
+        choices=k8s.VOLUME_MODES,
+    ),
+    OptionSpec(
+        "access_mode",
+        "rwo: a claim per worker; rwx: one ReadWriteMany claim per storage class, a "
+        "directory per worker (default: rwo)",
+        "rwo|rwx",
+        choices=k8s.ACCESS_MODES,
+    ),
+    OptionSpec(
+        "existing_pvc",
+        "use these claims (names or patterns like bench-*) instead of creating them",
+        "NAME[,NAME]",
+    ),
+    OptionSpec(
+        "existing_namespace",
+        "deploy into --fio-namespace that you created; only our objects in it are deleted",
+        flag=True,
+    ),
+    OptionSpec(
+        "node_selector", "worker and client pods only on nodes with these labels", "L=V,..."
+    ),
+    OptionSpec(
+        "tolerations",
+        "tolerate these taints (Exists without a value, every effect without one); repeatable",
+        "KEY[=VALUE][:EFFECT]",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "spread",
+        "topology spread of the workers over nodes or KEY: hard (DoNotSchedule), soft "
+        "(ScheduleAnyway) or none (default: soft)",
+        "hard|soft|none[:KEY]",
+    ),
+    OptionSpec("priority_class", "priorityClassName of worker and client pods", "NAME"),
+    OptionSpec("fs_group", "fsGroup of the worker pods (volume group ownership)", "GID"),
+    OptionSpec(
+        "run_as_user", "runAsUser of the worker pods (default: the image's, or OpenShift's)", "UID"
+    ),
+    OptionSpec(
+        "pod_patch",
+        "JSON Patch (RFC 6902 list) or merge patch (RFC 7386 object) file applied to the "
+        "worker pod template",
+        "FILE",
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -333,6 +386,17 @@ class Settings:
     requests: Mapping[str, str] = field(default_factory=dict)
     limits: Mapping[str, str] = field(default_factory=dict)
     ready_timeout: int = 300
+    volume_mode: str = "filesystem"
+    access_mode: str = "rwo"
+    existing_pvcs: tuple[str, ...] = ()
+    existing_namespace: bool = False
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, str], ...] = ()
+    spread: k8s.Spread = field(default_factory=k8s.Spread)
+    priority_class: str | None = None
+    fs_group: int | None = None
+    run_as_user: int | None = None
+    pod_patch: PodPatch | None = None
     #: Where each value came from, for messages ("--fio-workers", "FIO_WORKERS", ...).
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -395,6 +459,17 @@ _CONVERTERS: dict[str, Converter] = {
     "requests": lambda v, w, r: parse_resources(v[-1], w),
     "limits": lambda v, w, r: parse_resources(v[-1], w),
     "ready_timeout": lambda v, w, r: _positive_int(v[-1], w),
+    "volume_mode": lambda v, w, r: k8s.parse_choice(v[-1], w, k8s.VOLUME_MODES),
+    "access_mode": lambda v, w, r: k8s.parse_choice(v[-1], w, k8s.ACCESS_MODES),
+    "existing_pvc": lambda v, w, r: k8s.parse_existing_pvcs(v[-1], w),
+    "existing_namespace": lambda v, w, r: parse_bool(v[-1], w),
+    "node_selector": lambda v, w, r: k8s.parse_node_selector(v[-1], w),
+    "tolerations": lambda v, w, r: k8s.parse_tolerations(v, w),
+    "spread": lambda v, w, r: k8s.parse_spread(v[-1], w),
+    "priority_class": lambda v, w, r: check_dns_subdomain(v[-1], f"{w}: priority class"),
+    "fs_group": lambda v, w, r: k8s.parse_id(v[-1], w),
+    "run_as_user": lambda v, w, r: k8s.parse_id(v[-1], w),
+    "pod_patch": lambda v, w, r: load_pod_patch(_path(v[-1], r), w),
 }
 # Settings field names where they differ from the option name (plural for lists).
 _FIELD = {
@@ -403,6 +478,7 @@ _FIELD = {
     "binary": "fio_binary",
     "baseline_label": "baseline_labels",
     "storageclass": "storageclasses",
+    "existing_pvc": "existing_pvcs",
 }
 
 

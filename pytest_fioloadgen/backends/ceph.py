@@ -96,7 +96,7 @@ COMMANDS = {
 
 def collect(api: Any) -> dict[str, Any]:
     """Run the ceph commands in the toolbox pod and summarize them; never raises."""
-    from .k8s_api import KubeApiError
+    from .kubernetes.api import KubeApiError
 
     try:
         toolbox = _find_toolbox(api)
@@ -113,7 +113,7 @@ def collect(api: Any) -> dict[str, Any]:
 
 
 def _find_toolbox(api: Any) -> tuple[str, str] | None:
-    from .k8s_api import KubeApiError
+    from .kubernetes.api import KubeApiError
 
     for namespace in TOOLBOX_NAMESPACES:
         try:

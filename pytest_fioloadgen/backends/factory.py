@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..exceptions import ConfigError
 from ..settings import Settings, TargetSpec
 from .base import Backend
 from .local import LocalBackend, LocalTarget
@@ -21,7 +22,7 @@ def target_names(settings: Settings) -> list[str]:
     """The targets (report columns) of a session: storage classes on Kubernetes."""
     if settings.backend == "kubernetes":
         # Imported here: the kubernetes client is an optional extra.
-        from .k8s_factory import storage_classes
+        from .kubernetes.factory import storage_classes
 
         return list(storage_classes(settings))
     return [spec.name for spec in target_specs(settings)]
@@ -37,9 +38,15 @@ def sandbox_of(settings: Settings, *, require: bool = False) -> Sandbox:
 def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool = False) -> Backend:
     """The backend ``settings.backend`` names, configured from the settings."""
     if settings.backend == "kubernetes":
-        from .k8s_factory import kubernetes_backend
+        from .kubernetes.factory import kubernetes_backend
 
         return kubernetes_backend(settings, session_id)
+    if settings.volume_mode == "block":
+        raise ConfigError(
+            f"volume mode block (from {settings.source_of('volume_mode')}) needs "
+            f"--fio-backend kubernetes: the {settings.backend} backend has no raw devices to "
+            "give a worker"
+        )
     targets = target_specs(settings)
     sandbox = sandbox_of(settings, require=require_sandbox)
     if settings.backend == "static":

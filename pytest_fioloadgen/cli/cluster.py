@@ -1,24 +1,34 @@
 """``fioloadgen deploy|destroy|unlock`` (and the cluster side of ``status``): fio workers
 on Kubernetes, outside pytest.
 
-Options mirror the pytest ones (``--namespace`` is ``--fio-namespace``) and fall back to
-the same FIO_* environment variables, resolved by the same code as in the plugin.
-``deploy --with-server`` also runs the results server in the namespace (alone when no
-storage class is given).
+Options mirror the pytest ones without the ``fio-`` prefix (``--namespace`` is
+``--fio-namespace``, ``--volume-mode`` is ``--fio-volume-mode``) and fall back to the same
+FIO_* environment variables, resolved by the same code as in the plugin.
+``deploy --dry-run [-o yaml|json]`` prints every object deploy would create, as kubectl's
+client dry run does, without a cluster.
+
+Other packages add to ``deploy`` and ``status`` (the results server's ``--with-server``
+lives in fioloadgen_server) through ``add_deploy_extension``, from the
+``fioloadgen.commands`` entry point: this package knows nothing of what they deploy.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings, resolve
+from ..exceptions import ConfigError
+from ..settings import OPTIONS_BY_NAME, Settings, resolve
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 
-#: CLI flag -> option name in settings.OPTIONS.
+#: CLI flag -> option name in settings.OPTIONS (the flag is the option without "fio-").
 _SHARED = {
     "namespace": "namespace",
     "storageclass": "storageclass",
@@ -29,66 +39,157 @@ _SHARED = {
     "requests": "requests",
     "limits": "limits",
     "ready_timeout": "ready_timeout",
+    "volume_mode": "volume_mode",
+    "access_mode": "access_mode",
+    "existing_pvc": "existing_pvc",
+    "existing_namespace": "existing_namespace",
+    "node_selector": "node_selector",
+    "tolerations": "tolerations",
+    "spread": "spread",
+    "priority_class": "priority_class",
+    "fs_group": "fs_group",
+    "run_as_user": "run_as_user",
+    "pod_patch": "pod_patch",
 }
+#: Deploy options taken straight from the settings table (help, metavar, repeatable).
+_DEPLOY_OPTIONS = (
+    "pvc_size",
+    "requests",
+    "limits",
+    "ready_timeout",
+    "volume_mode",
+    "access_mode",
+    "existing_pvc",
+    "existing_namespace",
+    "node_selector",
+    "tolerations",
+    "spread",
+    "priority_class",
+    "fs_group",
+    "run_as_user",
+    "pod_patch",
+)
+OUTPUTS = ("yaml", "json")
+
+
+@dataclass(frozen=True)
+class DeployExtension:
+    """What another package adds to ``deploy`` and ``status``.
+
+    ``wanted(args)``: whether this deploy includes it; ``deploy(args, settings, backend)``
+    runs after the workers (``workers_deployed`` tells whether there were any);
+    ``objects(args, settings)`` are its manifests for ``--dry-run``; ``status(args,
+    backend)`` is a line and whether it is healthy, or None when it is not deployed.
+    """
+
+    name: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    wanted: Callable[[argparse.Namespace], bool]
+    deploy: Callable[[argparse.Namespace, Settings, Any], None]
+    objects: Callable[[argparse.Namespace, Settings], list[dict[str, Any]]]
+    status: Callable[[argparse.Namespace, Any], tuple[str, bool] | None]
+
+
+def _extensions(args: argparse.Namespace) -> list[DeployExtension]:
+    return list(getattr(args, "deploy_extensions", None) or [])
+
+
+def add_deploy_extension(commands: Any, extension: DeployExtension) -> None:
+    """Add ``extension`` to the ``deploy`` and ``status`` commands of ``commands``."""
+    for command in ("deploy", "status"):
+        parser = commands.choices[command]
+        current = list(parser.get_default("deploy_extensions") or [])
+        parser.set_defaults(deploy_extensions=[*current, extension])
+    extension.add_arguments(commands.choices["deploy"])
+
+
+def _own_flags(text: str) -> str:
+    """Messages name the flag as typed here: ``--volume-mode``, not ``--fio-volume-mode``."""
+    return text.replace("--fio-", "--")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     cli = {option: getattr(args, flag, None) for flag, option in _SHARED.items()}
     cli["backend"] = "kubernetes"
-    return resolve(rootdir=Path.cwd(), cli=cli, env=os.environ, ini={})
+    try:
+        settings = resolve(rootdir=Path.cwd(), cli=cli, env=os.environ, ini={})
+    except ConfigError as err:
+        raise ConfigError(_own_flags(str(err))) from err
+    sources = {name: _own_flags(source) for name, source in settings.sources.items()}
+    return dataclasses.replace(settings, sources=sources)
 
 
-def _backend(args: argparse.Namespace) -> Any:
+def _backend(args: argparse.Namespace, settings: Settings | None = None) -> Any:
     # Imported on use: the kubernetes client is an optional extra.
-    from ..backends.k8s_factory import kubernetes_backend
+    from ..backends.kubernetes.factory import kubernetes_backend
 
-    return kubernetes_backend(_settings(args), session_id=f"cli-{uuid.uuid4().hex[:12]}")
+    return kubernetes_backend(
+        settings or _settings(args), session_id=f"cli-{uuid.uuid4().hex[:12]}"
+    )
+
+
+def _workers_wanted(args: argparse.Namespace, settings: Settings) -> bool:
+    # Only an extension (the results server): fine without storage classes for workers.
+    others = [ext for ext in _extensions(args) if ext.wanted(args)]
+    return bool(settings.storageclasses) or not others
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ..backends.k8s_factory import storage_classes
+    from ..backends.kubernetes.factory import storage_classes
 
     settings = _settings(args)
-    backend = _backend(args)
-    # Only the server: fine without storage classes for workers.
-    if not (args.with_server and not settings.storageclasses):
-        # The environment stays up after this command: like --fio-keep, release the lock.
-        backend.keep = True
-        env = backend.deploy(storage_classes(settings), args.workers)
-        backend.teardown(env)
-        for storage_class, count in env.describe().items():
-            print(f"{settings.namespace}/{storage_class}: {count} workers Ready")
-    if args.with_server:
-        _deploy_server(args, settings, backend)
+    if args.dry_run:
+        return _dry_run(args, settings)
+    if args.output:
+        raise ConfigError("-o/--output goes with --dry-run (deploy prints status lines)")
+    backend = _backend(args, settings)
+    workers = _workers_wanted(args, settings)
+    try:
+        if workers:
+            # The environment stays up after this command: like --fio-keep, release the lock.
+            backend.keep = True
+            env = backend.deploy(storage_classes(settings), args.workers)
+            backend.teardown(env)
+            for storage_class, count in env.describe().items():
+                print(f"{settings.namespace}/{storage_class}: {count} workers Ready")
+        for extension in _extensions(args):
+            if extension.wanted(args):
+                extension.deploy(args, settings, backend)
+    finally:
+        backend.close()
     return EXIT_OK
 
 
-def _deploy_server(args: argparse.Namespace, settings: Settings, backend: Any) -> None:
-    from ..backends import k8s_manifests as manifests
+def _dry_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Every object deploy would create, rendered here: no cluster, no client."""
+    from ..backends.kubernetes.factory import dry_run_claims, storage_classes
 
-    storage_class = args.server_storageclass or (
-        settings.storageclasses[0] if settings.storageclasses else None
-    )
-    spec = manifests.ServerSpec(
-        namespace=settings.namespace,
-        image=args.server_image or manifests.DEFAULT_SERVER_IMAGE,
-        storage_class=storage_class,
-        pvc_size=args.server_pvc_size,
-    )
+    objects: list[dict[str, Any]] = []
+    if _workers_wanted(args, settings):
+        backend = _backend(args, settings)
+        objects += backend.rendered(
+            storage_classes(settings), args.workers, dry_run_claims(settings)
+        )
+    for extension in _extensions(args):
+        if extension.wanted(args):
+            objects += extension.objects(args, settings)
+    print(render_objects(objects, args.output or "yaml"), end="")
+    return EXIT_OK
+
+
+def render_objects(objects: list[dict[str, Any]], output: str) -> str:
+    """kubectl's conventions: ``-o json`` one List, ``-o yaml`` documents split by ---."""
+    if output == "json":
+        document = {"apiVersion": "v1", "kind": "List", "items": objects}
+        return json.dumps(document, indent=2) + "\n"
     try:
-        backend.deploy_server(spec)
-    finally:
-        backend.close()
-    ns = settings.namespace
-    print(f"{ns}/{manifests.SERVER_NAME}: results server Ready")
-    print(
-        f"  reach it:  kubectl -n {ns} port-forward svc/{manifests.SERVER_NAME} "
-        f"{manifests.SERVER_PORT}:{manifests.SERVER_PORT}  (then http://127.0.0.1:"
-        f"{manifests.SERVER_PORT}/)"
-    )
-    print(
-        f"  its token (for writes, FIO_API_TOKEN):  kubectl -n {ns} exec "
-        f"deploy/{manifests.SERVER_NAME} -- cat {manifests.SERVER_STATE_DIR}/token"
+        import yaml
+    except ImportError as err:
+        raise ConfigError(
+            "-o yaml needs PyYAML: pip install 'pytest-fioloadgen[kubernetes]' (or use -o json)"
+        ) from err
+    return "".join(
+        "---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) for obj in objects
     )
 
 
@@ -96,7 +197,8 @@ def _destroy(args: argparse.Namespace) -> int:
     backend = _backend(args)
     if backend.destroy(force=args.force):
         backend.check_leaks()
-        print(f"namespace {backend.namespace} deleted")
+        what = "our objects in namespace" if backend.existing_namespace else "namespace"
+        print(f"{what} {backend.namespace} deleted")
     else:
         print(f"namespace {backend.namespace} does not exist: nothing to delete")
     return EXIT_OK
@@ -110,7 +212,6 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(f"namespace {backend.namespace} does not exist (not deployed)")
         return EXIT_CHECK_FAILED
     counts = backend.status()
-    server = backend.server_status()
     held = backend.lock_holder()
     lock = f"locked by session {held.get('session')} on {held.get('host')}" if held else "unlocked"
     print(f"namespace {backend.namespace} ({backend.api.info.context}): {lock}")
@@ -118,15 +219,15 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(f"  {storage_class}: {ready}/{desired} workers Ready")
     if not counts:
         print("  no workers")
-    if server is not None:
-        ready, desired, why = server
-        print(f"  results server: {ready}/{desired} Ready" + (f" ({why})" if why else ""))
-    all_ready = (bool(counts) or server is not None) and all(
-        ready == desired for ready, desired in counts.values()
-    )
-    if server is not None:
-        all_ready = all_ready and server[0] >= server[1]
-    return EXIT_OK if all_ready else EXIT_CHECK_FAILED
+    healthy = all(ready == desired for ready, desired in counts.values())
+    deployed = bool(counts)
+    for extension in _extensions(args):
+        line = extension.status(args, backend)
+        if line is not None:
+            print(f"  {line[0]}")
+            deployed = True
+            healthy = healthy and line[1]
+    return EXIT_OK if deployed and healthy else EXIT_CHECK_FAILED
 
 
 def _unlock(args: argparse.Namespace) -> int:
@@ -150,6 +251,30 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", help="namespace (default: fio) [FIO_NAMESPACE]")
     parser.add_argument("--kubeconfig", help="kubeconfig file [FIO_KUBECONFIG]")
     parser.add_argument("--context", help="kubeconfig context [FIO_CONTEXT]")
+    parser.add_argument(
+        "--existing-namespace",
+        action="store_true",
+        default=None,
+        help=OPTIONS_BY_NAME["existing_namespace"].help + " [FIO_EXISTING_NAMESPACE]",
+    )
+
+
+def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
+    """A deploy flag from the settings table: the pytest option without ``fio-``."""
+    option = OPTIONS_BY_NAME[name]
+    flag = "--" + name.replace("_", "-")
+    help_text = f"{option.help} [{option.env}]"
+    if option.flag:
+        parser.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
+        return
+    parser.add_argument(
+        flag,
+        dest=name,
+        action="append" if option.repeatable else "store",
+        metavar=option.metavar,
+        choices=option.choices,
+        help=help_text,
+    )
 
 
 def register(commands: Any) -> None:
@@ -158,23 +283,17 @@ def register(commands: Any) -> None:
     deploy.add_argument("--storageclass", help="storage classes, comma separated")
     deploy.add_argument("--workers", type=int, default=1, help="workers per storage class")
     deploy.add_argument("--image", help="fio worker image")
-    deploy.add_argument("--pvc-size", dest="pvc_size", help="PVC size per worker (10Gi)")
-    deploy.add_argument("--requests", help="resource requests, e.g. cpu=1,memory=1Gi")
-    deploy.add_argument("--limits", help="resource limits, e.g. cpu=2,memory=2Gi")
-    deploy.add_argument("--ready-timeout", dest="ready_timeout", help="seconds (300)")
+    for name in _DEPLOY_OPTIONS:
+        if name != "existing_namespace":
+            _add_setting(deploy, name)
     deploy.add_argument(
-        "--with-server",
+        "--dry-run",
         action="store_true",
-        help="also run the results server in the namespace (its history on a PVC); "
-        "without --storageclass only the server",
+        help="print every object deploy would create, without a cluster",
     )
-    deploy.add_argument("--server-image", help="results server image")
     deploy.add_argument(
-        "--server-storageclass",
-        help="storage class of the server's PVC (default: the first --storageclass, else "
-        "the cluster's default)",
+        "-o", "--output", choices=OUTPUTS, help="with --dry-run: yaml (default) or json"
     )
-    deploy.add_argument("--server-pvc-size", default="1Gi", help="size of the server's PVC (1Gi)")
     deploy.set_defaults(handler=_deploy)
     destroy = commands.add_parser(
         "destroy", help="delete the workers' namespace (only one fioloadgen created)"

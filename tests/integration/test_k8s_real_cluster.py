@@ -2,7 +2,11 @@
 
 Uses the current kubeconfig (KUBECONFIG), the storage classes in FIO_STORAGECLASS
 (default: the cluster's default class), the image in FIO_IMAGE and the namespace in
-FIO_NAMESPACE (default fio-selftest, created and deleted by the test).
+FIO_NAMESPACE (default fio-selftest, created and deleted by the test). The block and rwx
+shapes run on FIO_BLOCK_STORAGECLASS (a class that provisions raw block volumes, e.g.
+Ceph RBD) and FIO_RWX_STORAGECLASS (ReadWriteMany, e.g. CephFS or NFS); each is skipped
+when its variable is unset. FIO_FS_GROUP sets the pods' fsGroup (vanilla Kubernetes with
+root-owned volumes; leave it unset on OpenShift, whose SCC assigns one).
 """
 
 from __future__ import annotations
@@ -14,28 +18,40 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+JOB = "[global]\nioengine=psync\nsize=16m\nruntime=5\ntime_based\n[rr]\nrw=randread\nbs=4k\n"
+
 
 @pytest.fixture
 def cluster_backend(request):
     if not request.config.getoption("--with-k8s"):
         pytest.skip("real-cluster test: pass --with-k8s (uses KUBECONFIG)")
     pytest.importorskip("kubernetes")
-    from pytest_fioloadgen.backends.k8s_manifests import DEFAULT_IMAGE, WorkerSpec
-    from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.manifests import DEFAULT_IMAGE, WorkerSpec
 
-    backend = KubernetesBackend(
-        WorkerSpec(
-            namespace=os.environ.get("FIO_NAMESPACE", "fio-selftest"),
-            image=os.environ.get("FIO_IMAGE", DEFAULT_IMAGE),
-            pvc_size=os.environ.get("FIO_PVC_SIZE", "1Gi"),
-        ),
-        session_id=uuid.uuid4().hex,
-        kubeconfig=os.environ.get("FIO_KUBECONFIG"),
-        context=os.environ.get("FIO_CONTEXT"),
-    )
-    yield backend
-    backend.destroy()
-    backend.close()
+    made = []
+
+    def make(**shape):
+        fs_group = os.environ.get("FIO_FS_GROUP")
+        backend = KubernetesBackend(
+            WorkerSpec(
+                namespace=os.environ.get("FIO_NAMESPACE", "fio-selftest"),
+                image=os.environ.get("FIO_IMAGE", DEFAULT_IMAGE),
+                pvc_size=os.environ.get("FIO_PVC_SIZE", "1Gi"),
+                fs_group=int(fs_group) if fs_group else None,
+                **shape,
+            ),
+            session_id=uuid.uuid4().hex,
+            kubeconfig=os.environ.get("FIO_KUBECONFIG"),
+            context=os.environ.get("FIO_CONTEXT"),
+        )
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.destroy()
+        backend.close()
 
 
 def _storage_classes(backend) -> list[str]:
@@ -55,13 +71,50 @@ def _storage_classes(backend) -> list[str]:
 
 
 def test_deploy_run_teardown_on_a_real_cluster(cluster_backend):
-    targets = _storage_classes(cluster_backend)
-    env = cluster_backend.deploy(targets, 2)
-    job = "[global]\nioengine=psync\nsize=16m\nruntime=5\ntime_based\n[rr]\nrw=randread\nbs=4k\n"
+    backend = cluster_backend()
+    targets = _storage_classes(backend)
+    env = backend.deploy(targets, 2)
     for target in targets:
-        workers = cluster_backend.resolve(env, target, 2)
-        result = cluster_backend.run_job(env, job, workers, expected_runtime_s=5)
+        workers = backend.resolve(env, target, 2)
+        result = backend.run_job(env, JOB, workers, expected_runtime_s=5)
         assert len(result.workers) == 2 and result.metrics["iops"] > 0
-    facts = cluster_backend.fingerprint(env)
+        assert result.raw["fioloadgen"]["timeseries"]["workers"]
+    facts = backend.fingerprint(env)
     assert facts["kubernetes"]["version"].startswith("v")
-    cluster_backend.teardown(env)
+    backend.teardown(env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "shape"),
+    [
+        ("FIO_BLOCK_STORAGECLASS", {"volume_mode": "block"}),
+        ("FIO_RWX_STORAGECLASS", {"access_mode": "rwx"}),
+    ],
+    ids=["block", "rwx"],
+)
+def test_volume_shapes_on_a_real_cluster(cluster_backend, variable, shape):
+    """Through a BenchmarkSession, as the plugin runs it: block jobs get the device as
+    their filename and the safety policy allows exactly it."""
+    from pytest_fioloadgen.gating import Thresholds
+    from pytest_fioloadgen.profiles import parse_profile
+    from pytest_fioloadgen.session import BenchmarkSession, Case
+
+    storage_class = os.environ.get(variable)
+    if not storage_class:
+        pytest.skip(f"set {variable} to a storage class for this shape")
+    backend = cluster_backend(**shape)
+    session = BenchmarkSession(
+        backend=backend,
+        targets=[storage_class],
+        max_workers=2,
+        store=None,
+        thresholds=Thresholds.empty(),
+    )
+    try:
+        outcome = session.run(Case(parse_profile(JOB, name="shape"), 2, storage_class))
+        assert len(outcome.result.workers) == 2 and outcome.result.metrics["iops"] > 0
+        assert session.fingerprint()["targets"][storage_class]["volume_mode"] == shape.get(
+            "volume_mode", "filesystem"
+        )
+    finally:
+        session.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import re
 import shutil
 import sys
@@ -24,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import admission
 from .api import BY_PLURAL, ApiServer, ApiStatus, Resource, Store, now_rfc3339
 from .runtime import PodGone, Runtime
+from .scheduler import choose_node
 
 CLUSTER_DOMAIN = "svc"
 
@@ -47,12 +50,62 @@ class Config:
     quota_pods: int | None = None
     #: when set, the StatefulSet controller's pod creation is refused with this message
     forbid_pods: str | None = None
+    #: act as OpenShift: namespaces get a UID range, pods are admitted by restricted-v2
+    openshift: bool = False
+    #: raw block claims are loop devices of at most this size (the claim's, if smaller)
+    block_size_cap_bytes: int = 256 * 1024**2
 
     def update(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             if not hasattr(self, key):
                 raise ApiStatus(422, "Invalid", f"unknown emulator setting {key!r}")
             setattr(self, key, value)
+
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
+
+
+def _bytes(quantity: str) -> int:
+    match = re.match(r"^(\d+)([A-Za-z]*)$", quantity)
+    if match is None:
+        return 1024**3
+    return int(match.group(1)) * _UNITS.get(match.group(2), 1)
+
+
+def _identity(pod: dict[str, Any], container: dict[str, Any]) -> tuple[int, int, list[int]] | None:
+    """(uid, gid, supplementary groups) the container runs as, or None for root.
+
+    The emulator knows no image's USER: a pod that sets no runAsUser runs as root. With
+    one, the process really runs as it (group runAsGroup, else 0 as OpenShift's arbitrary
+    UIDs; fsGroup and supplementalGroups as supplementary groups), so a volume it may not
+    write fails as on a real node.
+    """
+    pod_security = pod["spec"].get("securityContext") or {}
+    security = container.get("securityContext") or {}
+    uid = security.get("runAsUser", pod_security.get("runAsUser"))
+    if uid is None or int(uid) == 0:
+        return None
+    gid = int(security.get("runAsGroup", pod_security.get("runAsGroup", 0)))
+    groups = [int(g) for g in pod_security.get("supplementalGroups", [])]
+    if pod_security.get("fsGroup") is not None:
+        groups.insert(0, int(pod_security["fsGroup"]))
+    return int(uid), gid, groups
+
+
+def _apply_fs_group(root: Path, gid: int, policy: str) -> None:
+    """What the kubelet does for fsGroup on every mount (volume_linux.go): group owner
+    ``gid``, group read-write on files, group rwx and setgid on directories, recursively.
+    With fsGroupChangePolicy OnRootMismatch it stops at a root that already matches."""
+    info = root.stat()
+    if policy == "OnRootMismatch" and info.st_gid == gid and info.st_mode & 0o2770 == 0o2770:
+        return
+    for directory, _dirs, files in os.walk(root):
+        os.chown(directory, -1, gid)
+        os.chmod(directory, os.stat(directory).st_mode | 0o2770)
+        for name in files:
+            path = os.path.join(directory, name)
+            os.chown(path, -1, gid)
+            os.chmod(path, os.stat(path).st_mode | 0o660)
 
 
 def _key(pod: dict[str, Any]) -> str:
@@ -76,6 +129,12 @@ class Cluster:
         server.on_delete = self.delete
         server.logs = self.log_of
         server.control = config.update
+        server.evict = self.evict
+        server.act = self.act
+        #: (namespace, claim) -> loop device of a raw block claim
+        self._devices: dict[tuple[str, str], str] = {}
+        #: pod keys whose process exit is an OOM kill being reported (not a crash)
+        self._oom_killed: dict[str, bool] = {}
         self.store.listeners.append(self._changed)
 
     # -- bootstrapping ---------------------------------------------------------------
@@ -89,8 +148,12 @@ class Cluster:
                 {
                     "metadata": {
                         "name": f"emulated-node-{index + 1}",
-                        "labels": {"kubernetes.io/hostname": f"emulated-node-{index + 1}"},
+                        "labels": {
+                            "kubernetes.io/hostname": f"emulated-node-{index + 1}",
+                            "topology.kubernetes.io/zone": f"zone-{index % 2 + 1}",
+                        },
                     },
+                    "spec": {},
                     "status": {"conditions": [{"type": "Ready", "status": "True"}]},
                 },
             )
@@ -146,6 +209,12 @@ class Cluster:
         elif kind == "ADDED" and plural == "pods":
             key = (meta["namespace"], meta["name"])
             self._pod_tasks[key] = self._spawn(self.run_pod(*key))
+        elif kind == "ADDED" and plural == "namespaces" and self.config.openshift:
+            # OpenShift's namespace controller gives each namespace its own UID range.
+            updated = copy.deepcopy(obj)
+            annotations = updated["metadata"].setdefault("annotations", {})
+            annotations.setdefault(admission.UID_RANGE_ANNOTATION, admission.DEFAULT_UID_RANGE)
+            self.store.update(BY_PLURAL["namespaces"], updated)
 
     def event(self, namespace: str, involved: dict[str, Any], reason: str, message: str) -> None:
         meta = involved["metadata"]
@@ -215,11 +284,13 @@ class Cluster:
             pod_name = f"{name}-{ordinal}"
             if pod_name in existing or self.store.get("pods", namespace, pod_name):
                 continue
-            refusal = self._pod_refusal(namespace, pod_name)
+            refusal, admitted, annotations = self._pod_refusal(
+                namespace, pod_name, template["spec"]
+            )
             if refusal is not None:
                 self.event(namespace, sts, "FailedCreate", refusal)
                 continue
-            volumes = list(template["spec"].get("volumes", []))
+            volumes = list(admitted.get("volumes", []))
             for claim in spec.get("volumeClaimTemplates", []):
                 claim_name = f"{claim['metadata']['name']}-{pod_name}"
                 if self.store.get("persistentvolumeclaims", namespace, claim_name) is None:
@@ -241,7 +312,7 @@ class Cluster:
                         "persistentVolumeClaim": {"claimName": claim_name},
                     }
                 )
-            pod_spec = copy.deepcopy(template["spec"])
+            pod_spec = copy.deepcopy(admitted)
             pod_spec["volumes"] = volumes
             pod_spec["hostname"] = pod_name
             pod_spec["subdomain"] = spec.get("serviceName", name)
@@ -256,6 +327,7 @@ class Cluster:
                     "metadata": {
                         "name": pod_name,
                         "labels": labels,
+                        "annotations": annotations,
                         "ownerReferences": [self._owner_ref(sts)],
                     },
                     "spec": pod_spec,
@@ -283,6 +355,7 @@ class Cluster:
         uid = deployment["metadata"]["uid"]
         spec = deployment["spec"]
         revision = json.dumps(spec["template"], sort_keys=True)
+        revision_hash = uuid.uuid5(uuid.NAMESPACE_OID, revision).hex[:10]
         self._reconciled[uid] = json.dumps(spec, sort_keys=True)
         owned = [
             pod
@@ -300,10 +373,18 @@ class Cluster:
             self.delete(BY_PLURAL["pods"], namespace, pod["metadata"]["name"], {})
         template = spec["template"]
         for _ in range(replicas - len(current)):
-            pod_name = f"{name}-{uuid.uuid4().hex[:10]}"
-            refusal = self._pod_refusal(namespace, pod_name)
+            replica_set = f"{name}-{revision_hash}"
+            pod_name = f"{replica_set}-{uuid.uuid4().hex[:5]}"
+            refusal, admitted, annotations = self._pod_refusal(
+                namespace, pod_name, template["spec"]
+            )
             if refusal is not None:
-                self.event(namespace, deployment, "FailedCreate", refusal)
+                # A Deployment's pods are created, and refused, by its ReplicaSet.
+                involved = {
+                    "kind": "ReplicaSet",
+                    "metadata": {"name": replica_set, "uid": f"{uid}-rs"},
+                }
+                self.event(namespace, involved, "FailedCreate", refusal)
                 continue
             self.store.add(
                 BY_PLURAL["pods"],
@@ -312,25 +393,34 @@ class Cluster:
                     "metadata": {
                         "name": pod_name,
                         "labels": dict(template["metadata"].get("labels", {})),
-                        "annotations": {"emulator/template": revision},
+                        "annotations": {"emulator/template": revision, **annotations},
                         "ownerReferences": [self._owner_ref(deployment)],
                     },
-                    "spec": copy.deepcopy(template["spec"]),
+                    "spec": copy.deepcopy(admitted),
                     "status": {"phase": "Pending"},
                 },
             )
         self._set_status("deployments", deployment, {"replicas": replicas})
 
-    def _pod_refusal(self, namespace: str, pod_name: str) -> str | None:
+    def _pod_refusal(
+        self, namespace: str, pod_name: str, pod_spec: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+        """(why the pod may not be created, the spec as admitted, annotations to add)."""
         if self.config.forbid_pods:
-            return f'pods "{pod_name}" is forbidden: {self.config.forbid_pods}'
+            return f'pods "{pod_name}" is forbidden: {self.config.forbid_pods}', pod_spec, {}
         quota = self.config.quota_pods
         if quota is not None and len(self.store.items("pods", namespace)) >= quota:
             return (
-                f'pods "{pod_name}" is forbidden: exceeded quota: pods-quota, requested: '
-                f"pods=1, used: pods={quota}, limited: pods={quota}"
+                (
+                    f'pods "{pod_name}" is forbidden: exceeded quota: pods-quota, requested: '
+                    f"pods=1, used: pods={quota}, limited: pods={quota}"
+                ),
+                pod_spec,
+                {},
             )
-        return None
+        namespace_obj = self.store.get("namespaces", "", namespace) or {"metadata": {}}
+        classes = {pc["metadata"]["name"] for pc in self.store.items("priorityclasses")}
+        return admission.refusal(pod_name, pod_spec, namespace_obj, classes, self.config.openshift)
 
     # -- PVC -------------------------------------------------------------------------
     async def bind_pvc(self, namespace: str, name: str) -> None:
@@ -355,8 +445,29 @@ class Cluster:
                 "emulated provisioner failure",
             )
             return
-        self.volume_dir(namespace, name).mkdir(parents=True, exist_ok=True)
+        if pvc["spec"].get("volumeMode") == "Block":
+            size = min(
+                _bytes(pvc["spec"]["resources"]["requests"]["storage"]),
+                self.config.block_size_cap_bytes,
+            )
+            backing = self.workdir / "devices" / namespace / f"{name}.img"
+            device = await asyncio.to_thread(self.runtime.attach_loop, backing, size)
+            if self.store.get("persistentvolumeclaims", namespace, name) is None:
+                await asyncio.to_thread(self.runtime.detach_loop, device)
+                return
+            self._devices[(namespace, name)] = device
+        else:
+            self.volume_dir(namespace, name).mkdir(parents=True, exist_ok=True)
         self._set_status("persistentvolumeclaims", pvc, {"phase": "Bound"})
+
+    def device_of(self, namespace: str, claim: str) -> str | None:
+        """The loop device of a raw block claim (for tests)."""
+        return self._devices.get((namespace, claim))
+
+    def _release_claim(self, namespace: str, claim: str) -> None:
+        device = self._devices.pop((namespace, claim), None)
+        if device is not None:
+            self.runtime.detach_loop(device)
 
     def volume_dir(self, namespace: str, claim: str) -> Path:
         return self.workdir / "volumes" / namespace / claim
@@ -396,41 +507,46 @@ class Cluster:
         pod = self._pod(namespace, name)
         if pod is None:
             return
+        uid = pod["metadata"]["uid"]
+
+        def current() -> dict[str, Any] | None:
+            # The same pod, not a new one of the same name (a StatefulSet's replacement,
+            # or a namespace deleted and made again while this task slept).
+            found = self._pod(namespace, name)
+            return found if found is not None and found["metadata"]["uid"] == uid else None
+
         if self.config.unschedulable:
-            self._set_status(
-                "pods",
-                pod,
-                {
-                    "conditions": [
-                        self._condition(
-                            "PodScheduled", False, "Unschedulable", self.config.unschedulable
-                        )
-                    ]
-                },
-            )
+            self._unschedulable(pod, self.config.unschedulable)
             return
         waited = False
         while not await self._claims_bound(namespace, pod):
             if not waited:
-                self._set_status(
-                    "pods",
+                self._unschedulable(
                     pod,
-                    {
-                        "conditions": [
-                            self._condition(
-                                "PodScheduled",
-                                False,
-                                "Unschedulable",
-                                "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
-                            )
-                        ]
-                    },
+                    "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
                 )
                 waited = True
             await asyncio.sleep(0.1)
-            pod = self._pod(namespace, name)
+            pod = current()
             if pod is None:
                 return
+        node = None
+        while node is None:
+            # Filters and spread against the pods bound so far; no await in between, so
+            # pods starting together see each other's nodes.
+            placed = [p for p in self.store.items("pods", namespace) if p["spec"].get("nodeName")]
+            node, why = choose_node(pod, self.store.items("nodes"), placed)
+            if node is None:
+                if waited != why:
+                    self._unschedulable(pod, why)
+                    waited = why
+                await asyncio.sleep(0.25)
+                pod = current()
+                if pod is None:
+                    return
+        pod = copy.deepcopy(pod)
+        pod["spec"]["nodeName"] = node
+        self.store.update(BY_PLURAL["pods"], pod)
         container = pod["spec"]["containers"][0]
         image = container.get("image", "")
         behaviour = self.config.images.get(image)
@@ -446,13 +562,10 @@ class Cluster:
             "podIPs": [{"ip": sandbox.ip}],
             "startTime": now_rfc3339(),
         }
-        pod = self._pod(namespace, name)
+        pod = current()
         if pod is None:
             await asyncio.to_thread(self.runtime.stop, key)
             return
-        pod = copy.deepcopy(pod)
-        pod["spec"]["nodeName"] = "emulated-node-1"
-        self.store.update(BY_PLURAL["pods"], pod)
         if behaviour in ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"):
             message = {
                 "ErrImagePull": f'rpc error: pulling image "{image}": not found',
@@ -482,24 +595,60 @@ class Cluster:
                 },
             )
             return
-        argv, cwd = self._command(namespace, pod, sandbox.ip)
+        # The names are read here (the store is the loop's), the file written in a thread.
+        await asyncio.to_thread(self.runtime.write_hosts, key, self.dns_names(namespace))
+        await self._run_container(namespace, name, pod, sandbox.ip, base_status, ready_at)
+
+    def _unschedulable(self, pod: dict[str, Any], message: str) -> None:
+        condition = self._condition("PodScheduled", False, "Unschedulable", message)
+        self._set_status("pods", pod, {"conditions": [condition]})
+
+    async def _run_container(
+        self,
+        namespace: str,
+        name: str,
+        pod: dict[str, Any],
+        ip: str,
+        base_status: dict[str, Any],
+        ready_at: float,
+        restarts: int = 0,
+        last_state: dict[str, Any] | None = None,
+    ) -> None:
+        """Start the pod's container and follow it: Ready once it answers, its exit the
+        pod's phase for a run-to-completion pod."""
+        container = pod["spec"]["containers"][0]
+        image = container.get("image", "")
+        key = _key(pod)
+        scheduled = self._condition("PodScheduled", True)
+        argv, cwd, env, devices = self._command(namespace, pod, ip)
+        identity = _identity(pod, container)
         log = self.workdir / "logs" / namespace / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_bytes(b"")
-        self._write_hosts(namespace, key)
+        if not restarts:
+            log.write_bytes(b"")
         try:
-            process = await asyncio.to_thread(self.runtime.start, key, argv, cwd=cwd, log=log)
+            process = await asyncio.to_thread(
+                self.runtime.start,
+                key,
+                argv,
+                cwd=cwd,
+                log=log,
+                env=env,
+                devices=devices,
+                identity=identity,
+            )
         except PodGone:
             return
         running = {
             "name": container["name"],
             "image": image,
             "imageID": f"emulated://{image}",
-            "containerID": f"emulated://{key}",
+            "containerID": f"emulated://{key}/{restarts}",
             "ready": False,
-            "restartCount": 0,
+            "restartCount": restarts,
             "started": True,
             "state": {"running": {"startedAt": now_rfc3339()}},
+            **({"lastState": last_state} if last_state else {}),
         }
         self._set_status(
             "pods",
@@ -539,13 +688,15 @@ class Cluster:
         while probe is not None and process.poll() is None:
             # Ready once the process answers the probe, as a kubelet's httpGet probe.
             if await asyncio.to_thread(
-                self.runtime.http_ok, key, sandbox.ip, int(probe["port"]), probe.get("path", "/")
+                self.runtime.http_ok, key, ip, int(probe["port"]), probe.get("path", "/")
             ):
                 break
             await asyncio.sleep(0.2)
             if self._pod(namespace, name) is None:
                 return
         if process.poll() is not None:
+            if self._oom_killed.pop(key, False):
+                return  # act("oom") reports it and restarts the container
             self._set_status(
                 "pods",
                 pod,
@@ -573,15 +724,119 @@ class Cluster:
             },
         )
 
-    def _command(self, namespace: str, pod: dict[str, Any], ip: str) -> tuple[list[str], Path]:
-        """The container's command with volume mount paths mapped to host directories."""
+    # -- faults: OOM kill, eviction ------------------------------------------------------
+    def act(self, what: str, body: dict[str, Any]) -> None:
+        if what == "oom":
+            self._spawn(self.oom_kill(body["namespace"], body["pod"]))
+
+    async def oom_kill(self, namespace: str, name: str) -> None:
+        """The kernel's OOM killer on the pod's container, then the kubelet's restart."""
+        pod = self._pod(namespace, name)
+        if pod is None:
+            raise ApiStatus(404, "NotFound", f"no pod {namespace}/{name}")
+        key = _key(pod)
+        self._oom_killed[key] = True
+        code = await asyncio.to_thread(self.runtime.kill, key)
+        pod = self._pod(namespace, name)
+        if pod is None:
+            return
+        before = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+        terminated = {
+            "terminated": {
+                "exitCode": code or 137,
+                "reason": "OOMKilled",
+                "startedAt": before.get("state", {}).get("running", {}).get("startedAt"),
+                "finishedAt": now_rfc3339(),
+                "containerID": before.get("containerID", ""),
+            }
+        }
+        restarts = int(before.get("restartCount", 0)) + 1
+        base = {k: pod["status"][k] for k in ("hostIP", "podIP", "podIPs", "startTime")}
+        self._set_status(
+            "pods",
+            pod,
+            {
+                "conditions": [
+                    self._condition("PodScheduled", True),
+                    self._condition("Ready", False, "ContainersNotReady"),
+                ],
+                "containerStatuses": [
+                    {
+                        **before,
+                        "ready": False,
+                        "started": False,
+                        "restartCount": restarts,
+                        "state": {"waiting": {"reason": "ContainerCreating"}},
+                        "lastState": terminated,
+                    }
+                ],
+            },
+        )
+        await asyncio.sleep(0.1)
+        pod = self._pod(namespace, name)
+        if pod is None:
+            return
+        ready_at = asyncio.get_running_loop().time() + self.config.ready_delay_s
+        self._oom_killed.pop(key, None)
+        await self._run_container(
+            namespace, name, pod, pod["status"]["podIP"], base, ready_at, restarts, terminated
+        )
+
+    def evict(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The Eviction API (what ``kubectl drain`` calls): the pod is marked as a
+        disruption target, then deleted; its controller makes a new one elsewhere."""
+        pod = self._pod(namespace, name)
+        assert pod is not None
+        updated = copy.deepcopy(pod)
+        conditions = [
+            c
+            for c in updated.get("status", {}).get("conditions", [])
+            if c["type"] != "DisruptionTarget"
+        ]
+        conditions.append(
+            self._condition(
+                "DisruptionTarget", True, "EvictionByEvictionAPI", "Eviction API: evicting"
+            )
+        )
+        updated.setdefault("status", {})["conditions"] = conditions
+        updated["metadata"]["deletionTimestamp"] = now_rfc3339()
+        self.store.update(BY_PLURAL["pods"], updated)
+        self.delete(BY_PLURAL["pods"], namespace, name, {})
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    def _command(
+        self, namespace: str, pod: dict[str, Any], ip: str
+    ) -> tuple[list[str], Path, dict[str, str], dict[str, str]]:
+        """The container's command with volume mount paths mapped to host directories,
+        its environment, and its raw block devices (devicePath -> host device)."""
         container = pod["spec"]["containers"][0]
+        env = self._env(pod, container, ip)
         mounts: dict[str, Path] = {}
+        devices: dict[str, str] = {}
         volumes = {volume["name"]: volume for volume in pod["spec"].get("volumes", [])}
+        for device in container.get("volumeDevices", []):
+            claim = volumes.get(device["name"], {}).get("persistentVolumeClaim", {})
+            host_device = self._devices.get((namespace, claim.get("claimName", "")))
+            if host_device is not None:
+                devices[device["devicePath"]] = host_device
         for mount in container.get("volumeMounts", []):
             volume = volumes.get(mount["name"], {})
             if "persistentVolumeClaim" in volume:
                 host = self.volume_dir(namespace, volume["persistentVolumeClaim"]["claimName"])
+                sub = mount.get("subPath") or re.sub(
+                    r"\$\((\w+)\)", lambda m: env.get(m.group(1), ""), mount.get("subPathExpr", "")
+                )
+                if sub:
+                    # The kubelet makes the subdirectory on the volume when it is missing.
+                    host = host / sub
+                    host.mkdir(parents=True, exist_ok=True)
+                pod_security = pod["spec"].get("securityContext") or {}
+                if pod_security.get("fsGroup") is not None:
+                    _apply_fs_group(
+                        host,
+                        int(pod_security["fsGroup"]),
+                        pod_security.get("fsGroupChangePolicy", "Always"),
+                    )
             elif "configMap" in volume:
                 host = (
                     self.workdir
@@ -623,7 +878,26 @@ class Cluster:
         if not cwd.is_dir() or str(cwd) == working:
             cwd = self.workdir / "scratch" / namespace / pod["metadata"]["name"]
             cwd.mkdir(parents=True, exist_ok=True)
-        return argv, cwd
+            # Like a container's /tmp: writable by whatever UID the pod runs as.
+            cwd.chmod(0o1777)
+        return argv, cwd, env, devices
+
+    @staticmethod
+    def _env(pod: dict[str, Any], container: dict[str, Any], ip: str) -> dict[str, str]:
+        """The container's environment: values and the downward API fields we use."""
+        fields = {
+            "metadata.name": pod["metadata"]["name"],
+            "metadata.namespace": pod["metadata"].get("namespace", ""),
+            "spec.nodeName": pod["spec"].get("nodeName", ""),
+            "status.podIP": ip,
+        }
+        env: dict[str, str] = {}
+        for item in container.get("env", []):
+            if "value" in item:
+                env[item["name"]] = str(item["value"])
+            elif "fieldRef" in item.get("valueFrom", {}):
+                env[item["name"]] = fields.get(item["valueFrom"]["fieldRef"]["fieldPath"], "")
+        return env
 
     def dns_names(self, namespace: str) -> dict[str, str]:
         """Headless-service names of every pod with an IP in the namespace."""
@@ -673,7 +947,7 @@ class Cluster:
             "batch.kubernetes.io/controller-uid": uid,
         }
         pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
-        refusal = self._pod_refusal(namespace, pod_name)
+        refusal, admitted, annotations = self._pod_refusal(namespace, pod_name, template["spec"])
         if refusal is not None:
             self.event(namespace, job, "FailedCreate", refusal)
             return
@@ -684,9 +958,10 @@ class Cluster:
                 "metadata": {
                     "name": pod_name,
                     "labels": labels,
+                    "annotations": annotations,
                     "ownerReferences": [self._owner_ref(job)],
                 },
-                "spec": copy.deepcopy(template["spec"]),
+                "spec": copy.deepcopy(admitted),
                 "status": {"phase": "Pending"},
             },
         )
@@ -731,6 +1006,8 @@ class Cluster:
             return obj
         if resource.plural == "pods":
             self._stop_pod(obj)
+        if resource.plural == "persistentvolumeclaims":
+            self._release_claim(namespace, name)
         policy = options.get("propagationPolicy")
         if policy is None:
             # As in Kubernetes: deleting a Job through the API orphans its pods by default.
@@ -762,6 +1039,8 @@ class Cluster:
             for obj in items:
                 if self.store.get(resource.plural, namespace, obj["metadata"]["name"]):
                     self.store.remove(resource, namespace, obj["metadata"]["name"])
+        for ns, claim in [key for key in self._devices if key[0] == namespace]:
+            await asyncio.to_thread(self._release_claim, ns, claim)
         shutil.rmtree(self.workdir / "volumes" / namespace, ignore_errors=True)
         if self.store.get("namespaces", "", namespace) is not None:
             self.store.remove(BY_PLURAL["namespaces"], "", namespace)

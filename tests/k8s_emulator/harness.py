@@ -46,14 +46,18 @@ class Emulator:
         config: Config | None = None,
         port: int = 0,
         use_netns: bool | None = None,
+        prewarm: int = 0,
     ) -> None:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="k8s-emulator-"))
+        # Traversable like a node's volume paths: pods may run as any UID (runAsUser).
+        self.workdir.chmod(0o755)
         self.config = config or Config()
         runtime = Runtime(self.workdir)
         if use_netns is not None:
             runtime.use_netns = use_netns and runtime.use_netns
         self.runtime = runtime
+        self._prewarm = prewarm
         self._storage_classes = storage_classes or DEFAULT_STORAGE_CLASSES
         self._nodes = nodes
         self._port = port
@@ -71,10 +75,12 @@ class Emulator:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def start(self) -> Emulator:
-        # Pod starts and process waits run in threads; 128 pods must not queue behind 6.
-        self._loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=64))
+        # Pod starts and process waits run in threads; 256 pods must not queue behind 64.
+        self._loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=256))
         self._thread.start()
         self._run(self._start())
+        if self._prewarm:
+            self.runtime.prewarm(self._prewarm)
         return self
 
     async def _start(self) -> None:

@@ -8,12 +8,17 @@ names of headless Services are written to /etc/netns/<netns>/hosts, which
 interface with addresses from 127.0.x.y and names are resolved by rewriting the files the
 pod is given (documented fallback, less faithful).
 
+A raw block claim is a loop device over a sparse file; a pod that asks for it as a
+``volumeDevice`` runs under bubblewrap with a fresh /dev holding that device at its
+devicePath (as a container runtime does), so fio opens a real block device.
+
 Everything created is recorded and removed by ``close``: processes by PID (their process
-groups), namespaces, the bridge and the hosts files.
+groups), namespaces, the bridge, the hosts files and loop devices.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ipaddress
 import os
@@ -68,6 +73,11 @@ class Runtime:
     _stopped: set[str] = field(default_factory=set)
     _pending: list[list[Any]] = field(default_factory=list)
     _batching: bool = False
+    #: loop device -> its backing file
+    _loops: dict[str, Path] = field(default_factory=dict)
+    #: sandboxes made ahead (prewarm) and given back by stopped pods, for reuse
+    _free: list[PodSandbox] = field(default_factory=list)
+    _pooling: bool = False
 
     def __post_init__(self) -> None:
         if self.use_netns:
@@ -105,7 +115,32 @@ class Runtime:
             return index, str(NETWORK.network_address + index)
         return index, str(LOOPBACK_BASE + index)
 
+    def prewarm(self, count: int) -> None:
+        """Make ``count`` sandboxes ahead and reuse those of stopped pods from now on.
+
+        Creating a network namespace costs the kernel several milliseconds under one lock,
+        so 256 pods starting at once spend seconds on it on a small machine, which is the
+        emulator's cost, not the emulated pod start's. A node's CNI is ready before pods
+        arrive; a prewarmed emulator is too (the deploy benchmark uses it)."""
+        self._pooling = True
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            made = list(pool.map(lambda i: self._new_sandbox(), range(count)))
+        with self._lock:
+            self._free.extend(made)
+
     def create_sandbox(self, key: str) -> PodSandbox:
+        with self._lock:
+            reused = self._free.pop() if self._free else None
+        sandbox = reused or self._new_sandbox()
+        with self._lock:
+            self._sandboxes[key] = sandbox
+            stopped = key in self._stopped
+        if stopped:
+            self.stop(key)
+            raise PodGone(key)
+        return sandbox
+
+    def _new_sandbox(self) -> PodSandbox:
         index, ip = self._allocate()
         if not self.use_netns:
             sandbox = PodSandbox(None, ip)
@@ -127,12 +162,6 @@ class Runtime:
                 "link set lo up\n",
             )
             sandbox = PodSandbox(netns, ip, veth)
-        with self._lock:
-            self._sandboxes[key] = sandbox
-            stopped = key in self._stopped
-        if stopped:
-            self.stop(key)
-            raise PodGone(key)
         return sandbox
 
     def _host_batch(self, lines: str) -> None:
@@ -175,11 +204,56 @@ class Runtime:
         lines = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in entries.items()]
         (directory / "hosts").write_text("\n".join(lines) + "\n")
 
-    def start(self, key: str, argv: list[str], *, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    def attach_loop(self, backing: Path, size_bytes: int) -> str:
+        """A loop device over a new sparse file of ``size_bytes``: a raw block volume."""
+        backing.parent.mkdir(parents=True, exist_ok=True)
+        with backing.open("wb") as handle:
+            handle.truncate(size_bytes)
+        done = subprocess.run(
+            ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"losetup {backing}: {done.stderr.strip()}")
+        device = done.stdout.strip()
+        with self._lock:
+            self._loops[device] = backing
+        return device
+
+    def detach_loop(self, device: str) -> None:
+        with self._lock:
+            backing = self._loops.pop(device, None)
+        subprocess.run(["losetup", "--detach", device], capture_output=True, check=False)
+        if backing is not None:
+            backing.unlink(missing_ok=True)
+
+    def start(
+        self,
+        key: str,
+        argv: list[str],
+        *,
+        cwd: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        devices: dict[str, str] | None = None,
+        identity: tuple[int, int, list[int]] | None = None,
+    ) -> subprocess.Popen[bytes]:
         sandbox = self._sandboxes.get(key)
         if sandbox is None:
             raise PodGone(key)
         prefix = ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
+        if devices:
+            # A mount namespace of the pod's own: the host's tree, a fresh /dev, and each
+            # device at its devicePath (nothing appears in the host's /dev).
+            binds = [arg for path, dev in devices.items() for arg in ("--dev-bind", dev, path)]
+            prefix += ["bwrap", "--dev-bind", "/", "/", "--dev", "/dev", *binds]
+            prefix += ["--die-with-parent", "--"]
+        if identity is not None:
+            # The pod's user, group and supplementary groups (fsGroup), set last: the
+            # namespace and mount set-up above need root, the container's process does not.
+            uid, gid, groups = identity
+            joined = ",".join(str(group) for group in groups)
+            prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}"]
+            prefix += [f"--groups={joined}" if groups else "--clear-groups", "--"]
         with log.open("ab") as out:
             process = subprocess.Popen(
                 prefix + argv,
@@ -189,7 +263,7 @@ class Runtime:
                 stdin=subprocess.DEVNULL,
                 # Own group: fio forks per job; stopping the pod signals the whole group.
                 start_new_session=True,
-                env={**os.environ, "LC_ALL": "C"},
+                env={**os.environ, "LC_ALL": "C", **(env or {})},
             )
         with self._lock:
             self._processes[key] = process
@@ -220,6 +294,18 @@ class Runtime:
             return False
         return done.returncode == 0
 
+    def kill(self, key: str) -> int | None:
+        """SIGKILL the pod's processes, keeping its sandbox (an OOM kill); the exit code."""
+        with self._lock:
+            process = self._processes.get(key)
+        if process is None:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        return 128 + signal.SIGKILL
+
     def stop(self, key: str) -> None:
         """Stop the pod's process group and remove its sandbox."""
         with self._lock:
@@ -235,6 +321,15 @@ class Runtime:
             # The leader exited; forked job processes may still hold the group.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        if sandbox is not None and self._pooling:
+            if sandbox.netns is not None:
+                shutil.rmtree(Path("/etc/netns") / sandbox.netns, ignore_errors=True)
+            with self._lock:
+                self._free.append(sandbox)
+            return
+        self._remove_sandbox(sandbox)
+
+    def _remove_sandbox(self, sandbox: PodSandbox | None) -> None:
         if sandbox is not None and sandbox.netns is not None:
             # The host end first: the kernel tears a namespace's devices down lazily.
             with contextlib.suppress(RuntimeError):
@@ -246,6 +341,13 @@ class Runtime:
     def close(self) -> None:
         for key in list(self._sandboxes) + list(self._processes):
             self.stop(key)
+        self._pooling = False
+        with self._lock:
+            free, self._free = self._free, []
+        for sandbox in free:
+            self._remove_sandbox(sandbox)
+        for device in list(self._loops):
+            self.detach_loop(device)
         if self._bridge is not None:
             with contextlib.suppress(RuntimeError):
                 _ip("link", "delete", self._bridge)
@@ -264,4 +366,10 @@ class Runtime:
             for line in links.splitlines()
             if f"fk{self.tag}" in line
         ]
+        loops = subprocess.run(
+            ["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        found += [line.split()[0] for line in loops.splitlines() if str(self.workdir) in line]
         return found

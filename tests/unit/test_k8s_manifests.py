@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fioloadgen_server import k8s_deploy
 
-from pytest_fioloadgen.backends import k8s_manifests as manifests
+from pytest_fioloadgen.backends.kubernetes import manifests
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
 
@@ -25,8 +26,9 @@ def test_statefulset_per_storage_class():
     spec = sts["spec"]
     assert spec["replicas"] == 4 and spec["podManagementPolicy"] == "Parallel"
     assert spec["serviceName"] == sts["metadata"]["name"]
-    affinity = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
-    assert "preferredDuringSchedulingIgnoredDuringExecution" in affinity
+    (spread,) = spec["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
     container = spec["template"]["spec"]["containers"][0]
     assert container["image"] == "registry/fio:1"
     assert container["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
@@ -42,7 +44,7 @@ def test_headless_service_and_dns_names():
     service = manifests.headless_service(SPEC, "gp3.encrypted")
     assert service["spec"]["clusterIP"] == "None"
     assert service["metadata"]["name"] == "fio-gp3-encrypted"
-    assert manifests.worker_dns_name("gp3.encrypted", 2, "bench") == (
+    assert manifests.worker_dns_name("gp3.encrypted", "fio-gp3-encrypted-2", "bench") == (
         "fio-gp3-encrypted-2.fio-gp3-encrypted.bench.svc"
     )
 
@@ -52,12 +54,9 @@ def test_run_job_runs_the_client_once():
     assert job["spec"]["backoffLimit"] == 0
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
-    assert pod["containers"][0]["command"] == [
-        "fio",
-        "--client=/job/hosts",
-        "/job/job.fio",
-        "--output-format=json+",
-    ]
+    command = pod["containers"][0]["command"]
+    assert command[:2] == ["sh", "-c"] and command[-1] == "/job"
+    assert 'fio --client="$1/hosts" "$1/job.fio" --output-format=json+' in command[2]
     config_map = manifests.run_configmap(SPEC, "fio-run-1", "[x]\n", ["a,8765", "b,8765"])
     assert config_map["data"]["hosts"] == "a,8765\nb,8765\n"
 
@@ -107,7 +106,8 @@ def test_kubernetes_client_is_imported_only_when_used():
 
     code = (
         "import sys, pytest_fioloadgen.plugin, pytest_fioloadgen.cli;"
-        "import pytest_fioloadgen.backends.kubernetes;"
+        "import pytest_fioloadgen.backends.kubernetes.backend;"
+        "import pytest_fioloadgen.backends.kubernetes.factory;"
         "print('kubernetes' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -155,7 +155,7 @@ def test_missing_client_says_which_extra_to_install():
 
     code = (
         "import sys; sys.modules['kubernetes'] = None\n"
-        "from pytest_fioloadgen.backends.k8s_api import KubeApi\n"
+        "from pytest_fioloadgen.backends.kubernetes.api import KubeApi\n"
         "try:\n    KubeApi()\nexcept Exception as err:\n    print(type(err).__name__, err)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -167,7 +167,7 @@ def test_missing_client_says_which_extra_to_install():
 
 def test_bad_kubeconfig_is_one_line(tmp_path):
     pytest.importorskip("kubernetes")
-    from pytest_fioloadgen.backends.k8s_api import KubeApi
+    from pytest_fioloadgen.backends.kubernetes.api import KubeApi
     from pytest_fioloadgen.exceptions import BackendError
 
     broken = tmp_path / "config"
@@ -176,11 +176,11 @@ def test_bad_kubeconfig_is_one_line(tmp_path):
         KubeApi(kubeconfig=str(broken))
 
 
-SERVER = manifests.ServerSpec(namespace="bench", image="registry/server:1", storage_class="fast")
+SERVER = k8s_deploy.ServerSpec(namespace="bench", image="registry/server:1", storage_class="fast")
 
 
 def test_server_objects_are_ours_and_share_one_pvc():
-    pvc, deployment, service = manifests.server_objects(SERVER)
+    pvc, deployment, service = k8s_deploy.server_objects(SERVER)
     for obj in (pvc, deployment, service):
         assert obj["metadata"]["namespace"] == "bench"
         assert obj["metadata"]["labels"][manifests.OWNER_LABEL] == manifests.OWNER_VALUE
@@ -195,7 +195,7 @@ def test_server_objects_are_ours_and_share_one_pvc():
         {"name": "data", "persistentVolumeClaim": {"claimName": pvc["metadata"]["name"]}}
     ]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["fsGroup"] == manifests.SERVER_UID
+    assert pod["securityContext"]["fsGroup"] == k8s_deploy.SERVER_UID
     container = pod["containers"][0]
     assert container["image"] == "registry/server:1"
     assert container["command"][:2] == ["fioloadgen", "serve"]
@@ -212,7 +212,7 @@ def test_server_objects_are_ours_and_share_one_pvc():
 
 
 def test_server_pvc_without_storage_class_uses_the_cluster_default():
-    pvc = manifests.server_pvc(manifests.ServerSpec(namespace="bench"))
+    pvc = k8s_deploy.server_pvc(k8s_deploy.ServerSpec(namespace="bench"))
     assert "storageClassName" not in pvc["spec"]
 
 
@@ -225,6 +225,6 @@ def test_server_pvc_without_storage_class_uses_the_cluster_default():
     ],
 )
 def test_server_spec_errors_are_named(changes, message):
-    spec = manifests.ServerSpec(**{**vars(SERVER), **changes})
+    spec = k8s_deploy.ServerSpec(**{**vars(SERVER), **changes})
     with pytest.raises(ConfigError, match=message):
-        manifests.server_objects(spec)
+        k8s_deploy.server_objects(spec)

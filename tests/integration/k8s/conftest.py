@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("kubernetes")
 pytest.importorskip("aiohttp")
 
-from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec
-from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
 from tests.k8s_emulator.controllers import Config
 from tests.k8s_emulator.harness import Emulator
 
@@ -28,6 +28,16 @@ def emulator(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kubeconfig(emulator, tmp_path_factory) -> Path:
     return emulator.kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+
+
+@pytest.fixture
+def core(kubeconfig):
+    """The official client, as a user (or kubectl) would act on the cluster."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(str(kubeconfig))
+    yield client.CoreV1Api(api_client)
+    api_client.close()
 
 
 @pytest.fixture
@@ -47,13 +57,22 @@ def make_backend(kubeconfig, namespace):
     """Backends that are destroyed at the end of the test whatever happened."""
     made = []
 
-    def make(*, image="fio:emulated", ns=None, ready_timeout_s=30.0, **kwargs):
+    def make(
+        *,
+        image="fio:emulated",
+        ns=None,
+        ready_timeout_s=30.0,
+        keep=False,
+        existing_namespace=False,
+        **spec_fields,
+    ):
         backend = KubernetesBackend(
-            WorkerSpec(namespace=ns or namespace, image=image, pvc_size="1Gi"),
+            WorkerSpec(namespace=ns or namespace, image=image, pvc_size="1Gi", **spec_fields),
             session_id=uuid.uuid4().hex,
             kubeconfig=str(kubeconfig),
             ready_timeout_s=ready_timeout_s,
-            **kwargs,
+            keep=keep,
+            existing_namespace=existing_namespace,
         )
         made.append(backend)
         return backend

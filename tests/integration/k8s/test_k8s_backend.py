@@ -7,8 +7,8 @@ import time
 import pytest
 from kubernetes import client, config
 
-from pytest_fioloadgen.backends import k8s_api
 from pytest_fioloadgen.backends.base import Environment
+from pytest_fioloadgen.backends.kubernetes import api as k8s_api
 from pytest_fioloadgen.exceptions import BackendError, FioRunError
 
 pytestmark = pytest.mark.slow
@@ -289,8 +289,8 @@ def test_ceph_storage_class_adds_ceph_facts(make_backend):
 
 def test_loopback_fallback_without_network_namespaces(tmp_path):
     """What the emulator does when the tests do not run as root."""
-    from pytest_fioloadgen.backends.k8s_manifests import WorkerSpec
-    from pytest_fioloadgen.backends.kubernetes import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+    from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
     from tests.k8s_emulator.harness import Emulator
 
     with Emulator(use_netns=False) as loopback:

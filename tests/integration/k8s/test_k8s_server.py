@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from fioloadgen_server import k8s_deploy as server_manifests
 from kubernetes import client, config
 
-from pytest_fioloadgen.backends import k8s_manifests as manifests
+from pytest_fioloadgen.backends.kubernetes import manifests
 from pytest_fioloadgen.cli import main
 from pytest_fioloadgen.store import RunRecord, open_store
 
@@ -45,7 +46,7 @@ def get_in_pod(emulator, pod, path: str):
     meta = pod["metadata"]
     sandbox = emulator.runtime._sandboxes[f"{meta['namespace']}/{meta['name']}/{meta['uid']}"]
     prefix = ["ip", "netns", "exec", sandbox.netns] if sandbox.netns else []
-    url = f"http://{pod['status']['podIP']}:{manifests.SERVER_PORT}{path}"
+    url = f"http://{pod['status']['podIP']}:{server_manifests.SERVER_PORT}{path}"
     script = (
         f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
     )
@@ -176,5 +177,23 @@ def test_server_only_and_a_bad_image_is_named(emulator, kubeconfig, namespace, c
         assert emulator.objects("statefulsets", namespace) == []
         assert main(["status", *common]) == 1
         assert "results server: 0/1 Ready (pod fioloadgen-server-" in capsys.readouterr().out
+    finally:
+        assert main(["destroy", *common]) == 0
+
+
+def test_a_refused_server_pod_is_named_from_its_replicaset_within_seconds(
+    emulator, kubeconfig, namespace, capsys
+):
+    """A Deployment's pods are refused on its ReplicaSet (not the Deployment itself)."""
+    common = ["--namespace", namespace, "--kubeconfig", str(kubeconfig)]
+    emulator.configure(forbid_pods='violates PodSecurity "restricted:latest"')
+    started = time.monotonic()
+    try:
+        code = main(["deploy", *common, "--with-server", "--server-image", "server:emulated"])
+        assert code == 2
+        assert time.monotonic() - started < 10
+        err = capsys.readouterr().err
+        assert "results server did not become ready: replicaset fioloadgen-server-" in err
+        assert "pod creation forbidden" in err and err.count("\n") == 1
     finally:
         assert main(["destroy", *common]) == 0

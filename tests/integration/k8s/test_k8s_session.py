@@ -198,6 +198,24 @@ def test_cli_deploy_status_unlock_destroy(emulator, kubeconfig, namespace, capsy
     assert namespace not in namespaces(emulator)
 
 
+def test_cli_deploy_takes_the_shape_options(emulator, kubeconfig, namespace, capsys):
+    common = ["--namespace", namespace, "--kubeconfig", str(kubeconfig)]
+    deploy = ["deploy", *common, "--storageclass", "standard", "--image", "fio:emulated"]
+    shape = ["--access-mode", "rwx", "--workers", "2", "--spread", "hard", "--pvc-size", "1Gi"]
+    selector = ["--node-selector", "kubernetes.io/os=linux", "--ready-timeout", "2"]
+    assert main([*deploy, *shape, *selector]) == 2
+    # No node has that label: named at the ready timeout, one line, the CLI's own flags.
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "didn't match Pod's node affinity/selector" in err
+    # deploy keeps what it made for inspection, as --fio-keep does: clear it first.
+    assert main(["destroy", *common]) == 0
+    assert main([*deploy, *shape, "--ready-timeout", "30"]) == 0
+    assert f"{namespace}/standard: 2 workers Ready" in capsys.readouterr().out
+    (claim,) = emulator.objects("persistentvolumeclaims", namespace)
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert main(["destroy", *common]) == 0
+
+
 def test_cli_destroy_refuses_a_foreign_namespace(emulator, kubeconfig, capsys):
     api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
     api.create_namespace({"metadata": {"name": "someone-elses"}})

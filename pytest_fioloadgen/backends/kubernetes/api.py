@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import BackendError
+from ...exceptions import BackendError
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIES = 5
@@ -123,9 +123,8 @@ class KubeApi:
                     f"{what}: {detail} (HTTP {status})", status=status, reason=reason
                 ) from err
             except ValueError as err:
-                # The client validates answers (pydantic): an object it cannot read.
-                first = str(err).splitlines()[0] if str(err) else type(err).__name__
-                raise KubeApiError(f"{what}: unreadable answer from the API ({first})") from err
+                # The client validates (pydantic) what it sends and what it reads back.
+                raise KubeApiError(f"{what}: {_model_error(err)}") from err
             except Exception as err:
                 # urllib3 raises its own errors for refused/reset connections.
                 if not _is_connection_error(err):
@@ -155,6 +154,25 @@ class KubeApi:
                 yield str(event["type"]), event["object"]
         finally:
             watcher.stop()
+
+
+def _model_error(err: ValueError) -> str:
+    """One line for the client's model validation: the field and what is wrong with it."""
+    errors = getattr(err, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+        except (IndexError, TypeError, ValueError):
+            first = None
+        if isinstance(first, dict):
+            # loc: (argument index, field, ...): the object's own path is what matters.
+            path = ".".join(str(part) for part in first.get("loc", ())[1:]) or "<object>"
+            field = first.get("msg", "invalid")
+            if first.get("loc", (None,))[0] == "response":
+                return f"unreadable answer from the API ({path}: {field})"
+            return f"the object does not match the Kubernetes API schema ({path}: {field})"
+    first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"unreadable answer from the API ({first_line})"
 
 
 def _retry_after(err: Any) -> float | None:

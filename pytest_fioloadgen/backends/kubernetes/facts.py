@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .k8s_api import KubeApi, KubeApiError
+from .api import KubeApi, KubeApiError
 
 
 def cluster_facts(api: KubeApi) -> dict[str, Any]:

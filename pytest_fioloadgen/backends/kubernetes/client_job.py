@@ -1,0 +1,356 @@
+"""One run: the fio client as a batch/v1 Job in the cluster, watched until it finishes.
+
+A Job rather than exec into a long-lived manager pod because: exec needs a streaming
+(SPDY/WebSocket) connection held open for the whole run, which proxies and idle timeouts
+cut; a Job's log outlives a dropped client connection; it needs no extra RBAC for
+pods/exec and no pod that sits idle for the session; and its exit status is in the pod
+status rather than parsed from a stream. The host list holds the workers' stable DNS names
+through the headless Service, so fio resolves them inside the cluster at the moment it
+runs: a restarted pod with a new IP is found, never a stale address captured at deploy.
+
+While the client runs, the run's worker pods are followed on the same watch: a worker
+deleted, evicted (a node drain) or OOM-killed mid-run fails the run at once with the pod,
+its node and the reason, instead of leaving fio to hang on a dead connection until the
+run's timeout. The client's log is fio's output followed by a framed section carrying
+fio's time-series logs (see logframe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ...exceptions import BackendError, FioRunError, ResultError
+from ...fio import timeseries
+from ...fio.results import RunResult, split_output
+from ...fio.runner import DEFAULT_SLACK_S, FioInvocation, ProgressCallback, with_timeseries
+from ...fio.runner import check_invocation as check_fio_invocation
+from ..base import Worker
+from . import logframe, manifests
+from .api import KubeApi, KubeApiError
+from .readiness import event_causes, events_by_object, pod_cause
+from .watching import SYNC, TICK, follow
+
+#: Time for the client pod to be scheduled and started, on top of fio's own runtime.
+CLIENT_START_S = 120.0
+#: How often a run's wait looks at events for a refused client pod.
+EVENT_CHECK_S = 3.0
+#: One watch request while a run is followed (progress is reported between them).
+RUN_WATCH_CHUNK_S = 1.0
+
+
+def pod_name_of(worker: Worker) -> str:
+    """A worker's pod: the first label of its stable DNS name."""
+    return worker.address.host.split(".")[0]
+
+
+@dataclass
+class WorkerWatch:
+    """The run's worker pods as first seen, to tell a restart or a deletion mid-run."""
+
+    api: KubeApi
+    namespace: str
+    pods: set[str]
+    restarts: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)
+
+    started: bool = False
+
+    def missing(self, objects: dict[str, Any]) -> tuple[str, str] | None:
+        """(pod, message) for a worker pod that is not there; the first call also notes
+        each pod's restart count and node, against which later changes are judged."""
+        for name in sorted(self.pods):
+            pod = objects.get(name)
+            if pod is None:
+                node = self.nodes.get(name)
+                where = f" on node {node}" if node else ""
+                return (
+                    name,
+                    f"worker pod {self.namespace}/{name}{where} is gone (not in the cluster)",
+                )
+            if not self.started:
+                self.restarts[name] = _restarts(pod)
+                self.nodes[name] = str(pod.spec.node_name or "?")
+        self.started = True
+        return None
+
+    def fault(self, kind: str, pod: Any) -> str | None:
+        """Why this worker can no longer take part in the run, or None."""
+        name = str(pod.metadata.name)
+        if name not in self.pods:
+            return None
+        node = str(pod.spec.node_name or self.nodes.get(name, "?"))
+        where = f"worker pod {self.namespace}/{name} on node {node}"
+        if kind == "DELETED" or pod.metadata.deletion_timestamp:
+            return f"{where} was {self._removal(pod, node)} during the run"
+        status = pod.status
+        if status is not None and status.phase == "Failed":
+            reason = " ".join(part for part in (status.reason, status.message) if part)
+            if status.reason == "Evicted":
+                return f"{where} was evicted by the kubelet during the run: {status.message}"
+            return f"{where} failed during the run: {reason or 'no reason given'}"
+        terminated = _terminated(pod, current=True)
+        if terminated is None and _restarts(pod) <= self.restarts.get(name, 0):
+            return None
+        terminated = terminated or _terminated(pod, current=False)
+        if terminated is None:
+            return f"{where} restarted its container during the run"
+        reason = str(terminated.reason or "terminated")
+        what = "OOM-killed" if reason == "OOMKilled" else f"terminated ({reason})"
+        return (
+            f"{where} was {what} during the run (container {terminated.container}, exit "
+            f"code {terminated.exit_code}{_limit_of(pod)})"
+        )
+
+    def _removal(self, pod: Any, node: str) -> str:
+        disruption = next(
+            (
+                condition
+                for condition in (pod.status.conditions if pod.status else None) or []
+                if condition.type == "DisruptionTarget" and condition.status == "True"
+            ),
+            None,
+        )
+        drained = self._node_cordoned(node)
+        if drained:
+            return f"evicted: node {node} is being drained (cordoned, unschedulable)"
+        if disruption is not None:
+            detail = f": {disruption.message}" if disruption.message else ""
+            return f"evicted ({disruption.reason}{detail})"
+        return "deleted"
+
+    def _node_cordoned(self, node: str) -> bool:
+        if node == "?":
+            return False
+        try:
+            found = self.api.call(f"read node {node}", self.api.core.read_node, node)
+        except KubeApiError:
+            return False  # no RBAC for nodes: the pod is still named, the drain is not
+        return bool(found.spec is not None and found.spec.unschedulable)
+
+
+@dataclass(frozen=True)
+class _Terminated:
+    container: str
+    reason: str | None
+    exit_code: int
+
+
+def _restarts(pod: Any) -> int:
+    statuses = pod.status.container_statuses if pod.status is not None else None
+    return sum(int(c.restart_count or 0) for c in statuses or [])
+
+
+def _terminated(pod: Any, *, current: bool) -> _Terminated | None:
+    """The container's termination now (``current``) or the one before its restart."""
+    statuses = pod.status.container_statuses if pod.status is not None else None
+    for container in statuses or []:
+        state = container.state if current else container.last_state
+        terminated = state.terminated if state is not None else None
+        if terminated is not None:
+            return _Terminated(
+                str(container.name), terminated.reason, int(terminated.exit_code or 0)
+            )
+    return None
+
+
+def _limit_of(pod: Any) -> str:
+    for container in pod.spec.containers or []:
+        limits = container.resources.limits if container.resources else None
+        if limits and limits.get("memory"):
+            return f", memory limit {limits['memory']}"
+    return ""
+
+
+def _finished(pod: Any) -> bool:
+    return pod.status is not None and pod.status.phase in ("Succeeded", "Failed")
+
+
+def _exit_code(pod: Any) -> int:
+    for container in pod.status.container_statuses or []:
+        terminated = container.state.terminated if container.state else None
+        if terminated is not None:
+            return int(terminated.exit_code)
+    return 0 if pod.status.phase == "Succeeded" else 1
+
+
+def outside_document(log: str) -> str:
+    """The log without fio's JSON document: what fio said on stderr, merged in the log."""
+    try:
+        _document, before = split_output(log)
+    except ResultError:
+        return log
+    try:
+        _value, end = json.JSONDecoder().raw_decode(log, len(before))
+    except ValueError:
+        return before
+    return before + log[end:]
+
+
+class ClientJob:
+    """Runs fio's client for one run in ``spec.namespace`` and returns its result."""
+
+    def __init__(self, api: KubeApi, spec: manifests.WorkerSpec) -> None:
+        self.api = api
+        self.spec = spec
+        self.namespace = spec.namespace
+
+    def run(
+        self,
+        job_text: str,
+        workers: Sequence[Worker],
+        *,
+        expected_runtime_s: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
+        if not workers:
+            raise BackendError("no workers to run on")
+        name = f"fio-run-{uuid.uuid4().hex[:10]}"
+        hosts = [worker.address.hostfile_line() for worker in workers]
+        timeout_s = expected_runtime_s + DEFAULT_SLACK_S
+        interval_ms = timeseries.log_interval_ms(expected_runtime_s)
+        started = time.monotonic()
+        created: list[tuple[str, Any]] = []
+        api = self.api
+        try:
+            api.call(
+                f"create configmap {self.namespace}/{name}",
+                api.core.create_namespaced_config_map,
+                self.namespace,
+                manifests.run_configmap(
+                    self.spec, name, timeseries.with_logging(job_text, interval_ms), hosts
+                ),
+            )
+            created.append(("configmap", api.core.delete_namespaced_config_map))
+            api.call(
+                f"create job {self.namespace}/{name}",
+                api.batch.create_namespaced_job,
+                self.namespace,
+                manifests.run_job(self.spec, name, int(timeout_s + CLIENT_START_S)),
+            )
+            created.append(("job", api.batch.delete_namespaced_job))
+            watch = WorkerWatch(api, self.namespace, {pod_name_of(w) for w in workers})
+            pod = self._wait(name, watch, timeout_s, started, on_progress)
+            log = self._read_log(str(pod.metadata.name))
+            exit_code = _exit_code(pod)
+        finally:
+            for kind, delete in reversed(created):
+                # Background propagation: a Job deleted with the API's default (orphan)
+                # would leave its pod behind.
+                with contextlib.suppress(KubeApiError):
+                    api.call(
+                        f"delete {kind} {self.namespace}/{name}",
+                        delete,
+                        name,
+                        self.namespace,
+                        propagation_policy="Background",
+                    )
+        output, section, note = logframe.split_log(log)
+        invocation = FioInvocation(
+            argv=tuple(manifests.client_command()),
+            returncode=exit_code,
+            stdout=output,
+            stderr=outside_document(output),
+            duration_s=time.monotonic() - started,
+        )
+        result = check_fio_invocation(invocation, [worker.address for worker in workers])
+        series = self._series(section, workers, interval_ms) if section is not None else None
+        if note:
+            raw = dict(result.raw)
+            ours = dict(raw.get(timeseries.RAW_KEY) or {})
+            raw[timeseries.RAW_KEY] = {**ours, "timeseries_note": note}
+            result = replace(result, raw=raw)
+        return with_timeseries(result, series)
+
+    @staticmethod
+    def _series(section: str, workers: Sequence[Worker], interval_ms: int) -> dict[str, Any] | None:
+        with tempfile.TemporaryDirectory(prefix="fioloadgen-k8s-logs-") as tmp:
+            try:
+                logframe.unpack(section, Path(tmp))
+            except ValueError:
+                return None  # the result stands without its time series
+            return timeseries.collect(
+                Path(tmp), [(w.address.host, w.address.name) for w in workers], interval_ms
+            )
+
+    def _wait(
+        self,
+        name: str,
+        watch: WorkerWatch,
+        timeout_s: float,
+        started: float,
+        on_progress: ProgressCallback | None,
+    ) -> Any:
+        """The client pod once it has finished (Succeeded or Failed); a worker lost
+        mid-run, a refused or broken client pod, or the deadline raise instead."""
+        deadline = started + timeout_s + CLIENT_START_S
+        next_event_check = 0.0
+        seen_client = False
+        for change in follow(
+            self.api,
+            f"pods in {self.namespace}",
+            self.api.core.list_namespaced_pod,
+            deadline=deadline,
+            chunk_s=RUN_WATCH_CHUNK_S,
+            namespace=self.namespace,
+            label_selector=manifests.OWNED_SELECTOR,
+        ):
+            if change.kind == SYNC:
+                gone = watch.missing(change.objects)
+                if gone is not None:
+                    raise FioRunError(gone[1], worker=gone[0])
+                changed = list(change.objects.values())
+            elif change.kind == TICK:
+                changed = []
+                if on_progress is not None:
+                    on_progress(time.monotonic() - started)
+            else:
+                changed = [change.obj]
+            for pod in changed:
+                labels = pod.metadata.labels or {}
+                if labels.get("job-name") == name:
+                    seen_client = True
+                    if _finished(pod) and change.kind != "DELETED":
+                        return pod
+                    cause = pod_cause(pod)
+                    if cause is not None and cause.fatal:
+                        raise BackendError(f"fio client: {cause.message}")
+                    continue
+                fault = watch.fault(change.kind, pod)
+                if fault is not None:
+                    raise FioRunError(fault, worker=str(pod.metadata.name))
+            if not seen_client and time.monotonic() >= next_event_check:
+                # A pod the Job controller may not create (quota, admission) shows only
+                # as an event: do not wait the whole run's timeout for it.
+                next_event_check = time.monotonic() + EVENT_CHECK_S
+                events, _latest = events_by_object(self.api, self.namespace)
+                refused = event_causes(events, [name])
+                if refused:
+                    raise BackendError(f"fio client: {refused[0].message}")
+        raise BackendError(
+            f"fio client job {self.namespace}/{name} did not finish within "
+            f"{timeout_s + CLIENT_START_S:.0f} s{self._job_problem(name)}"
+        )
+
+    def _job_problem(self, name: str) -> str:
+        _events, latest = events_by_object(self.api, self.namespace)
+        return f": {latest[name]}" if name in latest else ""
+
+    def _read_log(self, pod_name: str) -> str:
+        # Raw bytes: the client would otherwise "deserialize" a log that looks like JSON
+        # (fio's output does) into a Python repr.
+        response = self.api.call(
+            f"read log of pod {self.namespace}/{pod_name}",
+            self.api.core.read_namespaced_pod_log,
+            pod_name,
+            self.namespace,
+            _preload_content=False,
+        )
+        return bytes(response.data).decode("utf-8", errors="replace")
