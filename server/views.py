@@ -11,7 +11,9 @@ from typing import Any
 from pytest_fioloadgen.exceptions import ResultError
 from pytest_fioloadgen.fio.results import RunResult, parse_result, worker_metrics
 from pytest_fioloadgen.gating import Thresholds
-from pytest_fioloadgen.store.base import RunRecord
+from pytest_fioloadgen.key_summary import series_summary
+from pytest_fioloadgen.store.base import RunRecord, Store
+from pytest_fioloadgen.store.history_index import SeriesRead, metric_series
 
 from .gating_overlay import history_overlay
 
@@ -62,55 +64,62 @@ def run_detail(run: RunRecord) -> dict[str, Any]:
     return detail
 
 
-def series(runs: list[RunRecord], metric: str) -> list[dict[str, Any]]:
+def series(read: SeriesRead) -> list[dict[str, Any]]:
     """A metric over time, oldest first; runs without the metric are left out."""
     points = []
-    for run in reversed(runs):
-        value = run.metrics.get(metric)
-        if value is None or not math.isfinite(value):
+    for point in reversed(read.points):
+        if not math.isfinite(point.value):
             continue
         points.append(
             {
-                "run_id": run.run_id,
-                "started_at": run.started_at,
-                "value": value,
-                "status": run.status,
-                "verdict": run.verdict,
+                "run_id": point.run_id,
+                "started_at": point.started_at,
+                "value": point.value,
+                "status": point.status,
+                "verdict": point.verdict,
                 # Only what a chart tooltip or link needs: a series can be 5000 points.
-                "title": run.labels.get("job_title") or run.test_id or run.run_id,
+                "title": point.labels.get("job_title") or point.test_id or point.run_id,
             }
         )
     return points
 
 
 def history_document(
+    store: Store,
     key: str,
     metric: str,
-    runs: list[RunRecord],
-    store: Any,
+    *,
+    limit: int,
     thresholds: Thresholds | None = None,
-) -> dict[str, Any]:
-    points = series(runs, metric)
-    newest = runs[0] if runs else None
+) -> dict[str, Any] | None:
+    """The newest ``limit`` runs of a key with the overlay of its whole history (None when
+    the key has no runs). Change points and the baseline band come from the key's cached
+    summary; no raw fio document is read."""
+    read = metric_series(store, key, metric, limit=limit)
+    if not read.points:
+        return None
+    points = series(read)
+    summary = series_summary(store, key, metric, read=read)
+    newest = store.query(history_key=key, limit=1)
+    case = newest[0] if newest else None
     overlay = history_overlay(
-        store,
-        key,
         metric,
         points,
+        summary,
         thresholds=thresholds,
-        profile=newest.profile_name if newest else None,
-        workers=newest.workers if newest else None,
+        profile=case.profile_name if case else None,
+        workers=case.workers if case else None,
     )
     return {
         "history_key": key,
         "metric": metric,
         "case": None
-        if newest is None
+        if case is None
         else {
-            "profile": newest.profile_name,
-            "workers": newest.workers,
-            "backend": newest.backend,
-            "target": newest.target,
+            "profile": case.profile_name,
+            "workers": case.workers,
+            "backend": case.backend,
+            "target": case.target,
         },
         "points": points,
         **overlay,
