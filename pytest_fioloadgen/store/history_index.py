@@ -89,10 +89,11 @@ class HistoryIndex(Protocol):
     """What a store offers beyond ``Store`` so that long histories stay cheap to show."""
 
     def key_versions(self) -> dict[str, int]:
-        """Every history key with its current version."""
+        """Every history key that has runs with its current version ("" for unkeyed runs)."""
 
     def history_keys(self, *, profile_name: str | None = None) -> list[KeyInfo]:
-        """Every key (of one profile, or all) with runs, newest key first."""
+        """Every key (of one profile, or all) with runs, newest key first; runs without
+        a key are not listed."""
 
     def metric_series(
         self, history_key: str, metric: str, *, limit: int | None = None
@@ -129,7 +130,8 @@ def key_versions(store: Store) -> dict[str, int]:
     index = history_index(store)
     if index is not None:
         return index.key_versions()
-    return {info.history_key: info.version for info in history_keys(store)}
+    infos = keys_of_runs(store.query(), unkeyed=True)
+    return {info.history_key: info.version for info in infos}
 
 
 def history_keys(store: Store, *, profile_name: str | None = None) -> list[KeyInfo]:
@@ -140,12 +142,13 @@ def history_keys(store: Store, *, profile_name: str | None = None) -> list[KeyIn
     return keys_of_runs(store.query(profile_name=profile_name))
 
 
-def keys_of_runs(runs: Sequence[RunRecord]) -> list[KeyInfo]:
+def keys_of_runs(runs: Sequence[RunRecord], *, unkeyed: bool = False) -> list[KeyInfo]:
     """Key listings from runs already read (newest first); the version is a digest of the
-    key's run ids and statuses, so it changes when a run is recorded or deleted."""
+    key's run ids and statuses, so it changes when a run is recorded or deleted. Runs
+    without a key (key "") are listed only when ``unkeyed`` is true."""
     grouped: dict[str, list[RunRecord]] = {}
     for run in runs:
-        if run.history_key:
+        if run.history_key or unkeyed:
             grouped.setdefault(run.history_key, []).append(run)
     infos = []
     for key, members in grouped.items():
