@@ -5,63 +5,26 @@ never averaged percentiles)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
-from pytest_fioloadgen.exceptions import ResultError
-from pytest_fioloadgen.fio.results import RunResult, parse_result, worker_metrics
 from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.key_summary import series_summary
+from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import RunRecord, Store
 from pytest_fioloadgen.store.history_index import SeriesRead, metric_series
 
 from .gating_overlay import history_overlay
 
-#: Latency buckets are powers of two in microseconds: 1 us ... ~17 s is 25 buckets.
-_BUCKETS = 25
-
-
-def _histogram(bins: Mapping[int, int]) -> list[dict[str, float]]:
-    counts = [0] * _BUCKETS
-    for value_ns, count in bins.items():
-        micros = max(value_ns / 1000.0, 1.0)
-        index = min(int(math.log2(micros)), _BUCKETS - 1)
-        counts[index] += count
-    last = max((i for i, count in enumerate(counts) if count), default=-1)
-    first = min((i for i, count in enumerate(counts) if count), default=0)
-    return [{"le_ms": (2 ** (i + 1)) / 1000.0, "count": counts[i]} for i in range(first, last + 1)]
-
 
 def run_detail(run: RunRecord) -> dict[str, Any]:
-    """Per-worker metrics and latency histograms of a run (empty when it has no output)."""
-    detail: dict[str, Any] = {"per_worker": [], "latency": {}, "fio_version": ""}
-    if not run.raw:
-        return detail
-    try:
-        result: RunResult = parse_result(run.raw)
-    except ResultError:
-        return detail
-    detail["fio_version"] = result.fio_version
-    detail["per_worker"] = [
-        {
-            "worker": worker.name,
-            "jobs": worker.jobs,
-            "error": worker.error,
-            **worker_metrics(worker),
-        }
-        for worker in result.workers
-    ]
-    for name, stats in (("read", result.read), ("write", result.write)):
-        if stats.latency is not None and stats.latency.bins:
-            detail["latency"][name] = {
-                "histogram": _histogram(stats.latency.bins),
-                "percentiles_ms": dict(stats.latency.percentiles_ms),
-                "min_ms": stats.latency.min_ms,
-                "mean_ms": stats.latency.mean_ms,
-                "max_ms": stats.latency.max_ms,
-                "samples": stats.latency.samples,
-            }
-    return detail
+    """Per-worker metrics and latency histograms of a run (empty when it has no output),
+    derived as the static site's run pages derive them (report.run_document)."""
+    detail = derived(run.raw)
+    return {
+        "per_worker": detail["per_worker"],
+        "latency": detail["latency"],
+        "fio_version": detail.get("fio_version", ""),
+    }
 
 
 def series(read: SeriesRead) -> list[dict[str, Any]]:
