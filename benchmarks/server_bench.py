@@ -27,6 +27,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import http.client
+import io
 import json
 import os
 import re
@@ -281,6 +282,61 @@ def print_load(clients: int, threads: int, figures: dict[str, float]) -> None:
     )
 
 
+def app_costs(config, paths: list[str], calls: int = 300) -> list[tuple[str, float, float]]:
+    """(path, ms per request in the WSGI app, ms of it encoding JSON), in this process.
+
+    One request at a time, no sockets and no other threads: what bottle routing, the
+    handler and JSON cost. The rest of the server's CPU per request under load is
+    cheroot (HTTP parsing, sockets, worker threads) and contention.
+    """
+    from fioloadgen_server.app import build_context, create_app
+    from fioloadgen_server.http import dumps
+
+    ctx = build_context(dataclasses.replace(config, executor=False))
+    app = create_app(ctx)
+    costs = []
+    try:
+        for target in paths:
+            path, _, query_string = target.partition("?")
+            chunks: list[bytes] = []
+            started = time.perf_counter()
+            for _ in range(calls):
+                environ = {
+                    "REQUEST_METHOD": "GET",
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query_string,
+                    "SERVER_NAME": "127.0.0.1",
+                    "SERVER_PORT": "8080",
+                    "SERVER_PROTOCOL": "HTTP/1.1",
+                    "wsgi.url_scheme": "http",
+                    "wsgi.input": io.BytesIO(b""),
+                    "wsgi.errors": sys.stderr,
+                }
+                chunks = list(app(environ, lambda status, headers, *exc: None))
+            per_call = (time.perf_counter() - started) / calls * 1000
+            document = json.loads(b"".join(chunks))
+            started = time.perf_counter()
+            for _ in range(calls):
+                dumps(document)
+            costs.append((target, per_call, (time.perf_counter() - started) / calls * 1000))
+    finally:
+        ctx.store.close()
+        ctx.jobs.close()
+    return costs
+
+
+def print_costs(costs: list[tuple[str, float, float]], load_figures: dict[str, float]) -> None:
+    parts = ", ".join(f"{path} {app:.2f} ms (JSON {encode:.2f})" for path, app, encode in costs)
+    mix = statistics.fmean(app for path, app, _ in costs if path in PATHS)
+    per_request = load_figures["server_cpu_s"] / load_figures["requests"] * 1000
+    print(f"where the time goes: in the WSGI app, one at a time: {parts}")
+    print(
+        f"  the load mix averages {mix:.2f} ms in the app; under load the server spends "
+        f"{per_request:.2f} ms of CPU a request: {max(per_request - mix, 0):.2f} ms is "
+        "cheroot (HTTP, sockets, threads) and interpreter-lock contention"
+    )
+
+
 @dataclasses.dataclass
 class _Process:
     port: int
@@ -357,7 +413,10 @@ def main() -> int:
                 f"job list page (50 of {args.runs}): {figures(page)} (target <= 50); "
                 f"deep page p95 {percentile(deep, 95):.1f} ms"
             )
-            print_load(args.clients, args.threads, load(server, args.clients, args.requests))
+            measured = load(server, args.clients, args.requests)
+            print_load(args.clients, args.threads, measured)
+        series_path = f"/api/v1/history/{long_keys[0]}?metric=iops&limit={LONG_RUNS}"
+        print_costs(app_costs(config, [*PATHS, series_path]), measured)
         for threads in [int(t) for t in args.thread_sweep.split(",") if t]:
             with server_process(dataclasses.replace(config, threads=threads)) as server:
                 print_load(args.clients, threads, load(server, args.clients, args.requests))
