@@ -8,17 +8,16 @@ both a practical effect (worse than the tolerance) and statistical evidence.
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy
-import ruptures
 from scipy import stats as scipy_stats
 
+# Re-exported: level shifts used to live here and callers import them from here.
+from .changepoints import change_points as change_points
 from .fio.results import higher_is_better
 
 REGRESSION = "regression"
@@ -228,50 +227,6 @@ def compare(
         test=test,
         p_value=p_value,
     )
-
-
-def change_points(
-    values: Sequence[float],
-    *,
-    min_size: int = 3,
-    alpha: float = DEFAULT_ALPHA,
-    tolerance_pct: float = 0.0,
-) -> list[int]:
-    """Indices where a new level starts in a series (oldest first).
-
-    ruptures' PELT proposes level shifts on the series scaled by its robust noise
-    estimate (BIC-like penalty); each proposal is kept only when the segments on either
-    side differ by more than the tolerance and by a Mann-Whitney U test, so a single
-    outlier run or a drift within noise is not reported as a shift.
-    """
-    series = [float(v) for v in values]
-    if len(series) < 2 * min_size:
-        return []
-    differences = [b - a for a, b in itertools.pairwise(series)]
-    noise = robust_spread(differences) / math.sqrt(2.0)
-    if noise == 0.0:
-        noise = statistics.pstdev(series) or 1.0
-    signal = numpy.asarray(series, dtype=float).reshape(-1, 1) / noise
-    algorithm = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(signal)
-    proposals = [index for index in algorithm.predict(pen=3.0 * math.log(len(series)))]
-    proposals = [index for index in proposals if index < len(series)]
-    kept: list[int] = []
-    bounds = [0, *proposals, len(series)]
-    for position, index in enumerate(proposals, start=1):
-        before = series[bounds[position - 1] : index]
-        after = series[index : bounds[position + 1]]
-        center_before = _median(before)
-        shift_pct = (
-            abs(_median(after) - center_before) / abs(center_before) * 100.0
-            if center_before
-            else math.inf
-        )
-        if shift_pct <= tolerance_pct:
-            continue
-        result = scipy_stats.mannwhitneyu(after, before, alternative="two-sided")
-        if float(result.pvalue) < alpha:
-            kept.append(index)
-    return kept
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,18 @@
 """A history key's series of one metric, with the level shifts found in it.
 
-Change points are computed on demand over the whole stored history of a key (no extra
-table): the results server's history API and ``fioloadgen history`` both read them here.
+The pure part: series already read, in memory. Reading them from a store, and caching the
+change points of a key's whole history, is ``pytest_fioloadgen.key_summary``.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .regression import DEFAULT_ALPHA, change_points, default_tolerance_pct
-from .store.base import RunRecord, Store
+from .store.base import RunRecord
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,6 @@ class Trend:
     target: str = ""
 
 
-def key_trend(
-    store: Store,
-    history_key: str,
-    metric: str,
-    *,
-    limit: int | None = None,
-    alpha: float = DEFAULT_ALPHA,
-    tolerance_pct: float | None = None,
-) -> Trend:
-    """The completed runs of a key, oldest first, and the change points of ``metric``."""
-    runs = store.query(history_key=history_key, status="complete", limit=limit)
-    runs.reverse()
-    return trend_of(history_key, runs, metric, alpha=alpha, tolerance_pct=tolerance_pct)
-
-
 def level_shifts(
     values: Sequence[float],
     metric: str,
@@ -75,7 +61,8 @@ def level_shifts(
     alpha: float = DEFAULT_ALPHA,
     tolerance_pct: float | None = None,
 ) -> list[tuple[int, float, float]]:
-    """(index where a new level starts, median before, median after) for a series.
+    """(index where a new level starts, median before, median after) for a series of
+    finite values.
 
     A shift must exceed half the metric's regression tolerance: smaller level changes are
     real but not worth pointing at.
@@ -102,7 +89,11 @@ def trend_of(
     tolerance_pct: float | None = None,
 ) -> Trend:
     """The trend of runs already read (oldest first); failed runs are left out."""
-    complete = [run for run in runs if run.status == "complete" and metric in run.metrics]
+    complete = [
+        run
+        for run in runs
+        if run.status == "complete" and math.isfinite(run.metrics.get(metric, math.nan))
+    ]
     points = tuple(
         TrendPoint(
             run.run_id,
@@ -139,42 +130,3 @@ def trend_of(
         backend=newest.backend if newest else "",
         target=newest.target if newest else "",
     )
-
-
-@dataclass(frozen=True)
-class KeySummary:
-    history_key: str
-    profile_name: str
-    workers: int
-    backend: str
-    target: str
-    runs: int
-    newest: RunRecord
-
-
-def keys_of(store: Store, *, profile_name: str | None = None) -> list[KeySummary]:
-    """Every history key (of one profile, or all), newest first, with its run count."""
-    summaries: dict[str, KeySummary] = {}
-    for run in store.query(profile_name=profile_name, status="complete"):
-        known = summaries.get(run.history_key)
-        if known is None:
-            summaries[run.history_key] = KeySummary(
-                run.history_key,
-                run.profile_name,
-                run.workers,
-                run.backend,
-                run.target,
-                1,
-                run,
-            )
-        else:
-            summaries[run.history_key] = KeySummary(
-                known.history_key,
-                known.profile_name,
-                known.workers,
-                known.backend,
-                known.target,
-                known.runs + 1,
-                known.newest,
-            )
-    return list(summaries.values())

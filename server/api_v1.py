@@ -365,10 +365,11 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     @route("/history/<key>")
     def history(key: str) -> Any:
         metric = _metric(query("metric"))
-        runs = ctx.store.query(history_key=key, limit=query_int("limit", 1000, 1, MAX_SERIES))
-        if not runs:
+        limit = query_int("limit", 1000, 1, MAX_SERIES)
+        document = history_document(ctx.store, key, metric, limit=limit, thresholds=ctx.thresholds)
+        if document is None:
             fail(404, f"no runs with history key {key!r}")
-        return {"data": history_document(key, metric, runs, ctx.store, ctx.thresholds)}
+        return {"data": document}
 
     @route("/compare")
     def compare() -> Any:

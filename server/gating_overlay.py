@@ -1,20 +1,14 @@
 """What the history API draws over a series: thresholds, a baseline band and change
-points, from the same gating code the plugin uses."""
+points (the key's cached summary, pytest_fioloadgen.key_summary)."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from pytest_fioloadgen.fio.results import higher_is_better
 from pytest_fioloadgen.gating import Thresholds
-from pytest_fioloadgen.regression import (
-    DEFAULT_MIN_BASELINE,
-    DEFAULT_WINDOW,
-    default_tolerance_pct,
-)
-from pytest_fioloadgen.trend import level_shifts
+from pytest_fioloadgen.key_summary import SeriesSummary
 
 
 class ThresholdLine(TypedDict):
@@ -50,10 +44,9 @@ def empty_overlay() -> Overlay:
 
 
 def history_overlay(
-    store: Any,
-    history_key: str,
     metric: str,
     points: Sequence[dict[str, Any]],
+    summary: SeriesSummary,
     *,
     thresholds: Thresholds | None = None,
     profile: str | None = None,
@@ -61,34 +54,37 @@ def history_overlay(
 ) -> Overlay:
     """Threshold lines, the auto-baseline band and the change points of one series.
 
-    ``points`` are the series oldest first: dicts with run_id, started_at, value, status.
-    The band is where the newest runs' baseline sits: its median within the metric's
-    regression tolerance, over the window ``--fio-baseline auto`` uses.
+    ``points`` are the series shown, oldest first (dicts with run_id...); ``summary`` is
+    the key's whole history (key_summary), so a change point is where it is whatever the
+    window, and only those among the points shown are listed. The band is where the
+    newest runs' baseline sits: its median within the metric's regression tolerance,
+    over the window ``--fio-baseline auto`` uses.
     """
     overlay = empty_overlay()
-    complete = [p for p in points if p.get("status", "complete") == "complete"]
-    values = [float(p["value"]) for p in complete]
+    shown = {point["run_id"] for point in points}
     higher_better = higher_is_better(metric)
-    for index, before, after in level_shifts(values, metric):
+    for change in summary.change_points:
+        if change.run_id not in shown:
+            continue
+        before, after = change.before, change.after
         delta = (after - before) / abs(before) * 100.0 if before else 0.0
         worse = delta < 0 if higher_better else delta > 0
         overlay["change_points"].append(
             {
-                "run_id": complete[index]["run_id"],
-                "started_at": float(complete[index]["started_at"]),
+                "run_id": change.run_id,
+                "started_at": change.started_at,
                 "direction": "regression" if worse else "improvement",
                 "delta_pct": delta,
             }
         )
-    window = values[-DEFAULT_WINDOW:]
-    if len(window) >= DEFAULT_MIN_BASELINE:
-        center = statistics.median(window)
-        tolerance = default_tolerance_pct(metric) / 100.0
+    band = summary.baseline_band
+    if band is not None:
         overlay["baseline_band"] = {
-            "label": f"baseline: median of last {len(window)} runs ± {tolerance:.0%} tolerance",
-            "low": center * (1 - tolerance),
-            "high": center * (1 + tolerance),
-            "center": center,
+            "label": f"baseline: median of last {band.runs} runs "
+            f"± {band.tolerance_pct / 100.0:.0%} tolerance",
+            "low": band.low,
+            "high": band.high,
+            "center": band.center,
         }
     if thresholds is not None and profile is not None and workers is not None:
         for limit in thresholds.limits_for(profile, workers):

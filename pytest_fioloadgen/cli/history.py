@@ -11,8 +11,10 @@ from typing import Any
 
 from ..exceptions import FioLoadgenError
 from ..fio.results import METRIC_NAMES
+from ..key_summary import key_trend
 from ..store import Store, default_store_uri, open_store
-from ..trend import Trend, key_trend, keys_of
+from ..store.history_index import history_keys
+from ..trend import Trend
 from .common import EXIT_OK
 
 _KEY = re.compile(r"^[0-9a-f]{16}$")
@@ -72,7 +74,7 @@ def _history(args: argparse.Namespace) -> int:
             if not trends[0].points:
                 raise FioLoadgenError(f"{store.uri} has no completed run of key {args.what!r}")
         else:
-            keys = keys_of(store, profile_name=args.what)
+            keys = [k for k in history_keys(store, profile_name=args.what) if k.complete]
             if not keys:
                 raise FioLoadgenError(
                     f"{store.uri} has no completed run of profile {args.what!r} "
@@ -144,7 +146,11 @@ def register(commands: Any) -> None:
     )
     history.add_argument("what", metavar="KEY|PROFILE")
     history.add_argument("--metric", default="iops", choices=METRIC_NAMES, metavar="METRIC")
-    history.add_argument("--limit", type=int, help="only the newest N runs of each key")
+    history.add_argument(
+        "--limit",
+        type=int,
+        help="only the newest N runs of each key (change points come from the whole history)",
+    )
     history.add_argument("--series", action="store_true", help="print every run of the series")
     add_store_argument(history)
     history.set_defaults(handler=_history)

@@ -27,13 +27,15 @@ def _report(args: argparse.Namespace) -> int:
     thresholds = Thresholds.load(Path(args.thresholds)) if args.thresholds else None
     store = open_store(args.store)
     try:
-        summary = build_site(store, Path(args.out), thresholds=thresholds)
+        summary = build_site(store, Path(args.out), thresholds=thresholds, full=args.full)
     finally:
         store.close()
     index = (summary.out / "index.html").resolve()
+    how = "built" if summary.full else "updated"
     print(
-        f"wrote {summary.keys} history keys and {summary.runs} runs to {index.as_uri()} "
-        f"in {summary.seconds:.1f} s"
+        f"{how} the site of {summary.keys} history keys and {summary.runs} runs at "
+        f"{index.as_uri()} in {summary.seconds:.1f} s ({summary.keys_written} key pages "
+        f"and {summary.runs_written} runs written)"
     )
     return EXIT_OK
 
@@ -46,5 +48,10 @@ def register(commands: Any) -> None:
     report.add_argument("--out", required=True, metavar="DIR", help="output directory")
     report.add_argument(
         "--thresholds", metavar="PATH", help="thresholds file whose limits the trends show"
+    )
+    report.add_argument(
+        "--full",
+        action="store_true",
+        help="rewrite every page (default: only keys with new or deleted runs, and new runs)",
     )
     report.set_defaults(handler=_report)

@@ -2,75 +2,110 @@
 
 Plain files that work from ``file://`` with no server and no network:
 
-* ``index.html``: every history key with its run count and latest verdict;
+* ``index.html``: every history key with its run count, latest verdict and IOPS trend;
 * ``keys/<key>.html``: trend charts (vendored Chart.js) of IOPS and p99 latency over the
-  key's runs, with threshold lines and change points when given, and its runs listed;
-* ``runs/<run id>.html``: one run, the same fragment as the pytest-html extra (static
-  SVG charts, per-worker table, time series).
+  key's runs, with threshold lines and the change points of the key's whole history
+  (its cached summary, pytest_fioloadgen.key_summary), and its runs listed;
+* ``run.html#<run id>``: one page for every run; it loads that run's data file
+  ``runs/<shard>/<name>.js`` (report/run_document.py: the stored record and what is
+  derived from its fio document) and renders it with ``assets/run.js``.
 
-Chart data travels in ``<script type="application/json">`` blocks read by
-``assets/site.js``; only the vendored Chart.js and our own script are loaded.
+Data travels in ``<script>`` elements (``type="application/json"`` blocks, and the run
+data files, which call ``fioloadgenRun(...)``): browsers do not let a ``file://`` page
+fetch files, but they run scripts from next to it.
+
+Builds are incremental: ``.fioloadgen-site.json`` remembers each key's version
+(store.history_index) and runs, so a build writes only the pages of keys with new or
+deleted runs, the data of new runs and the index. Anything else (another store, another
+site format, ``full=True``) rebuilds everything; changed thresholds rewrite key pages.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import hashlib
 import json
+import multiprocessing
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from ..exceptions import FioLoadgenError, ResultError
-from ..fio.results import parse_result
+from ..exceptions import FioLoadgenError
 from ..gating import Thresholds
+from ..key_summary import series_summary
+from ..store import open_store
 from ..store.base import RunRecord, Store
-from ..trend import trend_of
-from . import charts
-from .html import SPARKLINE_RUNS, RunView, number, page_styles, run_fragment, verdict_badge
+from ..store.history_index import key_versions
+from .html import SPARKLINE_RUNS, number, page_styles, verdict_badge
+from .run_document import RUN_DOCUMENT_FORMAT, run_document
 
 #: Metrics drawn on a key's trend charts: (chart id, title, metrics).
 TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("trend-iops", "IOPS", ("iops",)),
     ("trend-latency", "p99 latency (ms)", ("read_lat_p99_ms", "write_lat_p99_ms")),
 )
-ASSETS = ("site.js", "site.css")
+ASSETS = ("site.js", "site.css", "run.js")
 CHARTJS = "chart.umd.min.js"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+MANIFEST = ".fioloadgen-site.json"
+#: Bumped when pages or data files change shape: every site is then rebuilt once.
+SITE_FORMAT = 2
+#: Runs to write before the work is spread over processes (their start costs a second).
+PARALLEL_RUNS = 2000
+#: Page name of the runs recorded without a history key.
+UNKEYED = "unkeyed"
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
 class SiteSummary:
-    """What a build wrote."""
+    """What the site holds and what a build wrote."""
 
     out: Path
     keys: int
     runs: int
     seconds: float
-
-
-@dataclass
-class KeyHistory:
-    key: str
-    runs: list[RunRecord] = field(default_factory=list)  # oldest first
-
-    @property
-    def latest(self) -> RunRecord:
-        return self.runs[-1]
-
-    @property
-    def title(self) -> str:
-        run = self.latest
-        return f"{run.profile_name} w{run.workers} {run.backend}/{run.target}"
+    keys_written: int = 0
+    runs_written: int = 0
+    full: bool = True
 
 
 def file_name(identifier: str) -> str:
-    """A file name for a key or run id (they are hex, but a store may hold anything)."""
-    return _SAFE_NAME.sub("_", identifier) or "_"
+    """A file name for a key or run id, the same for every id and unique to it.
+
+    Plain ids (hex digests, uuids) are used as they are; anything else becomes ``~`` and
+    the hex of its UTF-8 bytes (no dots, slashes or case games). assets/run.js does the
+    same for run ids.
+    """
+    if _PLAIN_NAME.match(identifier):
+        return identifier
+    return "~" + identifier.encode("utf-8").hex()
+
+
+def run_data_path(run_id: str) -> str:
+    """Where a run's data file lives, relative to the site: ``runs/<shard>/<name>.js``.
+
+    Shards keep directories to a few hundred files even with 100k runs.
+    """
+    name = file_name(run_id)
+    shard = (name.lstrip("~")[:2] or "_").ljust(2, "_")
+    return f"runs/{shard}/{name}.js"
+
+
+def run_link(run_id: str, *, up: str = "") -> str:
+    return f"{up}run.html#{quote(run_id, safe='')}"
+
+
+def key_page_name(history_key: str) -> str:
+    return f"keys/{file_name(history_key or UNKEYED)}.html"
 
 
 def _json_block(element_id: str, data: Any) -> str:
@@ -83,18 +118,14 @@ def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp))
 
 
-def _page(title: str, body: str, *, depth: int, charts: bool = False) -> str:
+def _page(title: str, body: str, *, depth: int, scripts: Sequence[str] = ()) -> str:
     up = "../" * depth
-    scripts = ""
-    if charts:
-        scripts = "".join(
-            f'<script src="{up}assets/{name}"></script>' for name in (CHARTJS, "site.js")
-        )
+    tags = "".join(f'<script src="{up}assets/{name}"></script>' for name in scripts)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{up}assets/site.css">{page_styles()}</head>'
-        f'<body><nav><a href="{up}index.html">fioloadgen history</a></nav>{body}{scripts}'
+        f'<body><nav><a href="{up}index.html">fioloadgen history</a></nav>{body}{tags}'
         "</body></html>"
     )
 
@@ -104,15 +135,8 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def group_by_key(runs: Iterable[RunRecord]) -> list[KeyHistory]:
-    """Runs grouped by history key, each group oldest first, groups by name."""
-    groups: dict[str, KeyHistory] = {}
-    for run in runs:
-        key = run.history_key or f"unkeyed-{run.profile_name}-w{run.workers}-{run.target}"
-        groups.setdefault(key, KeyHistory(key)).runs.append(run)
-    for group in groups.values():
-        group.runs.sort(key=lambda run: (run.started_at, run.run_id))
-    return sorted(groups.values(), key=lambda g: (g.title, g.key))
+def title_of(run: RunRecord) -> str:
+    return f"{run.profile_name} w{run.workers} {run.backend}/{run.target}"
 
 
 def threshold_lines(thresholds: Thresholds | None, run: RunRecord) -> dict[str, list[Any]]:
@@ -129,13 +153,15 @@ def threshold_lines(thresholds: Thresholds | None, run: RunRecord) -> dict[str, 
 
 
 def trend_data(
-    group: KeyHistory, thresholds: Thresholds | None, change_points: Sequence[str]
+    runs: Sequence[RunRecord], thresholds: Thresholds | None, change_points: Iterable[str]
 ) -> dict[str, Any]:
-    complete = [run for run in group.runs if run.status == "complete"]
+    """The charts of a key page (``runs`` oldest first)."""
+    marked = set(change_points)
+    complete = [run for run in runs if run.status == "complete"]
     return {
         "labels": [_when(run.started_at) for run in complete],
-        "runs": [f"../runs/{file_name(run.run_id)}.html" for run in complete],
-        "change": [run.run_id in change_points for run in complete],
+        "runs": [run_link(run.run_id, up="../") for run in complete],
+        "change": [run.run_id in marked for run in complete],
         "charts": [
             {
                 "id": chart_id,
@@ -145,7 +171,7 @@ def trend_data(
                 },
                 "thresholds": {
                     metric: lines
-                    for metric, lines in threshold_lines(thresholds, group.latest).items()
+                    for metric, lines in threshold_lines(thresholds, runs[-1]).items()
                     if metric in metrics
                 },
             }
@@ -154,110 +180,116 @@ def trend_data(
     }
 
 
-def _trend_line(group: KeyHistory) -> str:
-    """A static sparkline of the key's IOPS, latest run marked (no script needed)."""
-    values = [run.metrics["iops"] for run in group.runs if "iops" in run.metrics]
-    svg = charts.sparkline(values[-SPARKLINE_RUNS:], len(values[-SPARKLINE_RUNS:]) - 1)
-    return svg or ""
+def sparkline_svg(values: Sequence[float], *, width: int = 180, height: int = 40) -> str:
+    """The newest runs' IOPS as one SVG polyline, the newest point marked.
+
+    Written by hand rather than with pygal: the index has a line per key (500 keys cost
+    3 s of pygal charts on every build) and needs no axes.
+    """
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (width - 8) / max(len(values) - 1, 1)
+    points = [
+        (4 + index * step, height - 4 - (value - low) / span * (height - 8))
+        for index, value in enumerate(values)
+    ]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    x, y = points[-1]
+    return (
+        f'<svg class="fio-spark" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="IOPS trend">'
+        f'<polyline points="{line}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c62828"/></svg>'
+    )
 
 
-def index_page(groups: Sequence[KeyHistory]) -> str:
-    rows = []
-    for group in groups:
-        latest = group.latest
-        rows.append(
-            f'<tr><td><a href="keys/{file_name(group.key)}.html">{escape(group.title)}</a></td>'
-            f"<td><code>{escape(group.key)}</code></td><td>{len(group.runs)}</td>"
-            f"<td>{_when(latest.started_at)}</td>"
-            f"<td>{number(latest.metrics.get('iops'), 0)}</td>"
-            f"<td>{verdict_badge(latest.verdict or latest.status)}</td>"
-            f"<td>{_trend_line(group)}</td></tr>"
-        )
+def index_row(history_key: str, runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """What the index shows of a key (kept in the manifest for unchanged keys)."""
+    latest = runs[-1]
+    iops = [run.metrics["iops"] for run in runs if "iops" in run.metrics]
+    return {
+        "page": key_page_name(history_key),
+        "key": history_key,
+        "title": title_of(latest),
+        "runs": len(runs),
+        "latest": latest.started_at,
+        "iops": latest.metrics.get("iops"),
+        "verdict": latest.verdict or latest.status,
+        "trend": iops[-SPARKLINE_RUNS:],
+    }
+
+
+def index_page(rows: Sequence[Mapping[str, Any]]) -> str:
+    ordered = sorted(rows, key=lambda row: (row["title"], row["key"]))
+    html_rows = [
+        f'<tr><td><a href="{escape(row["page"])}">{escape(row["title"])}</a></td>'
+        f"<td><code>{escape(row['key'])}</code></td><td>{row['runs']}</td>"
+        f"<td>{_when(row['latest'])}</td><td>{number(row['iops'], 0)}</td>"
+        f"<td>{verdict_badge(row['verdict'])}</td><td>{sparkline_svg(row['trend'])}</td></tr>"
+        for row in ordered
+    ]
     body = (
-        f"<h1>fio benchmark history</h1><p>{len(groups)} history keys, "
-        f"{sum(len(g.runs) for g in groups)} runs.</p>"
+        f"<h1>fio benchmark history</h1><p>{len(rows)} history keys, "
+        f"{sum(row['runs'] for row in rows)} runs.</p>"
         '<table class="fio-index"><thead><tr><th>profile, workers, backend/target</th>'
         "<th>history key</th><th>runs</th><th>latest run (UTC)</th><th>latest IOPS</th>"
         "<th>latest verdict</th><th>IOPS trend</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(html_rows)}</tbody></table>"
     )
     return _page("fio benchmark history", body, depth=0)
 
 
-def key_page(group: KeyHistory, thresholds: Thresholds | None, change_points: Sequence[str]) -> str:
+def key_page(
+    history_key: str,
+    runs: Sequence[RunRecord],
+    thresholds: Thresholds | None,
+    change_points: Iterable[str],
+) -> str:
+    """A key's trend charts and runs (``runs`` oldest first)."""
+    marked = set(change_points)
+    title = title_of(runs[-1])
     canvases = "".join(
         f'<div class="fio-trend"><canvas id="{chart_id}" aria-label="{escape(title)}">'
         "</canvas></div>"
         for chart_id, title, _metrics in TREND_CHARTS
     )
     rows = []
-    for run in reversed(group.runs):
-        marker = " (change point)" if run.run_id in change_points else ""
+    for run in reversed(runs):
+        marker = " (change point)" if run.run_id in marked else ""
         rows.append(
-            f'<tr><td><a href="../runs/{file_name(run.run_id)}.html">{_when(run.started_at)}</a>'
-            f"{marker}</td><td>{number(run.metrics.get('iops'), 0)}</td>"
+            f'<tr><td><a href="{escape(run_link(run.run_id, up="../"))}">'
+            f"{_when(run.started_at)}</a>{marker}</td>"
+            f"<td>{number(run.metrics.get('iops'), 0)}</td>"
             f"<td>{number(run.metrics.get('read_lat_p99_ms'), 3)}</td>"
             f"<td>{number(run.metrics.get('write_lat_p99_ms'), 3)}</td>"
             f"<td>{verdict_badge(run.verdict or run.status)}</td>"
             f"<td>{escape(run.labels.get('git_commit', '')[:12])}</td></tr>"
         )
     body = (
-        f"<h1>{escape(group.title)}</h1><p>history key <code>{escape(group.key)}</code>, "
-        f"{len(group.runs)} runs</p>{canvases}"
+        f"<h1>{escape(title)}</h1><p>history key <code>{escape(history_key)}</code>, "
+        f"{len(runs)} runs</p>{canvases}"
         '<table class="fio-runs"><thead><tr><th>run (UTC)</th><th>IOPS</th><th>read p99 ms</th>'
         "<th>write p99 ms</th><th>verdict</th><th>commit</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        + _json_block("trend-data", trend_data(group, thresholds, change_points))
+        + _json_block("trend-data", trend_data(runs, thresholds, marked))
     )
-    return _page(group.title, body, depth=1, charts=True)
+    return _page(title, body, depth=1, scripts=(CHARTJS, "site.js"))
 
 
-def run_page(run: RunRecord, group: KeyHistory) -> str:
-    header = (
-        f'<p><a href="../keys/{file_name(group.key)}.html">{escape(group.title)}</a> · '
-        f"{_when(run.started_at)} UTC · session {escape(run.session_id)}"
-        f"{' · test ' + escape(run.test_id) if run.test_id else ''}</p>"
-    )
-    if run.status != "complete" or not run.raw:
-        detail = (
-            f"<p>run {escape(run.status)}: {escape(run.error or 'no fio output stored')}</p>"
-            + _metrics_list(run.metrics)
-        )
-    else:
-        try:
-            result = parse_result(run.raw)
-        except ResultError as err:
-            detail = f"<p>stored fio output unreadable: {escape(str(err))}</p>"
-        else:
-            view = RunView(
-                title=f"{run.profile_name}-w{run.workers}-{run.target}",
-                result=result,
-                record=run,
-                verdict=run.verdict or "none",
-            )
-            detail = run_fragment(view, list(reversed(group.runs)))
-    facts = "".join(
-        f"<tr><td>{escape(str(k))}</td><td>{escape(json.dumps(v, default=str))}</td></tr>"
-        for k, v in sorted(_facts(run).items())
-    )
+def run_page() -> str:
+    """The one page that shows any run: assets/run.js fills it from the run's data."""
     body = (
-        f"<h1>run {escape(run.run_id)}</h1>{header}{detail}"
-        f'<h3>environment</h3><table class="fio-facts">{facts}</table>'
-        f"<h3>profile as run</h3><pre>{escape(run.profile_text)}</pre>"
+        '<main id="run" data-format="' + str(RUN_DOCUMENT_FORMAT) + '">'
+        "<p>Loading the run… (this page needs JavaScript)</p></main>"
     )
-    return _page(f"run {run.run_id}", body, depth=1)
+    return _page("fio run", body, depth=0, scripts=(CHARTJS, "run.js"))
 
 
-def _facts(run: RunRecord) -> dict[str, Any]:
-    labels = {f"label {key}": value for key, value in run.labels.items()}
-    return {**run.fingerprint, **labels}
-
-
-def _metrics_list(metrics: Mapping[str, float]) -> str:
-    if not metrics:
-        return ""
-    items = "".join(f"<li>{escape(k)}: {v:.6g}</li>" for k, v in sorted(metrics.items()))
-    return f"<ul>{items}</ul>"
+def run_data_file(document: Mapping[str, Any]) -> str:
+    # A script, not JSON: file:// pages may load scripts but not fetch data.
+    return "fioloadgenRun(" + json.dumps(document, separators=(",", ":")) + ");\n"
 
 
 def copy_assets(out: Path) -> None:
@@ -271,38 +303,177 @@ def copy_assets(out: Path) -> None:
     (assets / "chartjs-LICENSE.md").write_bytes((vendored / "LICENSE.md").read_bytes())
 
 
+# -- building ----------------------------------------------------------------------------
+
+
+def _inputs_digest(
+    thresholds: Thresholds | None, change_points: Mapping[str, Sequence[str]] | None
+) -> str:
+    """What key pages depend on besides the runs: a change rewrites every key page."""
+    inputs = {
+        "thresholds": None if thresholds is None else [thresholds.source, thresholds.document],
+        "change_points": None
+        if change_points is None
+        else {key: list(ids) for key, ids in change_points.items()},
+    }
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_manifest(out: Path, store_uri: str) -> dict[str, Any] | None:
+    """The previous build's manifest when it describes a site of this store and format."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != SITE_FORMAT
+        or manifest.get("store") != store_uri
+        or not isinstance(manifest.get("keys"), dict)
+    ):
+        return None
+    return manifest
+
+
+def _save_manifest(out: Path, manifest: Mapping[str, Any]) -> None:
+    # Written last and atomically: a build that stops half way leaves the previous
+    # manifest, and the next build redoes whatever it had not finished.
+    handle, temporary = tempfile.mkstemp(dir=out, prefix=".manifest.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(manifest, stream, separators=(",", ":"))
+    os.replace(temporary, out / MANIFEST)
+
+
+@dataclass(frozen=True)
+class _RunJob:
+    """The runs of one key whose data files a build writes."""
+
+    history_key: str
+    title: str
+    run_ids: tuple[str, ...]
+
+
+def _write_run_files(store: Store, out: Path, jobs: Sequence[_RunJob]) -> int:
+    written = 0
+    for job in jobs:
+        page = key_page_name(job.history_key)
+        # One run at a time: only one raw fio document is in memory, whatever the key.
+        for run_id in job.run_ids:
+            run = store.get(run_id)
+            document = run_document(run, key_title=job.title, key_page=page)
+            _write(out / run_data_path(run.run_id), run_data_file(document))
+            written += 1
+    return written
+
+
+def _write_run_files_in_process(store_uri: str, out: str, jobs: Sequence[_RunJob]) -> int:
+    """One worker process's share: its own store connection, its own keys."""
+    store = open_store(store_uri)
+    try:
+        return _write_run_files(store, Path(out), jobs)
+    finally:
+        store.close()
+
+
+def _write_all_run_files(
+    store: Store, out: Path, jobs: list[_RunJob], processes: int | None
+) -> int:
+    total = sum(len(job.run_ids) for job in jobs)
+    workers = processes if processes is not None else (os.cpu_count() or 1)
+    if workers <= 1 or (processes is None and total < PARALLEL_RUNS):
+        return _write_run_files(store, out, jobs)
+    # Deriving a run's document (json+ parsing) is CPU-bound: spread keys over processes,
+    # largest first so the shares come out even.
+    shares: list[list[_RunJob]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for job in sorted(jobs, key=lambda job: len(job.run_ids), reverse=True):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(job)
+        loads[lightest] += len(job.run_ids)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(_write_run_files_in_process, store.uri, str(out), share)
+            for share in shares
+            if share
+        ]
+        return sum(future.result() for future in futures)
+
+
 def build_site(
     store: Store,
     out: Path,
     *,
     thresholds: Thresholds | None = None,
     change_points: Mapping[str, Sequence[str]] | None = None,
+    full: bool = False,
+    processes: int | None = None,
 ) -> SiteSummary:
-    """Write the site for every run in ``store`` into ``out`` (replacing its pages).
+    """Bring the site in ``out`` up to date with ``store`` (see the module doc).
 
-    Change points are detected per key (pytest_fioloadgen.trend) unless given.
+    Change points are the key's cached summary of IOPS unless given (by key: run ids).
+    ``processes`` sets how many processes write run data (default: one per CPU when
+    there are many runs to write).
     """
     started = time.monotonic()
     if out.exists() and not out.is_dir():
         raise FioLoadgenError(f"report output {out} exists and is not a directory")
-    groups = group_by_key(store.query())
-    for stale in ("keys", "runs"):
-        shutil.rmtree(out / stale, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = None if full else _load_manifest(out, store.uri)
+    rebuilt = manifest is None
+    if manifest is None:
+        for stale in ("keys", "runs"):
+            shutil.rmtree(out / stale, ignore_errors=True)
+        manifest = {"format": SITE_FORMAT, "store": store.uri, "inputs": "", "keys": {}}
+    inputs = _inputs_digest(thresholds, change_points)
+    rewrite_all_keys = manifest["inputs"] != inputs
+    known: dict[str, Any] = manifest["keys"]
+    versions = key_versions(store)
     copy_assets(out)
-    runs = 0
-    for group in groups:
-        if change_points is None:
-            # Level shifts of IOPS found over the key's whole history.
-            shifts = trend_of(group.key, group.runs, "iops").change_points
-            marked: Sequence[str] = [shift.run_id for shift in shifts]
+    _write(out / "run.html", run_page())
+
+    for gone in set(known) - set(versions):
+        for run_id in known.pop(gone)["runs"]:
+            (out / run_data_path(run_id)).unlink(missing_ok=True)
+        (out / key_page_name(gone)).unlink(missing_ok=True)
+
+    jobs: list[_RunJob] = []
+    keys_written = 0
+    for key, version in sorted(versions.items()):
+        before = known.get(key)
+        if before is not None and before["version"] == version and not rewrite_all_keys:
+            continue
+        runs = store.query(history_key=key)
+        runs.reverse()  # oldest first
+        if not runs:
+            known.pop(key, None)
+            continue
+        if change_points is not None:
+            marked: Sequence[str] = change_points.get(key, ())
         else:
-            marked = change_points.get(group.key, ())
-        page = key_page(group, thresholds, marked)
-        _write(out / "keys" / f"{file_name(group.key)}.html", page)
-        for run in group.runs:
-            # Raw fio documents are loaded one run at a time: a long history stays cheap.
-            full = store.get(run.run_id)
-            _write(out / "runs" / f"{file_name(run.run_id)}.html", run_page(full, group))
-            runs += 1
-    _write(out / "index.html", index_page(groups))
-    return SiteSummary(out, len(groups), runs, time.monotonic() - started)
+            marked = [c.run_id for c in series_summary(store, key, "iops").change_points]
+        _write(out / key_page_name(key), key_page(key, runs, thresholds, marked))
+        keys_written += 1
+        previous = set(before["runs"]) if before is not None else set()
+        current = [run.run_id for run in runs]
+        for run_id in previous - set(current):
+            (out / run_data_path(run_id)).unlink(missing_ok=True)
+        new = [run_id for run_id in current if run_id not in previous]
+        if new:
+            jobs.append(_RunJob(key, title_of(runs[-1]), tuple(new)))
+        known[key] = {"version": version, "runs": current, "row": index_row(key, runs)}
+    runs_written = _write_all_run_files(store, out, jobs, processes)
+    rows = [entry["row"] for entry in known.values()]
+    _write(out / "index.html", index_page(rows))
+    manifest["inputs"] = inputs
+    _save_manifest(out, manifest)
+    return SiteSummary(
+        out,
+        keys=len(rows),
+        runs=sum(row["runs"] for row in rows),
+        seconds=time.monotonic() - started,
+        keys_written=keys_written,
+        runs_written=runs_written,
+        full=rebuilt,
+    )

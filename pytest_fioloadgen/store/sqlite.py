@@ -22,6 +22,7 @@ from typing import Any
 from ..exceptions import StoreError
 from ..history import history_key
 from .base import Baseline, RunRecord, check_baseline_name
+from .history_index import KeyInfo, SeriesPoint, SeriesRead
 
 #: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
 #: database that happens to use user_version is never mistaken for a history store.
@@ -136,10 +137,50 @@ def _v3_baselines(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_key_versions(conn: sqlite3.Connection) -> None:
+    """Per-key versions kept by triggers, and the summaries cached at a version.
+
+    Triggers rather than code in record() and delete(): every writer of the file, old
+    code paths and other processes included, bumps the version in the same transaction
+    as the change, so a cached summary can never outlive the runs it was computed from.
+    """
+    statements = (
+        """CREATE TABLE key_versions (
+            history_key TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "INSERT INTO key_versions (history_key, version) "
+        "SELECT history_key, count(*) FROM runs GROUP BY history_key",
+        """CREATE TRIGGER key_version_on_insert AFTER INSERT ON runs BEGIN
+            INSERT INTO key_versions (history_key, version) VALUES (NEW.history_key, 1)
+            ON CONFLICT (history_key) DO UPDATE SET version = version + 1;
+        END""",
+        """CREATE TRIGGER key_version_on_delete AFTER DELETE ON runs BEGIN
+            UPDATE key_versions SET version = version + 1 WHERE history_key = OLD.history_key;
+        END""",
+        """CREATE TRIGGER key_version_on_update AFTER UPDATE ON runs BEGIN
+            UPDATE key_versions SET version = version + 1 WHERE history_key = OLD.history_key;
+            INSERT INTO key_versions (history_key, version) VALUES (NEW.history_key, 1)
+            ON CONFLICT (history_key) DO UPDATE SET version = version + 1;
+        END""",
+        # JSON documents derived from a key's runs (pytest_fioloadgen.key_summary), by name.
+        """CREATE TABLE key_summaries (
+            history_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (history_key, name)
+        ) WITHOUT ROWID""",
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_history_key,
     _v3_baselines,
+    _v4_key_versions,
 ]
 
 _RUN_COLUMNS = (
@@ -482,6 +523,128 @@ class SQLiteStore:
     def delete_baseline(self, name: str) -> bool:
         with self._connection(f"delete baseline {name!r}") as conn, _write_transaction(conn):
             return conn.execute("DELETE FROM baselines WHERE name = ?", (name,)).rowcount > 0
+
+    # -- the history index (pytest_fioloadgen.store.history_index) -------------------
+
+    def key_versions(self) -> dict[str, int]:
+        with self._connection("read key versions") as conn, _read_transaction(conn):
+            rows = conn.execute(
+                "SELECT history_key, version FROM key_versions v WHERE EXISTS "
+                "(SELECT 1 FROM runs r WHERE r.history_key = v.history_key)"
+            ).fetchall()
+        return {key: int(version) for key, version in rows}
+
+    def history_keys(self, *, profile_name: str | None = None) -> list[KeyInfo]:
+        # With one max() aggregate, sqlite takes the bare columns from the row that has
+        # the maximum: the newest run's case.
+        where, params = ("WHERE r.profile_name = ?", [profile_name]) if profile_name else ("", [])
+        statement = (
+            "SELECT r.history_key, max(r.started_at), r.run_id, r.profile_name, r.workers, "
+            "r.backend, r.target, count(*), total(r.status = 'complete'), v.version "
+            f"FROM runs r JOIN key_versions v ON v.history_key = r.history_key {where} "
+            "GROUP BY r.history_key ORDER BY 2 DESC, 1 DESC"
+        )
+        with self._connection("list history keys") as conn, _read_transaction(conn):
+            rows = conn.execute(statement, params).fetchall()
+        return [
+            KeyInfo(
+                history_key=row[0],
+                newest_started_at=float(row[1]),
+                newest_run_id=row[2],
+                profile_name=row[3],
+                workers=int(row[4]),
+                backend=row[5],
+                target=row[6],
+                runs=int(row[7]),
+                complete=int(row[8]),
+                version=int(row[9]),
+            )
+            for row in rows
+            if row[0]
+        ]
+
+    def metric_series(
+        self, history_key: str, metric: str, *, limit: int | None = None
+    ) -> SeriesRead:
+        if limit is not None and limit < 0:
+            raise StoreError(f"history store {self.path}: series limit {limit} is negative")
+        selection = f"FROM runs WHERE history_key = ? {_NEWEST_FIRST}"
+        params: list[Any] = [history_key]
+        if limit is not None:
+            selection += " LIMIT ?"
+            params.append(limit)
+        action = f"read the series of key {history_key!r}"
+        labels: dict[int, dict[str, str]] = {}
+        with self._connection(action) as conn, _read_transaction(conn):
+            # One snapshot: the version says exactly which runs these are.
+            version = conn.execute(
+                "SELECT version FROM key_versions WHERE history_key = ?", (history_key,)
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT r.id, r.run_id, r.started_at, m.value, r.status, r.verdict, "
+                "r.session_id, r.test_id FROM runs r "
+                "LEFT JOIN metrics m ON m.run = r.id AND m.name = ? "
+                f"WHERE r.id IN (SELECT id {selection}) "
+                "ORDER BY r.started_at DESC, r.run_id DESC",
+                [metric, *params],
+            ).fetchall()
+            for run, key, value in conn.execute(
+                f"SELECT run, key, value FROM labels WHERE run IN (SELECT id {selection})",
+                params,
+            ):
+                labels.setdefault(run, {})[key] = value
+        points = [
+            SeriesPoint(
+                run_id=run_id,
+                started_at=started,
+                value=math.nan if value is None else float(value),
+                status=status,
+                verdict=verdict,
+                session_id=session,
+                test_id=test_id,
+                labels=labels.get(row_id, {}),
+            )
+            for row_id, run_id, started, value, status, verdict, session, test_id in rows
+        ]
+        whole = limit is None or len(points) < limit
+        return SeriesRead(points, int(version[0]) if version else 0, whole)
+
+    def cached_summary(self, history_key: str, name: str) -> tuple[int, Any | None]:
+        action = f"read summary {name!r} of key {history_key!r}"
+        with self._connection(action) as conn, _read_transaction(conn):
+            row = conn.execute(
+                "SELECT v.version, s.version, s.document FROM key_versions v "
+                "LEFT JOIN key_summaries s ON s.history_key = v.history_key AND s.name = ? "
+                "WHERE v.history_key = ?",
+                (name, history_key),
+            ).fetchone()
+        if row is None:
+            return 0, None
+        version, cached_version, document = row
+        if cached_version != version or document is None:
+            return int(version), None
+        try:
+            return int(version), json.loads(document)
+        except ValueError:
+            return int(version), None  # a damaged cache entry is recomputed
+
+    def store_summary(self, history_key: str, name: str, version: int, document: Any) -> bool:
+        text = json.dumps(document, separators=(",", ":"))
+        try:
+            with self._connection(f"cache summary {name!r}") as conn, _write_transaction(conn):
+                # Only while the key is still at the version the summary was computed at.
+                cursor = conn.execute(
+                    "INSERT INTO key_summaries (history_key, name, version, document) "
+                    "SELECT ?, ?, ?, ? WHERE (SELECT version FROM key_versions "
+                    "WHERE history_key = ?) IS ? "
+                    "ON CONFLICT (history_key, name) DO UPDATE SET "
+                    "version = excluded.version, document = excluded.document",
+                    (history_key, name, version, text, history_key, version),
+                )
+                return cursor.rowcount > 0
+        except StoreError:
+            # A read-only file, a full disk: the summary was computed, it just is not kept.
+            return False
 
     def close(self) -> None:
         with self._lock:

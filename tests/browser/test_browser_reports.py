@@ -108,38 +108,77 @@ def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
     check_site(browser, site, tmp_path)
 
 
-def check_site(browser, site: Path, tmp_path: Path) -> None:
+# Canvases drawn by Chart.js: [chart id, datasets, width, pixels with ink].
+CANVAS_INK = """
+return [...document.querySelectorAll(arguments[0])].map(c => {
+  const chart = Chart.getChart(c);
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0; for (let i = 3; i < px.length; i += 4) { if (px[i]) ink++; }
+  return [c.id, chart ? chart.data.datasets.length : 0, c.width, ink];
+});
+"""
+
+
+def assert_canvases_drawn(drawn, at_least):
+    assert len(drawn) >= at_least, drawn
+    for _id, datasets, width, ink in drawn:
+        assert datasets >= 1 and width > 100 and ink > 1000, drawn
+
+
+def check_site(browser, site: Path, tmp_path: Path, *, timeseries: bool = False) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get((site / "index.html").as_uri())
     links = browser.find_elements("css selector", "table.fio-index a")
     assert links
     links[0].click()
-    canvases = browser.find_elements("css selector", "canvas")
-    assert len(canvases) == 2
-    for canvas in canvases:
-        drawn = browser.execute_script(
-            "const c = arguments[0], chart = Chart.getChart(c);"
-            "const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-            "let ink = 0; for (let i = 3; i < px.length; i += 4) { if (px[i]) ink++; }"
-            "return [chart ? chart.data.datasets.length : 0, c.width, ink];",
-            canvas,
-        )
-        datasets, width, ink = drawn
-        assert datasets >= 1 and width > 100 and ink > 1000, drawn
+    assert_canvases_drawn(browser.execute_script(CANVAS_INK, "canvas"), 2)
     save_screenshot(browser, tmp_path, "site-key.png")
     browser.find_elements("css selector", "table.fio-runs a")[0].click()
-    assert_drawn(browser.execute_script(CHART_BOXES, "svg.fioloadgen-chart"), 2)
-    assert "profile as run" in browser.page_source
+    # The one run page renders the run's data file.
+    WebDriverWait(browser, 10).until(
+        lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
+    )
+    charts = browser.execute_script(CANVAS_INK, "canvas.fio-run-chart")
+    names = {chart[0] for chart in charts}
+    assert {"chart-workers", "chart-latency-read"} <= names, names
+    if timeseries:
+        assert {"chart-timeseries-iops", "chart-timeseries-lat"} <= names, names
+    assert_canvases_drawn(charts, 2)
+    workers = browser.find_elements("css selector", "#per-worker table.fio-workers tbody tr")
+    assert len(workers) >= 1
+    source = browser.page_source
+    assert "profile as run" in source and "environment" in source
+    assert browser.find_element("css selector", "#key-link").get_attribute("href").endswith(".html")
     assert console_errors(browser) == []
     save_screenshot(browser, tmp_path, "site-run.png")
+    # Another run through the same page: its hash names it.
+    browser.get((site / "run.html").as_uri() + "#no-such-run")
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements("css selector", "#run-error"))
+    assert "no data for run no-such-run" in browser.find_element("css selector", "#run-error").text
 
 
 def test_static_site_in_chromium(browser, tmp_path):
-    """The site of a store of golden runs (thresholds and a change point drawn)."""
+    """The site of a store of golden runs (thresholds, a change point, time series)."""
+    import dataclasses
+
     from test_report_site import run  # the golden records of the site's unit tests
 
     store = open_store(str(tmp_path / "h.db"))
+    series = {
+        "interval_ms": 500,
+        "workers": {
+            worker: {
+                "read_iops": [[t * 500, 900.0 + (t * 37 % 11) * 10] for t in range(1, 40)],
+                "read_lat_ms": [[t * 500, 0.2 + (t % 5) * 0.01] for t in range(1, 40)],
+            }
+            for worker in ("127.0.0.2:8765", "127.0.0.3:8765")
+        },
+    }
     for index in range(5):
-        store.record(run(f"a{index}", "a" * 16, 100.0 + index, iops=1000.0 + 10 * index))
+        record = run(f"a{index}", "a" * 16, 100.0 + index, iops=1000.0 + 10 * index)
+        raw = {**record.raw, "fioloadgen": {"timeseries": series}}
+        store.record(dataclasses.replace(record, raw=raw))
     from pytest_fioloadgen.gating import Thresholds
 
     limits = tmp_path / "t.toml"
@@ -153,4 +192,55 @@ def test_static_site_in_chromium(browser, tmp_path):
         )
     finally:
         store.close()
-    check_site(browser, tmp_path / "site", tmp_path)
+    check_site(browser, tmp_path / "site", tmp_path, timeseries=True)
+
+
+def test_site_run_page_shows_every_field_of_the_record(browser, tmp_path):
+    """Fields the page has no section for (a later record's) are shown, as text."""
+    import json
+
+    from pytest_fioloadgen.report.site import copy_assets, run_data_path, run_page
+
+    site = tmp_path / "site"
+    copy_assets(site)
+    (site / "run.html").write_text(run_page())
+    document = {
+        "format": 1,
+        "key": {"history_key": "k" * 16, "title": "p w1 local/t", "page": "keys/k.html"},
+        "run": {
+            "run_id": "odd id/ü",
+            "session_id": "s",
+            "history_key": "k" * 16,
+            "started_at": 1.7e9,
+            "finished_at": 1.7e9 + 5,
+            "status": "complete",
+            "metrics": {"iops": 1234.5},
+            "labels": {"git_commit": "<b>abc</b>"},
+            "fingerprint": {"host": "h"},
+            "notes": ["directory= removed"],
+            "profile_text": "[job]\nrw=randread\n",
+            "verdict": {"status": "regression", "summary": "iops -20%"},
+            "comparisons": [{"metric": "iops", "status": "regression", "p_value": 0.001}],
+            "minimum_detectable_effect": {"iops": 4.2},
+        },
+        "derived": {"per_worker": [], "latency": {}, "timeseries": None},
+    }
+    path = site / run_data_path("odd id/ü")
+    path.parent.mkdir(parents=True)
+    path.write_text(f"fioloadgenRun({json.dumps(document)});")
+    from urllib.parse import quote
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get((site / "run.html").as_uri() + "#" + quote("odd id/ü", safe=""))
+    WebDriverWait(browser, 10).until(
+        lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
+    )
+    text = browser.find_element("css selector", "#run").text
+    assert "run odd id/ü" in text
+    assert "iops -20%" in browser.find_element("css selector", "#verdict").text
+    assert "0.001" in browser.find_element("css selector", "#comparisons").text
+    assert "minimum_detectable_effect" in browser.find_element("css selector", "#other").text
+    assert "<b>abc</b>" in browser.find_element("css selector", "#labels").text
+    assert "directory= removed" in browser.find_element("css selector", "#notes").text
+    assert console_errors(browser) == []

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_fioloadgen.cli import main
-from pytest_fioloadgen.report.site import build_site
+from pytest_fioloadgen.gating import Thresholds
+from pytest_fioloadgen.report.site import build_site, file_name, run_data_path
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.store.base import RunRecord
 
@@ -53,27 +54,57 @@ def store_uri(tmp_path):
     return uri
 
 
-def test_site_has_an_index_a_page_per_key_and_per_run(store_uri, tmp_path):
+def run_data(out: Path, run_id: str) -> dict:
+    """The document a run's data file passes to fioloadgenRun."""
+    text = (out / run_data_path(run_id)).read_text()
+    assert text.startswith("fioloadgenRun(") and text.endswith(");\n")
+    return json.loads(text[len("fioloadgenRun(") : -3])
+
+
+def test_site_has_an_index_a_page_per_key_and_data_per_run(store_uri, tmp_path):
     out = tmp_path / "site"
     store = open_store(store_uri)
     summary = build_site(store, out, change_points={"a" * 16: ["a2"]})
     store.close()
-    assert (summary.keys, summary.runs) == (2, 6)
+    assert (summary.keys, summary.runs, summary.runs_written, summary.full) == (2, 6, 6, True)
     index = (out / "index.html").read_text()
     assert index.count('href="keys/') == 2
     assert "fast&lt;ssd&gt;" in index and "<ssd>" not in index
+    assert index.count("<polyline") == 2
     key_page = (out / "keys" / ("a" * 16 + ".html")).read_text()
     data = json.loads(re.search(r'id="trend-data">(.*?)</script>', key_page).group(1))
     assert data["change"] == [False, False, True, False]
     assert data["charts"][0]["series"]["iops"] == [1000.0, 1001.0, 1002.0, 1003.0]
+    assert data["runs"][0] == "../run.html#a0"
     assert "(change point)" in key_page
-    run_page = (out / "runs" / "a0.html").read_text()
-    assert "fioloadgen-chart" in run_page and "fio-workers" in run_page
-    assert "&lt;script&gt;alert(1)" in run_page and "<script>alert" not in run_page
-    failed = (out / "runs" / "b1.html").read_text()
-    assert "worker &lt;w0&gt; did not report" in failed
+    # One page shows every run, from the run's data file.
+    assert "run.js" in (out / "run.html").read_text()
+    assert sorted(p.name for p in (out / "runs").rglob("*.js")) == [
+        "a0.js",
+        "a1.js",
+        "a2.js",
+        "a3.js",
+        "b0.js",
+        "b1.js",
+    ]
+    document = run_data(out, "a0")
+    assert document["run"]["profile_text"].endswith("# <script>alert(1)</script>\n")
+    assert document["run"]["fingerprint"] == {"host": "vm", "fio_version": "fio-3.33"}
+    assert document["key"] == {
+        "history_key": "a" * 16,
+        "title": "randread-4k w2 local/fast<ssd>",
+        "page": f"keys/{'a' * 16}.html",
+    }
+    assert "raw" not in document["run"]
+    derived = document["derived"]
+    assert len(derived["per_worker"]) == 2 and derived["per_worker"][0]["iops"] > 0
+    assert derived["latency"]["read"]["histogram"] and derived["latency"]["read"]["samples"] > 0
+    failed = run_data(out, "b1")
+    assert failed["run"]["error"] == "worker <w0> did not report"
+    assert failed["derived"]["per_worker"] == []
     assert (out / "assets" / "chart.umd.min.js").stat().st_size > 100_000
     assert (out / "assets" / "chartjs-LICENSE.md").exists()
+    assert (out / "assets" / "run.js").exists()
 
 
 def test_pages_load_nothing_from_the_network(store_uri, tmp_path):
@@ -85,8 +116,9 @@ def test_pages_load_nothing_from_the_network(store_uri, tmp_path):
         text = page.read_text()
         for ref in re.findall(r'(?:src|href)="([^"]+)"', text):
             assert not re.match(r"^[a-z]+://", ref), (page, ref)
-            if not ref.startswith("#"):
-                assert (page.parent / ref).resolve().exists(), (page, ref)
+            target = ref.split("#", 1)[0]
+            if target:
+                assert (page.parent / target).resolve().exists(), (page, ref)
 
 
 def test_thresholds_are_drawn_on_the_trend(store_uri, tmp_path):
@@ -108,7 +140,10 @@ def test_cli_prints_where_the_site_is(store_uri, tmp_path, capsys):
     out = tmp_path / "site"
     assert main(["report", "--store", store_uri, "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "2 history keys and 6 runs" in said and (out / "index.html").as_uri() in said
+    assert "built the site of 2 history keys and 6 runs" in said
+    assert (out / "index.html").as_uri() in said and "(2 key pages and 6 runs written)" in said
+    assert main(["report", "--store", store_uri, "--out", str(out)]) == 0
+    assert "updated the site of 2 history keys and 6 runs" in capsys.readouterr().out
 
 
 def test_cli_errors_are_one_line_naming_the_input(tmp_path, capsys):
@@ -150,4 +185,97 @@ def test_change_points_are_detected_from_the_history(tmp_path):
     store.close()
     page = (out / "keys" / f"{'c' * 16}.html").read_text()
     assert page.count("(change point)") == 1
-    assert re.search(r'runs/s12\.html">[^<]*</a> \(change point\)', page)
+    assert re.search(r'run\.html#s12">[^<]*</a> \(change point\)', page)
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(out)): path.stat().st_mtime_ns
+        for path in out.rglob("*")
+        if path.is_file() and path.name != ".fioloadgen-site.json"
+    }
+
+
+def test_an_update_writes_only_new_runs_and_their_keys(store_uri, tmp_path):
+    out = tmp_path / "site"
+    store = open_store(store_uri)
+    build_site(store, out)
+    before = _mtimes(out)
+    store.record(run("a4", "a" * 16, 104.0, iops=1004.0))
+    store.delete("b1")
+    summary = build_site(store, out)
+    after = _mtimes(out)
+    changed = {name for name in after if after[name] != before.get(name)}
+    fixed = {"index.html", "run.html"} | {n for n in after if n.startswith("assets/")}
+    assert changed - fixed == {
+        f"keys/{'a' * 16}.html",
+        f"keys/{'b' * 16}.html",
+        run_data_path("a4"),
+    }
+    assert not (out / run_data_path("b1")).exists()
+    assert (summary.keys, summary.runs, summary.keys_written, summary.runs_written) == (2, 6, 2, 1)
+    assert not summary.full
+    assert "6 runs" in (out / "index.html").read_text()
+    # Nothing new: nothing but the index and the fixed files is written.
+    again = build_site(store, out)
+    assert (again.keys_written, again.runs_written) == (0, 0)
+    # New thresholds change what every key page draws, not the runs.
+    limits = tmp_path / "t.toml"
+    limits.write_text("[defaults]\niops = 900\n")
+    redrawn = build_site(store, out, thresholds=Thresholds.load(limits))
+    assert (redrawn.keys_written, redrawn.runs_written) == (2, 0)
+    assert build_site(store, out, full=True).runs_written == 6
+    store.close()
+    # The site of another store is rebuilt, never mixed.
+    other = open_store(str(tmp_path / "other.db"))
+    other.record(run("z0", "c" * 16, 1.0))
+    rebuilt = build_site(other, out)
+    other.close()
+    assert rebuilt.full and (rebuilt.keys, rebuilt.runs) == (1, 1)
+    assert not (out / "keys" / f"{'a' * 16}.html").exists()
+    assert not (out / run_data_path("a0")).exists()
+
+
+def test_an_update_reads_only_the_new_runs_fio_documents(store_uri, tmp_path, monkeypatch):
+    """A site update (and a key's trend) never decompresses a document it does not show."""
+    from pytest_fioloadgen.store import sqlite as sqlite_store
+
+    out = tmp_path / "site"
+    store = open_store(store_uri)
+    build_site(store, out)
+    store.record(run("a4", "a" * 16, 104.0, iops=1004.0))
+    opened = []
+    real = sqlite_store.zlib.decompress
+    monkeypatch.setattr(
+        sqlite_store.zlib, "decompress", lambda data: opened.append(1) or real(data)
+    )
+    build_site(store, out)
+    assert len(opened) == 1
+    from pytest_fioloadgen.key_summary import key_trend
+
+    key_trend(store, "a" * 16, "iops")
+    assert len(opened) == 1
+    store.close()
+
+
+def test_odd_run_ids_get_distinct_files_inside_the_site():
+    ids = ["a0", "A0", "a/../b", "..", ".", "", "ü", "a b", "~61", "x" * 40]
+    names = [file_name(run_id) for run_id in ids]
+    assert len(set(names)) == len(ids)
+    for run_id in ids:
+        path = run_data_path(run_id)
+        assert path.startswith("runs/") and path.count("/") == 2 and ".." not in path
+    assert run_data_path("ab12") == "runs/ab/ab12.js"
+    assert run_data_path("..") == "runs/2e/~2e2e.js"
+    assert run_data_path("") == "runs/__/~.js"
+
+
+def test_run_data_written_by_worker_processes_is_the_same(store_uri, tmp_path):
+    store = open_store(store_uri)
+    build_site(store, tmp_path / "one", processes=1)
+    build_site(store, tmp_path / "two", processes=2)
+    store.close()
+    for path in (tmp_path / "one" / "runs").rglob("*.js"):
+        twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+        assert twin.read_text() == path.read_text()
+    assert len(list((tmp_path / "two" / "runs").rglob("*.js"))) == 6

@@ -418,3 +418,31 @@ def test_history_overlay_has_change_points_and_threshold_lines(ctx, client, auth
         {"label": f"{limits} [profile.randread-4k.workers.4]", "value": 850.0, "bound": "min"}
     ]
     assert history["baseline_band"]["center"] == pytest.approx(701, abs=2)
+
+
+def test_history_reads_no_fio_document_and_computes_once(ctx, client, auth, monkeypatch):
+    """A history page decompresses no raw document; its overlay is the key's cached
+    summary, computed again only after a run of the key was recorded."""
+    from pytest_fioloadgen import key_summary
+    from pytest_fioloadgen.store import sqlite as sqlite_store
+    from tests.unit.test_store_contract import make_run
+
+    for number in range(30):
+        run = make_run(f"h{number:02d}", started_at=100.0 + number, metrics={"iops": 1000.0})
+        assert client.post("/api/v1/runs", json=_wire(run), headers=auth).status_code == 201
+    opened, computed = [], []
+    decompress, summarize = sqlite_store.zlib.decompress, key_summary.summarize
+    monkeypatch.setattr(
+        sqlite_store.zlib, "decompress", lambda d: opened.append(1) or decompress(d)
+    )
+    monkeypatch.setattr(
+        key_summary, "summarize", lambda *a, **k: computed.append(1) or summarize(*a, **k)
+    )
+    for _ in range(3):
+        history = body(client.get("/api/v1/history/0123456789abcdef?metric=iops&limit=10"))
+        assert len(history["data"]["points"]) == 10
+    assert (len(opened), len(computed)) == (0, 1)
+    extra = make_run("h99", started_at=500.0, metrics={"iops": 1000.0})
+    assert client.post("/api/v1/runs", json=_wire(extra), headers=auth).status_code == 201
+    body(client.get("/api/v1/history/0123456789abcdef?metric=iops"))
+    assert len(computed) == 2

@@ -51,12 +51,14 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 3
+    assert len(MIGRATIONS) == 4
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert tables == [
         ("baseline_runs",),
         ("baselines",),
+        ("key_summaries",),
+        ("key_versions",),
         ("labels",),
         ("metrics",),
         ("raw_results",),
@@ -232,7 +234,7 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 3; "
+        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 4; "
         "upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
