@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ _RUN_FILTERS = (
     "history_key",
 )
 METRICS = METRIC_NAMES
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 
 
 def _metric(name: str | None) -> str:
@@ -60,10 +62,10 @@ def _int_field(document: dict[str, Any], key: str) -> int:
     value = document.get(key)
     if isinstance(value, bool) or not isinstance(value, int | str):
         fail(400, f"field {key!r} must be an integer")
-    try:
-        return int(value)
-    except ValueError:
-        fail(400, f"field {key!r} = {value!r} is not an integer")
+    if isinstance(value, str) and not _INTEGER.match(value):
+        # int() would also take Arabic-Indic digits, " 1 " or "1_0"; a count is ASCII digits.
+        fail(400, f"field {key!r} = {value[:40]!r} is not an integer")
+    return int(value)
 
 
 def _str_field(document: dict[str, Any], key: str, *, required: bool = True) -> str:

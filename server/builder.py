@@ -12,14 +12,15 @@ _BLOCK_SIZE = re.compile(r"^\d{1,7}[kKmM]?$")
 _SIZE = re.compile(r"^\d{1,6}[kKmMgG]$")
 
 
+_INTEGER = re.compile(r"^[0-9]{1,12}$")
+
+
 def _int(spec: Mapping[str, Any], key: str, low: int, high: int, default: int | None) -> int:
     value = spec.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise JobError(f"custom profile: {key} must be an integer from {low} to {high}")
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
+    # ASCII digits only: int() also takes other scripts' digits or " 1_0 ", no form sends them.
+    number = value if isinstance(value, int) else int(value) if _INTEGER.match(value) else low - 1
     if not low <= number <= high:
         raise JobError(f"custom profile: {key} {value!r} must be an integer from {low} to {high}")
     return number

@@ -224,7 +224,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _ok("replaced"),
                         "201": _ok("created"),
-                        **_errors(400, 401, 404, 409, 413),
+                        **_errors(400, 401, 404, 409, 413, 415),
                     },
                 },
                 "delete": {
@@ -237,7 +237,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "preview a custom job file built from parameters",
                     "requestBody": _body(_SPEC),
-                    "responses": {"200": _ok("the job file"), **_errors(400, 413)},
+                    "responses": {"200": _ok("the job file"), **_errors(400, 413, 415)},
                 }
             },
             "/jobs": {
@@ -303,7 +303,10 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"202": _ok("queued", _data(_JOB)), **_errors(400, 401, 404, 413)},
+                    "responses": {
+                        "202": _ok("queued", _data(_JOB)),
+                        **_errors(400, 401, 404, 413, 415),
+                    },
                 },
             },
             "/jobs/{job_id}": {
@@ -360,7 +363,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "record a run (what the http store does)",
                     "security": _SECURE,
                     "requestBody": _body(_RUN),
-                    "responses": {"201": _ok("recorded"), **_errors(400, 401, 409, 413)},
+                    "responses": {"201": _ok("recorded"), **_errors(400, 401, 409, 413, 415)},
                 },
             },
             "/runs/{run_id}": {
@@ -397,7 +400,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"200": _ok("pinned"), **_errors(400, 401, 404)},
+                    "responses": {"200": _ok("pinned"), **_errors(400, 401, 404, 413, 415)},
                 },
                 "delete": {
                     "summary": "remove a baseline (not its runs)",
@@ -458,7 +461,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"200": _ok("imported"), **_errors(400, 401, 409, 413)},
+                    "responses": {"200": _ok("imported"), **_errors(400, 401, 409, 413, 415)},
                 }
             },
         },

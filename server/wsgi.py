@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 
 from pytest_fioloadgen.exceptions import ConfigError
@@ -51,6 +52,22 @@ class AccessLog:
         return result
 
 
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request reader, but a transfer coding it cannot decode is the client's
+    error (400 naming the header), not a server error: RFC 9112 only says SHOULD 501, and a
+    5xx reads as a fault of ours in every monitor."""
+
+    def simple_response(self, status: str | int, msg: str = "") -> None:
+        if str(status).startswith("501"):
+            status = "400 Bad Request"
+            msg = "Transfer-Encoding must be chunked (no other transfer coding is accepted)"
+        super().simple_response(status, msg)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
 class Server:
     """A prepared (bound) server: ``port`` is known before ``serve`` blocks."""
 
@@ -69,6 +86,7 @@ class Server:
         )
         # cheroot refuses larger bodies itself (413) before the app reads a byte.
         self._server.max_request_body_size = config.max_bulk_body
+        self._server.ConnectionClass = _Connection
         try:
             self._server.prepare()
         except OSError as err:
