@@ -12,8 +12,10 @@ wrong or missing content types, oversized bodies, chunked bodies within and beyo
 limit, broken chunk framing, odd headers (Authorization, Content-Length, Expect, Host,
 Transfer-Encoding) and odd query parameters and path segments.
 
-It prints how many answers were 5xx (the target is 0) and how many requests got no HTTP
-answer at all; ``--verbose`` lists each of them. ``tests/integration/test_server_probe.py``
+Each request comes from its own loopback address, so that the profile builder's rate
+bound per client (429) does not stand in front of its body handling. It prints how many
+answers were 5xx (the target is 0) and how many requests got no HTTP answer at all;
+``--verbose`` lists each of them. ``tests/integration/test_server_probe.py``
 sends the same cases to an in-process server and checks the expected status of each kind.
 """
 
@@ -624,6 +626,12 @@ class Outcome:
     body: bytes
 
 
+def _source(host: str, number: int) -> str | None:
+    # Each request from its own loopback address (127.0.0.2-251): the profile builder's
+    # rate bound is per client, and must not hide how the builder handles bodies.
+    return f"127.0.0.{2 + number % 250}" if host == "127.0.0.1" else None
+
+
 def run_other(host: str, port: int, token: str) -> list[Outcome]:
     outcomes = []
     for route, name, request in other_requests(f"{host}:{port}", token):
@@ -638,7 +646,7 @@ def run_cases(host: str, port: int, token: str, *, only: str | None = None) -> l
         if only and only not in route.name:
             continue
         request = case.build(route, f"{host}:{port}", token, f"{number}")
-        status, body = send(host, port, request)
+        status, body = send(host, port, request, source=_source(host, number))
         outcomes.append(Outcome(route.name, case.kind, case.name, status, body))
     return outcomes
 

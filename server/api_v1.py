@@ -19,6 +19,7 @@ from .builder import build_job_file
 from .context import ServerContext
 from .http import (
     Handler,
+    RateLimiter,
     fail,
     handled,
     json_object,
@@ -26,6 +27,7 @@ from .http import (
     query_all,
     query_choice,
     query_int,
+    rate_limit,
     require_token,
     respond,
 )
@@ -39,6 +41,9 @@ EXPORT_FORMAT = "fioloadgen-runs"
 EXPORT_VERSION = 1
 MAX_COMPARE = 12
 MAX_SERIES = 5000
+#: Profile-builder previews per client address: a form clicked by hand, not a load test.
+BUILDER_RATE_PER_S = 5.0
+BUILDER_BURST = 20
 _RUN_FILTERS = (
     "profile_name",
     "profile_hash",
@@ -89,6 +94,7 @@ def _labels(document: dict[str, Any]) -> dict[str, str]:
 
 def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     config = ctx.config
+    builder_rate = RateLimiter(BUILDER_RATE_PER_S, BUILDER_BURST)
 
     def writer() -> None:
         require_token(ctx.token)
@@ -142,9 +148,12 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
 
     @route("/profile-builder", "POST")
     def build_profile() -> Any:
-        # A preview: nothing is stored, so no token is needed.
+        # A preview: nothing is stored and no fio process runs (builder.py checks every
+        # parameter in Python, the safety policy runs on the result), so no token is needed;
+        # a bounded rate per client keeps it cheap. Saving it (PUT /profiles) runs fio.
+        rate_limit(builder_rate, "profile-builder")
         text = build_job_file(json_object(config.max_body))
-        ctx.profiles.check("custom", text)
+        ctx.profiles.check_policy("custom", text)
         return {"data": {"text": text}}
 
     # -- jobs ----------------------------------------------------------------------

@@ -7,11 +7,14 @@ writes need the token.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
 import math
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -42,9 +45,9 @@ def error_body(status: int, message: str) -> str:
     return dumps({"status": f"{status} {reason}", "message": message})
 
 
-def fail(status: int, message: str) -> NoReturn:
+def fail(status: int, message: str, headers: dict[str, str] | None = None) -> NoReturn:
     raise bottle.HTTPResponse(
-        error_body(status, message), status, {"Content-Type": "application/json"}
+        error_body(status, message), status, {"Content-Type": "application/json", **(headers or {})}
     )
 
 
@@ -341,3 +344,56 @@ def query_choice(
     if raw not in choices:
         fail(400, f"query parameter {name}={raw!r} must be one of {', '.join(choices)}")
     return str(raw)
+
+
+class RateLimiter:
+    """A token bucket per client address: ``rate`` requests a second, bursts of ``burst``.
+
+    At most ``max_clients`` addresses are remembered (the least recently seen is forgotten
+    first), so a flood of addresses costs bounded memory.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._clock = clock
+        self._buckets: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> float:
+        """0.0 when ``client`` may go now (and takes a token), else the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            tokens, stamp = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+            return wait
+
+
+def rate_limit(limiter: RateLimiter, what: str) -> None:
+    """429 with Retry-After when this client has used up its share of ``what``."""
+    client = str(bottle.request.environ.get("REMOTE_ADDR") or "-")
+    wait = limiter.acquire(client)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        fail(
+            429,
+            f"too many {what} requests from {client} (at most {limiter.rate:g} a second); "
+            f"retry in {seconds} s",
+            {"Retry-After": str(seconds)},
+        )

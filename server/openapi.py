@@ -56,10 +56,18 @@ _SPEC = {
     "properties": {
         "pattern": {"type": "string", "enum": ["random", "sequential"]},
         "read_pct": {"type": "integer", "minimum": 0, "maximum": 100},
-        "block_size": {"type": "string", "pattern": "^[0-9]{1,7}[kKmM]?$"},
+        "block_size": {
+            "type": "string",
+            "pattern": "^[0-9]{1,8}[kKmM]?$",
+            "description": "512 bytes to 64m, at most size",
+        },
         "iodepth": {"type": "integer", "minimum": 1, "maximum": 1024},
         "runtime": {"type": "integer", "minimum": 1, "maximum": 86400},
-        "size": {"type": "string", "pattern": "^[0-9]{1,6}[kKmMgG]$"},
+        "size": {
+            "type": "string",
+            "pattern": "^[0-9]{1,7}[kKmMgG]$",
+            "description": "1m to 64 TiB",
+        },
     },
 }
 
@@ -235,9 +243,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/profile-builder": {
                 "post": {
-                    "summary": "preview a custom job file built from parameters",
+                    "summary": "preview a custom job file built from parameters "
+                    "(no token; a bounded rate per client, then 429 with Retry-After)",
                     "requestBody": _body(_SPEC),
-                    "responses": {"200": _ok("the job file"), **_errors(400, 413, 415)},
+                    "responses": {"200": _ok("the job file"), **_errors(400, 413, 415, 429)},
                 }
             },
             "/jobs": {

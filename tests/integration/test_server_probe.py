@@ -27,6 +27,7 @@ def test_the_probe_gets_no_5xx_and_each_kind_its_answer(start_server):
     outcomes = probe.run_cases(host, port, live.token)
     assert len(outcomes) == 640
     assert [(o.route, o.case, o.status) for o in outcomes if o.status >= 500 or not o.status] == []
+    assert [o for o in outcomes if o.status == 429] == []  # each from its own address
     by_kind = collections.defaultdict(set)
     for outcome in outcomes:
         by_kind[outcome.kind].add(outcome.status)
