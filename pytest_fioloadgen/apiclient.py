@@ -1,9 +1,11 @@
 """A small client of the results server's REST API (/api/v1), for the CLI and the http store.
 
 It knows where the server is (``--url`` / ``FIO_API_URL``) and the token (``FIO_API_TOKEN``,
-``FIO_API_TOKEN_FILE`` or the client config file), retries what is safe to retry, bounds
-every call with a timeout, and turns every failure into an ``ApiError`` with one line that
-names the server and what went wrong (never the token).
+``FIO_API_TOKEN_FILE`` or the client config file), verifies an https server's certificate
+(against the system's CAs, or a private CA from ``--ca-file`` / ``FIO_API_CA_FILE`` /
+``ca_file`` in the client config), retries what is safe to retry, bounds every call with a
+timeout, and turns every failure into an ``ApiError`` with one line that names the server
+and what went wrong (never the token).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +94,22 @@ def resolve_token() -> str | None:
     return str(configured).strip() if configured else None
 
 
+def resolve_ca_file(ca_file: str | None = None) -> str | None:
+    """``--ca-file``, else FIO_API_CA_FILE, else ``ca_file`` in the client config; checked.
+
+    None means the system's trusted CAs. The session ignores REQUESTS_CA_BUNDLE and the
+    like (it does not trust the environment: ~/.netrc could replace the token), so this is
+    the one way to name a private CA.
+    """
+    chosen = ca_file or os.environ.get("FIO_API_CA_FILE") or str(_config().get("ca_file") or "")
+    if not chosen:
+        return None
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        raise ApiError(f"CA file {chosen} (--ca-file / FIO_API_CA_FILE) is not a readable file")
+    return str(path)
+
+
 def without_non_finite(value: Any) -> Any:
     """Standard JSON has no NaN/Infinity (browsers cannot parse them): those become null."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -100,6 +119,26 @@ def without_non_finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [without_non_finite(item) for item in value]
     return value
+
+
+def _tls_reason(err: BaseException) -> str:
+    """The ssl error's own words ("certificate verify failed: ..."), found through the
+    wrappers requests and urllib3 put around it."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        cause = pending.pop(0)
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError) and cause.verify_message:
+            return f"certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError) and cause.reason:
+            return str(cause.reason).lower().replace("_", " ")
+        inner = [cause.__cause__, cause.__context__, getattr(cause, "reason", None)]
+        inner += list(cause.args)
+        pending += [item for item in inner if isinstance(item, BaseException)]
+    return str(err)
 
 
 def encode_json(document: Any) -> bytes:
@@ -114,18 +153,25 @@ class ApiClient:
     token: str | None = None
     timeout: tuple[float, float] = DEFAULT_TIMEOUT_S
     retries: int = RETRIES
+    #: A PEM bundle of the CA(s) that signed an https server's certificate; None: the
+    #: system's. Certificates are always verified.
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self._session = requests.Session()
         # Never let ~/.netrc replace the token we were given.
         self._session.trust_env = False
+        self._session.verify = self.ca_file if self.ca_file else True
         retry = Retry(
             total=self.retries,
             connect=self.retries,
             read=0,
             status=self.retries,
             backoff_factor=0.2,
+            # A certificate that fails verification fails again: TLS errors ("other"
+            # to urllib3) are not retried.
+            other=0,
             status_forcelist=(502, 503, 504),
             allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
             raise_on_status=False,
@@ -135,8 +181,8 @@ class ApiClient:
         self._session.mount("https://", adapter)
 
     @classmethod
-    def from_environment(cls, url: str | None = None) -> ApiClient:
-        return cls(resolve_url(url), resolve_token())
+    def from_environment(cls, url: str | None = None, ca_file: str | None = None) -> ApiClient:
+        return cls(resolve_url(url), resolve_token(), ca_file=resolve_ca_file(ca_file))
 
     def close(self) -> None:
         self._session.close()
@@ -172,6 +218,12 @@ class ApiClient:
             response = self._session.request(
                 method, url, params=params, data=data, headers=headers, timeout=self.timeout
             )
+        except requests.exceptions.SSLError as err:
+            # An answer, but not one to trust (or no TLS at all): never "unreachable".
+            raise ApiError(
+                f"results server {self.base_url}: TLS failed ({_tls_reason(err)}); for a "
+                "private CA pass --ca-file FILE or set FIO_API_CA_FILE"
+            ) from err
         except requests.Timeout as err:
             raise ApiError(
                 f"results server {self.base_url} did not answer in time", unreachable=True

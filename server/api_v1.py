@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from .builder import build_job_file
 from .context import ServerContext
 from .http import (
     Handler,
+    RateLimiter,
     fail,
     handled,
     json_object,
@@ -25,6 +27,7 @@ from .http import (
     query_all,
     query_choice,
     query_int,
+    rate_limit,
     require_token,
     respond,
 )
@@ -38,6 +41,9 @@ EXPORT_FORMAT = "fioloadgen-runs"
 EXPORT_VERSION = 1
 MAX_COMPARE = 12
 MAX_SERIES = 5000
+#: Profile-builder previews per client address: a form clicked by hand, not a load test.
+BUILDER_RATE_PER_S = 5.0
+BUILDER_BURST = 20
 _RUN_FILTERS = (
     "profile_name",
     "profile_hash",
@@ -47,6 +53,7 @@ _RUN_FILTERS = (
     "history_key",
 )
 METRICS = METRIC_NAMES
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 
 
 def _metric(name: str | None) -> str:
@@ -60,10 +67,10 @@ def _int_field(document: dict[str, Any], key: str) -> int:
     value = document.get(key)
     if isinstance(value, bool) or not isinstance(value, int | str):
         fail(400, f"field {key!r} must be an integer")
-    try:
-        return int(value)
-    except ValueError:
-        fail(400, f"field {key!r} = {value!r} is not an integer")
+    if isinstance(value, str) and not _INTEGER.match(value):
+        # int() would also take Arabic-Indic digits, " 1 " or "1_0"; a count is ASCII digits.
+        fail(400, f"field {key!r} = {value[:40]!r} is not an integer")
+    return int(value)
 
 
 def _str_field(document: dict[str, Any], key: str, *, required: bool = True) -> str:
@@ -87,6 +94,7 @@ def _labels(document: dict[str, Any]) -> dict[str, str]:
 
 def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     config = ctx.config
+    builder_rate = RateLimiter(BUILDER_RATE_PER_S, BUILDER_BURST)
 
     def writer() -> None:
         require_token(ctx.token)
@@ -140,9 +148,12 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
 
     @route("/profile-builder", "POST")
     def build_profile() -> Any:
-        # A preview: nothing is stored, so no token is needed.
+        # A preview: nothing is stored and no fio process runs (builder.py checks every
+        # parameter in Python, the safety policy runs on the result), so no token is needed;
+        # a bounded rate per client keeps it cheap. Saving it (PUT /profiles) runs fio.
+        rate_limit(builder_rate, "profile-builder")
         text = build_job_file(json_object(config.max_body))
-        ctx.profiles.check("custom", text)
+        ctx.profiles.check_policy("custom", text)
         return {"data": {"text": text}}
 
     # -- jobs ----------------------------------------------------------------------

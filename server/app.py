@@ -17,7 +17,7 @@ from .auth import load_or_create_token
 from .config import ServerConfig
 from .context import ServerContext
 from .executor import Executor
-from .http import JsonBottle, dumps
+from .http import JsonBottle, dumps, header
 from .jobsdb import JobDB
 from .profiles_repo import ProfileRepository
 
@@ -60,7 +60,7 @@ def create_app(ctx: ServerContext) -> bottle.Bottle:
         response.set_header("Referrer-Policy", "no-referrer")
         response.set_header("Content-Security-Policy", CSP)
         response.set_header("Cache-Control", "no-store")
-        origin = bottle.request.get_header("Origin")
+        origin = header("Origin")
         # CORS stays off unless an origin was configured; never "*", never any origin.
         if origin and origin in origins and bottle.request.path.startswith("/api/"):
             response.set_header("Access-Control-Allow-Origin", origin)

@@ -8,7 +8,6 @@ into HTTP Basic, so Basic with the token as user name or as password is accepted
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import os
 import secrets
@@ -53,7 +52,8 @@ def presented_tokens(authorization: str | None) -> list[str]:
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):
+            # binascii.Error for bad base64; a plain ValueError for non-ASCII text.
             return []
         user, _sep, password = decoded.partition(":")
         return [candidate for candidate in (user, password) if candidate]

@@ -1,4 +1,9 @@
-"""A job file from a handful of parameters, like FIOLoadGen's custom profile form."""
+"""A job file from a handful of parameters, like FIOLoadGen's custom profile form.
+
+Every parameter is checked here, in Python, against bounds within which fio's own parser
+accepts the file (tests/unit/test_server_builder.py runs fio on the extremes): a preview
+costs no fio process, so anyone may ask for one.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,57 @@ from typing import Any
 
 from .jobsdb import JobError
 
-_BLOCK_SIZE = re.compile(r"^\d{1,7}[kKmM]?$")
-_SIZE = re.compile(r"^\d{1,6}[kKmMgG]$")
+_BLOCK_SIZE = re.compile(r"^(\d{1,8})([kKmM]?)$")
+_SIZE = re.compile(r"^(\d{1,7})([kKmMgG])$")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+#: Every job file the builder can make is one fio's parser accepts (a test runs fio on the
+#: extremes), so a preview needs no fio process: 512 B sectors up to 64 MiB per I/O.
+MIN_BLOCK, MAX_BLOCK = 512, 64 << 20
+#: At least one block; at most 64 TiB, more than any worker directory holds.
+MIN_SIZE, MAX_SIZE = 1 << 20, 64 << 40
+_INTEGER = re.compile(r"^[0-9]{1,12}$")
 
 
 def _int(spec: Mapping[str, Any], key: str, low: int, high: int, default: int | None) -> int:
     value = spec.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise JobError(f"custom profile: {key} must be an integer from {low} to {high}")
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
+    # ASCII digits only: int() also takes other scripts' digits or " 1_0 ", no form sends them.
+    number = value if isinstance(value, int) else int(value) if _INTEGER.match(value) else low - 1
     if not low <= number <= high:
         raise JobError(f"custom profile: {key} {value!r} must be an integer from {low} to {high}")
     return number
+
+
+def _bytes(
+    spec: Mapping[str, Any],
+    key: str,
+    default: str,
+    form: re.Pattern[str],
+    low: int,
+    high: int,
+    example: str,
+) -> tuple[str, int]:
+    """A fio size (``4k``) within [low, high] bytes: (as given, in bytes)."""
+    value = spec.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    match = form.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise JobError(f"custom profile: {key} {str(value)[:40]!r} is not like {example}")
+    number = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if not low <= number <= high:
+        raise JobError(
+            f"custom profile: {key} {value!r} must be from {_human(low)} to {_human(high)}"
+        )
+    return value, number
+
+
+def _human(size: int) -> str:
+    for unit, factor in (("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 def build_job_file(spec: Mapping[str, Any]) -> str:
@@ -34,12 +75,12 @@ def build_job_file(spec: Mapping[str, Any]) -> str:
     read_pct = _int(spec, "read_pct", 0, 100, 100)
     iodepth = _int(spec, "iodepth", 1, 1024, 4)
     runtime = _int(spec, "runtime", 1, 86400, 30)
-    block_size = str(spec.get("block_size", "4k"))
-    if not _BLOCK_SIZE.match(block_size):
-        raise JobError(f"custom profile: block_size {block_size!r} is not like 4k or 1m")
-    size = str(spec.get("size", "256m"))
-    if not _SIZE.match(size):
-        raise JobError(f"custom profile: size {size!r} is not like 256m or 1g")
+    block_size, block = _bytes(
+        spec, "block_size", "4k", _BLOCK_SIZE, MIN_BLOCK, MAX_BLOCK, "4k or 1m"
+    )
+    size, total = _bytes(spec, "size", "256m", _SIZE, MIN_SIZE, MAX_SIZE, "256m or 1g")
+    if block > total:
+        raise JobError(f"custom profile: block_size {block_size} is larger than size {size}")
     prefix = "rand" if pattern == "random" else ""
     if read_pct == 100:
         rw = f"{prefix}read"

@@ -17,10 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
@@ -63,10 +65,21 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         cors_origins=tuple(args.cors_origin or ()),
+        tls_cert=_path(args.tls_cert),
+        tls_key=_path(args.tls_key),
+        insecure=args.insecure,
         executor=not args.no_executor,
         debug=args.debug,
         threads=args.threads,
     )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().absolute() if value else None
+
+
+def _url(config: ServerConfig, port: int | None = None) -> str:
+    return f"{config.scheme}://{config.host}:{config.port if port is None else port}"
 
 
 def _setup_logging(config: ServerConfig, to_files: bool) -> None:
@@ -102,6 +115,8 @@ def _serve(args: argparse.Namespace) -> int:
         ) from err
 
     server = Server(config)
+    if server.warning:
+        print(f"fioloadgen: WARNING: {server.warning}", file=sys.stderr, flush=True)
     if args.pid_file:
         Path(args.pid_file).write_text(f"{os.getpid()}\n")
 
@@ -111,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"fioloadgen results server on http://{config.host}:{server.port} "
+        f"fioloadgen results server on {_url(config, server.port)} "
         f"(store {config.store_uri}, state {config.state_dir})",
         file=sys.stderr,
         flush=True,
@@ -191,7 +206,7 @@ def _start(args: argparse.Namespace) -> int:
             start_new_session=True,
             cwd=Path.cwd(),
         )
-    url = f"http://{config.host}:{config.port}"
+    url = _url(config)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -230,6 +245,11 @@ def _forwarded(args: argparse.Namespace, config: ServerConfig) -> list[str]:
         argv += ["--label", label]
     for origin in args.cors_origin or ():
         argv += ["--cors-origin", origin]
+    for flag, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
+        if path is not None:
+            argv += [flag, str(path)]
+    if args.insecure:
+        argv.append("--insecure")
     if args.no_executor:
         argv.append("--no-executor")
     argv += ["--threads", str(config.threads)]
@@ -245,9 +265,16 @@ def _last_error(config: ServerConfig) -> str:
 
 
 def _answers(url: str, pid: int | None = None) -> bool:
-    """Whether the server answers at ``url`` (and is the process ``pid``, when given)."""
+    """Whether the server answers at ``url`` (and is the process ``pid``, when given).
+
+    Our own server on the address we gave it: its certificate is not verified here (it may
+    name a host other than the bound address), no token is sent, and the pid it reports
+    says whether it is the process we started.
+    """
     try:
-        response = requests.get(f"{url}/api/v1/status", timeout=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            response = requests.get(f"{url}/api/v1/status", timeout=1, verify=False)
     except requests.RequestException:
         return False
     if response.status_code != 200:
@@ -303,7 +330,7 @@ def _status(args: argparse.Namespace) -> int:
             f"fioloadgen: the server is not running (stale pid file {config.pid_path}, pid {pid})"
         )
         return EXIT_NOT_RUNNING
-    url = f"http://{config.host}:{config.port}"
+    url = _url(config)
     answering = "answering" if _answers(url) else "NOT answering"
     print(f"fioloadgen: the server is running (pid {pid}) on {url}, {answering}")
     print(f"  state: {config.state_dir}  logs: {config.error_log}, {config.access_log}")
@@ -337,6 +364,16 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "--cors-origin",
         action="append",
         help="allow browser calls from this origin (default: CORS off)",
+    )
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="PEM certificate (chain): serve HTTPS (with --tls-key)"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plain HTTP on a non-loopback --host (the token then crosses the network "
+        "in clear; FIOLoadGen 1.5's fiocli speaks only plain HTTP)",
     )
     parser.add_argument("--no-executor", action="store_true", help="serve without running jobs")
     parser.add_argument(

@@ -49,10 +49,20 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY
     max_bulk_body: int = DEFAULT_MAX_BULK_BODY
     threads: int = DEFAULT_THREADS
+    #: PEM certificate (chain) and private key: HTTPS through cheroot's built-in adapter.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Serve plain HTTP on a non-loopback address anyway (the token then crosses the
+    #: network in clear; FIOLoadGen 1.5's fiocli can speak nothing else).
+    insecure: bool = False
     #: Start the job executor (tests of the API alone leave it off).
     executor: bool = True
     debug: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
 
     @property
     def token_path(self) -> Path:

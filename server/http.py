@@ -7,13 +7,19 @@ writes need the token.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
+import math
+import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import bottle
+from cheroot.errors import MaxSizeExceeded
 
 from pytest_fioloadgen.apiclient import without_non_finite
 from pytest_fioloadgen.exceptions import FioLoadgenError, StoreError
@@ -39,9 +45,9 @@ def error_body(status: int, message: str) -> str:
     return dumps({"status": f"{status} {reason}", "message": message})
 
 
-def fail(status: int, message: str) -> NoReturn:
+def fail(status: int, message: str, headers: dict[str, str] | None = None) -> NoReturn:
     raise bottle.HTTPResponse(
-        error_body(status, message), status, {"Content-Type": "application/json"}
+        error_body(status, message), status, {"Content-Type": "application/json", **(headers or {})}
     )
 
 
@@ -95,26 +101,193 @@ def handled(handler: Handler) -> Handler:
     return wrapper
 
 
+#: Deeper documents are refused before they are parsed: json recurses per level (200 000
+#: levels raised RecursionError), and nothing the API takes nests beyond ten (fio json+).
+MAX_JSON_DEPTH = 64
+#: Integers must fit the stores' 64-bit columns (sqlite raises OverflowError beyond).
+MAX_JSON_INT = 2**63 - 1
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKET_RUN = re.compile(r"[\[{]+|[\]}]+")
+# A \u escape of a surrogate (after an even run of backslashes, so a real escape): a high
+# one with or without its low partner, or a low one alone.
+_SURROGATE_ESCAPE = re.compile(
+    r"(?<!\\)(?:\\\\)*(?:(?P<high>\\u[dD][89abAB][0-9a-fA-F]{2})"
+    r"(?P<low>\\u[dD][c-fC-F][0-9a-fA-F]{2})?|(?P<lone>\\u[dD][c-fC-F][0-9a-fA-F]{2}))"
+)
+
+
+class JsonInputError(ValueError):
+    """A request body that is not the JSON the API takes; the message says why."""
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit``.
+
+    Strings are cut out with the tokenizer's own rule (up to the next unescaped quote), so
+    up to the first syntax error this is the depth json would reach; an unterminated string
+    can only make it count more, never less.
+    """
+    skeleton = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    depth = 0
+    for run in _BRACKET_RUN.finditer(skeleton):
+        token = run.group()
+        if token[0] in "[{":
+            depth += len(token)
+            if depth > limit:
+                return True
+        else:
+            depth -= len(token)
+    return False
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > 20 or abs(value := int(literal)) > MAX_JSON_INT:
+        shown = literal if len(literal) <= 24 else f"{literal[:12]}... ({len(literal)} digits)"
+        raise JsonInputError(f"integer {shown} is out of range (at most 2**63-1 either way)")
+    return value
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        shown = literal if len(literal) <= 24 else literal[:24] + "..."
+        raise JsonInputError(f"number {shown} is out of range (numbers must be finite)")
+    return value
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise JsonInputError(f"{name} is not a JSON number (standard JSON has no NaN or Infinity)")
+
+
+def parse_json(data: bytes) -> Any:
+    """A request body as JSON, within the bounds above, or JsonInputError naming the problem.
+
+    Strict UTF-8 (RFC 8259), no NaN/Infinity, finite numbers, 64-bit integers, nesting up
+    to MAX_JSON_DEPTH and no lone surrogates (sqlite and every file write would fail on them
+    later, as a 500). Nothing else ever escapes.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise JsonInputError(
+            f"request body is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from err
+    if not text.strip():
+        raise JsonInputError("request body is empty; send a JSON object")
+    if _too_deep(text, MAX_JSON_DEPTH):
+        raise JsonInputError(f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        document = json.loads(
+            text,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except JsonInputError as err:
+        raise JsonInputError(f"request body: {err}") from err
+    except ValueError as err:  # JSONDecodeError, and int()'s 4300-digit limit
+        raise JsonInputError(f"request body is not valid JSON ({err})") from err
+    if "\\u" in text:
+        for escape in _SURROGATE_ESCAPE.finditer(text):
+            if escape["lone"] or not escape["low"]:
+                which = "lone" if escape["lone"] else "high"
+                raise JsonInputError(
+                    f"request body has a lone surrogate {escape[which]} at character "
+                    f"{escape.start(which)} (not a Unicode character)"
+                )
+    return document
+
+
+def header(name: str) -> str | None:
+    """A request header as the server received it (latin-1 text, never decoded again).
+
+    bottle's ``get_header`` decodes values as UTF-8 and raised UnicodeDecodeError (a 500)
+    on any other bytes; every value we compare is ASCII, so latin-1 loses nothing.
+    """
+    value: str | None = bottle.request.environ.get("HTTP_" + name.upper().replace("-", "_"))
+    return value
+
+
+def _content_length() -> int | None:
+    raw = bottle.request.environ.get("CONTENT_LENGTH", "")
+    if raw in ("", None):
+        return None
+    try:
+        length = int(raw)
+    except ValueError:
+        length = -1
+    if length < 0:
+        fail(400, f"Content-Length {raw!r} is not a byte count")
+    return length
+
+
 def read_body(limit: int) -> bytes:
-    """The request body, refused with 413 beyond ``limit`` bytes (chunked bodies too)."""
-    length = bottle.request.content_length
-    if length > limit:
+    """The request body, refused with 413 beyond ``limit`` bytes.
+
+    Read from the WSGI input itself: cheroot has already decoded a chunked body (it says so
+    with ``wsgi.input_terminated``) but leaves Transfer-Encoding in the environ, where
+    bottle took it for a body still to de-chunk and refused every chunked body with 400.
+    """
+    environ = bottle.request.environ
+    stream = environ["wsgi.input"]
+    length = _content_length()
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and length is not None:
+        # Two framings at once is how requests are smuggled past proxies (RFC 9112 6.3).
+        fail(400, "request has both Content-Length and Transfer-Encoding: chunked; send one")
+    if length is not None and length > limit:
         fail(413, f"request body of {length} bytes is larger than the limit of {limit} bytes")
-    stream = bottle.request.body
-    data: bytes = stream.read(limit + 1)
+    if length is None and not (chunked and environ.get("wsgi.input_terminated")):
+        return b""
+    try:
+        data: bytes = stream.read(limit + 1 if length is None else length)
+    except MaxSizeExceeded as err:
+        raise _too_large(limit) from err
+    except ValueError as err:  # cheroot: a chunk size that is not hex, a missing CRLF
+        fail(400, f"chunked request body is malformed ({err})")
+    except OSError as err:
+        # cheroot raises a bare IOError for a chunk announced past its own limit.
+        if "too large" in str(err).lower():
+            raise _too_large(limit) from err
+        fail(400, f"request body could not be read ({err})")
     if len(data) > limit:
-        fail(413, f"request body is larger than the limit of {limit} bytes")
+        raise _too_large(limit)
+    if length is not None and len(data) < length:
+        fail(400, f"request body ended after {len(data)} of its {length} bytes (Content-Length)")
     return data
 
 
+def _too_large(limit: int) -> bottle.HTTPResponse:
+    return bottle.HTTPResponse(
+        error_body(413, f"request body is larger than the limit of {limit} bytes"),
+        413,
+        {"Content-Type": "application/json"},
+    )
+
+
+def require_json() -> None:
+    """415 unless the body is declared as JSON in UTF-8 (``application/json``)."""
+    raw = bottle.request.environ.get("CONTENT_TYPE", "")
+    media, _sep, parameters = raw.partition(";")
+    if media.strip().lower() != "application/json":
+        shown = f"Content-Type {raw[:80]!r}" if raw else "no Content-Type"
+        fail(415, f"request body must be JSON: send Content-Type: application/json ({shown})")
+    for parameter in parameters.split(";"):
+        key, _eq, value = parameter.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            fail(415, f"request body must be UTF-8 JSON, not charset {value.strip()[:40]!r}")
+
+
 def json_body(limit: int) -> Any:
-    data = read_body(limit)
-    if not data:
-        fail(400, "request body is empty; send a JSON object")
+    require_json()
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        fail(400, f"request body is not valid JSON ({err})")
+        return parse_json(read_body(limit))
+    except JsonInputError as err:
+        fail(400, str(err))
 
 
 def json_object(limit: int) -> dict[str, Any]:
@@ -125,7 +298,7 @@ def json_object(limit: int) -> dict[str, Any]:
 
 
 def require_token(token: str) -> None:
-    if not token_matches(token, bottle.request.get_header("Authorization")):
+    if not token_matches(token, header("Authorization")):
         raise bottle.HTTPResponse(
             error_body(401, "this request needs the server's token (Authorization: Bearer TOKEN)"),
             401,
@@ -171,3 +344,56 @@ def query_choice(
     if raw not in choices:
         fail(400, f"query parameter {name}={raw!r} must be one of {', '.join(choices)}")
     return str(raw)
+
+
+class RateLimiter:
+    """A token bucket per client address: ``rate`` requests a second, bursts of ``burst``.
+
+    At most ``max_clients`` addresses are remembered (the least recently seen is forgotten
+    first), so a flood of addresses costs bounded memory.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._clock = clock
+        self._buckets: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> float:
+        """0.0 when ``client`` may go now (and takes a token), else the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            tokens, stamp = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+            return wait
+
+
+def rate_limit(limiter: RateLimiter, what: str) -> None:
+    """429 with Retry-After when this client has used up its share of ``what``."""
+    client = str(bottle.request.environ.get("REMOTE_ADDR") or "-")
+    wait = limiter.acquire(client)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        fail(
+            429,
+            f"too many {what} requests from {client} (at most {limiter.rate:g} a second); "
+            f"retry in {seconds} s",
+            {"Retry-After": str(seconds)},
+        )

@@ -59,6 +59,9 @@ def server_command() -> list[str]:
         f"--store={SERVER_STORE}",
         f"--state-dir={SERVER_STATE_DIR}",
         "--no-executor",
+        # Plain HTTP on the pod's address, reached only through the ClusterIP Service
+        # (kubectl port-forward from outside); serve refuses that without saying so.
+        "--insecure",
     ]
 
 

@@ -12,6 +12,7 @@ field names, parameterised look-ups.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ PLATFORMS = ("openshift", "kubernetes", "ssh")
 MAX_LIST = 10000
 SQL_IMPORT_GONE = "legacy SQL import is disabled; use the new JSON import (fioloadgen db import)"
 TABLE_KEYS = {"jobs": "id", "profiles": "name"}
+_DIGITS = re.compile(r"^-?[0-9]{1,18}$")
 
 
 def legacy_status(job: Job) -> str:
@@ -222,11 +224,14 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         storageclass = document.get("storageclass") or next(iter(capacity))
         if storageclass not in capacity:
             fail(400, f"storageclass {storageclass!r} is not one of {', '.join(capacity)}")
+        # fiocli sends a string ("2") with --workers and the int 9999 without it.
         raw_workers = document.get("workers", 9999)
-        try:
+        if isinstance(raw_workers, str) and _DIGITS.match(raw_workers.strip()):
             workers = int(raw_workers)
-        except (TypeError, ValueError):
-            fail(400, f"workers {raw_workers!r} is not a number")
+        elif isinstance(raw_workers, int) and not isinstance(raw_workers, bool):
+            workers = raw_workers
+        else:
+            fail(400, f"workers {str(raw_workers)[:40]!r} is not a whole number")
         if workers < 1:
             fail(400, f"workers {workers} must be at least 1")
         available = capacity[storageclass]

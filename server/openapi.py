@@ -56,10 +56,18 @@ _SPEC = {
     "properties": {
         "pattern": {"type": "string", "enum": ["random", "sequential"]},
         "read_pct": {"type": "integer", "minimum": 0, "maximum": 100},
-        "block_size": {"type": "string", "pattern": "^[0-9]{1,7}[kKmM]?$"},
+        "block_size": {
+            "type": "string",
+            "pattern": "^[0-9]{1,8}[kKmM]?$",
+            "description": "512 bytes to 64m, at most size",
+        },
         "iodepth": {"type": "integer", "minimum": 1, "maximum": 1024},
         "runtime": {"type": "integer", "minimum": 1, "maximum": 86400},
-        "size": {"type": "string", "pattern": "^[0-9]{1,6}[kKmMgG]$"},
+        "size": {
+            "type": "string",
+            "pattern": "^[0-9]{1,7}[kKmMgG]$",
+            "description": "1m to 64 TiB",
+        },
     },
 }
 
@@ -224,7 +232,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _ok("replaced"),
                         "201": _ok("created"),
-                        **_errors(400, 401, 404, 409, 413),
+                        **_errors(400, 401, 404, 409, 413, 415),
                     },
                 },
                 "delete": {
@@ -235,9 +243,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/profile-builder": {
                 "post": {
-                    "summary": "preview a custom job file built from parameters",
+                    "summary": "preview a custom job file built from parameters "
+                    "(no token; a bounded rate per client, then 429 with Retry-After)",
                     "requestBody": _body(_SPEC),
-                    "responses": {"200": _ok("the job file"), **_errors(400, 413)},
+                    "responses": {"200": _ok("the job file"), **_errors(400, 413, 415, 429)},
                 }
             },
             "/jobs": {
@@ -303,7 +312,10 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"202": _ok("queued", _data(_JOB)), **_errors(400, 401, 404, 413)},
+                    "responses": {
+                        "202": _ok("queued", _data(_JOB)),
+                        **_errors(400, 401, 404, 413, 415),
+                    },
                 },
             },
             "/jobs/{job_id}": {
@@ -360,7 +372,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "record a run (what the http store does)",
                     "security": _SECURE,
                     "requestBody": _body(_RUN),
-                    "responses": {"201": _ok("recorded"), **_errors(400, 401, 409, 413)},
+                    "responses": {"201": _ok("recorded"), **_errors(400, 401, 409, 413, 415)},
                 },
             },
             "/runs/{run_id}": {
@@ -397,7 +409,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"200": _ok("pinned"), **_errors(400, 401, 404)},
+                    "responses": {"200": _ok("pinned"), **_errors(400, 401, 404, 413, 415)},
                 },
                 "delete": {
                     "summary": "remove a baseline (not its runs)",
@@ -458,7 +470,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     ),
-                    "responses": {"200": _ok("imported"), **_errors(400, 401, 409, 413)},
+                    "responses": {"200": _ok("imported"), **_errors(400, 401, 409, 413, 415)},
                 }
             },
         },

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_fioloadgen.exceptions import ProfileError
-from pytest_fioloadgen.profiles import Profile, discover_profiles, parse_profile, validate
+from pytest_fioloadgen.profiles import (
+    Profile,
+    check_safety,
+    discover_profiles,
+    parse_profile,
+    validate,
+)
 
 from .jobsdb import JobDB, JobError
 
@@ -79,13 +85,23 @@ class ProfileRepository:
         return self.check(entry.name, entry.text)
 
     def check(self, name: str, text: str) -> Profile:
-        """Parse and validate (safety policy, fio --parse-only); JobError 400 says why."""
-        if len(text.encode("utf-8")) > MAX_PROFILE_BYTES:
-            raise JobError(f"profile {name!r} is larger than {MAX_PROFILE_BYTES} bytes", 413)
+        """Parse and validate (safety policy, fio --parse-only); JobError 400 says why.
+
+        Accepted texts are remembered: a job submitted again with the same profile costs
+        no second fio process.
+        """
+        _check_size(name, text)
+        return _validated(name, text, self.fio_binary)
+
+    def check_policy(self, name: str, text: str) -> Profile:
+        """Parse and apply the safety policy only (no fio process); JobError 400 says why."""
+        _check_size(name, text)
         try:
-            return validate(parse_profile(text, name=name, env={}), fio_binary=self.fio_binary)
+            profile = parse_profile(text, name=name, env={})
+            check_safety(profile)
         except ProfileError as err:
             raise JobError(str(err), 400) from err
+        return profile
 
     def put(self, name: str, text: str) -> bool:
         check_profile_name(name)
@@ -104,6 +120,20 @@ class ProfileRepository:
             raise JobError(f"profile {name!r} is a shipped profile and cannot be deleted", 409)
         if not self.db.delete_profile(name):
             raise JobError(f"no profile {name!r}", 404)
+
+
+def _check_size(name: str, text: str) -> None:
+    if len(text.encode("utf-8")) > MAX_PROFILE_BYTES:
+        raise JobError(f"profile {name!r} is larger than {MAX_PROFILE_BYTES} bytes", 413)
+
+
+@functools.lru_cache(maxsize=256)
+def _validated(name: str, text: str, fio_binary: str) -> Profile:
+    # Only accepted profiles are cached (an exception is never cached): Profile is frozen.
+    try:
+        return validate(parse_profile(text, name=name, env={}), fio_binary=fio_binary)
+    except ProfileError as err:
+        raise JobError(str(err), 400) from err
 
 
 @functools.lru_cache(maxsize=1024)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from pytest_fioloadgen.exceptions import ConfigError
 
@@ -51,11 +56,83 @@ class AccessLog:
         return result
 
 
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request reader, but a transfer coding it cannot decode is the client's
+    error (400 naming the header), not a server error: RFC 9112 only says SHOULD 501, and a
+    5xx reads as a fault of ours in every monitor."""
+
+    def simple_response(self, status: str | int, msg: str = "") -> None:
+        if str(status).startswith("501"):
+            status = "400 Bad Request"
+            msg = "Transfer-Encoding must be chunked (no other transfer coding is accepted)"
+        super().simple_response(status, msg)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) only ever means this machine."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, None)
+    except OSError:
+        return False  # it cannot be bound either; the bind says so
+    return bool(found) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in found)
+
+
+def insecure_warning(config: ServerConfig) -> str | None:
+    """Why this server's transport is unsafe, or None (TLS, or loopback only).
+
+    Raises ConfigError when it is unsafe and ``--insecure`` was not given.
+    """
+    if config.tls_cert is not None or is_loopback(config.host):
+        return None
+    if not config.insecure:
+        raise ConfigError(
+            f"refusing to serve plain HTTP on {config.host}: the API token and every write "
+            "would cross the network in clear. Give --tls-cert FILE --tls-key FILE, bind "
+            "127.0.0.1 (and reach it through an SSH tunnel or a port-forward), or pass "
+            "--insecure to accept it (FIOLoadGen 1.5's fiocli speaks only plain HTTP)"
+        )
+    return (
+        f"serving plain HTTP on {config.host} (--insecure): the API token and every write "
+        "cross the network in clear; use --tls-cert/--tls-key unless only FIOLoadGen 1.5's "
+        "fiocli (plain HTTP only) must reach this server"
+    )
+
+
+def tls_adapter(config: ServerConfig) -> BuiltinSSLAdapter:
+    """cheroot's built-in (stdlib ssl) adapter; a bad file is one line naming it."""
+    cert, key = config.tls_cert, config.tls_key
+    if cert is None or key is None:
+        raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+    for label, path in (("certificate", cert), ("private key", key)):
+        if not path.is_file():
+            raise ConfigError(f"TLS {label} {path} is not a readable file")
+    try:
+        adapter = BuiltinSSLAdapter(str(cert), str(key))
+    except (ssl.SSLError, OSError, ValueError) as err:
+        raise ConfigError(
+            f"TLS certificate {cert} and key {key} cannot be used together: {err}"
+        ) from err
+    # Python's default already; stated so that no future default can lower it.
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return adapter
+
+
 class Server:
     """A prepared (bound) server: ``port`` is known before ``serve`` blocks."""
 
     def __init__(self, config: ServerConfig, ctx: ServerContext | None = None) -> None:
         self.config = config
+        # Refused before anything is opened: no token file, no database for a bad start.
+        self.warning = insecure_warning(config)
+        adapter = tls_adapter(config) if config.tls_cert or config.tls_key else None
         self.ctx = ctx or build_context(config)
         app = AccessLog(create_app(self.ctx))
         self._server = wsgi.Server(
@@ -69,6 +146,11 @@ class Server:
         )
         # cheroot refuses larger bodies itself (413) before the app reads a byte.
         self._server.max_request_body_size = config.max_bulk_body
+        self._server.ConnectionClass = _Connection
+        if adapter is not None:
+            self._server.ssl_adapter = adapter
+        if self.warning:
+            log.warning("%s", self.warning)
         try:
             self._server.prepare()
         except OSError as err:

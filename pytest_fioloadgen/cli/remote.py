@@ -29,10 +29,16 @@ def add_url_option(parser: argparse.ArgumentParser) -> None:
         help="results server, e.g. http://127.0.0.1:8080 (default: $FIO_API_URL); "
         "the token comes from $FIO_API_TOKEN, $FIO_API_TOKEN_FILE or the client config",
     )
+    parser.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM file of the CA that signed an https server's certificate (default: "
+        "$FIO_API_CA_FILE, ca_file in the client config, else the system's CAs)",
+    )
 
 
 def client(args: argparse.Namespace) -> ApiClient:
-    return ApiClient.from_environment(getattr(args, "url", None))
+    return ApiClient.from_environment(getattr(args, "url", None), getattr(args, "ca_file", None))
 
 
 def when(epoch: float | None) -> str:

@@ -2,7 +2,9 @@
 
 ``--fio-store http://server:8080`` lets many CI runners share one history. The token for
 writes comes from FIO_API_TOKEN (or FIO_API_TOKEN_FILE / the client config file); reads
-need none. Every failure is a StoreError naming the server, like the sqlite store's.
+need none. ``https://`` servers have their certificate verified, against a private CA
+when FIO_API_CA_FILE (or ``ca_file`` in the client config) names one. Every failure is a
+StoreError naming the server, like the sqlite store's.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..apiclient import ApiClient, ApiError, resolve_token
+from ..apiclient import ApiClient, ApiError, resolve_ca_file, resolve_token
 from ..exceptions import StoreError
 from .base import Baseline, RunRecord, check_baseline_name
 from .wire import baseline_from_json, run_from_json, run_to_json
@@ -19,11 +21,13 @@ from .wire import baseline_from_json, run_from_json, run_to_json
 class HTTPStore:
     """A Store whose history lives on a results server."""
 
-    def __init__(self, uri: str, *, token: str | None = None) -> None:
+    def __init__(self, uri: str, *, token: str | None = None, ca_file: str | None = None) -> None:
         self.uri = uri.rstrip("/")
         try:
             self._client: ApiClient | None = ApiClient(
-                self.uri, token if token is not None else resolve_token()
+                self.uri,
+                token if token is not None else resolve_token(),
+                ca_file=resolve_ca_file(ca_file),
             )
         except ApiError as err:
             raise StoreError(f"history store {self.uri}: {err}") from err

@@ -189,7 +189,8 @@
     const parts = [el("h1", {}, job.title),
       el("table", { id: "job-summary" }, [["id", job.id], ["status", job.status], ["profile", job.profile],
         ["workers", job.workers], ["target", job.target], ["created", when(job.created)], ["started", when(job.started)],
-        ["ended", when(job.ended)], ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))];
+        ["ended", when(job.ended)], ["labels", Object.entries(job.labels || {}).map(([k, v]) => k + "=" + v).join(", ") || "–"],
+        ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))];
     if (job.history_key) parts.push(el("p", {}, el("a", { href: "#/history/" + encodeURIComponent(job.history_key), id: "history-link" }, "history of this case")));
     const run = job.run;
     if (!run) {
