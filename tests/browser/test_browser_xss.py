@@ -147,14 +147,19 @@ def test_user_text_is_inert_in_the_static_site(browser, tmp_path):
         store.close()
     site = tmp_path / "site"
     key_pages = list((site / "keys").glob("*.html"))
-    run_pages = sorted((site / "runs").glob("*.html"))
-    assert key_pages and len(run_pages) == 3
-    for page, expected in (
-        (site / "index.html", (f"randread {payload(0)}",)),
-        (key_pages[0], (f"randread {payload(0)}",)),
-        (run_pages[0], (f"session {payload(1)}", f"value {payload(3)}", payload(4))),
+    # One data-driven run page (run.html#<id>) renders each run's data file.
+    run_data = sorted((site / "runs").rglob("*.js"))
+    assert key_pages and len(run_data) == 3
+    for url, name, expected in (
+        ((site / "index.html").as_uri(), "index.html", (f"randread {payload(0)}",)),
+        (key_pages[0].as_uri(), key_pages[0].name, (f"randread {payload(0)}",)),
+        (
+            f"{(site / 'run.html').as_uri()}#run-0",
+            "run.html#run-0",
+            (f"session {payload(1)}", f"value {payload(3)}", payload(4)),
+        ),
     ):
-        browser.get(page.as_uri())
+        browser.get(url)
         wait_for_text(browser, "body")
-        assert_inert(browser, page.name, *expected)
+        assert_inert(browser, name, *expected)
     assert console_errors(browser) == []
