@@ -36,9 +36,13 @@ sys.path.insert(0, str(HERE))
 
 from series import matched, stepped_series  # noqa: E402
 
-from pytest_fioloadgen.changepoints import confirmed, noise_level  # noqa: E402
-from pytest_fioloadgen.regression import change_points, default_tolerance_pct  # noqa: E402
-from pytest_fioloadgen.trend import level_shifts  # noqa: E402
+from pytest_fioloadgen.verdicts.changepoints import (  # noqa: E402
+    change_points,
+    confirmed,
+    noise_level,
+)
+from pytest_fioloadgen.verdicts.regression import default_tolerance_pct  # noqa: E402
+from pytest_fioloadgen.verdicts.trends import level_shifts  # noqa: E402
 
 Detector = Callable[[Sequence[float], float], list[int]]
 SAMPLES = HERE / "data" / "gate-samples.json"

@@ -14,7 +14,7 @@ profile with ``rate_iops`` capped at 85% of A's median IOPS (a 15% slowdown). Th
 * repeat=1 with --fio-confirm 1 and 2, both ways: a run judged a regression is run again
   and the pooled samples decide.
 
-The same decision code as the plugin is used (pytest_fioloadgen.regression.compare, the
+The same decision code as the plugin is used (pytest_fioloadgen.verdicts.regression.compare, the
 default gated metrics and tolerances). For contrast the script also prints what a naive
 "5% below the baseline mean" gate would do on the same draws.
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
 from pytest_fioloadgen.fio.runner import run_fio
 from pytest_fioloadgen.profiles import load_profile, shipped_profiles_dir
-from pytest_fioloadgen.regression import DEFAULT_GATED_METRICS, REGRESSION, compare
+from pytest_fioloadgen.verdicts.regression import DEFAULT_GATED_METRICS, REGRESSION, compare
 
 BASELINE_RUNS = 20
 DRAWS = 400

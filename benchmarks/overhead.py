@@ -41,13 +41,13 @@ import pytest
 
 from pytest_fioloadgen.backends.factory import sandbox_of
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
-from pytest_fioloadgen.fixtures import outcomes_key, state_key
-from pytest_fioloadgen.gating import Thresholds
+from pytest_fioloadgen.plugin.state import outcomes_key, state_key
 from pytest_fioloadgen.profiles import select_profiles, shipped_profiles_dir, validate
-from pytest_fioloadgen.regression import GatingPolicy
 from pytest_fioloadgen.session import BenchmarkSession, Case
 from pytest_fioloadgen.settings import resolve
 from pytest_fioloadgen.store import open_store
+from pytest_fioloadgen.verdicts.gating import GatingPolicy
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 
 def raw_run(job_text: str, addresses: list[str], workdir: Path) -> float:

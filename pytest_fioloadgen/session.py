@@ -18,11 +18,13 @@ from .backends.base import Backend, Environment, Worker
 from .exceptions import FioLoadgenError, StoreError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
-from .gating import Limit, Thresholds, Verdict, evaluate
-from .history import history_key
-from .profiles import NO_ALLOWANCE, Allowance, Profile, check_safety
-from .regression import INSUFFICIENT, Comparison, GatingPolicy, compare
+from .identity import history_key, override_tags
+from .profiles import NO_ALLOWANCE, OVERRIDABLE_OPTIONS, Allowance, Profile, check_safety
 from .store.base import RunRecord, Store
+from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
+from .verdicts.regression import Comparison, compare
+from .verdicts.status import Status
+from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
 UNKNOWN_RUNTIME_S = 300.0
@@ -30,50 +32,101 @@ UNKNOWN_RUNTIME_S = 300.0
 
 @dataclass(frozen=True)
 class Case:
-    """One cell of the matrix: a profile on N workers of a target (and which repeat)."""
+    """One cell of the matrix: a test's profile (with its overrides or sweep point) on N
+    workers of a target, and which repeat."""
 
     profile: Profile
     workers: int
     target: str
     repeat: int = 0
     repeats: int = 1
+    #: The test part of the identity (identity.case_test_part): the pytest node id without
+    #: its parameters, ``job`` for server and CLI jobs.
+    test: str = ""
+    #: Options this case sets on top of the profile (a marker's, fio_run's, a sweep
+    #: point), as (option, value) in a fixed order: part of its id and its history.
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k'."""
+        return "-".join([self.profile.name, *override_tags(dict(self.overrides))])
 
     @property
     def id(self) -> str:
-        base = f"{self.profile.name}-w{self.workers}-{self.target}"
+        base = f"{self.name}-w{self.workers}-{self.target}"
         return f"{base}-r{self.repeat + 1}" if self.repeats > 1 else base
 
     @property
-    def key(self) -> tuple[str, int, str]:
+    def key(self) -> tuple[str, str, int, str]:
         """Cases sharing a key are repeats of the same measurement."""
-        return (self.profile.name, self.workers, self.target)
+        return (self.test, self.name, self.workers, self.target)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Case:
+        """The case with more overrides (later ones win)."""
+        if not overrides:
+            return self
+        merged = {**dict(self.overrides), **{k: v for k, v in overrides.items() if v is not None}}
+        return replace(self, overrides=normalized_overrides(merged))
+
+
+def normalized_overrides(overrides: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(option, text) pairs in OVERRIDABLE_OPTIONS order: the same overrides always make
+    the same case."""
+    order = list(OVERRIDABLE_OPTIONS)
+
+    def position(item: tuple[str, Any]) -> tuple[int, str]:
+        key = item[0]
+        return (order.index(key) if key in order else len(order), key)
+
+    return tuple(
+        (key, str(value).strip())
+        for key, value in sorted(overrides.items(), key=position)
+        if value is not None
+    )
+
+
+@dataclass(frozen=True)
+class _RunIdentity:
+    """What a run is recorded as: its test id, run id (empty: a new one) and labels."""
+
+    test_id: str
+    run_id: str
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class CaseOutcome:
-    """What running a case produced: the result, its verdict and the stored record."""
+    """What running a case produced: the result, its one verdict and the stored record."""
 
     case: Case
     result: RunResult
     verdict: Verdict
     record: RunRecord
     profile_as_run: Profile
-    #: Regression comparisons against history (empty before a case's last repeat or
-    #: when gating is off).
-    comparisons: tuple[Comparison, ...] = ()
     #: Which confirmation run this was (0: the regular run).
     confirmation: int = 0
     #: Set when the result looks like it came from a cache rather than the storage.
     cache_note: str = ""
 
     @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        """Comparisons against history (empty before a case's last repeat, or when gating
+        is off)."""
+        return self.verdict.comparisons
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self.verdict.checks
+
+    @property
     def regressions(self) -> tuple[Comparison, ...]:
         return tuple(c for c in self.comparisons if c.is_regression)
 
     @property
-    def status(self) -> str:
-        """fail (a limit), regression (history), pass, or none (nothing checked)."""
-        return self.record.verdict or self.verdict.status
+    def status(self) -> Status:
+        """The run's one status, as stored with it."""
+        return self.verdict.status
 
 
 def git_labels(rootdir: Path) -> dict[str, str]:
@@ -141,6 +194,28 @@ class BenchmarkSession:
     def deployed(self) -> bool:
         return self._env is not None
 
+    def deployed_environment(self) -> Environment | None:
+        """The environment if it is deployed (never deploys)."""
+        return self._env
+
+    def resize(self, workers: int) -> None:
+        """Make room for ``workers`` per target: a smaller deployed environment is torn
+        down, and the next run deploys one this large (the results server deploys on
+        demand up to the count a job asks for)."""
+        if workers <= self.max_workers:
+            return
+        self.max_workers = workers
+        if self._env is not None and any(
+            self._env.capacity(target) < workers for target in self.targets
+        ):
+            self.close()
+            self._fingerprint = None
+
+    def forget_outcomes(self, keep: int) -> None:
+        """Keep only the newest ``keep`` outcomes in memory (a long-running server; the
+        store has them all). Scaling efficiency needs the recent 1-worker runs only."""
+        del self.outcomes[:-keep]
+
     def fingerprint(self) -> dict[str, Any]:
         if self._fingerprint is None:
             env = self.environment()
@@ -165,8 +240,9 @@ class BenchmarkSession:
         """The profile as it will run, overrides applied and checked again: an override
         (ioengine=exec) must not get past the safety policy the file passed."""
         profile = case.profile.with_overrides(runtime=self.runtime, size=self.size)
-        if overrides:
-            profile = profile.with_overrides(**overrides)
+        effective = {**dict(case.overrides), **(overrides or {})}
+        if effective:
+            profile = profile.with_overrides(**effective)
         check_safety(profile, self.allowance)
         return profile
 
@@ -179,19 +255,30 @@ class BenchmarkSession:
         overrides: Mapping[str, Any] | None = None,
         test_id: str = "",
         on_progress: ProgressCallback | None = None,
+        run_id: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> CaseOutcome:
-        """Run one case, evaluate limits and history, and record it (failures too).
+        """Run one case, decide its verdict once, and record it (failures too).
 
-        A suspected regression is run again up to ``gating.confirm`` times; every run is
-        recorded and the last one's outcome (over all samples) is returned.
+        ``test_id`` is stored with the run (the pytest node id, or ``job``); ``run_id``
+        names the first run (confirmation runs get ``<run_id>-c<n>``); ``labels`` join the
+        session's labels on these runs.
+
+        ``overrides`` join the case's own (they are part of its id and history).
+        A suspected regression, or a change much larger than its tolerance that the
+        statistics could not judge, is run again up to ``gating.confirm`` times; every run
+        is recorded and the last one's outcome (over all samples) is returned.
         """
-        outcome = self._run_once(case, limits, tolerances, overrides, test_id, on_progress, 0)
+        case = case.with_overrides(overrides)
+        first = run_id or uuid.uuid4().hex
+        identity = _RunIdentity(test_id, first, dict(labels or {}))
+        outcome = self._run_once(case, limits, tolerances, identity, on_progress, 0)
         confirmations = 0
-        while outcome.regressions and confirmations < self.gating.confirm:
+        # decide() only says suspect while a confirmation run may follow.
+        while outcome.status is Status.SUSPECT:
             confirmations += 1
-            outcome = self._run_once(
-                case, limits, tolerances, overrides, test_id, on_progress, confirmations
-            )
+            again = replace(identity, run_id=f"{first}-c{confirmations}" if run_id else "")
+            outcome = self._run_once(case, limits, tolerances, again, on_progress, confirmations)
         return outcome
 
     def _run_once(
@@ -199,12 +286,11 @@ class BenchmarkSession:
         case: Case,
         limits: Sequence[Limit],
         tolerances: Mapping[str, float] | None,
-        overrides: Mapping[str, Any] | None,
-        test_id: str,
+        identity: _RunIdentity,
         on_progress: ProgressCallback | None,
         confirmation: int,
     ) -> CaseOutcome:
-        profile = self.prepare(case, overrides)
+        profile = self.prepare(case)
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         profile = self._placed(profile, workers[0])
@@ -222,42 +308,40 @@ class BenchmarkSession:
             )
         except FioLoadgenError as err:
             try:
-                self._record_failure(case, profile, started, str(err), test_id)
+                self._record_failure(case, profile, started, str(err), identity)
             except StoreError as store_error:
                 # The run's own failure is the cause (fio's ENOSPC on a disk the store
                 # shares): show it first, the store's failure after it.
                 err.args = (f"{err}; recording this failure failed too: {store_error}",)
             raise
         result = self._with_scaling(case, profile, result)
-        verdict = evaluate(result, limits)
+        checks = evaluate(result, limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
         comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
         cache_note = self._cache_suspicion(case, profile, result)
         notes = (*profile.notes, *([cache_note] if cache_note else []))
-        regressions = [c for c in comparisons if c.is_regression]
-        status = verdict.status
-        if status == "none" and any(c.status != INSUFFICIENT for c in comparisons):
-            status = "pass"  # compared with history and found nothing wrong
-        if status != "fail" and regressions:
-            status = "suspect" if confirmation < self.gating.confirm else "regression"
+        left = self.gating.confirm - confirmation
+        if confirmation == 0 and left <= 0 and any(large_change(c) for c in comparisons):
+            left = 1  # a change far beyond its tolerance is always run once more
+        # Decided here, once: every view renders what is stored with the run.
+        verdict = decide(checks, comparisons, confirmations_left=left)
         record = self._record_of(
             case,
             profile,
             started,
-            test_id,
+            identity,
             status="complete",
             metrics=dict(result.metrics),
             raw=dict(result.raw),
             notes=notes,
             repeat=case.repeat + confirmation,
-            verdict=status,
+            verdict=verdict.status.value,
+            evidence=verdict.evidence(),
         )
         if self.store is not None:
             self.store.record(record)
-        outcome = CaseOutcome(
-            case, result, verdict, record, profile, tuple(comparisons), confirmation, cache_note
-        )
+        outcome = CaseOutcome(case, result, verdict, record, profile, confirmation, cache_note)
         self.outcomes.append(outcome)
         return outcome
 
@@ -371,14 +455,19 @@ class BenchmarkSession:
         )
 
     def _record_of(
-        self, case: Case, profile: Profile, started: float, test_id: str, **fields: Any
+        self,
+        case: Case,
+        profile: Profile,
+        started: float,
+        identity: _RunIdentity,
+        **fields: Any,
     ) -> RunRecord:
         """A record of this session for ``case`` run as ``profile``; ``fields`` add the
         outcome (status, metrics, verdict...)."""
         fields.setdefault("notes", tuple(profile.notes))
         fields.setdefault("repeat", case.repeat)
         return RunRecord(
-            run_id=uuid.uuid4().hex,
+            run_id=identity.run_id or uuid.uuid4().hex,
             session_id=self.session_id,
             profile_name=case.profile.name,
             profile_hash=profile.content_hash,
@@ -388,26 +477,34 @@ class BenchmarkSession:
             target=case.target,
             started_at=started,
             finished_at=time.time(),
-            labels=dict(self.labels),
+            labels={**self.labels, **identity.labels},
             fingerprint=self.fingerprint(),
-            test_id=test_id,
+            test_id=identity.test_id,
             history_key=self.key_of(case, profile),
             **fields,
         )
 
     def _record_failure(
-        self, case: Case, profile: Profile, started: float, error: str, test_id: str
+        self, case: Case, profile: Profile, started: float, error: str, identity: _RunIdentity
     ) -> None:
         if self.store is not None:
             self.store.record(
                 self._record_of(
-                    case, profile, started, test_id, status="failed", verdict="error", error=error
+                    case,
+                    profile,
+                    started,
+                    identity,
+                    status="failed",
+                    verdict=Status.ERROR.value,
+                    error=error,
+                    evidence=error_verdict(error).evidence(),
                 )
             )
 
     def key_of(self, case: Case, profile: Profile) -> str:
         """The history key of a case run with ``profile`` (the profile as run)."""
         return history_key(
+            test=case.test,
             profile_hash=profile.content_hash,
             workers=case.workers,
             backend=self.backend.name,

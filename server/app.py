@@ -8,9 +8,9 @@ from pathlib import Path
 import bottle
 
 import pytest_fioloadgen
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import shipped_profiles_dir
 from pytest_fioloadgen.store import open_store
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 from . import api_v1, legacy
 from .auth import load_or_create_token

@@ -28,13 +28,30 @@ from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
 from pytest_fioloadgen.store import default_store_uri
 
-from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, ServerConfig, default_state_dir
+from .config import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PORT,
+    DEFAULT_THREADS,
+    ServerConfig,
+    default_state_dir,
+)
 
 EXIT_OK = 0
 EXIT_NOT_RUNNING = 1
 EXIT_USAGE = 2
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
@@ -71,6 +88,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         executor=not args.no_executor,
         debug=args.debug,
         threads=args.threads,
+        max_workers=args.max_workers,
     )
 
 
@@ -231,6 +249,8 @@ def _forwarded(args: argparse.Namespace, config: ServerConfig) -> list[str]:
     for flag, value in (
         ("--backend", args.backend),
         ("--workers", args.workers),
+        ("--max-workers", args.max_workers),
+        ("--thresholds", args.thresholds),
         ("--hosts", args.hosts),
         ("--runtime", args.runtime),
         ("--size", args.size),
@@ -351,7 +371,16 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "$FIO_SERVER_STATE_DIR or ~/.local/state/fioloadgen-server)",
     )
     parser.add_argument("--backend", help="local, static or kubernetes (default: local)")
-    parser.add_argument("--workers", help="workers to deploy per target (default 1)")
+    parser.add_argument(
+        "--workers", help="workers to deploy per target at the first job (default 1)"
+    )
+    parser.add_argument(
+        "--max-workers",
+        type=_positive,
+        default=DEFAULT_MAX_WORKERS,
+        help="the most workers per target a job may ask for; more are deployed on demand "
+        f"(default {DEFAULT_MAX_WORKERS})",
+    )
     parser.add_argument("--target", action="append", help="[NAME=]DIR storage target; repeatable")
     parser.add_argument("--hosts", help="HOST[:PORT],... fio servers (static backend)")
     parser.add_argument("--runtime", help="override every job's runtime (seconds)")
@@ -359,7 +388,11 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiles-dir", help="profiles offered (default: the shipped ones)")
     parser.add_argument("--fio-binary", help="the fio executable")
     parser.add_argument("--label", action="append", help="KEY=VALUE on every run; repeatable")
-    parser.add_argument("--thresholds", help="thresholds file whose limits the history charts show")
+    parser.add_argument(
+        "--thresholds",
+        help="thresholds file: jobs are checked against it (as pytest -m benchmark is) and "
+        "history charts show its limits",
+    )
     parser.add_argument(
         "--cors-origin",
         action="append",

@@ -25,6 +25,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_BULK_BODY = 64 * 1024 * 1024
 #: Few threads: requests are short and CPU-bound, more threads only contend for the GIL.
 DEFAULT_THREADS = 10
+#: Jobs may ask for up to this many workers per target unless serve --max-workers says.
+DEFAULT_MAX_WORKERS = 16
 
 
 def default_state_dir() -> Path:
@@ -55,6 +57,8 @@ class ServerConfig:
     #: Serve plain HTTP on a non-loopback address anyway (the token then crosses the
     #: network in clear; FIOLoadGen 1.5's fiocli can speak nothing else).
     insecure: bool = False
+    #: The most workers per target a job may ask for: the executor deploys on demand.
+    max_workers: int = DEFAULT_MAX_WORKERS
     #: Start the job executor (tests of the API alone leave it off).
     executor: bool = True
     debug: bool = False

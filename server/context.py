@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_fioloadgen import __version__
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.store.base import Store
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 from .config import ServerConfig
 from .executor import Executor
@@ -67,9 +67,11 @@ class ServerContext:
         capacity = self.executor.workers()
         if target not in capacity:
             raise JobError(f"unknown target {target!r} (targets: {', '.join(capacity) or 'none'})")
-        if not 1 <= workers <= max(capacity[target], self.config.settings.max_workers):
+        limit = self.executor.capacity()
+        if not 1 <= workers <= limit:
             raise JobError(
-                f"workers {workers} must be from 1 to {capacity[target]} on target {target!r}"
+                f"workers {workers} must be from 1 to {limit} on target {target!r}"
+                " (serve --max-workers)"
             )
         if profile_text is None:
             parsed = self.profiles.parsed(profile)

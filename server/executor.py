@@ -1,27 +1,30 @@
 """The job executor: one thread that runs queued jobs one at a time on one environment.
 
-Jobs run through ``BenchmarkSession`` exactly as the plugin runs cases (overrides, safety
-check, per-run worker resolution, history record). The environment is deployed on the
-first job and kept for the next ones; an exception in a job fails that job only, and a
-failed deploy is retried by the next job rather than remembered forever.
+Jobs are planned and run exactly as the plugin plans and runs cases: the same planning
+module (pytest_fioloadgen.planning) turns a job into a case with its thresholds and
+tolerances, the same gating policy judges it, and ``BenchmarkSession`` runs and records
+it through its public API (the job's id names its run, its title and labels join the
+run's labels). Every job has the test part ``job``, so jobs of one profile, size and
+target share their history. The environment is deployed on the first job and grows on
+demand, up to ``serve --max-workers``, when a job asks for more workers; an exception in
+a job fails that job only, and a failed deploy is retried by the next job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
 
-from pytest_fioloadgen.backends.base import Environment
 from pytest_fioloadgen.backends.factory import make_backend, target_names
-from pytest_fioloadgen.gating import Thresholds
+from pytest_fioloadgen.identity import JOB_TEST
+from pytest_fioloadgen.planning import CaseRequest, Planner, load_thresholds
 from pytest_fioloadgen.profiles import parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
-from pytest_fioloadgen.store.base import Baseline, RunRecord, Store
+from pytest_fioloadgen.session import BenchmarkSession
+from pytest_fioloadgen.store.base import Store
 
 from .config import ServerConfig
 from .jobsdb import COMPLETE, FAILED, Job, JobDB
@@ -33,51 +36,13 @@ IDLE_POLL_S = 1.0
 KEEP_OUTCOMES = 64
 
 
-class _JobStore:
-    """The history store as one job sees it: its run is recorded under the job's id."""
-
-    def __init__(self, store: Store, job: Job) -> None:
-        self.uri = store.uri
-        self._store = store
-        self._job = job
-        self.recorded: RunRecord | None = None
-
-    def record(self, run: RunRecord) -> None:
-        labels = {**run.labels, **self._job.labels, "job_title": self._job.title}
-        run = dataclasses.replace(run, run_id=self._job.id, labels=labels)
-        self._store.record(run)
-        self.recorded = run
-
-    def get(self, run_id: str) -> RunRecord:
-        return self._store.get(run_id)
-
-    def query(self, **filters: Any) -> list[RunRecord]:
-        return self._store.query(**filters)
-
-    def delete(self, run_id: str) -> bool:
-        return self._store.delete(run_id)
-
-    def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
-        return self._store.pin_baseline(name, run_ids, note=note)
-
-    def get_baseline(self, name: str) -> Baseline:
-        return self._store.get_baseline(name)
-
-    def baselines(self) -> list[Baseline]:
-        return self._store.baselines()
-
-    def delete_baseline(self, name: str) -> bool:
-        return self._store.delete_baseline(name)
-
-    def close(self) -> None:
-        """The server owns the real store; a job never closes it."""
-
-
 class Executor:
     def __init__(self, config: ServerConfig, jobs: JobDB, store: Store) -> None:
         self.config = config
         self.jobs = jobs
         self.store = store
+        settings = config.settings
+        self.planner = Planner(settings, load_thresholds(settings), targets=target_names(settings))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,11 +76,15 @@ class Executor:
         """Workers per target: deployed ones, else what a deploy would bring up."""
         with self._lock:
             session = self._session
-            env: Environment | None = session._env if session is not None else None
+            env = session.deployed_environment() if session is not None else None
         if env is not None:
             return dict(env.describe())
         size = self.config.settings.max_workers
         return {name: size for name in target_names(self.config.settings)}
+
+    def capacity(self) -> int:
+        """The most workers a job may ask for (deployed on demand)."""
+        return max(self.config.max_workers, self.config.settings.max_workers)
 
     def deployed(self) -> bool:
         with self._lock:
@@ -150,23 +119,19 @@ class Executor:
             log.exception("job %s: cannot record its end", job.id)
         log.info("job %s: %s", job.id, status)
 
-    def _session_for(self) -> BenchmarkSession:
+    def _session_for(self, workers: int) -> BenchmarkSession:
         with self._lock:
             if self._session is None:
                 settings = self.config.settings
                 session_id = uuid.uuid4().hex
-                self._session = BenchmarkSession(
+                self._session = self.planner.session(
                     # The server runs profiles sent over its API: always confined.
                     backend=make_backend(settings, session_id, require_sandbox=True),
-                    targets=target_names(settings),
-                    max_workers=settings.max_workers,
-                    store=None,
-                    thresholds=Thresholds.empty(),
-                    labels=dict(settings.labels),
-                    runtime=settings.runtime,
-                    size=settings.size,
+                    store=self.store,
                     session_id=session_id,
+                    labels=dict(settings.labels),
                 )
+            self._session.resize(workers)
             return self._session
 
     def _close_session(self) -> None:
@@ -179,11 +144,25 @@ class Executor:
                 log.exception("environment teardown failed")
 
     def _run(self, job: Job) -> tuple[str, str, Mapping[str, float] | None, str]:
-        session = self._session_for()
+        limit = self.capacity()
+        if not 1 <= job.workers <= limit:
+            return (
+                FAILED,
+                f"workers {job.workers} must be from 1 to {limit} (serve --max-workers)",
+                None,
+                "",
+            )
+        session = self._session_for(job.workers)
         profile = parse_profile(job.profile_text, name=job.profile, env={})
-        job_store = _JobStore(self.store, job)
-        session.store = job_store
-        session.labels = {**dict(self.config.settings.labels), **job.labels}
+        request = CaseRequest(
+            test=JOB_TEST,
+            where=f"job {job.id}",
+            profile=[profile],
+            workers=[job.workers],
+            targets=[job.target],
+        )
+        case = replace(self.planner.cases(request)[0], repeat=0, repeats=1)
+        limits, tolerances = self.planner.limits_for(case)
         try:
             session.environment()
         except Exception:
@@ -192,13 +171,18 @@ class Executor:
             raise
         started = time.monotonic()
         try:
-            outcome = session.run(Case(profile, job.workers, job.target), test_id=f"job:{job.id}")
+            outcome = session.run(
+                case,
+                limits=limits,
+                tolerances=tolerances,
+                test_id=JOB_TEST,
+                run_id=job.id,
+                labels={**job.labels, "job_title": job.title},
+            )
         except Exception as err:
-            recorded = job_store.recorded
-            return FAILED, str(err), None, recorded.history_key if recorded else ""
+            key = session.key_of(case, session.prepare(case)) if session.deployed else ""
+            return FAILED, str(err), None, key
         finally:
-            session.store = None
-            # Only this session's 1-worker runs matter (scaling efficiency); keep memory flat.
-            del session.outcomes[:-KEEP_OUTCOMES]
+            session.forget_outcomes(KEEP_OUTCOMES)
         log.info("job %s: fio ran %.1f s", job.id, time.monotonic() - started)
         return COMPLETE, "", dict(outcome.record.metrics), outcome.record.history_key

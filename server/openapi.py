@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_fioloadgen import __version__
+from pytest_fioloadgen.store.schema import openapi_30, run_json_schema
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -51,6 +52,16 @@ _SECURE: list[dict[str, list[str]]] = [{"token": []}]
 PROFILE_NAME = "^[A-Za-z0-9._-]{1,24}$"
 _JOB = {"$ref": "#/components/schemas/Job"}
 _RUN = {"$ref": "#/components/schemas/Run"}
+
+
+def _run_schema() -> dict[str, Any]:
+    schema = openapi_30(run_json_schema())
+    # Answers may carry more than the record (links, queue state): documented, not refused.
+    schema.pop("additionalProperties", None)
+    result: dict[str, Any] = schema
+    return result
+
+
 _SPEC = {
     "type": "object",
     "properties": {
@@ -153,47 +164,9 @@ def openapi_document() -> dict[str, Any]:
                         "history_key": {"type": "string"},
                     },
                 },
-                "Run": {
-                    "type": "object",
-                    "required": [
-                        "run_id",
-                        "session_id",
-                        "profile_name",
-                        "profile_hash",
-                        "profile_text",
-                        "workers",
-                        "backend",
-                        "target",
-                        "started_at",
-                        "finished_at",
-                    ],
-                    "properties": {
-                        "run_id": {"type": "string"},
-                        "session_id": {"type": "string"},
-                        "profile_name": {"type": "string"},
-                        "profile_hash": {"type": "string"},
-                        "profile_text": {"type": "string"},
-                        "workers": {"type": "integer"},
-                        "backend": {"type": "string"},
-                        "target": {"type": "string"},
-                        "started_at": {"type": "number"},
-                        "finished_at": {"type": "number"},
-                        "status": {"type": "string"},
-                        "metrics": {
-                            "type": "object",
-                            "additionalProperties": {"type": "number", "nullable": True},
-                        },
-                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "fingerprint": {"type": "object"},
-                        "raw": {"type": "object", "nullable": True},
-                        "notes": {"type": "array", "items": {"type": "string"}},
-                        "repeat": {"type": "integer"},
-                        "test_id": {"type": "string"},
-                        "verdict": {"type": "string", "nullable": True},
-                        "error": {"type": "string"},
-                        "history_key": {"type": "string"},
-                    },
-                },
+                # Generated from RunRecord (pytest_fioloadgen.store.schema): a new run
+                # field appears here without an edit.
+                "Run": _run_schema(),
             },
         },
         "paths": {

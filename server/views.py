@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pytest_fioloadgen.gating import Thresholds
-from pytest_fioloadgen.key_summary import series_summary
 from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import RunRecord, Store
 from pytest_fioloadgen.store.history_index import SeriesRead, metric_series
+from pytest_fioloadgen.verdicts.summaries import series_summary
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
-from .gating_overlay import history_overlay
+from .history_overlay import history_overlay
 
 
 def run_detail(run: RunRecord) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import Any
 
 from ..exceptions import FioLoadgenError
 from ..fio.results import METRIC_NAMES
-from ..key_summary import key_trend
 from ..store import Store, default_store_uri, open_store
 from ..store.history_index import history_keys
-from ..trend import Trend
+from ..verdicts.summaries import key_trend
+from ..verdicts.trends import Trend
 from .common import EXIT_OK
 
 _KEY = re.compile(r"^[0-9a-f]{16}$")

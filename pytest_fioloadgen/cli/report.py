@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import FioLoadgenError
-from ..gating import Thresholds
 from ..report.site import build_site
 from ..store import open_store
+from ..verdicts.thresholds import Thresholds
 from .common import EXIT_OK
 
 

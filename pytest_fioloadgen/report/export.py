@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import statistics
@@ -14,6 +13,7 @@ from typing import Any
 from .. import __version__
 from ..fio.results import LATENCY_METRICS, THROUGHPUT_METRICS, higher_is_better, worker_metrics
 from ..session import CaseOutcome
+from .terminal import short_test
 
 SCHEMA_VERSION = 1
 
@@ -22,6 +22,7 @@ def outcome_document(outcome: CaseOutcome) -> dict[str, Any]:
     record = outcome.record
     return {
         "case": outcome.case.id,
+        "test": outcome.case.test,
         "run_id": record.run_id,
         "test_id": record.test_id,
         "profile": {
@@ -41,21 +42,12 @@ def outcome_document(outcome: CaseOutcome) -> dict[str, Any]:
         "history_key": record.history_key,
         "confirmation": outcome.confirmation,
         "cache_note": outcome.cache_note,
-        "comparisons": [dataclasses.asdict(comparison) for comparison in outcome.comparisons],
+        # The stored verdict and its evidence, as every other view shows them.
+        "comparisons": list(record.evidence.get("comparisons", [])),
         "verdict": {
-            "status": outcome.status,
-            "checks": [
-                {
-                    "metric": check.limit.metric,
-                    "bound": check.limit.bound,
-                    "limit": check.limit.value,
-                    "measured": check.measured,
-                    "worker": check.worker,
-                    "passed": check.passed,
-                    "source": check.limit.source,
-                }
-                for check in outcome.verdict.checks
-            ],
+            "status": record.verdict,
+            "reason": record.evidence.get("reason", ""),
+            "checks": list(record.evidence.get("checks", [])),
         },
     }
 
@@ -91,8 +83,10 @@ def _samples_by_case(outcomes: Sequence[CaseOutcome]) -> dict[str, dict[str, lis
     """Metric samples per case, repeats and confirmation runs of a case pooled."""
     cases: dict[str, dict[str, list[float]]] = {}
     for outcome in outcomes:
-        profile, workers, target = outcome.case.key
-        name = f"{profile}-w{workers}-{target}"
+        test, case_name, workers, target = outcome.case.key
+        name = f"{case_name}-w{workers}-{target}"
+        if test:
+            name = f"{short_test(test)}/{name}"
         for metric, value in outcome.result.metrics.items():
             cases.setdefault(name, {}).setdefault(metric, []).append(value)
     return cases

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from ..fio.results import RunResult, worker_metrics
 from ..fio.timeseries import timeseries_of
-from ..gating import Check
-from ..regression import INSUFFICIENT, REGRESSION, Comparison
 from ..session import CaseOutcome
 from ..store.base import RunRecord
+from ..verdicts.regression import INCONCLUSIVE, REGRESSION, Comparison
+from ..verdicts.status import Status
 from . import charts
 
 #: Headline metrics of the summary table: (title, metric name, decimals).
@@ -43,48 +44,78 @@ def delta_text(delta_pct: float | None) -> str:
 
 @dataclass(frozen=True)
 class RunView:
-    """What a run fragment shows; built from a live outcome or from a stored record."""
+    """What a run fragment shows: the stored record (its verdict and the evidence it was
+    decided on) and its parsed result. Built the same way from a live outcome and from a
+    stored run, so a view can only show what the session decided."""
 
     title: str
     result: RunResult
     record: RunRecord
-    verdict: str
-    checks: Sequence[Check] = ()
-    comparisons: Sequence[Comparison] = ()
 
     @classmethod
     def of(cls, outcome: CaseOutcome) -> RunView:
-        return cls(
-            title=outcome.case.id,
-            result=outcome.result,
-            record=outcome.record,
-            verdict=outcome.verdict.status,
-            checks=tuple(outcome.verdict.checks),
-            comparisons=tuple(outcome.comparisons),
-        )
+        return cls(title=outcome.case.id, result=outcome.result, record=outcome.record)
+
+    @property
+    def status(self) -> Status:
+        return Status.parse(self.record.verdict)
+
+    @property
+    def reason(self) -> str:
+        return str(self.record.evidence.get("reason", ""))
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return stored_comparisons(self.record)
+
+    @property
+    def checks(self) -> list[Mapping[str, Any]]:
+        return list(self.record.evidence.get("checks", []))
 
 
-def overall_verdict(verdict: str, comparisons: Sequence[Comparison]) -> str:
-    """The threshold verdict, or "regression" when a comparison found one."""
-    if verdict == "pass" and any(c.status == REGRESSION for c in comparisons):
-        return REGRESSION
-    return verdict
+def stored_comparisons(record: RunRecord) -> list[Comparison]:
+    """The comparisons stored with a run (for display: their verdicts are stored too)."""
+    found = []
+    for item in record.evidence.get("comparisons", []):
+        try:
+            found.append(Comparison(**item))
+        except TypeError:
+            continue  # written by another version of the schema: shown through the reason
+    return found
+
+
+#: Badge colours: good, bad, unsure, nothing judged; per run status and per comparison.
+_BADGE = {
+    Status.PASS: "ok",
+    Status.IMPROVED: "ok",
+    "unchanged": "ok",
+    "improvement": "ok",
+    Status.FAIL: "bad",
+    Status.REGRESSION: "bad",
+    Status.ERROR: "bad",
+    Status.UNSTABLE: "bad",
+    "regression": "bad",
+    Status.SUSPECT: "warn",
+    Status.INCONCLUSIVE: "warn",
+    "inconclusive": "warn",
+}
 
 
 def verdict_badge(status: str) -> str:
     if not status or status == "-":
         return "-"
-    css = {"pass": "ok", "unchanged": "ok", "improvement": "ok"}.get(status, "bad")
-    if status in ("none", INSUFFICIENT, "skipped"):
-        css = "none"
-    return f'<span class="fio-verdict fio-{css}">{escape(status or "-")}</span>'
+    css = _BADGE.get(status, "none")
+    return (
+        f'<span class="fio-verdict fio-{css}" data-status="{escape(status)}">'
+        f"{escape(status)}</span>"
+    )
 
 
 def _metric_rows(view: RunView) -> list[tuple[str, str, int]]:
     """Headline metrics first, then every other metric that was compared or checked."""
     rows = [row for row in SUMMARY_METRICS if row[1] in view.result.metrics]
     known = {name for _title, name, _digits in rows}
-    extra = [c.metric for c in view.comparisons] + [c.limit.metric for c in view.checks]
+    extra = [c.metric for c in view.comparisons] + [str(c["metric"]) for c in view.checks]
     for name in extra:
         if name not in known:
             known.add(name)
@@ -94,11 +125,11 @@ def _metric_rows(view: RunView) -> list[tuple[str, str, int]]:
 
 
 def summary_table(view: RunView) -> str:
-    """Each metric with its baseline, delta % and verdict (thresholds and regression)."""
+    """Each metric with its baseline, delta % and the stored per-metric outcome."""
     comparisons = {c.metric: c for c in view.comparisons}
-    checks: dict[str, list[Check]] = {}
+    checks: dict[str, list[Mapping[str, Any]]] = {}
     for check in view.checks:
-        checks.setdefault(check.limit.metric, []).append(check)
+        checks.setdefault(str(check["metric"]), []).append(check)
     parts = [
         '<table class="fio-summary"><thead><tr><th>metric</th><th>current</th>'
         "<th>baseline</th><th>delta</th><th>threshold</th><th>verdict</th></tr></thead><tbody>"
@@ -120,10 +151,10 @@ def summary_table(view: RunView) -> str:
             status = comparison.status
         metric_checks = checks.get(name, [])
         limits = "; ".join(
-            f"{c.limit.bound} {c.limit.value:g}" + (f" ({c.worker})" if c.worker else "")
+            f"{c['bound']} {float(c['limit']):g}" + (f" ({c['worker']})" if c.get("worker") else "")
             for c in metric_checks
         )
-        if metric_checks and any(not c.passed for c in metric_checks):
+        if metric_checks and any(not c.get("passed") for c in metric_checks):
             status = "fail"
         elif metric_checks and not status:
             status = "pass"
@@ -180,10 +211,12 @@ def run_charts(result: RunResult, series: Mapping[str, object] | None) -> list[s
 def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
     """The whole per-run block: summary, per-worker table, charts, checks, notes."""
     record = view.record
-    status = overall_verdict(view.verdict, view.comparisons)
     parts = [
-        f'<div class="fioloadgen-result"><h4>fio {escape(view.title)} {verdict_badge(status)}</h4>'
+        f'<div class="fioloadgen-result" data-run-id="{escape(record.run_id)}">'
+        f"<h4>fio {escape(view.title)} {verdict_badge(view.status)}</h4>"
     ]
+    if view.reason:
+        parts.append(f'<p class="fio-reason">{escape(view.reason)}</p>')
     sparkline = history_sparkline(history, record.run_id)
     if sparkline:
         parts.append(sparkline)
@@ -192,12 +225,12 @@ def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
     parts.append('<div class="fio-charts">')
     parts += run_charts(view.result, timeseries_of(view.result.raw))
     parts.append("</div>")
-    failed = [check for check in view.checks if not check.passed]
+    failed = [check for check in view.checks if not check.get("passed")]
     if failed:
         parts.append('<ul class="fio-checks">')
-        parts += [f"<li>FAIL: {escape(check.message())}</li>" for check in failed]
+        parts += [f"<li>FAIL: {escape(str(check.get('message', '')))}</li>" for check in failed]
         parts.append("</ul>")
-    regressions = [c for c in view.comparisons if c.status == REGRESSION]
+    regressions = [c for c in view.comparisons if c.status in (REGRESSION, INCONCLUSIVE)]
     if regressions:
         parts.append('<ul class="fio-checks">')
         parts += [f"<li>{escape(c.message())}</li>" for c in regressions]
@@ -225,6 +258,7 @@ border:1px solid #ddd;padding:2px 8px;text-align:right;font-size:12px}
 .fio-charts{display:flex;flex-wrap:wrap;gap:8px}
 .fio-verdict{padding:0 6px;border-radius:3px;font-size:11px;color:#fff;background:#999}
 .fio-ok{background:#2e7d32}.fio-bad{background:#c62828}.fio-none{background:#999}
+.fio-warn{background:#ef6c00}.fio-reason{font-size:12px;margin:2px 0}
 .fio-sparkline{display:flex;align-items:center;gap:8px;font-size:12px}
 .fio-meta{color:#777;font-size:11px}
 .fio-matrix{border-collapse:collapse;margin:8px 0}

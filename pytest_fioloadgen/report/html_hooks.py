@@ -9,14 +9,14 @@ this module only adds what pytest-html asks for through its own hooks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from html import escape
 from typing import Any
 
 import pytest
 
 from ..session import CaseOutcome
 from ..store.base import RunRecord
-from .html import delta_text, number, outcome_html, overall_verdict, page_styles
+from ..verdicts.status import worst
+from .html import delta_text, number, outcome_html, page_styles, verdict_badge
 from .summary import environment_facts, session_section
 
 #: Columns added after pytest-html's "Test" column: (key, title). pytest-html takes a
@@ -29,7 +29,6 @@ COLUMNS = (
 )
 ROW_ATTRIBUTE = "fioloadgen_cells"
 ENVIRONMENT_KEY = "fioloadgen fingerprint"
-_SEVERITY = {"fail": 3, "error": 3, "regression": 2, "pass": 1, "none": 0}
 #: Added to a delta before padding, so that negative deltas sort as numbers too.
 _DELTA_OFFSET = 1_000_000.0
 
@@ -59,16 +58,16 @@ def row_cells(outcomes: Sequence[CaseOutcome]) -> dict[str, str]:
         p99.append(max(latencies) if latencies else None)
         compared = next((c for c in outcome.comparisons if c.metric == "iops"), None)
         delta.append(compared.delta_pct if compared else None)
-        verdicts.append(overall_verdict(outcome.verdict.status, outcome.comparisons))
+        verdicts.append(outcome.record.verdict)
     if not outcomes:
         return {}
-    worst = max(verdicts, key=lambda v: _SEVERITY.get(v, 0))
     first_delta = delta[0] + _DELTA_OFFSET if delta[0] is not None else None
     return {
         "fioiops": _sort_key(iops[0]) + "<br>".join(number(v, 0) for v in iops),
         "fiop99": _sort_key(p99[0]) + "<br>".join(number(v, 3) for v in p99),
         "fiodelta": _sort_key(first_delta) + "<br>".join(delta_text(v) for v in delta),
-        "fioverdict": escape(worst),
+        # The stored verdicts (the worst of a test's runs in the one cell).
+        "fioverdict": verdict_badge(worst(verdicts).value),
     }
 
 

@@ -5,7 +5,7 @@ Plain files that work from ``file://`` with no server and no network:
 * ``index.html``: every history key with its run count, latest verdict and IOPS trend;
 * ``keys/<key>.html``: trend charts (vendored Chart.js) of IOPS and p99 latency over the
   key's runs, with threshold lines and the change points of the key's whole history
-  (its cached summary, pytest_fioloadgen.key_summary), and its runs listed;
+  (its cached summary, pytest_fioloadgen.verdicts.summaries), and its runs listed;
 * ``run.html#<run id>``: one page for every run; it loads that run's data file
   ``runs/<shard>/<name>.js`` (report/run_document.py: the stored record and what is
   derived from its fio document) and renders it with ``assets/run.js``.
@@ -40,11 +40,11 @@ from typing import Any
 from urllib.parse import quote
 
 from ..exceptions import FioLoadgenError
-from ..gating import Thresholds
-from ..key_summary import series_summary
 from ..store import open_store
 from ..store.base import RunRecord, Store
 from ..store.history_index import key_versions
+from ..verdicts.summaries import series_summary
+from ..verdicts.thresholds import Thresholds
 from .html import SPARKLINE_RUNS, number, page_styles, verdict_badge
 from .run_document import RUN_DOCUMENT_FORMAT, run_document
 

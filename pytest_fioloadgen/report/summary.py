@@ -9,10 +9,10 @@ from html import escape
 from typing import Any
 
 from ..session import CaseOutcome
+from ..verdicts.status import worst
 from . import charts
-from .html import number, overall_verdict, verdict_badge
-
-_SEVERITY = {"fail": 3, "error": 3, "regression": 2, "pass": 1, "none": 0}
+from .html import number, verdict_badge
+from .terminal import short_test
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -20,11 +20,13 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _cells(outcomes: Sequence[CaseOutcome]) -> dict[tuple[str, str, int], list[CaseOutcome]]:
-    """Outcomes by (profile, target, workers); repeats share a cell."""
+    """Outcomes by (test and case name, target, workers): repeats of one measurement share
+    a cell, different tests or overrides never do."""
     cells: dict[tuple[str, str, int], list[CaseOutcome]] = defaultdict(list)
     for outcome in outcomes:
         case = outcome.case
-        cells[(case.profile.name, case.target, case.workers)].append(outcome)
+        row = f"{short_test(case.test)} {case.name}" if case.test else case.name
+        cells[(row, case.target, case.workers)].append(outcome)
     return cells
 
 
@@ -34,7 +36,7 @@ def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
     cells = _cells(outcomes)
     counts = sorted({workers for _p, _t, workers in cells})
     rows = sorted({(profile, target) for profile, target, _w in cells})
-    parts = ['<table class="fio-matrix"><thead><tr><th>profile</th><th>target</th>']
+    parts = ['<table class="fio-matrix"><thead><tr><th>test / case</th><th>target</th>']
     parts += [f"<th>{n} worker{'s' if n > 1 else ''}</th>" for n in counts]
     parts.append("</tr></thead><tbody>")
     for profile, target in rows:
@@ -45,10 +47,9 @@ def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
                 parts.append("<td>-</td>")
                 continue
             iops = _mean([o.result.metrics.get("iops", 0.0) for o in found])
-            verdicts = [overall_verdict(o.verdict.status, o.comparisons) for o in found]
-            worst = max(verdicts, key=lambda v: _SEVERITY.get(v, 0))
+            status = worst(o.record.verdict for o in found)
             repeats = f" (x{len(found)})" if len(found) > 1 else ""
-            parts.append(f"<td>{number(iops, 0)} IOPS{repeats} {verdict_badge(worst)}</td>")
+            parts.append(f"<td>{number(iops, 0)} IOPS{repeats} {verdict_badge(status.value)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..regression import IMPROVEMENT, INSUFFICIENT, REGRESSION
 from ..session import CaseOutcome
+from ..verdicts.regression import IMPROVEMENT, INCONCLUSIVE, INSUFFICIENT, REGRESSION
+from ..verdicts.status import Status
 
-COLUMNS = ("case", "IOPS", "MiB/s", "read p99 ms", "write p99 ms", "verdict")
+COLUMNS = ("test", "case", "IOPS", "MiB/s", "read p99 ms", "write p99 ms", "verdict")
+
+
+def short_test(test: str) -> str:
+    """A test as the summary names it: the function (Class::function) without the path."""
+    return test.split("::", 1)[1] if "::" in test else test or "-"
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -17,10 +23,8 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def _verdict(outcome: CaseOutcome) -> str:
-    status = outcome.status
-    improved = [c.metric for c in outcome.comparisons if c.status == IMPROVEMENT]
-    if improved and status in ("pass", "none"):
-        status += " (improved)"
+    # The stored verdict, never recomputed here.
+    status = str(outcome.record.verdict or Status.NONE)
     if outcome.cache_note:
         status += " (cache?)"
     return status
@@ -32,6 +36,7 @@ def summary_rows(outcomes: Sequence[CaseOutcome]) -> list[tuple[str, ...]]:
         metrics = outcome.result.metrics
         rows.append(
             (
+                short_test(outcome.case.test),
                 outcome.case.id,
                 _number(metrics.get("iops"), 0),
                 _number(metrics.get("bw_mib_s"), 1),
@@ -43,35 +48,39 @@ def summary_rows(outcomes: Sequence[CaseOutcome]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned first column, right-aligned numbers, as plain text lines."""
+def format_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int = 1
+) -> list[str]:
+    """The first ``text_columns`` left-aligned, numbers right-aligned, as plain lines."""
     widths = [len(title) for title in header]
     for row in rows:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
+        aligned = [
+            cell.ljust(width) if index < text_columns else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(aligned).rstrip()
 
     return [line(header), line(["-" * width for width in widths]), *(line(row) for row in rows)]
 
 
 def summary_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
-    return format_table(COLUMNS, summary_rows(outcomes))
+    return format_table(COLUMNS, summary_rows(outcomes), text_columns=2)
 
 
 def scaling_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
     """One row per profile/target: scaling efficiency by worker count (mean of repeats)."""
-    series: dict[tuple[str, str], dict[int, list[float]]] = {}
+    series: dict[tuple[str, str, str], dict[int, list[float]]] = {}
     for outcome in outcomes:
         efficiency = outcome.result.metrics.get("scaling_efficiency")
         if efficiency is None:
             continue
-        profile, workers, target = outcome.case.key
-        series.setdefault((profile, target), {}).setdefault(workers, []).append(efficiency)
+        test, name, workers, target = outcome.case.key
+        series.setdefault((test, name, target), {}).setdefault(workers, []).append(efficiency)
     lines = []
-    for (profile, target), by_workers in series.items():
+    for (_test, profile, target), by_workers in series.items():
         if len(by_workers) < 2:
             continue
         cells = "  ".join(
@@ -87,13 +96,14 @@ def gating_lines(outcomes: Sequence[CaseOutcome], *, enabled: bool, reason: str 
     if not enabled:
         return [f"regression gating off{': ' + reason if reason else ''}"]
     judged = [o for o in outcomes if o.comparisons]
-    regressions = [o for o in judged if o.status == "regression"]
-    improved = [o for o in judged if any(c.status == IMPROVEMENT for c in o.comparisons)]
+    regressions = [o for o in judged if o.status is Status.REGRESSION]
+    improved = [o for o in judged if o.status is Status.IMPROVED]
+    inconclusive = [o for o in judged if o.status is Status.INCONCLUSIVE]
     short = [o for o in judged if all(c.status == INSUFFICIENT for c in o.comparisons)]
     lines = [
         f"regression gating: {len(judged)} case(s) compared with history, "
         f"{len(regressions)} regression(s), {len(improved)} improved, "
-        f"{len(short)} with too little history"
+        f"{len(inconclusive)} inconclusive, {len(short)} with too little history"
     ]
     for outcome in regressions:
         for comparison in outcome.comparisons:
@@ -103,6 +113,13 @@ def gating_lines(outcomes: Sequence[CaseOutcome], *, enabled: bool, reason: str 
         for comparison in outcome.comparisons:
             if comparison.status == IMPROVEMENT:
                 lines.append(f"  improved {outcome.case.id}: {comparison.message()}")
+    for outcome in inconclusive:
+        for comparison in outcome.comparisons:
+            if comparison.status == INCONCLUSIVE:
+                lines.append(
+                    f"  inconclusive {outcome.case.id}: {comparison.metric}"
+                    f" {comparison.power_hint()}"
+                )
     for outcome in short:
         first = outcome.comparisons[0]
         lines.append(

@@ -14,9 +14,18 @@ from ..exceptions import StoreError
 RUN_STATUSES = ("complete", "failed")
 
 
+def _column(kind: str, doc: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata read by store.schema: how the field is typed, stored and documented."""
+    return {"kind": kind, "doc": doc, **extra}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One fio run of one case, as it is stored and as every consumer reads it back.
+
+    This class is the record schema: store.schema derives the JSON wire form and its
+    checks, the sqlite columns, the TinyDB fields and the OpenAPI document from these
+    fields and their metadata, so a new run field is one edit here.
 
     ``metrics`` holds the flat metric names of DESIGN.md (``iops``, ``read_lat_p99_ms``...).
     ``raw`` is the fio JSON document the metrics came from (stored compressed).
@@ -24,28 +33,53 @@ class RunRecord:
     ``directory=`` replaced by the worker's directory.
     """
 
-    run_id: str
-    session_id: str
-    profile_name: str
-    profile_hash: str
-    profile_text: str
-    workers: int
-    backend: str
-    target: str
-    started_at: float
-    finished_at: float
-    status: str = "complete"
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    fingerprint: Mapping[str, Any] = field(default_factory=dict)
-    raw: Mapping[str, Any] | None = None
-    notes: tuple[str, ...] = ()
-    repeat: int = 0
-    test_id: str = ""
-    verdict: str | None = None
-    error: str = ""
-    #: Which runs this one may be compared with (see pytest_fioloadgen.history).
-    history_key: str = ""
+    run_id: str = field(metadata=_column("text", "unique id of the run"))
+    session_id: str = field(metadata=_column("text", "the session (or server job) it ran in"))
+    profile_name: str = field(metadata=_column("text", "the profile's name"))
+    profile_hash: str = field(metadata=_column("text", "sha256 of the profile text as run"))
+    profile_text: str = field(metadata=_column("text", "the fio job file as it ran"))
+    workers: int = field(metadata=_column("count", "how many fio workers ran it"))
+    backend: str = field(metadata=_column("text", "local, static or kubernetes"))
+    target: str = field(metadata=_column("text", "the storage target (storage class)"))
+    started_at: float = field(metadata=_column("time", "start, seconds since the epoch"))
+    finished_at: float = field(metadata=_column("time", "end, seconds since the epoch"))
+    status: str = field(
+        default="complete", metadata=_column("text", "complete, or failed (fio did not finish)")
+    )
+    metrics: Mapping[str, float] = field(
+        default_factory=dict, metadata=_column("metrics", "flat metrics (iops, read_lat_p99_ms...)")
+    )
+    labels: Mapping[str, str] = field(
+        default_factory=dict, metadata=_column("labels", "KEY=VALUE labels (git commit...)")
+    )
+    fingerprint: Mapping[str, Any] = field(
+        default_factory=dict, metadata=_column("object", "facts about the environment")
+    )
+    raw: Mapping[str, Any] | None = field(
+        default=None, metadata=_column("raw", "fio's JSON document (only when asked for)")
+    )
+    notes: tuple[str, ...] = field(
+        default=(), metadata=_column("strings", "what the harness changed or noticed")
+    )
+    repeat: int = field(default=0, metadata=_column("count", "repeat or confirmation number"))
+    test_id: str = field(
+        default="", metadata=_column("text", "the pytest node id, or 'job' for server jobs")
+    )
+    #: The run's one status (verdicts.status.Status), decided once by the session.
+    verdict: str | None = field(
+        default=None, metadata=_column("optional-text", "the run's status (pass, fail...)")
+    )
+    error: str = field(default="", metadata=_column("text", "why the run failed"))
+    #: Which runs this one may be compared with (see pytest_fioloadgen.identity).
+    history_key: str = field(
+        default="", metadata=_column("text", "which runs it may be compared with")
+    )
+    #: What the verdict was decided on: its reason, the threshold checks and the
+    #: comparisons with the baseline (verdicts.gating.Verdict.evidence).
+    evidence: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata=_column("object", "the verdict's reason, threshold checks and comparisons"),
+    )
 
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

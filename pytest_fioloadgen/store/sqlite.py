@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import StoreError
-from ..history import history_key
+from ..identity import JOB_TEST, case_test_part, history_key
 from .base import Baseline, RunRecord, check_baseline_name
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
+from .schema import COLUMNS
 
 #: Marks a file as ours (PRAGMA application_id, "FIOL"), so that a foreign sqlite
 #: database that happens to use user_version is never mistaken for a history store.
@@ -101,7 +102,9 @@ def _v2_history_key(conn: sqlite3.Connection) -> None:
         "UPDATE runs SET history_key = ? WHERE id = ?",
         [
             (
+                # The key as it was defined then (v5 recomputes it with the test part).
                 history_key(
+                    test="",
                     profile_hash=profile_hash,
                     workers=workers,
                     backend=backend,
@@ -163,7 +166,7 @@ def _v4_key_versions(conn: sqlite3.Connection) -> None:
             INSERT INTO key_versions (history_key, version) VALUES (NEW.history_key, 1)
             ON CONFLICT (history_key) DO UPDATE SET version = version + 1;
         END""",
-        # JSON documents derived from a key's runs (pytest_fioloadgen.key_summary), by name.
+        # JSON documents derived from a key's runs (pytest_fioloadgen.verdicts.summaries), by name.
         """CREATE TABLE key_summaries (
             history_key TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -176,34 +179,59 @@ def _v4_key_versions(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v5_keys_with_test(conn: sqlite3.Connection) -> None:
+    """History keys gain the test part (pytest_fioloadgen.identity): recompute them from
+    each run's stored test id, so gating carries on with the history it had. Server jobs
+    stored as ``job:<id>`` become ``job``: they share one history per profile and size."""
+    rows = conn.execute(
+        "SELECT id, test_id, profile_hash, workers, backend, target, fingerprint FROM runs"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE runs SET history_key = ?, test_id = ? WHERE id = ?",
+        [
+            (
+                history_key(
+                    test=case_test_part(test_id),
+                    profile_hash=profile_hash,
+                    workers=workers,
+                    backend=backend,
+                    target=target,
+                    fingerprint=json.loads(fingerprint),
+                ),
+                JOB_TEST if case_test_part(test_id) == JOB_TEST else test_id,
+                key,
+            )
+            for key, test_id, profile_hash, workers, backend, target, fingerprint in rows
+        ],
+    )
+    # Summaries were computed per key: the keys are new.
+    conn.execute("DELETE FROM key_summaries")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_history_key,
     _v3_baselines,
     _v4_key_versions,
+    _v5_keys_with_test,
 ]
 
-_RUN_COLUMNS = (
-    "id",
-    "run_id",
-    "session_id",
-    "profile_name",
-    "profile_hash",
-    "profile_text",
-    "workers",
-    "backend",
-    "target",
-    "started_at",
-    "finished_at",
-    "status",
-    "repeat",
-    "test_id",
-    "verdict",
-    "error",
-    "fingerprint",
-    "notes",
-    "history_key",
-)
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns of RunRecord fields the file does not have yet (a field added since it was
+    written): added with their default, so a new run field needs no migration of its own."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for spec in COLUMNS:
+        if spec.name not in present:
+            # Names and defaults are our own schema's, never user input.
+            conn.execute(
+                f"ALTER TABLE runs ADD COLUMN {spec.name} {spec.sqlite_type}"
+                f" DEFAULT {spec.sqlite_default}"
+            )
+
+
+#: The runs table's columns, in the order of RunRecord's fields (store.schema).
+_RUN_COLUMNS = ("id", *(spec.name for spec in COLUMNS))
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
 _INSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS[1:])}) "
@@ -287,8 +315,15 @@ class SQLiteStore:
             _enable_wal(conn)
         except sqlite3.Error as err:
             raise StoreError(f"history store {self.path} cannot be opened ({err})") from err
-        if version < len(MIGRATIONS):
+        if version < len(MIGRATIONS) or self._columns_missing(conn):
             self._migrate(conn)
+
+    def _columns_missing(self, conn: sqlite3.Connection) -> bool:
+        try:
+            present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        except sqlite3.Error as err:
+            raise StoreError(f"history store {self.path} cannot be opened ({err})") from err
+        return any(spec.name not in present for spec in COLUMNS)
 
     def _identify(self, conn: sqlite3.Connection) -> int:
         # One snapshot: another process may be creating the schema while we look.
@@ -330,6 +365,7 @@ class SQLiteStore:
                 self._check_version(version)
                 for step in MIGRATIONS[version:]:
                     step(conn)
+                _add_missing_columns(conn)
                 # PRAGMA takes no bound parameters; the value is our own integer.
                 conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         except sqlite3.Error as err:
@@ -355,26 +391,7 @@ class SQLiteStore:
         # Serialise and compress before taking the write lock, which other processes wait on.
         action = f"record run {run.run_id!r}"
         try:
-            row = (
-                run.run_id,
-                run.session_id,
-                run.profile_name,
-                run.profile_hash,
-                run.profile_text,
-                run.workers,
-                run.backend,
-                run.target,
-                run.started_at,
-                run.finished_at,
-                run.status,
-                run.repeat,
-                run.test_id,
-                run.verdict,
-                run.error,
-                json.dumps(dict(run.fingerprint), ensure_ascii=False),
-                json.dumps(list(run.notes), ensure_ascii=False),
-                run.history_key,
-            )
+            row = tuple(spec.to_column(getattr(run, spec.name)) for spec in COLUMNS)
             metrics = [(name, float(value)) for name, value in run.metrics.items()]
             raw = None if run.raw is None else _compress(run.raw)
         except (TypeError, ValueError) as err:
@@ -698,11 +715,10 @@ class SQLiteStore:
         labels: dict[str, str],
         raw: bytes | None,
     ) -> RunRecord:
-        fields = dict(zip(_RUN_COLUMNS, row, strict=True))
-        del fields["id"]
+        fields = {spec.name: value for spec, value in zip(COLUMNS, row[1:], strict=True)}
         try:
-            fields["fingerprint"] = json.loads(fields["fingerprint"])
-            fields["notes"] = tuple(json.loads(fields["notes"]))
+            for spec in COLUMNS:
+                fields[spec.name] = spec.from_column(fields[spec.name])
             fields["raw"] = None if raw is None else json.loads(zlib.decompress(raw))
         except (ValueError, zlib.error) as err:
             raise StoreError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
@@ -20,6 +19,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,19 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from ..exceptions import StoreError
+from ..identity import JOB_TEST, case_test_part, record_key
 from .base import Baseline, RunRecord, check_baseline_name
+from .schema import RUN_FIELDS
 
 FORMAT = "pytest-fioloadgen-history"
-FORMAT_VERSION = 1
+#: 2: history keys include the test part (see _v2_keys_with_test).
+FORMAT_VERSION = 2
 _META, _RUNS, _RAW, _BASELINES = "meta", "runs", "raw", "baselines"
-# Every RunRecord field but the structured ones, which are stored (and read) on their own.
-_STRUCTURED = ("metrics", "labels", "fingerprint", "raw", "notes")
-_SCALAR_FIELDS = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name not in _STRUCTURED)
+# The fields of the record schema that are JSON as they are; raw is packed apart.
+_SCALAR_FIELDS = tuple(
+    spec.name for spec in RUN_FIELDS if spec.kind not in ("metrics", "strings", "raw")
+)
+_LISTS = tuple(spec.name for spec in RUN_FIELDS if spec.kind == "strings")
 
 
 class _AtomicJSONStorage(Storage):
@@ -98,6 +103,8 @@ class TinyDBStore:
                     f"history store {self.path} has format version {meta[0]['version']}, this "
                     f"pytest-fioloadgen knows up to {FORMAT_VERSION}; upgrade pytest-fioloadgen"
                 )
+            elif int(meta[0].get("version", 0)) < 2:
+                _v2_keys_with_test(db)
 
     def _foreign(self) -> StoreError:
         return StoreError(f"history store {self.path} is a JSON file of something else; left as is")
@@ -135,11 +142,12 @@ class TinyDBStore:
     # -- runs ----------------------------------------------------------------------
     def record(self, run: RunRecord) -> None:
         document: dict[str, Any] = {name: getattr(run, name) for name in _SCALAR_FIELDS}
+        for name in _SCALAR_FIELDS:
+            if isinstance(document[name], Mapping):
+                document[name] = dict(document[name])
         document.update(
             metrics={name: float(value) for name, value in run.metrics.items()},
-            labels=dict(run.labels),
-            fingerprint=dict(run.fingerprint),
-            notes=list(run.notes),
+            **{name: list(getattr(run, name)) for name in _LISTS},
         )
         try:
             json.dumps(document)
@@ -287,12 +295,22 @@ def _to_record(document: dict[str, Any], packed: str | None) -> RunRecord:
     raw = None
     if packed is not None:
         raw = json.loads(zlib.decompress(base64.b64decode(packed)))
-    fields = {name: document[name] for name in _SCALAR_FIELDS}
-    return RunRecord(
-        **fields,
-        metrics=dict(document.get("metrics", {})),
-        labels=dict(document.get("labels", {})),
-        fingerprint=dict(document.get("fingerprint", {})),
-        notes=tuple(document.get("notes", ())),
-        raw=raw,
-    )
+    # A field added since the file was written reads as its default.
+    defaults = {spec.name: spec.default for spec in RUN_FIELDS}
+    fields: dict[str, Any] = {name: document.get(name, defaults[name]) for name in _SCALAR_FIELDS}
+    fields.update({name: tuple(document.get(name, ())) for name in _LISTS})
+    return RunRecord(**fields, metrics=dict(document.get("metrics", {})), raw=raw)
+
+
+def _v2_keys_with_test(db: TinyDB) -> None:
+    """History keys gain the test part: recompute them from each run's test id (as the
+    sqlite store's v5 migration does), then mark the file version 2."""
+    runs = db.table(_RUNS)
+    for document in runs.all():
+        record = _to_record(dict(document), None)
+        test_id = JOB_TEST if case_test_part(record.test_id) == JOB_TEST else record.test_id
+        runs.update(
+            {"history_key": record_key(replace(record, test_id=test_id)), "test_id": test_id},
+            doc_ids=[document.doc_id],
+        )
+    db.table(_META).update({"version": FORMAT_VERSION})

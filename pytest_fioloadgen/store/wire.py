@@ -7,71 +7,39 @@ tuples, and a missing ``raw`` stays None while an empty one stays ``{}``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import StoreError
 from .base import Baseline, RunRecord
+from .schema import FIELDS_BY_NAME, MAX_COUNT, MAX_TIME, REQUIRED, RUN_FIELDS
 
-#: Counts (workers, repeat) must fit the stores' integer columns with room to spare.
-MAX_COUNT = 1_000_000
-_FIELDS = {f.name: f for f in dataclasses.fields(RunRecord)}
-_REQUIRED = tuple(
-    name
-    for name, f in _FIELDS.items()
-    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-)
-_TYPES: dict[str, type | tuple[type, ...]] = {
-    "run_id": str,
-    "session_id": str,
-    "profile_name": str,
-    "profile_hash": str,
-    "profile_text": str,
-    "workers": int,
-    "backend": str,
-    "target": str,
-    "started_at": (int, float),
-    "finished_at": (int, float),
-    "status": str,
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "text": str,
+    "count": int,
+    "time": (int, float),
+    "object": dict,
+    "strings": list,
     "metrics": dict,
     "labels": dict,
-    "fingerprint": dict,
-    "notes": list,
-    "repeat": int,
-    "test_id": str,
-    "error": str,
-    "history_key": str,
 }
 
 
 def run_to_json(run: RunRecord, *, with_raw: bool = True) -> dict[str, Any]:
     """A JSON-ready dict of every field (``raw`` only when asked for)."""
-    document: dict[str, Any] = {
-        "run_id": run.run_id,
-        "session_id": run.session_id,
-        "profile_name": run.profile_name,
-        "profile_hash": run.profile_hash,
-        "profile_text": run.profile_text,
-        "workers": run.workers,
-        "backend": run.backend,
-        "target": run.target,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "status": run.status,
-        "metrics": dict(run.metrics),
-        "labels": dict(run.labels),
-        "fingerprint": dict(run.fingerprint),
-        "notes": list(run.notes),
-        "repeat": run.repeat,
-        "test_id": run.test_id,
-        "verdict": run.verdict,
-        "error": run.error,
-        "history_key": run.history_key,
-    }
-    if with_raw:
-        document["raw"] = None if run.raw is None else dict(run.raw)
+    document: dict[str, Any] = {}
+    for spec in RUN_FIELDS:
+        if spec.kind == "raw" and not with_raw:
+            continue
+        value = getattr(run, spec.name)
+        if spec.kind in ("object", "metrics", "labels"):
+            value = dict(value)
+        elif spec.kind == "strings":
+            value = list(value)
+        elif spec.kind == "raw":
+            value = None if value is None else dict(value)
+        document[spec.name] = value
     return document
 
 
@@ -79,50 +47,59 @@ def run_from_json(document: Any, *, where: str = "run") -> RunRecord:
     """Check a decoded document and build the RunRecord; StoreError names the bad field."""
     if not isinstance(document, Mapping):
         raise StoreError(f"{where}: expected a JSON object, got {type(document).__name__}")
-    unknown = sorted(set(document) - set(_FIELDS))
+    unknown = sorted(set(document) - set(FIELDS_BY_NAME))
     if unknown:
         raise StoreError(f"{where}: unknown field {unknown[0]!r}")
-    missing = [name for name in _REQUIRED if name not in document]
+    missing = [name for name in REQUIRED if name not in document]
     if missing:
         raise StoreError(f"{where}: missing field {missing[0]!r}")
     values: dict[str, Any] = {}
     for name, value in document.items():
-        expected = _TYPES.get(name)
-        # bool is an int to Python; a JSON true is never a worker count or a time.
-        if expected is not None and (
-            not isinstance(value, expected) or (isinstance(value, bool) and expected is not dict)
-        ):
-            raise StoreError(f"{where}: field {name!r} has the wrong type")
-        values[name] = value
-    if not isinstance(values.get("verdict"), str | None):
-        raise StoreError(f"{where}: field 'verdict' must be a string or null")
-    raw = values.get("raw")
-    if raw is not None and not isinstance(raw, dict):
-        raise StoreError(f"{where}: field 'raw' must be an object or null")
-    for name, value in values.get("metrics", {}).items():
-        # Standard JSON has no NaN: an unmeasurable metric travels as null.
-        if value is None:
-            continue
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise StoreError(f"{where}: metric {name!r} is not a number")
-    for name, value in values.get("labels", {}).items():
-        if not isinstance(value, str):
-            raise StoreError(f"{where}: label {name!r} is not a string")
-    if not all(isinstance(note, str) for note in values.get("notes", [])):
-        raise StoreError(f"{where}: every note must be a string")
-    for name in ("workers", "repeat"):
-        if name in values and not 0 <= values[name] <= MAX_COUNT:
+        kind = FIELDS_BY_NAME[name].kind
+        if kind == "optional-text":
+            if not isinstance(value, str | None):
+                raise StoreError(f"{where}: field {name!r} must be a string or null")
+        elif kind == "raw":
+            if value is not None and not isinstance(value, dict):
+                raise StoreError(f"{where}: field {name!r} must be an object or null")
+        else:
+            expected = _PYTHON_TYPES[kind]
+            # bool is an int to Python; a JSON true is never a worker count or a time.
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise StoreError(f"{where}: field {name!r} has the wrong type")
+        if kind == "count" and not 0 <= value <= MAX_COUNT:
             raise StoreError(f"{where}: field {name!r} must be from 0 to {MAX_COUNT}")
+        if kind == "time" and not (math.isfinite(value) and 0 <= value <= MAX_TIME):
+            raise StoreError(f"{where}: field {name!r} is not a time (seconds since the epoch)")
+        if kind == "strings" and not all(isinstance(item, str) for item in value):
+            raise StoreError(f"{where}: every item of {name!r} must be a string")
+        if kind == "labels":
+            for label, text in value.items():
+                if not isinstance(text, str):
+                    raise StoreError(f"{where}: label {label!r} is not a string")
+        if kind == "metrics":
+            for metric, number in value.items():
+                # Standard JSON has no NaN: an unmeasurable metric travels as null.
+                if number is None:
+                    continue
+                if not isinstance(number, int | float) or isinstance(number, bool):
+                    raise StoreError(f"{where}: metric {metric!r} is not a number")
+        values[name] = value
     try:
-        values["started_at"] = float(values["started_at"])
-        values["finished_at"] = float(values["finished_at"])
-        values["metrics"] = {
-            name: math.nan if value is None else float(value)
-            for name, value in values.get("metrics", {}).items()
-        }
+        for spec in RUN_FIELDS:
+            if spec.name not in values:
+                continue
+            if spec.kind == "time":
+                values[spec.name] = float(values[spec.name])
+            elif spec.kind == "metrics":
+                values[spec.name] = {
+                    metric: math.nan if number is None else float(number)
+                    for metric, number in values[spec.name].items()
+                }
+            elif spec.kind == "strings":
+                values[spec.name] = tuple(values[spec.name])
     except OverflowError as err:
         raise StoreError(f"{where}: a number is out of range ({err})") from err
-    values["notes"] = tuple(values.get("notes", ()))
     return RunRecord(**values)
 
 

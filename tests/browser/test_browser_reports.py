@@ -179,7 +179,7 @@ def test_static_site_in_chromium(browser, tmp_path):
         record = run(f"a{index}", "a" * 16, 100.0 + index, iops=1000.0 + 10 * index)
         raw = {**record.raw, "fioloadgen": {"timeseries": series}}
         store.record(dataclasses.replace(record, raw=raw))
-    from pytest_fioloadgen.gating import Thresholds
+    from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
     limits = tmp_path / "t.toml"
     limits.write_text("[defaults]\niops = 1005\n")

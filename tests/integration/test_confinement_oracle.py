@@ -28,10 +28,10 @@ from pytest_fioloadgen.backends.sandbox import UNCONFINED, choose_sandbox
 from pytest_fioloadgen.backends.static import StaticBackend, StaticTarget
 from pytest_fioloadgen.exceptions import FioLoadgenError, ProfileError
 from pytest_fioloadgen.fio.runner import WorkerAddress
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import parse_profile
-from pytest_fioloadgen.regression import GatingPolicy
 from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.verdicts.gating import GatingPolicy
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 from tests.integration.strace_oracle import STRACE, Tracer
 
 pytestmark = [

@@ -7,10 +7,10 @@ import uuid
 import pytest
 
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession, Case
 from pytest_fioloadgen.store import open_store
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 READ = "[global]\nioengine=psync\nsize=8m\nruntime=1\ntime_based\nrate_iops=300\n[r]\nrw=randread\nbs=4k\n"
 

@@ -259,9 +259,9 @@ def test_runs_are_recorded_with_everything(pytester, profiles):
     result.stdout.fnmatch_lines(
         [
             "*fioloadgen results*",
-            "case*IOPS*MiB/s*read p99 ms*write p99 ms*verdict",
-            "mnt-w1-local*",
-            "mnt-w2-local*",
+            "test*case*IOPS*MiB/s*read p99 ms*write p99 ms*verdict",
+            "*mnt-w1-local*",
+            "*mnt-w2-local*",
             "2 runs recorded in sqlite://*history.db (session *)",
         ]
     )
@@ -304,14 +304,14 @@ def test_threshold_violation_fails_with_metric_limit_value_and_source(pytester, 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*quick-w1-local: threshold violated: iops * < min 1e+12 (marker fio(thresholds=...))",
+            "*quick-w1-local: fail: threshold: iops * < min 1e+12 (marker fio(thresholds=...))",
         ]
     )
     assert (
         "read_lat_p99_ms"
         not in result.stdout.str()
         .split("short test summary")[0]
-        .split("threshold violated")[1]
+        .split("fail: threshold")[1]
         .split("\n")[0]
     )
     result.stdout.fnmatch_lines(["*quick-w1-local*fail*"])
@@ -338,7 +338,7 @@ def test_thresholds_file_per_worker_count(pytester, profiles):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*quick-w2-local: threshold violated: iops * < min 1e+12 (*limits.toml* [[]profile.quick.workers.2])"
+            "*quick-w2-local: fail: threshold: iops * < min 1e+12 (*limits.toml* [[]profile.quick.workers.2])"
         ]
     )
     verdicts = {run.workers: run.verdict for run in store_rows(pytester)}

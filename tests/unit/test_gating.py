@@ -9,7 +9,7 @@ import pytest
 
 from pytest_fioloadgen.exceptions import ThresholdError
 from pytest_fioloadgen.fio.results import parse_result
-from pytest_fioloadgen.gating import Thresholds, evaluate, validate_level
+from pytest_fioloadgen.verdicts.thresholds import Thresholds, evaluate, validate_level
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 

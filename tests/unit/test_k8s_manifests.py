@@ -132,10 +132,11 @@ def k8s_fingerprint(*, cluster="uid-1", parameters=None, workers=4, pvc_size="10
 
 
 def test_history_keys_separate_clusters_and_storage_classes():
-    from pytest_fioloadgen.history import history_key
+    from pytest_fioloadgen.identity import history_key
 
     def key(**kwargs):
         return history_key(
+            test="job",
             profile_hash="p",
             workers=2,
             backend="kubernetes",

@@ -7,9 +7,9 @@ import random
 import pytest
 from test_store_contract import make_run
 
-from pytest_fioloadgen import key_summary
-from pytest_fioloadgen.key_summary import SeriesSummary, key_trend, series_summary
 from pytest_fioloadgen.store import open_store
+from pytest_fioloadgen.verdicts import summaries as key_summary
+from pytest_fioloadgen.verdicts.summaries import SeriesSummary, key_trend, series_summary
 
 KEY = "0123456789abcdef"
 

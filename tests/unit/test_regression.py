@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import random
+import statistics
 
 import pytest
 
-from pytest_fioloadgen.regression import (
+from pytest_fioloadgen.verdicts.changepoints import change_points
+from pytest_fioloadgen.verdicts.regression import (
     IMPROVEMENT,
+    INCONCLUSIVE,
     INSUFFICIENT,
     REGRESSION,
     UNCHANGED,
-    change_points,
     compare,
     default_tolerance_pct,
+    minimum_detectable_effect_pct,
+    repeats_needed,
     robust_spread,
 )
 
@@ -68,14 +72,42 @@ def test_significant_but_small_change_is_not_a_regression():
     assert comparison.status == UNCHANGED
 
 
-def test_large_change_without_evidence_is_not_a_regression():
-    """Median 25% lower but the baseline is so noisy that one run proves nothing."""
+def test_large_change_without_evidence_is_inconclusive_not_unchanged():
+    """Median 25% lower but the baseline is so noisy that one run proves nothing: the
+    comparison could not have seen the tolerance, so it says so instead of 'unchanged'."""
     baseline = [400.0, 1600.0, 700.0, 1300.0, 1000.0, 500.0, 1500.0, 900.0]
     comparison = cmp("iops", [720.0], baseline)
     assert comparison.delta_pct < -10
     assert comparison.test == "prediction-interval"
     assert comparison.p_value > 0.01
+    assert comparison.status == INCONCLUSIVE
+    assert comparison.mde_pct > 100
+    # Even 50 repeats cannot get a 10% effect out of a baseline this noisy and small.
+    assert comparison.repeats_needed is None
+    assert "record more (or quieter) baseline runs" in comparison.power_hint()
+
+
+def test_minimum_detectable_effect_follows_the_t_quantiles():
+    """20 baseline runs with a 5% spread: one run detects about 18%, and the repeats
+    that reach a 10% tolerance are the first count whose effect is below it."""
+    from scipy import stats
+
+    baseline = noisy(1000, 50, 20, 3)
+    spread = statistics.stdev(baseline) / statistics.median(baseline)
+    one = minimum_detectable_effect_pct(baseline, 1, alpha=0.01)
+    expected = (stats.t.ppf(0.99, 19) + stats.t.ppf(0.8, 19)) * spread * (1 + 1 / 20) ** 0.5
+    assert one == pytest.approx(expected * 100, rel=1e-9)
+    needed = repeats_needed(baseline, 10.0, alpha=0.01)
+    assert needed is not None and needed > 1
+    assert minimum_detectable_effect_pct(baseline, needed, alpha=0.01) <= 10.0
+    assert minimum_detectable_effect_pct(baseline, needed - 1, alpha=0.01) > 10.0
+
+
+def test_a_quiet_baseline_calls_no_change_unchanged():
+    baseline = noisy(1000, 5, 20, 4)
+    comparison = cmp("iops", [1001.0], baseline)
     assert comparison.status == UNCHANGED
+    assert comparison.mde_pct < comparison.tolerance_pct
 
 
 def test_single_current_sample_uses_the_prediction_interval():

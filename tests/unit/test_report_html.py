@@ -4,19 +4,23 @@ comparisons (no fio needed)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 from pytest_fioloadgen.fio.results import parse_result
-from pytest_fioloadgen.gating import Check, Limit
-from pytest_fioloadgen.regression import Comparison
+from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.report import charts
 from pytest_fioloadgen.report.html import RunView, history_sparkline, run_fragment
 from pytest_fioloadgen.report.html_hooks import row_cells
 from pytest_fioloadgen.report.summary import environment_facts, matrix_table, scaling_curves
+from pytest_fioloadgen.session import Case, CaseOutcome
 from pytest_fioloadgen.store.base import RunRecord
+from pytest_fioloadgen.verdicts.gating import decide
+from pytest_fioloadgen.verdicts.regression import Comparison
+from pytest_fioloadgen.verdicts.thresholds import Check, Limit, LimitChecks
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 
@@ -90,8 +94,6 @@ def test_latency_chart_has_read_and_write_lines():
 def test_an_unbalanced_worker_is_drawn_in_the_warning_colour():
     result = result_of("randread-w4.json")
     slow = result.workers[0]
-    from dataclasses import replace
-
     slowed = replace(slow, read=replace(slow.read, iops=slow.read.iops / 4))
     unbalanced = replace(result, workers=(slowed, *result.workers[1:]))
     svg = charts.worker_iops(unbalanced)
@@ -129,26 +131,43 @@ def test_timeseries_chart_per_worker():
     assert charts.timeseries({"workers": {}}, "iops") is None
 
 
-def test_fragment_shows_baseline_delta_and_verdict_from_comparisons():
+def stored(result, checks=(), comparisons=(), **fields):
+    """A record as the session stores it: the verdict decided once, with its evidence."""
+    verdict = decide(LimitChecks(tuple(checks)), comparisons)
+    return replace(
+        record(**fields),
+        metrics=dict(result.metrics),
+        verdict=verdict.status.value,
+        evidence=verdict.evidence(),
+    ), verdict
+
+
+def test_fragment_shows_the_stored_verdict_with_baseline_delta_and_checks():
     result = result_of("randread-w2.json")
     limit = Limit(metric="read_lat_p99_ms", bound="max", value=0.001, source="t.toml")
-    view = RunView(
-        title="randread-w2-<local>",
-        result=result,
-        record=record(),
-        verdict="fail",
+    run, _verdict = stored(
+        result,
         checks=(Check(limit, result.metrics["read_lat_p99_ms"]),),
         comparisons=(comparison(), comparison("read_lat_p999_ms", "unchanged", 1.0)),
     )
-    html = run_fragment(view)
+    html = run_fragment(RunView(title="randread-w2-<local>", result=result, record=run))
     assert "20,000 ± 150 (n=10)" in html
     assert "-12.5%" in html
     assert ">regression<" in html and ">fail<" in html and ">unchanged<" in html
+    assert 'data-status="fail"' in html.split("</h4>")[0]  # the run's one status
     assert "read_lat_p999_ms" in html  # a compared metric outside the headline set
     assert "max 0.001" in html
     # user text is escaped
     assert "randread-w2-&lt;local&gt;" in html and "&lt;override&gt;" in html
     assert "<local>" not in html
+
+
+def test_a_view_renders_the_stored_status_even_if_the_evidence_says_otherwise():
+    """The fragment never recomputes: a record stored as 'suspect' reads 'suspect'."""
+    result = result_of("randread-w2.json")
+    run, _ = stored(result, comparisons=(comparison(),))
+    html = run_fragment(RunView("x", result, replace(run, verdict="suspect")))
+    assert 'data-status="suspect"' in html.split("</h4>")[0]
 
 
 def test_sparkline_marks_the_current_run_oldest_first():
@@ -158,30 +177,30 @@ def test_sparkline_marks_the_current_run_oldest_first():
     assert history_sparkline([], "r1") is None
 
 
-def test_results_table_cells():
-    class Outcome:
-        def __init__(self, status, comparisons):
-            self.result = result_of("randrw-w4.json")
-            self.comparisons = comparisons
-            self.verdict = type("V", (), {"status": status})()
+def outcome_of(result, *, comparisons=(), checks=(), profile="rr", workers=2, test="t::a"):
+    run, verdict = stored(result, checks=checks, comparisons=comparisons)
+    case = Case(parse_profile(f"[{profile}]\nrw=read\n", name=profile), workers, "local", test=test)
+    return CaseOutcome(case, result, verdict, run, case.profile)
 
-    cells = row_cells([Outcome("pass", (comparison(),))])
+
+def test_results_table_cells():
+    result = result_of("randrw-w4.json")
+    cells = row_cells([outcome_of(result, comparisons=(comparison(),))])
     assert cells["fiodelta"].endswith("</span>-12.5%")
-    assert cells["fioverdict"] == "regression"
+    assert 'data-status="regression"' in cells["fioverdict"]
     assert cells["fioiops"].split("</span>")[1].replace(",", "").isdigit()
-    two = row_cells([Outcome("pass", ()), Outcome("fail", ())])
-    assert two["fioverdict"] == "fail" and two["fioiops"].count("<br>") == 1
+    limit = Limit(metric="iops", bound="min", value=10**9, source="t.toml")
+    failing = outcome_of(result, checks=(Check(limit, result.metrics["iops"]),))
+    two = row_cells([outcome_of(result), failing])
+    assert 'data-status="fail"' in two["fioverdict"] and two["fioiops"].count("<br>") == 1
 
 
 def test_results_columns_sort_as_numbers_although_pytest_html_compares_text():
-    class Outcome:
-        def __init__(self, iops, delta):
-            result = result_of("randread-w1.json")
-            self.result = type("R", (), {"metrics": {**result.metrics, "iops": iops}})()
-            self.comparisons = (comparison(delta=delta),)
-            self.verdict = type("V", (), {"status": "pass"})()
-
-    rows = [row_cells([Outcome(iops, delta)]) for iops, delta in ((9000, -20.0), (10000, 3.0))]
+    base = result_of("randread-w1.json")
+    rows = []
+    for iops, delta in ((9000, -20.0), (10000, 3.0)):
+        result = replace(base, metrics={**base.metrics, "iops": float(iops)})
+        rows.append(row_cells([outcome_of(result, comparisons=(comparison(delta=delta),))]))
     assert rows[0]["fioiops"] < rows[1]["fioiops"]
     assert rows[0]["fiodelta"] < rows[1]["fiodelta"]
 
@@ -193,30 +212,24 @@ def test_environment_facts_are_flat_and_escaped():
 
 @pytest.fixture
 def outcomes():
-    class Case:
-        def __init__(self, profile, workers, target):
-            self.profile = profile
-            self.workers = workers
-            self.target = target
-
     made = []
-    for name, workers, iops in (("rr<1>", 1, 100.0), ("rr<1>", 2, 180.0), ("sw", 1, 50.0)):
-        prof = type("P", (), {"name": name})()
-        outcome = type(
-            "O",
-            (),
-            {
-                "case": Case(prof, workers, "local"),
-                "result": type("R", (), {"metrics": {"iops": iops}})(),
-                "verdict": type("V", (), {"status": "pass"})(),
-                "comparisons": (),
-            },
-        )()
-        made.append(outcome)
+    base = result_of("randread-w1.json")
+    for name, workers, iops in (("rr1", 1, 100.0), ("rr1", 2, 180.0), ("sw", 1, 50.0)):
+        result = replace(base, metrics={**base.metrics, "iops": iops})
+        made.append(outcome_of(result, profile=name, workers=workers, test="t.py::test_a"))
     return made
 
 
 def test_matrix_and_scaling_curves(outcomes):
     html = matrix_table(outcomes)
-    assert "rr&lt;1&gt;" in html and "180 IOPS" in html and "<th>2 workers</th>" in html
-    assert scaling_curves(outcomes) == {"rr<1> on local": [(1, 100.0), (2, 180.0)]}
+    assert "test_a rr1" in html and "180 IOPS" in html and "<th>2 workers</th>" in html
+    assert scaling_curves(outcomes) == {"test_a rr1 on local": [(1, 100.0), (2, 180.0)]}
+
+
+def test_the_matrix_never_merges_different_tests_or_overrides(outcomes):
+    base = outcomes[0]
+    other_test = replace(base, case=replace(base.case, test="t.py::test_b"))
+    other_bs = replace(base, case=replace(base.case, overrides=(("bs", "16k"),)))
+    html = matrix_table([base, other_test, other_bs])
+    assert "(x" not in html  # three cells, no "(x3)"
+    assert "test_a rr1" in html and "test_b rr1" in html and "test_a rr1-bs16k" in html

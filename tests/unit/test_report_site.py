@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pytest_fioloadgen.cli import main
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.report.site import build_site, file_name, run_data_path
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.store.base import RunRecord
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 
@@ -251,7 +251,7 @@ def test_an_update_reads_only_the_new_runs_fio_documents(store_uri, tmp_path, mo
     )
     build_site(store, out)
     assert len(opened) == 1
-    from pytest_fioloadgen.key_summary import key_trend
+    from pytest_fioloadgen.verdicts.summaries import key_trend
 
     key_trend(store, "a" * 16, "iops")
     assert len(opened) == 1

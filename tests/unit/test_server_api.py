@@ -265,7 +265,8 @@ def test_submit_queues_a_job(client, auth):
     [
         ({"profile": "nope"}, "no profile 'nope'"),
         ({"workers": 0}, "workers 0"),
-        ({"workers": 3}, "workers 3"),
+        # Workers are deployed on demand up to serve --max-workers (16 by default).
+        ({"workers": 17}, "workers 17 must be from 1 to 16"),
         ({"workers": "x"}, "workers"),
         ({"target": "elsewhere"}, "unknown target 'elsewhere'"),
         ({"title": ""}, "title"),
@@ -394,7 +395,7 @@ def _wire(run):
 
 
 def test_history_overlay_has_change_points_and_threshold_lines(ctx, client, auth, tmp_path):
-    from pytest_fioloadgen.gating import Thresholds
+    from pytest_fioloadgen.verdicts.thresholds import Thresholds
     from tests.unit.test_store_contract import make_run
 
     limits = tmp_path / "limits.toml"
@@ -423,8 +424,8 @@ def test_history_overlay_has_change_points_and_threshold_lines(ctx, client, auth
 def test_history_reads_no_fio_document_and_computes_once(ctx, client, auth, monkeypatch):
     """A history page decompresses no raw document; its overlay is the key's cached
     summary, computed again only after a run of the key was recorded."""
-    from pytest_fioloadgen import key_summary
     from pytest_fioloadgen.store import sqlite as sqlite_store
+    from pytest_fioloadgen.verdicts import summaries as key_summary
     from tests.unit.test_store_contract import make_run
 
     for number in range(30):

@@ -16,7 +16,7 @@ import pytest
 from test_store_contract import make_run
 
 from pytest_fioloadgen.exceptions import StoreError
-from pytest_fioloadgen.history import history_key
+from pytest_fioloadgen.identity import history_key
 from pytest_fioloadgen.store import sqlite as sqlite_store
 from pytest_fioloadgen.store.sqlite import APPLICATION_ID, MIGRATIONS, SQLiteStore
 
@@ -51,7 +51,7 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 4
+    assert len(MIGRATIONS) == 5
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert tables == [
@@ -234,7 +234,7 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 4; "
+        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 5; "
         "upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
@@ -352,7 +352,8 @@ def test_failing_migration_rolls_back_completely(
         SQLiteStore(db_path)
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     assert peek(db_path, "SELECT name FROM sqlite_master WHERE name = 'half'") == []
-    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "history_key"
+    # Rolled back to what the file was: the last column is still the newest field's.
+    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "evidence"
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS)
     with SQLiteStore(db_path) as store:
         assert store.get("old") == make_run("old")
@@ -439,8 +440,14 @@ def test_version_1_file_gets_history_keys_computed(db_path: Path) -> None:
     )
     conn.commit()
     conn.close()
+    # Migrated through every version: the key of today, with the (empty) test part.
     expected = history_key(
-        profile_hash="hash", workers=2, backend="local", target="t", fingerprint=fingerprint
+        test="",
+        profile_hash="hash",
+        workers=2,
+        backend="local",
+        target="t",
+        fingerprint=fingerprint,
     )
     with SQLiteStore(db_path) as store:
         assert store.get("v1").history_key == expected

@@ -43,7 +43,7 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"meta": {"1": {"format": "pytest-fioloadgen-history", "version": 9}}})
     )
-    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 1"):
+    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 2"):
         TinyDBStore(path)
 
 

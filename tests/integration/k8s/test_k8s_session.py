@@ -86,7 +86,9 @@ def test_missing_storage_class_option_is_a_usage_error(pytester, kubeconfig, nam
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_k8s="def test_x(fio_case):\n    pass\n")
     result = pytester.runpytest(*k8s_args(kubeconfig, namespace))
-    result.stdout.fnmatch_lines(["*needs storage classes: --fio-storageclass*"])
+    # Found when the settings are read, before anything is collected: one usage line.
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *needs storage classes: --fio-storageclass*"])
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -11,9 +11,9 @@ import pytest
 from pytest_fioloadgen.backends.kubernetes.manifests import DEVICE_PATH
 from pytest_fioloadgen.backends.kubernetes.options import Spread
 from pytest_fioloadgen.exceptions import BackendError, FioRunError
-from pytest_fioloadgen.gating import Thresholds
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 pytestmark = pytest.mark.slow
 

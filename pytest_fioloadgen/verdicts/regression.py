@@ -8,23 +8,29 @@ both a practical effect (worse than the tolerance) and statistical evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
-# Re-exported: level shifts used to live here and callers import them from here.
-from .changepoints import change_points as change_points
-from .fio.results import higher_is_better
+from ..fio.results import higher_is_better
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
 UNCHANGED = "unchanged"
+#: No significant change, but the comparison could not have detected the tolerance.
+INCONCLUSIVE = "inconclusive"
 INSUFFICIENT = "insufficient-history"
-STATUSES = (REGRESSION, IMPROVEMENT, UNCHANGED, INSUFFICIENT)
+STATUSES = (REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, INSUFFICIENT)
+#: The power a comparison must have to call a metric unchanged: the chance of flagging a
+#: change as large as the tolerance (the conventional 80%).
+POWER = 0.8
+#: Repeats beyond which "how many would be needed" is answered "more than this".
+MAX_REPEATS = 50
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,34 @@ class Comparison:
     #: "mann-whitney-u", "welch-t", "prediction-interval" or "none".
     test: str
     p_value: float | None
+    #: The smallest change (percent of the baseline centre) this comparison detects with
+    #: POWER at its alpha, given the baseline's spread and both sample counts.
+    mde_pct: float | None = None
+    #: Current samples needed for mde_pct to reach the tolerance (None: more than
+    #: MAX_REPEATS, or the baseline itself is too small or too noisy).
+    repeats_needed: int | None = None
 
     @property
     def is_regression(self) -> bool:
         return self.status == REGRESSION
+
+    def power_hint(self) -> str:
+        """What an inconclusive comparison lacked, and what would fix it."""
+        if self.mde_pct is None:
+            return ""
+        detect = f"could detect only changes of {self.mde_pct:.0f}% or more"
+        if self.repeats_needed is not None:
+            fix = f"--fio-repeat {self.repeats_needed} would detect {self.tolerance_pct:g}%"
+        else:
+            fix = (
+                f"no repeat count up to {MAX_REPEATS} detects {self.tolerance_pct:g}% against"
+                " this baseline: record more (or quieter) baseline runs"
+            )
+        return f"{detect} (tolerance {self.tolerance_pct:g}%); {fix}"
+
+    def as_dict(self) -> dict[str, object]:
+        """The comparison as it is stored with the run (RunRecord.evidence)."""
+        return dataclasses.asdict(self)
 
     def message(self) -> str:
         """One line with every number a reviewer needs."""
@@ -61,12 +91,15 @@ class Comparison:
         delta = "n/a" if self.delta_pct is None else f"{self.delta_pct:+.1f}%"
         p_value = "n/a" if self.p_value is None else f"{self.p_value:.3g}"
         spread = "n/a" if self.baseline_spread is None else f"{self.baseline_spread:.4g}"
-        return (
+        line = (
             f"{self.metric} {self.status}: current {self.current:.6g} (n={self.current_n}) vs "
             f"baseline {self.baseline_center:.6g} ± {spread} (n={self.baseline_n}, "
             f"{self.baseline}), delta {delta}, tolerance {self.tolerance_pct:g}%, "
             f"{self.test} p={p_value}, key {self.history_key}"
         )
+        if self.status == INCONCLUSIVE:
+            line += f"; {self.power_hint()}"
+        return line
 
 
 #: Default tolerance (percent) per metric family: tails are noisier than means, and a
@@ -157,6 +190,48 @@ def _one_sided_p(
     return "prediction-interval", float(p_value)
 
 
+def minimum_detectable_effect_pct(
+    baseline: Sequence[float], current_n: int, *, alpha: float, power: float = POWER
+) -> float | None:
+    """The smallest relative change a one-sided test at ``alpha`` flags with ``power``,
+    given the baseline's standard deviation (percent of its median; None: no baseline).
+
+    One current sample is judged against the baseline's prediction interval (its spread
+    counts with the factor sqrt(1 + 1/n)); several are compared as two samples
+    (sqrt(1/n_current + 1/n_baseline)). Student's t quantiles with the degrees of freedom
+    of those tests. A rank test that can never reach ``alpha`` with these counts detects
+    nothing (infinite effect).
+    """
+    count = len(baseline)
+    if count < 2 or current_n < 1:
+        return None
+    center = _median(baseline)
+    scale = statistics.stdev(baseline)
+    if not center:
+        return None
+    if scale == 0.0:
+        return 0.0
+    if current_n == 1:
+        df = count - 1
+        factor = math.sqrt(1.0 + 1.0 / count)
+    else:
+        df = current_n + count - 2
+        factor = math.sqrt(1.0 / current_n + 1.0 / count)
+    quantiles = scipy_stats.t.ppf(1.0 - alpha, df) + scipy_stats.t.ppf(power, df)
+    return float(quantiles * scale * factor / abs(center) * 100.0)
+
+
+def repeats_needed(
+    baseline: Sequence[float], tolerance_pct: float, *, alpha: float, power: float = POWER
+) -> int | None:
+    """The fewest current samples whose comparison detects ``tolerance_pct``."""
+    for current_n in range(1, MAX_REPEATS + 1):
+        effect = minimum_detectable_effect_pct(baseline, current_n, alpha=alpha, power=power)
+        if effect is not None and effect <= tolerance_pct:
+            return current_n
+    return None
+
+
 def compare(
     metric: str,
     current: Sequence[float],
@@ -208,10 +283,17 @@ def compare(
         warnings.simplefilter("ignore", RuntimeWarning)
         test, p_value = _one_sided_p(current, baseline, current_lower=moved_lower, alpha=alpha)
     status = UNCHANGED
+    mde = minimum_detectable_effect_pct(baseline, len(current), alpha=alpha)
+    needed = None
     if worse and p_value < alpha:
         status = REGRESSION
     elif better and p_value < alpha:
         status = IMPROVEMENT
+    elif mde is not None and mde > tolerance:
+        # "No significant change" from a test that could not have seen the tolerance is
+        # not evidence of no change.
+        status = INCONCLUSIVE
+        needed = repeats_needed(baseline, tolerance, alpha=alpha)
     return Comparison(
         metric=metric,
         status=status,
@@ -226,28 +308,6 @@ def compare(
         tolerance_pct=tolerance,
         test=test,
         p_value=p_value,
+        mde_pct=mde,
+        repeats_needed=needed,
     )
-
-
-@dataclass(frozen=True)
-class GatingPolicy:
-    """How a session compares its runs with history (from options and the thresholds file)."""
-
-    baseline: str = "auto"
-    window: int = DEFAULT_WINDOW
-    baseline_labels: Mapping[str, str] = field(default_factory=dict)
-    confirm: int = 0
-    alpha: float = DEFAULT_ALPHA
-    min_baseline: int = DEFAULT_MIN_BASELINE
-    metrics: tuple[str, ...] = DEFAULT_GATED_METRICS
-
-    @property
-    def enabled(self) -> bool:
-        return self.baseline != "none"
-
-    def describe_baseline(self, count: int) -> str:
-        if self.baseline == "auto":
-            labels = ",".join(f"{k}={v}" for k, v in sorted(self.baseline_labels.items()))
-            where = f" with {labels}" if labels else ""
-            return f"auto: last {count} of up to {self.window} runs{where}"
-        return f"pinned baseline {self.baseline!r}"

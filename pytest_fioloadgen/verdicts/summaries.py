@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..store.base import Store
+from ..store.history_index import SeriesPoint, SeriesRead, history_index, metric_series
 from .regression import DEFAULT_ALPHA, DEFAULT_MIN_BASELINE, DEFAULT_WINDOW, default_tolerance_pct
-from .store.base import Store
-from .store.history_index import SeriesPoint, SeriesRead, history_index, metric_series
-from .trend import ChangePoint, Trend, TrendPoint, level_shifts
+from .trends import ChangePoint, Trend, TrendPoint, level_shifts
 
 #: Part of every cache entry's name: a change of the document or of the detector makes
 #: summaries cached by an older version be computed again.

@@ -1,7 +1,7 @@
 """A history key's series of one metric, with the level shifts found in it.
 
 The pure part: series already read, in memory. Reading them from a store, and caching the
-change points of a key's whole history, is ``pytest_fioloadgen.key_summary``.
+change points of a key's whole history, is ``pytest_fioloadgen.verdicts.summaries``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .regression import DEFAULT_ALPHA, change_points, default_tolerance_pct
-from .store.base import RunRecord
+from ..store.base import RunRecord
+from .changepoints import change_points
+from .regression import DEFAULT_ALPHA, default_tolerance_pct
 
 
 @dataclass(frozen=True)

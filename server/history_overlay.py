@@ -1,5 +1,5 @@
 """What the history API draws over a series: thresholds, a baseline band and change
-points (the key's cached summary, pytest_fioloadgen.key_summary)."""
+points (the key's cached summary, pytest_fioloadgen.verdicts.summaries)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from pytest_fioloadgen.fio.results import higher_is_better
-from pytest_fioloadgen.gating import Thresholds
-from pytest_fioloadgen.key_summary import SeriesSummary
+from pytest_fioloadgen.verdicts.summaries import SeriesSummary
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 
 class ThresholdLine(TypedDict):

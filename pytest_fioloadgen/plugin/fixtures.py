@@ -11,27 +11,20 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from .backends.base import Environment
-from .exceptions import ConfigError, FioLoadgenError
-from .fio.results import RunResult
-from .profiles import Profile, load_profile
-from .session import BenchmarkSession, Case, CaseOutcome
-from .store.base import Store
-
-if TYPE_CHECKING:
-    from .plugin import FioLoadgenPlugin
-
-state_key = pytest.StashKey["FioLoadgenPlugin"]()
-outcomes_key = pytest.StashKey[list[CaseOutcome]]()
-
-#: Keyword arguments of the fio marker that are not profile overrides.
-MARKER_KEYS = ("profile", "workers", "targets", "thresholds")
+from ..backends.base import Environment
+from ..exceptions import ConfigError, FioLoadgenError
+from ..fio.results import RunResult
+from ..profiles import Profile
+from ..session import BenchmarkSession, Case, CaseOutcome
+from ..store.base import Store
+from .state import FioLoadgenPlugin, outcomes_key, state_key
 
 RunFunction = Callable[..., RunResult]
 
@@ -141,14 +134,14 @@ def fio_run(
     ``fio_run()`` runs this test's case; ``fio_run(case)`` another case;
     ``fio_run("randread-4k", workers=2, bs="64k")`` a profile by name (or a path to a
     ``.fio`` file, or a Profile) with overrides (runtime, size, bs, iodepth, numjobs, rw,
-    rwmixread, ioengine). Thresholds from the thresholds file and the ``fio`` marker are
-    evaluated after the test body; a violation fails the test.
+    rwmixread, ioengine, direct): they are part of the case's id and history key.
+    Thresholds from the thresholds file and the ``fio`` marker are checked, and the run's
+    verdict decided and stored, before the test body goes on; a failing verdict fails the
+    test after it.
     """
     plugin = _plugin(request.config)
     marker = request.node.get_closest_marker("fio")
-    marker_kwargs = dict(marker.kwargs) if marker else {}
-    inline_thresholds = marker_kwargs.get("thresholds")
-    marker_overrides = {k: v for k, v in marker_kwargs.items() if k not in MARKER_KEYS}
+    inline_thresholds = (dict(marker.kwargs) if marker else {}).get("thresholds")
 
     def run(
         case_or_profile: Case | Profile | str | Path | None = None,
@@ -156,22 +149,14 @@ def fio_run(
         target: str | None = None,
         **overrides: Any,
     ) -> RunResult:
-        case = _case_for(request, plugin, case_or_profile, workers, target)
-        limits = plugin.thresholds.limits_for(case.profile.name, case.workers, inline_thresholds)
-        tolerances = plugin.thresholds.tolerances_for(
-            case.profile.name, case.workers, inline_thresholds
-        )
-        progress = _Progress(
-            request.config,
-            case.id,
-            fio_session.prepare(case, {**marker_overrides, **overrides}).expected_runtime_s,
-        )
+        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        progress = _Progress(request.config, case.id, fio_session.prepare(case).expected_runtime_s)
         try:
             outcome = fio_session.run(
                 case,
                 limits=limits,
                 tolerances=tolerances,
-                overrides={**marker_overrides, **overrides},
                 test_id=request.node.nodeid,
                 on_progress=progress if progress.enabled else None,
             )
@@ -187,7 +172,8 @@ def fio_run(
 
 
 def _record_properties(node: pytest.Item, outcome: CaseOutcome, *, first: bool) -> None:
-    """Metrics and verdict as JUnit XML properties (Jenkins and GitLab show them).
+    """Metrics and the stored verdict as JUnit XML properties (Jenkins and GitLab show
+    them).
 
     The test's own (first) run uses plain names; further runs in the same test are
     prefixed with their case id so names stay unique.
@@ -197,7 +183,7 @@ def _record_properties(node: pytest.Item, outcome: CaseOutcome, *, first: bool) 
         ("fio_case", outcome.case.id),
         ("fio_run_id", outcome.record.run_id),
         ("fio_history_key", outcome.record.history_key),
-        ("fio_verdict", outcome.status),
+        ("fio_verdict", str(outcome.record.verdict)),
         *(
             (f"fio_{name}", round(value, 6))
             for name, value in sorted(outcome.result.metrics.items())
@@ -217,9 +203,12 @@ def _case_for(
     what: Case | Profile | str | Path | None,
     workers: int | None,
     target: str | None,
+    overrides: dict[str, Any],
 ) -> Case:
+    """The case fio_run() means: this test's, another Case, or a profile ad hoc; the
+    call's overrides join the case's (and its id and history key)."""
     if isinstance(what, Case):
-        return what
+        return what.with_overrides(overrides)
     if what is None:
         callspec = getattr(request.node, "callspec", None)
         if callspec is None or "fio_case" not in callspec.params:
@@ -228,18 +217,15 @@ def _case_for(
                 "test (request fio_case or add @pytest.mark.fio)"
             )
         case: Case = callspec.params["fio_case"]
-        return case
-    if isinstance(what, Profile):
-        profile = plugin.validated(what)
-    elif str(what).endswith(".fio"):
-        path = Path(what)
-        profile = plugin.validated(
-            load_profile(path if path.is_absolute() else Path(request.node.path).parent / path)
-        )
-    else:
-        matches = plugin.profiles_for(str(what), Path(request.node.path))
-        if len(matches) != 1:
-            raise ConfigError(f"fio_run({what!r}) matches {len(matches)} profiles, needs one")
-        profile = matches[0]
-    targets = plugin.target_names()
-    return Case(profile, workers or 1, target or targets[0])
+        return case.with_overrides(overrides)
+    planning_request = plugin.request_of(request.node, what, **overrides)
+    planning_request = replace(
+        planning_request,
+        workers=workers or 1,
+        targets=[target] if target else [plugin.planner.targets[0]],
+    )
+    cases = [c for c in plugin.planner.cases(planning_request) if c.repeat == 0]
+    if len(cases) != 1:
+        raise ConfigError(f"fio_run({what!r}) matches {len(cases)} profiles, needs one")
+    plugin.deploy_size(cases[0].workers)
+    return cases[0]

@@ -14,7 +14,7 @@ A thresholds file (TOML) has levels that get more specific::
 
 The most specific level wins per metric: defaults < defaults.workers.N < profile <
 profile.workers.N, and inline thresholds on the ``fio`` marker win over the file.
-History-based regression gating builds on the same Verdict type.
+A run's status combines these checks with the history comparisons (verdicts.gating).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 
 import jsonschema
 
-from .exceptions import ThresholdError
-from .fio.results import METRIC_NAMES, RunResult, higher_is_better, worker_metrics
+from ..exceptions import ThresholdError
+from ..fio.results import METRIC_NAMES, RunResult, higher_is_better, worker_metrics
 
 _LIMIT_SCHEMA: dict[str, Any] = {
     "oneOf": [
@@ -129,6 +129,20 @@ class Check:
     def applicable(self) -> bool:
         return self.measured is not None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The check as it is stored with the run (RunRecord.evidence)."""
+        return {
+            "metric": self.limit.metric,
+            "bound": self.limit.bound,
+            "limit": self.limit.value,
+            "source": self.limit.source,
+            "per_worker": self.limit.per_worker,
+            "worker": self.worker,
+            "measured": self.measured,
+            "passed": self.passed,
+            "message": self.message(),
+        }
+
     @property
     def passed(self) -> bool:
         return self.measured is None or self.limit.allows(self.measured)
@@ -147,8 +161,8 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """The outcome of a case: pass, fail, or none (nothing to check)."""
+class LimitChecks:
+    """Every limit of a case applied to its result: fail, pass, or none (no limits)."""
 
     checks: tuple[Check, ...] = ()
 
@@ -342,7 +356,7 @@ class Thresholds:
         return gating
 
 
-def evaluate(result: RunResult, limits: Iterable[Limit]) -> Verdict:
+def evaluate(result: RunResult, limits: Iterable[Limit]) -> LimitChecks:
     """Apply limits to a result: merged figures, and each worker's own for per_worker."""
     checks: list[Check] = []
     for limit in limits:
@@ -352,4 +366,4 @@ def evaluate(result: RunResult, limits: Iterable[Limit]) -> Verdict:
                 checks.append(Check(limit, measured, worker.name))
         else:
             checks.append(Check(limit, result.metrics.get(limit.metric)))
-    return Verdict(tuple(checks))
+    return LimitChecks(tuple(checks))

@@ -1,0 +1,285 @@
+"""Planning: settings + the thresholds file + a selection -> cases, limits, gating policy.
+
+One pytest-free module, so the plugin, the CLI and the results server's executor turn a
+request into the same cases, check the same thresholds and gate the same way: a server
+job is judged exactly like ``pytest -m benchmark``.
+
+* ``Planner.cases(CaseRequest)``: a test's (or a job's) profiles x workers x targets x
+  repeats, each case carrying its test identity and its overrides;
+* ``Planner.limits_for(case, inline)``: its thresholds and regression tolerances;
+* ``Planner.gating_policy(store)``: options plus the thresholds file's [gating] table;
+* ``Planner.session(...)``: the BenchmarkSession those settings describe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend, Environment
+from .exceptions import ConfigError, StoreError
+from .profiles import (
+    OVERRIDABLE_OPTIONS,
+    Allowance,
+    Profile,
+    discover_profiles,
+    load_profile,
+    select_profiles,
+    shipped_profiles_dir,
+    validate,
+)
+from .session import BenchmarkSession, Case, git_labels, normalized_overrides
+from .settings import OPTIONS_BY_NAME, Settings
+from .store import Store, default_store_uri, open_store
+from .verdicts.gating import GatingPolicy
+from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE
+from .verdicts.thresholds import Limit, Thresholds, validate_level
+
+#: Keyword arguments of the fio marker that are not profile overrides.
+MARKER_KEYS = ("profile", "workers", "targets", "thresholds")
+
+
+def load_thresholds(settings: Settings) -> Thresholds:
+    """--fio-thresholds, else benchmarks/thresholds.toml in the rootdir when present."""
+    if settings.thresholds is not None:
+        display = str(settings.thresholds)
+        if settings.source_of("thresholds") != "default":
+            display = f"{settings.thresholds} (from {settings.source_of('thresholds')})"
+        return Thresholds.load(settings.thresholds, display=display)
+    default = settings.rootdir / "benchmarks" / "thresholds.toml"
+    if default.is_file():
+        return Thresholds.load(default, display=str(default.relative_to(settings.rootdir)))
+    return Thresholds.empty()
+
+
+def named_setting(settings: Settings, setting: str | None, err: Exception) -> str:
+    """``--fio-x (from FIO_X): message``: the option and where its value came from."""
+    if setting is None or setting not in OPTIONS_BY_NAME:
+        return f"fioloadgen: {err}"
+    option = OPTIONS_BY_NAME[setting]
+    field_name = {"target": "targets", "binary": "fio_binary", "label": "labels"}.get(
+        setting, setting
+    )
+    source = settings.source_of(field_name)
+    if source == option.cli:
+        return f"{option.cli}: {err}"
+    origin = "default" if source == "default" else f"from {source}"
+    return f"{option.cli} ({origin}): {err}"
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """What one test or job asks for (the fio marker's arguments, or a job's fields).
+
+    ``profile``: names, globs, ``.fio`` paths (relative to ``base_dir``) or Profile
+    objects; None: the session's selection. ``workers``/``targets``: None for the
+    session's. ``overrides``: profile options every case sets. ``where`` names the request
+    in errors ("marker fio on test_x", "job 1a2b").
+    """
+
+    test: str
+    where: str
+    profile: Any = None
+    workers: Any = None
+    targets: Any = None
+    thresholds: Mapping[str, Any] | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    base_dir: Path | None = None
+
+
+def marker_request(test: str, where: str, kwargs: Mapping[str, Any], base_dir: Path) -> CaseRequest:
+    """The request of a test's ``fio`` marker (every other keyword is an override)."""
+    overrides = {key: value for key, value in kwargs.items() if key not in MARKER_KEYS}
+    return CaseRequest(
+        test=test,
+        where=where,
+        profile=kwargs.get("profile"),
+        workers=kwargs.get("workers"),
+        targets=kwargs.get("targets"),
+        thresholds=kwargs.get("thresholds"),
+        overrides=overrides,
+        base_dir=base_dir,
+    )
+
+
+class Planner:
+    """Turns requests into cases under one session's settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        thresholds: Thresholds,
+        *,
+        targets: Sequence[str],
+        allowance: Allowance | None = None,
+    ) -> None:
+        self.settings = settings
+        self.thresholds = thresholds
+        self.targets = list(targets)
+        #: Only the user's own settings (ini, env, command line) can allow more engines.
+        self.allowance = allowance or Allowance(engines=settings.allow_engines)
+        self._validated: dict[str, Profile] = {}
+        self._thresholds_checked = False
+        #: The largest worker count any planned case needs (the deploy size).
+        self.max_workers = settings.max_workers
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.settings.profiles_dir or shipped_profiles_dir()
+
+    def validated(self, profile: Profile) -> Profile:
+        """The safety policy and fio --parse-only, once per profile content."""
+        key = f"{profile.source}:{profile.content_hash}"
+        if key not in self._validated:
+            self._validated[key] = validate(
+                profile, fio_binary=self.settings.fio_binary, allowance=self.allowance
+            )
+        return self._validated[key]
+
+    def profiles_for(self, spec: Any, base_dir: Path | None = None) -> list[Profile]:
+        """Profiles by name, glob, ``.fio`` path or object; None: the session's selection."""
+        if spec is None:
+            chosen = select_profiles(self.profiles_dir, self.settings.profiles)
+        else:
+            items = [spec] if isinstance(spec, str | Path | Profile) else list(spec)
+            chosen = []
+            for item in items:
+                if isinstance(item, Profile):
+                    chosen.append(item)
+                elif str(item).endswith(".fio"):
+                    path = Path(item)
+                    if not path.is_absolute() and base_dir is not None:
+                        path = base_dir / path
+                    chosen.append(load_profile(path))
+                else:
+                    chosen += select_profiles(self.profiles_dir, str(item))
+        if not self._thresholds_checked:
+            known = set(discover_profiles(self.profiles_dir)) | {p.name for p in chosen}
+            self.thresholds.check_profiles(known)
+            self._thresholds_checked = True
+        return [self.validated(profile) for profile in chosen]
+
+    def one_profile(self, spec: Any, base_dir: Path | None = None) -> Profile:
+        matches = self.profiles_for(spec, base_dir)
+        if len(matches) != 1:
+            raise ConfigError(f"profile {spec!r} matches {len(matches)} profiles, needs one")
+        return matches[0]
+
+    def _workers(self, request: CaseRequest) -> list[int]:
+        spec = request.workers
+        if spec is None:
+            return list(self.settings.workers)
+        counts = [spec] if isinstance(spec, int) else list(spec)
+        if not counts or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in counts
+        ):
+            raise ConfigError(f"{request.where}: workers={spec!r} must be positive integers")
+        return counts
+
+    def _targets(self, request: CaseRequest) -> list[str]:
+        if request.targets is None:
+            return list(self.targets)
+        wanted = [request.targets] if isinstance(request.targets, str) else list(request.targets)
+        unknown = [name for name in wanted if name not in self.targets]
+        if unknown:
+            raise ConfigError(
+                f"{request.where}: target {unknown[0]!r} is not configured (targets:"
+                f" {', '.join(self.targets)})"
+            )
+        return wanted
+
+    def _overrides(self, request: CaseRequest) -> tuple[tuple[str, str], ...]:
+        unknown = sorted(set(request.overrides) - set(OVERRIDABLE_OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"{request.where}: cannot override {', '.join(unknown)} (overridable:"
+                f" {', '.join(OVERRIDABLE_OPTIONS)})"
+            )
+        return normalized_overrides(request.overrides)
+
+    def cases(self, request: CaseRequest) -> list[Case]:
+        """Profiles x workers x targets, repeats outermost (A B C A B C: drift over time
+        does not pile onto one case)."""
+        profiles = self.profiles_for(request.profile, request.base_dir)
+        workers = self._workers(request)
+        targets = self._targets(request)
+        overrides = self._overrides(request)
+        if request.thresholds is not None:
+            validate_level(request.thresholds, f"{request.where} thresholds")
+        self.max_workers = max(self.max_workers, *workers)
+        repeats = self.settings.repeat
+        return [
+            Case(profile, count, target, repeat, repeats, request.test, overrides)
+            for repeat in range(repeats)
+            for profile in profiles
+            for count in workers
+            for target in targets
+        ]
+
+    def limits_for(
+        self, case: Case, inline: Mapping[str, Any] | None = None
+    ) -> tuple[list[Limit], dict[str, float]]:
+        """The case's limits and regression tolerances (inline thresholds win)."""
+        name = case.profile.name
+        limits = self.thresholds.limits_for(name, case.workers, inline)
+        tolerances = self.thresholds.tolerances_for(name, case.workers, inline)
+        return limits, tolerances
+
+    def gating_policy(self, store: Store | None) -> GatingPolicy:
+        """Options and the thresholds file's [gating] table; a named baseline must exist."""
+        settings = self.settings
+        table = self.thresholds.gating
+        baseline = settings.baseline if store is not None else "none"
+        if baseline not in ("auto", "none"):
+            assert store is not None
+            try:
+                store.get_baseline(baseline)
+            except StoreError as err:
+                raise ConfigError(named_setting(settings, "baseline", err)) from err
+        return GatingPolicy(
+            baseline=baseline,
+            window=settings.baseline_window,
+            baseline_labels=dict(settings.baseline_labels),
+            confirm=settings.confirm_runs,
+            alpha=float(table.get("alpha", DEFAULT_ALPHA)),
+            min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
+            metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
+        )
+
+    def open_store(self) -> Store | None:
+        """The history store --fio-store names (None for ``none``)."""
+        uri = self.settings.store or default_store_uri(self.settings.rootdir)
+        return None if uri == "none" else open_store(uri, rootdir=self.settings.rootdir)
+
+    def session(
+        self,
+        *,
+        backend: Backend,
+        store: Store | None,
+        session_id: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None,
+    ) -> BenchmarkSession:
+        """The BenchmarkSession of these settings (gating, prefill, read ceiling...)."""
+        settings = self.settings
+        return BenchmarkSession(
+            backend=backend,
+            targets=list(self.targets),
+            max_workers=self.max_workers,
+            store=store,
+            thresholds=self.thresholds,
+            labels=(
+                {**git_labels(settings.rootdir), **settings.labels} if labels is None else labels
+            ),
+            runtime=settings.runtime,
+            size=settings.size,
+            gating=self.gating_policy(store),
+            prefill=settings.prefill,
+            read_ceiling=settings.read_ceiling,
+            session_id=session_id or uuid.uuid4().hex,
+            fingerprint_extra=fingerprint_extra,
+            allowance=self.allowance,
+        )

@@ -1,0 +1,116 @@
+"""pytest glue: options and ini keys, markers, and the session's plugin object.
+
+The entry point (``pytest11``) of pytest-fioloadgen. It resolves Settings once in
+``pytest_configure`` and registers one ``FioLoadgenPlugin`` (plugin.state) holding the
+session's state; the fixtures live in plugin.fixtures. The domain work is pytest-free:
+planning (cases, limits, gating) and session (running, recording).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import hookspecs
+from ..backends.base import Backend
+from ..backends.factory import make_backend
+from ..exceptions import ConfigError
+from ..planning import load_thresholds
+from ..report import html_hooks as html_report
+from ..settings import OPTIONS, Settings, resolve
+from .fixtures import fio_case, fio_env, fio_run, fio_session, fio_store
+from .state import FioLoadgenPlugin, html_report_requested, state_key
+
+__all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
+
+PLUGIN_NAME = "fioloadgen-session"
+HTML_PLUGIN_NAME = "fioloadgen-html"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fioloadgen", "storage benchmarking with fio (pytest-fioloadgen)")
+    for option in OPTIONS:
+        help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
+        if option.flag:
+            group.addoption(option.cli, action="store_true", default=None, help=help_text)
+        else:
+            group.addoption(
+                option.cli,
+                action="append" if option.repeatable else "store",
+                default=None,
+                metavar=option.metavar,
+                dest=f"fio_{option.name}",
+                choices=option.choices,
+                help=help_text,
+            )
+        parser.addini(option.ini, help=option.help, type="string", default="")
+
+
+def _ini_source(config: pytest.Config) -> str:
+    return f"ini file {config.inipath.name}" if config.inipath else "ini"
+
+
+def resolve_settings(config: pytest.Config) -> Settings:
+    cli = {option.name: getattr(config.option, f"fio_{option.name}", None) for option in OPTIONS}
+    ini = {option.name: config.getini(option.ini) for option in OPTIONS}
+    suite: dict[str, Any] = {}
+    for defaults in config.hook.pytest_fioloadgen_defaults(config=config):
+        if defaults:
+            suite.update(defaults)
+    return resolve(
+        rootdir=Path(config.rootpath),
+        cli=cli,
+        env=os.environ,
+        ini=ini,
+        suite=suite,
+        ini_source=_ini_source(config),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "benchmark: a storage benchmark run by pytest-fioloadgen (applied automatically)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "fio(profile=None, workers=None, targets=None, thresholds=None, **overrides): "
+        "configure the fio cases of one test",
+    )
+    if config.option.help or getattr(config.option, "version", False):
+        return
+    try:
+        settings = resolve_settings(config)
+        thresholds = load_thresholds(settings)
+        plugin = FioLoadgenPlugin(config, settings, thresholds)
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from err
+    config.stash[state_key] = plugin
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if html_report_requested(config):
+        # pytest-html's hook names exist only when it is installed and active.
+        config.pluginmanager.register(
+            html_report.HtmlHooks(plugin.session_outcomes, plugin.session_fingerprint),
+            HTML_PLUGIN_NAME,
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(state_key, None)
+    if plugin is not None:
+        plugin.shutdown()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_fioloadgen_make_backend(
+    config: pytest.Config, settings: Settings, session_id: str
+) -> Backend:
+    """The built-in backends, chosen by --fio-backend."""
+    return make_backend(settings, session_id)
