@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from pytest_fioloadgen.backends.factory import sandbox_of
+from pytest_fioloadgen.backend_factory import sandbox_of
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
 from pytest_fioloadgen.plugin.state import outcomes_key, state_key
 from pytest_fioloadgen.profiles import select_profiles, shipped_profiles_dir, validate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -12,8 +11,9 @@ import bottle
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.fio.results import METRIC_NAMES
-from pytest_fioloadgen.store.base import RUN_STATUSES, check_baseline_name
+from pytest_fioloadgen.store.base import RunQuery, check_baseline_name
 from pytest_fioloadgen.store.wire import baseline_to_json, run_from_json, run_to_json
+from pytest_fioloadgen.verdicts.status import STATUSES as STATUS_VALUES
 
 from .builder import build_job_file
 from .context import ServerContext
@@ -31,7 +31,7 @@ from .http import (
     require_token,
     respond,
 )
-from .jobsdb import MAX_PAGE, SORT_KEYS, STATES, Job, JobError, JobFilter
+from .jobsdb import MAX_PAGE, STATES
 from .openapi import openapi_document
 from .profiles_repo import check_profile_name
 from .views import history_document, run_detail
@@ -54,6 +54,19 @@ _RUN_FILTERS = (
 )
 METRICS = METRIC_NAMES
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+
+
+def _time_param(name: str, raw: str | None) -> float | None:
+    """A time bound: seconds since the epoch."""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        fail(400, f"query parameter {name}={raw!r} is not a time (seconds since the epoch)")
+    if not 0 <= value <= 2**34:
+        fail(400, f"query parameter {name}={raw!r} is not a time (seconds since the epoch)")
+    return value
 
 
 def _metric(name: str | None) -> str:
@@ -180,56 +193,57 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         )
         return respond(202, {"data": job.to_json()})
 
+    def _search() -> RunQuery:
+        """The search fields of a listing (every given one must match)."""
+        labels: dict[str, str] = {}
+        for pair in query_all("label"):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                fail(400, f"label filter {pair!r} is not KEY=VALUE")
+            labels[key] = value
+        since = query("since")
+        until = query("until")
+        return RunQuery(
+            profile_name=query("profile") or query("profile_name") or None,
+            history_key=query("key") or query("history_key") or None,
+            test=query("test") or None,
+            session_id=query("session") or query("session_id") or None,
+            verdict=query_choice("verdict", STATUS_VALUES, None),
+            target=query("target") or None,
+            labels=labels or None,
+            since=_time_param("since", since),
+            until=_time_param("until", until),
+            text=query("q") or query("title") or None,
+        )
+
     @route("/jobs")
     def jobs() -> Any:
-        descending = query_choice("order", ("asc", "desc"), "desc") == "desc"
-        job_filter = JobFilter(
-            status=query_choice("status", STATES, None),
-            profile=query("profile") or None,
-            target=query("target") or None,
-            title=query("title") or None,
-            sort=query_choice("sort", tuple(SORT_KEYS), "created") or "created",
-            descending=descending,
-            limit=query_int("limit", 50, 1, MAX_PAGE),
-            offset=query_int("offset", 0, 0, 10**9),
+        """Every run with its queue state: jobs without a run yet, then the history's
+        runs (from the plugin, the http store and server jobs alike), newest first."""
+        offset = query_int("offset", 0, 0, 10**9)
+        limit = query_int("limit", 50, 1, MAX_PAGE)
+        entries, total = ctx.catalog.page(
+            _search(), state=query_choice("status", STATES, None), offset=offset, limit=limit
         )
-        page, total = ctx.jobs.list(job_filter)
-        return {
-            "data": [job.to_json() for job in page],
-            "total": total,
-            "limit": job_filter.limit,
-            "offset": job_filter.offset,
-        }
-
-    def _job_document(job: Job) -> dict[str, Any]:
-        document = job.to_json(with_text=True)
-        document["run"] = None
-        run = _run_of(job)
-        if run is not None:
-            document["run"] = {
-                **run_to_json(run, with_raw=False),
-                **run_detail(run),
-            }
-        return document
-
-    def _run_of(job: Job) -> Any:
-        if job.status in ("queued", "running", "cancelled"):
-            return None
-        try:
-            return ctx.store.get(job.id)
-        except StoreError:
-            return None
+        return {"data": entries, "total": total, "limit": limit, "offset": offset}
 
     @route("/jobs/<job_id>")
     def job(job_id: str) -> Any:
-        return {"data": _job_document(ctx.jobs.get(job_id))}
+        document = ctx.catalog.detail(job_id)
+        if document is None:
+            fail(404, f"no job or run {job_id!r}")
+        return {"data": document}
 
     @route("/jobs/<job_id>/raw")
     def job_raw(job_id: str) -> Any:
-        job = ctx.jobs.get(job_id)
-        run = _run_of(job)
+        try:
+            run = ctx.store.get(job_id)
+        except StoreError:
+            run = None
         if run is None or run.raw is None:
-            fail(404, f"job {job_id!r} has no fio output ({job.status})")
+            job = ctx.jobs.find(job_id)
+            state = job.status if job is not None else "unknown"
+            fail(404, f"{job_id!r} has no fio output ({state})")
         return {"data": run.raw}
 
     @route("/jobs/<job_id>", "DELETE")
@@ -280,33 +294,20 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         writer()
         run = run_from_json(json_object(config.max_bulk_body))
         ctx.store.record(run)
-        _adopt(run)
         return respond(201, {"data": {"run_id": run.run_id}})
 
-    def _adopt(run: Any) -> None:
-        """A run recorded by a plugin through the API is listed as a (finished) job too."""
-        if ctx.jobs.find(run.run_id) is not None:
-            return
-        with contextlib.suppress(JobError):
-            ctx.jobs.add(
-                Job(
-                    id=run.run_id,
-                    title=run.labels.get("job_title") or run.test_id or run.profile_name,
-                    profile=run.profile_name,
-                    profile_text=run.profile_text,
-                    workers=run.workers,
-                    target=run.target,
-                    status=run.status if run.status in RUN_STATUSES else "complete",
-                    created=run.started_at,
-                    started=run.started_at,
-                    ended=run.finished_at,
-                    error=run.error,
-                    labels=dict(run.labels),
-                    summary=dict(run.metrics),
-                    source="recorded",
-                    history_key=run.history_key,
-                )
-            )
+    @route("/runs/search")
+    def search_runs() -> Any:
+        """The store's search (the http store's backend): a page and the total."""
+        offset = query_int("offset", 0, 0, 10**9)
+        limit = query_int("limit", 50, 0, MAX_PAGE)
+        found = ctx.store.search(_search(), offset=offset, limit=limit)
+        return {
+            "data": [run_to_json(run, with_raw=False) for run in found.runs],
+            "total": found.total,
+            "offset": offset,
+            "limit": limit,
+        }
 
     @route("/runs/<run_id>")
     def get_run(run_id: str) -> Any:
@@ -435,7 +436,6 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
                 skipped.append(run.run_id)
                 continue
             ctx.store.record(run)
-            _adopt(run)
             imported.append(run.run_id)
         return {"data": {"imported": imported, "skipped": skipped}}
 

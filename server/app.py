@@ -24,7 +24,10 @@ from .profiles_repo import ProfileRepository
 log = logging.getLogger("fioloadgen_server")
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
-CHARTJS_DIR = Path(pytest_fioloadgen.__file__).resolve().parent / "assets" / "vendor" / "chartjs"
+PACKAGE_ASSETS = Path(pytest_fioloadgen.__file__).resolve().parent / "assets"
+CHARTJS_DIR = PACKAGE_ASSETS / "vendor" / "chartjs"
+#: Files of the package's static site the UI shares (one run renderer for both).
+SHARED_ASSETS = ("run.js",)
 #: Scripts and styles only from this server: user text can never become markup or code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -98,6 +101,12 @@ def _register_ui(app: bottle.Bottle) -> None:
     def asset(name: str) -> bottle.HTTPResponse:
         return bottle.static_file(name, root=str(UI_DIR))
 
+    def shared(name: str) -> bottle.HTTPResponse:
+        if name not in SHARED_ASSETS:
+            return bottle.HTTPError(404, "no such file")
+        return bottle.static_file(name, root=str(PACKAGE_ASSETS), mimetype="text/javascript")
+
     app.route("/", "GET", index)
     app.route("/ui/vendor/<name>", "GET", vendor)
+    app.route("/ui/shared/<name>", "GET", shared)
     app.route("/ui/<name:re:[a-z0-9_-]+\\.(?:js|css)>", "GET", asset)

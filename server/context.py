@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_fioloadgen import __version__
+from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.store.base import Store
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
+from .catalog import Catalog, title_of
 from .config import ServerConfig
 from .executor import Executor
 from .jobsdb import QUEUED, RUNNING, Job, JobDB, JobError
@@ -33,6 +35,11 @@ class ServerContext:
     #: Limits drawn on history charts (``serve --thresholds``); loaded at start so a bad
     #: file is a start-up error, not a broken chart.
     thresholds: Thresholds | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every run with its queue state (server.catalog)."""
+        return Catalog(self.jobs, self.store)
 
     def status(self) -> dict[str, Any]:
         running = self.jobs.running()
@@ -97,7 +104,21 @@ class ServerContext:
         return job
 
     def rerun(self, job_id: str) -> Job:
-        old = self.jobs.get(job_id)
+        old = self.jobs.find(job_id)
+        if old is None:
+            # A run recorded by a plugin session: the same job file, size and target.
+            try:
+                run = self.store.get(job_id)
+            except StoreError as err:
+                raise JobError(f"no job or run {job_id!r}", 404) from err
+            return self.submit(
+                profile=run.profile_name,
+                workers=run.workers,
+                target=run.target,
+                title=f"rerun of {title_of(run)}"[:MAX_TITLE],
+                labels={"rerun_of": run.run_id},
+                profile_text=run.profile_text,
+            )
         # The same job file as the first time, even if the named profile changed since.
         parse_profile(old.profile_text, name=old.profile, env={})
         return self.submit(
@@ -109,11 +130,16 @@ class ServerContext:
             profile_text=old.profile_text,
         )
 
-    def delete_job(self, job_id: str) -> Job:
-        """Delete a job that is not running, and its run (a pinned run refuses: 409)."""
-        job = self.jobs.get(job_id)
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job that is not running, and its run (a pinned run refuses: 409); or
+        a run recorded by a plugin session."""
+        job = self.jobs.find(job_id)
+        if job is None:
+            if not self.store.delete(job_id):
+                raise JobError(f"no job or run {job_id!r}", 404)
+            return
         if job.status == RUNNING:
             raise JobError(f"job {job_id!r} is running; it cannot be deleted now", 409)
         if job.status != QUEUED:
             self.store.delete(job_id)
-        return self.jobs.delete(job_id)
+        self.jobs.delete(job_id)

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 
-from pytest_fioloadgen.backends.factory import make_backend, target_names
+from pytest_fioloadgen.backend_factory import make_backend, target_names
 from pytest_fioloadgen.identity import JOB_TEST
 from pytest_fioloadgen.planning import CaseRequest, Planner, load_thresholds
 from pytest_fioloadgen.profiles import parse_profile

@@ -239,6 +239,14 @@ class JobDB:
             raise JobError(f"no job {job_id!r}", 404)
         return _row_to_job(row)
 
+    def with_status(self, status: str) -> list[Job]:
+        """Every job in one state (the queue's few open ones), in no particular order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE status = ?", (status,)
+            ).fetchall()
+        return [_row_to_job(row) for row in rows]
+
     def find(self, job_id: str) -> Job | None:
         try:
             return self.get(job_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_fioloadgen import __version__
 from pytest_fioloadgen.store.schema import openapi_30, run_json_schema
+from pytest_fioloadgen.verdicts.status import STATUSES
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -52,6 +53,19 @@ _SECURE: list[dict[str, list[str]]] = [{"token": []}]
 PROFILE_NAME = "^[A-Za-z0-9._-]{1,24}$"
 _JOB = {"$ref": "#/components/schemas/Job"}
 _RUN = {"$ref": "#/components/schemas/Run"}
+#: The search fields of the run listings (server.api_v1._search).
+_SEARCH = [
+    _query("profile", {"type": "string"}),
+    _query("key", {"type": "string"}, "history key"),
+    _query("test", {"type": "string"}, "test part: node id without parameters, or job"),
+    _query("session", {"type": "string"}),
+    _query("verdict", {"type": "string", "enum": list(STATUSES)}),
+    _query("target", {"type": "string"}),
+    _query("label", {"type": "string"}, "KEY=VALUE, repeatable"),
+    _query("since", {"type": "number", "minimum": 0}, "started at or after (epoch s)"),
+    _query("until", {"type": "number", "minimum": 0}, "started at or before (epoch s)"),
+    _query("q", {"type": "string"}, "substring of the title, test id or profile"),
+]
 
 
 def _run_schema() -> dict[str, Any]:
@@ -160,8 +174,12 @@ def openapi_document() -> dict[str, Any]:
                         "error": {"type": "string"},
                         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                         "summary": {"type": "object", "nullable": True},
+                        # queue: a server job; recorded: recorded by a plugin session.
                         "source": {"type": "string"},
                         "history_key": {"type": "string"},
+                        "verdict": {"type": "string", "nullable": True},
+                        "test_id": {"type": "string"},
+                        "session_id": {"type": "string", "nullable": True},
                     },
                 },
                 # Generated from RunRecord (pytest_fioloadgen.store.schema): a new run
@@ -224,7 +242,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "/jobs": {
                 "get": {
-                    "summary": "list jobs (filters, sort, pagination)",
+                    "summary": "every run with its queue state: jobs without a run yet, then"
+                    " the history's runs (plugin, http store and server jobs alike), newest"
+                    " first",
                     "parameters": [
                         _query(
                             "status",
@@ -242,24 +262,7 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         _query("profile", {"type": "string"}),
                         _query("target", {"type": "string"}),
-                        _query("title", {"type": "string"}, "substring of the title"),
-                        _query(
-                            "sort",
-                            {
-                                "type": "string",
-                                "enum": [
-                                    "created",
-                                    "started",
-                                    "ended",
-                                    "title",
-                                    "status",
-                                    "profile",
-                                    "workers",
-                                    "target",
-                                ],
-                            },
-                        ),
-                        _query("order", {"type": "string", "enum": ["asc", "desc"]}),
+                        *_SEARCH,
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
                         _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000000}),
                     ],
@@ -294,7 +297,7 @@ def openapi_document() -> dict[str, Any]:
             "/jobs/{job_id}": {
                 "parameters": [_path_param("job_id")],
                 "get": {
-                    "summary": "one job, with its run",
+                    "summary": "one job or run, with the run document (record and derived)",
                     "responses": {"200": _ok("the job"), **_errors(404)},
                 },
                 "delete": {
@@ -347,6 +350,18 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": _body(_RUN),
                     "responses": {"201": _ok("recorded"), **_errors(400, 401, 409, 413, 415)},
                 },
+            },
+            "/runs/search": {
+                "get": {
+                    "summary": "a page of the history's runs and the total (the http store's"
+                    " search)",
+                    "parameters": [
+                        *_SEARCH,
+                        _query("limit", {"type": "integer", "minimum": 0, "maximum": 500}),
+                        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000000}),
+                    ],
+                    "responses": {"200": _ok("a page of runs"), **_errors(400)},
+                }
             },
             "/runs/{run_id}": {
                 "parameters": [_path_param("run_id")],

@@ -1,20 +1,24 @@
-/* The run page of the static history site (run.html#<run id>).
+/* A run page: the static history site's (run.html#<run id>) and the results server's UI
+ * render a run with this one renderer, so both show the same content.
  *
- * Loads the run's data file (runs/<shard>/<name>.js, written by
- * pytest_fioloadgen/report/site.py: report/run_document.py's document passed to
- * fioloadgenRun) and renders it. Every field of the stored record is shown: the known
- * ones in their own sections, any other one (fields later versions add) in a generic
- * table, so nothing the record holds is hidden. All text goes through textContent.
- * Works from file://: a script element, no fetch, no network. */
+ * window.fioloadgenRenderRun(container, doc, options) renders a run document
+ * (report/run_document.py: {run: the stored record, derived: what its fio document
+ * gives}). Every field of the stored record is shown: the known ones in their own
+ * sections (the stored verdict with its reason, threshold checks and comparisons), any
+ * other one (fields later versions add) in a generic table, so nothing the record holds
+ * is hidden. All text goes through textContent.
+ *
+ * On the site's run.html (a <main id="run" data-format>), the run's data file
+ * (runs/<shard>/<name>.js, which calls fioloadgenRun) is loaded from the page's hash:
+ * a script element, no fetch, no network, so it works from file://. */
 (function () {
   'use strict';
-  var main = document.getElementById('run');
   var palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
   // Fields shown in a section of their own (everything else goes to "other fields").
   var SHOWN = ['run_id', 'session_id', 'profile_name', 'profile_hash', 'profile_text',
     'workers', 'backend', 'target', 'started_at', 'finished_at', 'status', 'metrics',
     'labels', 'fingerprint', 'notes', 'repeat', 'test_id', 'verdict', 'error',
-    'history_key', 'comparisons'];
+    'history_key', 'comparisons', 'evidence'];
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -54,9 +58,10 @@
   }
   function badge(status) {
     var ok = ['pass', 'unchanged', 'improvement', 'improved'].indexOf(status) >= 0;
-    var none = ['none', 'insufficient-history', 'inconclusive', 'skipped'].indexOf(status) >= 0;
-    return el('span', { 'class': 'fio-verdict ' + (ok ? 'fio-ok' : none ? 'fio-none' : 'fio-bad') },
-      [text(status)]);
+    var warn = ['suspect', 'inconclusive'].indexOf(status) >= 0;
+    var none = ['none', 'insufficient-history', 'skipped', '-'].indexOf(status) >= 0;
+    var css = ok ? 'fio-ok' : warn ? 'fio-warn' : none ? 'fio-none' : 'fio-bad';
+    return el('span', { 'class': 'fio-verdict ' + css, 'data-status': text(status) }, [text(status)]);
   }
   function section(title, id, children) {
     return el('section', { id: id }, [el('h3', {}, [title])].concat(children));
@@ -80,21 +85,24 @@
       return el('tr', {}, [el('td', {}, [key]), el('td', {}, [text(mapping[key])])]);
     }))]);
   }
+  // Charts are drawn after the page is in the document (Chart.js measures its box).
+  var charts = [];
   function chart(id, config) {
     var canvas = el('canvas', { id: id, 'class': 'fio-run-chart' });
     var box = el('div', { 'class': 'fio-run-chartbox' }, [canvas]);
     charts.push([canvas, config]);
     return box;
   }
-  var charts = [];
 
+  // The verdict decided once by the session and stored with the run, with its reason
+  // and the threshold checks it was decided on; never recomputed here.
   function verdictSection(run) {
-    var verdict = run.verdict;
-    var parts = [];
-    if (verdict !== null && typeof verdict === 'object') {
-      parts.push(badge(verdict.status || '-'), pairsTable(verdict, 'fio-facts'));
-    } else {
-      parts.push(badge(verdict || run.status));
+    var evidence = run.evidence || {};
+    var parts = [badge(run.verdict || (run.status === 'failed' ? 'error' : '-'))];
+    if (evidence.reason) { parts.push(el('p', { 'class': 'fio-reason', id: 'verdict-reason' }, [evidence.reason])); }
+    if (Array.isArray(evidence.checks) && evidence.checks.length) {
+      parts.push(objectTable(evidence.checks, ['metric', 'bound', 'limit', 'measured', 'passed',
+        'worker', 'source'], 'fio-checks'));
     }
     if (run.error) { parts.push(el('p', { 'class': 'fio-error' }, [run.error])); }
     return section('verdict', 'verdict', parts);
@@ -175,24 +183,27 @@
     return parts.length ? section('time series', 'timeseries', parts) : null;
   }
 
-  function render(doc) {
+  function render(main, doc, options) {
     var run = doc.run;
     var derived = doc.derived || {};
     var key = doc.key || {};
-    document.title = 'run ' + run.run_id;
+    var keyHref = (options && options.keyHref) || key.page || 'index.html';
+    charts = [];
     var parts = [
-      el('h1', {}, ['run ' + run.run_id]),
+      el('h1', {}, [(options && options.title) || 'run ' + run.run_id]),
       el('p', {}, [
-        el('a', { href: key.page || 'index.html', id: 'key-link' }, [key.title || run.history_key]),
+        el('a', { href: keyHref, id: 'key-link' }, [key.title || run.history_key || '-']),
         ' · ' + when(run.started_at) + ' · session ' + run.session_id +
           (run.test_id ? ' · test ' + run.test_id : '') + ' · key ' + (run.history_key || '-')
       ]),
       verdictSection(run)
     ];
-    if (Array.isArray(run.comparisons) && run.comparisons.length) {
+    var comparisons = (run.evidence || {}).comparisons || run.comparisons;
+    if (Array.isArray(comparisons) && comparisons.length) {
       parts.push(section('comparisons with the baseline', 'comparisons',
-        [objectTable(run.comparisons, ['metric', 'status', 'current', 'baseline_center',
-          'delta_pct', 'tolerance_pct', 'test', 'p_value'], 'fio-comparisons')]));
+        [objectTable(comparisons, ['metric', 'status', 'current', 'baseline_center',
+          'baseline_spread', 'baseline_n', 'delta_pct', 'tolerance_pct', 'test', 'p_value',
+          'mde_pct', 'repeats_needed'], 'fio-comparisons')]));
     }
     parts.push(section('metrics', 'metrics', [pairsTable(run.metrics, 'fio-metrics')]));
     if (derived.unreadable) {
@@ -224,24 +235,34 @@
       charts.forEach(function (item) {
         item[1].options = Object.assign({ animation: false, maintainAspectRatio: false }, item[1].options);
         new Chart(item[0], item[1]);
+        item[0].setAttribute("data-chart-ready", "1");
       });
     }
     main.dataset.rendered = run.run_id;
   }
 
-  function fail(message) {
+  function fail(main, message) {
     main.textContent = '';
     main.appendChild(el('p', { 'class': 'fio-error', id: 'run-error' }, [message]));
   }
 
+
+  window.fioloadgenRenderRun = function (main, doc, options) {
+    try { render(main, doc, options); } catch (err) { fail(main, 'cannot show this run: ' + err); }
+  };
+
+  // The static site's run.html: the run named by the hash, from its data file.
+  var main = document.getElementById('run');
+  if (!main || !main.hasAttribute('data-format')) { return; }
   window.fioloadgenRun = function (doc) {
-    try { render(doc); } catch (err) { fail('cannot show this run: ' + err); }
+    document.title = 'run ' + doc.run.run_id;
+    window.fioloadgenRenderRun(main, doc);
   };
   var id = decodeURIComponent(window.location.hash.slice(1));
-  if (!id) { fail('no run given: open this page from a history key\'s list of runs'); return; }
+  if (!id) { fail(main, 'no run given: open this page from a history key\'s list of runs'); return; }
   var script = document.createElement('script');
   script.src = dataPath(id);
-  script.onerror = function () { fail('no data for run ' + id + ' (' + dataPath(id) + ')'); };
+  script.onerror = function () { fail(main, 'no data for run ' + id + ' (' + dataPath(id) + ')'); };
   document.body.appendChild(script);
   window.addEventListener('hashchange', function () { window.location.reload(); });
 }());

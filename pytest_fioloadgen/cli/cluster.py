@@ -121,7 +121,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _backend(args: argparse.Namespace, settings: Settings | None = None) -> Any:
     # Imported on use: the kubernetes client is an optional extra.
-    from ..backends.kubernetes.factory import kubernetes_backend
+    from ..backend_factory.kubernetes import kubernetes_backend
 
     return kubernetes_backend(
         settings or _settings(args), session_id=f"cli-{uuid.uuid4().hex[:12]}"
@@ -135,7 +135,7 @@ def _workers_wanted(args: argparse.Namespace, settings: Settings) -> bool:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ..backends.kubernetes.factory import storage_classes
+    from ..backend_factory.kubernetes import storage_classes
 
     settings = _settings(args)
     if args.dry_run:
@@ -162,7 +162,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _dry_run(args: argparse.Namespace, settings: Settings) -> int:
     """Every object deploy would create, rendered here: no cluster, no client."""
-    from ..backends.kubernetes.factory import dry_run_claims, storage_classes
+    from ..backend_factory.kubernetes import dry_run_claims, storage_classes
 
     objects: list[dict[str, Any]] = []
     if _workers_wanted(args, settings):

@@ -13,16 +13,28 @@ from .remote import add_url_option, client, print_job, when
 
 
 def _list(args: argparse.Namespace) -> int:
+    """Every run with its queue state (plugin runs and server jobs alike), as the UI."""
     page = client(args).get(
-        "/jobs", status=args.status, profile=args.profile, limit=args.limit, offset=args.offset
+        "/jobs",
+        status=args.status,
+        profile=args.profile,
+        verdict=args.verdict,
+        test=args.test,
+        session=args.session,
+        q=args.search,
+        limit=args.limit,
+        offset=args.offset,
     )
-    print(f"{'ID':<36}  {'STATUS':<11}  {'ENDED':<19}  {'W':>3}  {'PROFILE':<24}  TITLE")
+    print(
+        f"{'ID':<36}  {'STATUS':<11}  {'VERDICT':<12}  {'ENDED':<19}  {'W':>3}  "
+        f"{'PROFILE':<24}  TITLE"
+    )
     for job in page["data"]:
         print(
-            f"{job['id']:<36}  {job['status']:<11}  {when(job['ended']):<19}  "
-            f"{job['workers']:>3}  {job['profile']:<24}  {job['title']}"
+            f"{job['id']:<36}  {job['status']:<11}  {job.get('verdict') or '-':<12}  "
+            f"{when(job['ended']):<19}  {job['workers']:>3}  {job['profile']:<24}  {job['title']}"
         )
-    print(f"jobs: {len(page['data'])} of {page['total']}")
+    print(f"runs and jobs: {len(page['data'])} of {page['total']}")
     return EXIT_OK
 
 
@@ -58,9 +70,15 @@ def _cancel(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     job = commands.add_parser("job", help="jobs on the results server")
     actions = job.add_subparsers(dest="job_command", metavar="ACTION", required=True)
-    listing = actions.add_parser("ls", help="list jobs, newest first")
-    listing.add_argument("--status", help="only jobs in this state (queued, running, ...)")
-    listing.add_argument("--profile", help="only jobs of this profile")
+    listing = actions.add_parser(
+        "ls", help="list every run with its queue state (plugin runs too), newest first"
+    )
+    listing.add_argument("--status", help="only those in this state (queued, running, ...)")
+    listing.add_argument("--profile", help="only runs of this profile")
+    listing.add_argument("--verdict", help="only runs with this verdict (pass, regression...)")
+    listing.add_argument("--test", help="only runs of this test (node id without [...], or job)")
+    listing.add_argument("--session", help="only runs of this session")
+    listing.add_argument("--search", help="title, test id or profile contains this")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     listing.set_defaults(handler=_list)

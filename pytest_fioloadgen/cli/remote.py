@@ -58,8 +58,14 @@ def print_job(job: Mapping[str, Any]) -> None:
         ("created", when(job.get("created"))),
         ("started", when(job.get("started"))),
         ("ended", when(job.get("ended"))),
+        ("test", job.get("test_id") or "-"),
+        ("verdict", job.get("verdict") or "-"),
     ):
         print(f"{label:<9}: {value}")
+    # The stored verdict's reason, as every other view shows it.
+    reason = ((job.get("run") or {}).get("run") or {}).get("evidence", {}).get("reason")
+    if reason:
+        print(f"{'reason':<9}: {reason}")
     if job.get("error"):
         print(f"{'error':<9}: {job['error']}")
     summary = job.get("summary") or {}

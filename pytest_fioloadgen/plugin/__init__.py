@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from .. import hookspecs
+from ..backend_factory import make_backend
 from ..backends.base import Backend
-from ..backends.factory import make_backend
 from ..exceptions import ConfigError
 from ..planning import load_thresholds
 from ..report import html_hooks as html_report

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from ..backend_factory import target_names
 from ..backends.base import Environment, SupportsPreflight
-from ..backends.factory import target_names
 from ..backends.sandbox import Sandbox
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from ..planning import CaseRequest, Planner, marker_request, named_setting

@@ -82,6 +82,64 @@ class RunRecord:
     )
 
 
+@dataclass(frozen=True)
+class RunQuery:
+    """What a run search asks for (every given field must match).
+
+    ``test``: a test part (identity.case_test_part: a node id without its parameters, or
+    ``job``), matching every parametrized run of it. ``text``: a substring of the profile
+    name, the test id or the job title label. ``since``/``until``: started_at bounds.
+    """
+
+    profile_name: str | None = None
+    history_key: str | None = None
+    test: str | None = None
+    session_id: str | None = None
+    verdict: str | None = None
+    status: str | None = None
+    target: str | None = None
+    labels: Mapping[str, str] | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None
+
+    def matches(self, run: RunRecord) -> bool:
+        """The query applied to one run (stores that filter in Python use this)."""
+        equal = (
+            (self.profile_name, run.profile_name),
+            (self.history_key, run.history_key),
+            (self.session_id, run.session_id),
+            (self.verdict, run.verdict),
+            (self.status, run.status),
+            (self.target, run.target),
+        )
+        if any(wanted is not None and wanted != value for wanted, value in equal):
+            return False
+        if self.test is not None and not (
+            run.test_id == self.test or run.test_id.startswith(self.test + "[")
+        ):
+            return False
+        if any(run.labels.get(key) != value for key, value in (self.labels or {}).items()):
+            return False
+        if self.since is not None and run.started_at < self.since:
+            return False
+        if self.until is not None and run.started_at > self.until:
+            return False
+        if self.text:
+            haystack = (run.profile_name, run.test_id, run.labels.get("job_title", ""))
+            if not any(self.text.lower() in value.lower() for value in haystack):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of a search, newest first, and how many runs match in all."""
+
+    runs: list[RunRecord]
+    total: int
+
+
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -137,6 +195,10 @@ class Store(Protocol):
         ``labels`` matches runs carrying all the given key=value pairs. ``raw`` is only
         loaded when ``with_raw`` is true, so listing long histories stays cheap.
         """
+
+    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
+        """A page of the runs matching ``query``, newest first, and their total count
+        (never with the raw fio documents)."""
 
     def delete(self, run_id: str) -> bool:
         """Remove one run; return whether it existed."""

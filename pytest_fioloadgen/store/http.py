@@ -14,7 +14,7 @@ from typing import Any
 
 from ..apiclient import ApiClient, ApiError, resolve_ca_file, resolve_token
 from ..exceptions import StoreError
-from .base import Baseline, RunRecord, check_baseline_name
+from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .wire import baseline_from_json, run_from_json, run_to_json
 
 
@@ -104,6 +104,32 @@ class HTTPStore:
         return [
             run_from_json(item, where=f"history store {self.uri} run") for item in document["data"]
         ]
+
+    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
+        params: list[tuple[str, str]] = [
+            (name, str(value))
+            for name, value in (
+                ("profile_name", query.profile_name),
+                ("history_key", query.history_key),
+                ("test", query.test),
+                ("session_id", query.session_id),
+                ("verdict", query.verdict),
+                ("status", query.status),
+                ("target", query.target),
+                ("since", query.since),
+                ("until", query.until),
+                ("q", query.text),
+                ("offset", offset),
+                ("limit", limit),
+            )
+            if value is not None
+        ]
+        params += [("label", f"{key}={value}") for key, value in (query.labels or {}).items()]
+        document = self._call("search runs", "GET", "/runs/search", params=params)
+        runs = [
+            run_from_json(item, where=f"history store {self.uri} run") for item in document["data"]
+        ]
+        return RunPage(runs, int(document["total"]))
 
     def delete(self, run_id: str) -> bool:
         document = self._call(

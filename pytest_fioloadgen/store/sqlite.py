@@ -21,7 +21,7 @@ from typing import Any
 
 from ..exceptions import StoreError
 from ..identity import JOB_TEST, case_test_part, history_key
-from .base import Baseline, RunRecord, check_baseline_name
+from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
 from .schema import COLUMNS
 
@@ -466,6 +466,54 @@ class SQLiteStore:
         with self._connection("query runs") as conn, _read_transaction(conn):
             return self._load(conn, where, params, with_raw=with_raw)
 
+    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
+        if offset < 0 or limit < 0:
+            raise StoreError(f"history store {self.path}: a page cannot start or end below 0")
+        equal = {
+            "profile_name": query.profile_name,
+            "history_key": query.history_key,
+            "session_id": query.session_id,
+            "verdict": query.verdict,
+            "status": query.status,
+            "target": query.target,
+        }
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in equal.items():
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.test is not None:
+            # The test's own runs and every parametrized one of it ("test[case-id]").
+            clauses.append("(test_id = ? OR substr(test_id, 1, ?) = ?)")
+            params += [query.test, len(query.test) + 1, query.test + "["]
+        for key, value in (query.labels or {}).items():
+            clauses.append("id IN (SELECT run FROM labels WHERE key = ? AND value = ?)")
+            params += [key, value]
+        if query.since is not None:
+            clauses.append("started_at >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            clauses.append("started_at <= ?")
+            params.append(query.until)
+        if query.text:
+            pattern = _like_pattern(query.text)
+            clauses.append(
+                "(profile_name LIKE ? ESCAPE '\\' OR test_id LIKE ? ESCAPE '\\' OR id IN"
+                " (SELECT run FROM labels WHERE key = 'job_title' AND value LIKE ? ESCAPE '\\'))"
+            )
+            params += [pattern, pattern, pattern]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connection("search runs") as conn, _read_transaction(conn):
+            total = conn.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
+            runs = self._load(
+                conn,
+                f"{where} {_NEWEST_FIRST} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+                with_raw=False,
+            )
+        return RunPage(runs, int(total))
+
     def delete(self, run_id: str) -> bool:
         with self._connection(f"delete run {run_id!r}") as conn, _write_transaction(conn):
             pinned = conn.execute(
@@ -725,6 +773,12 @@ class SQLiteStore:
                 f"history store {self.path}: run {fields['run_id']!r} is damaged ({err})"
             ) from err
         return RunRecord(**fields, metrics=metrics, labels=labels)
+
+
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE ... ESCAPE '\\': the user's % and _ match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _compress(raw: Mapping[str, Any]) -> bytes:

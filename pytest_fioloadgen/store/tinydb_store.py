@@ -28,7 +28,7 @@ from tinydb.storages import Storage
 
 from ..exceptions import StoreError
 from ..identity import JOB_TEST, case_test_part, record_key
-from .base import Baseline, RunRecord, check_baseline_name
+from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .schema import RUN_FIELDS
 
 FORMAT = "pytest-fioloadgen-history"
@@ -225,6 +225,15 @@ class TinyDBStore:
                     if r["run_id"] in selected
                 }
         return [_to_record(d, raws.get(d["run_id"])) for d in documents]
+
+    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
+        if offset < 0 or limit < 0:
+            raise StoreError(f"history store {self.path}: a page cannot start or end below 0")
+        with self._locked("search runs") as db:
+            runs = [_to_record(dict(d), None) for d in db.table(_RUNS).all()]
+        found = [run for run in runs if query.matches(run)]
+        found.sort(key=lambda run: (run.started_at, run.run_id), reverse=True)
+        return RunPage(found[offset : offset + limit], len(found))
 
     def delete(self, run_id: str) -> bool:
         with self._locked(f"delete run {run_id!r}") as db:

@@ -135,19 +135,26 @@
       }) }, "Save"), preview);
   }
 
-  // -- jobs ------------------------------------------------------------------------------
-  const jobsState = { sort: "created", order: "desc", status: "", title: "", offset: 0 };
+  // -- runs: every run with its queue state ----------------------------------------------
+  // One list for runs from plugin sessions, the http store and server jobs; jobs without a
+  // run yet (queued, running, cancelled) come first. Every row opens #/job/<id>.
+  const FILTERS = ["q", "status", "verdict", "test", "session", "profile", "label"];
+  const jobsState = { offset: 0, q: "", status: "", verdict: "", test: "", session: "", profile: "", label: "" };
+  const VERDICTS = ["", "pass", "fail", "regression", "unstable", "suspect", "inconclusive", "improved", "error", "none"];
+
+  function badge(status) {
+    const ok = ["pass", "improved"].includes(status);
+    const warn = ["suspect", "inconclusive"].includes(status);
+    const none = !status || status === "none";
+    return el("span", { class: "fio-verdict " + (ok ? "fio-ok" : warn ? "fio-warn" : none ? "fio-none" : "fio-bad"),
+      "data-status": status || "-" }, status || "–");
+  }
 
   async function jobsPage() {
-    const q = new URLSearchParams({ sort: jobsState.sort, order: jobsState.order, limit: 50, offset: jobsState.offset });
-    if (jobsState.status) q.set("status", jobsState.status);
-    if (jobsState.title) q.set("title", jobsState.title);
+    const q = new URLSearchParams({ limit: 50, offset: jobsState.offset });
+    for (const name of FILTERS) if (jobsState[name]) q.set(name, jobsState[name]);
     const page = await api("/jobs?" + q);
     const selected = new Set();
-    const header = (key, label) => el("th", { class: "sortable", onclick: () => {
-      jobsState.order = jobsState.sort === key && jobsState.order === "desc" ? "asc" : "desc";
-      jobsState.sort = key; route();
-    } }, label + (jobsState.sort === key ? (jobsState.order === "desc" ? " ▼" : " ▲") : ""));
     const output = el("pre", { id: "job-output", hidden: true });
     const show = (text) => { output.hidden = false; output.textContent = text; };
     const actions = (job) => {
@@ -155,67 +162,64 @@
       const id = encodeURIComponent(job.id);
       if (job.status === "queued") buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/cancel`, { method: "POST", write: true }); route(); }) }, "cancel"));
       if (job.status !== "running") buttons.push(el("button", { class: "delete", onclick: () => act(async () => { await api(`/jobs/${id}`, { method: "DELETE", write: true }); route(); }) }, "delete"));
-      if (!["queued", "running"].includes(job.status)) {
+      if (!["queued", "running", "cancelled"].includes(job.status)) {
         buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/rerun`, { method: "POST", write: true }); route(); }) }, "rerun"));
         buttons.push(el("button", { onclick: () => act(async () => show(JSON.stringify(await api("/export?ids=" + id), null, 1))) }, "export"));
-        buttons.push(el("button", { onclick: () => act(async () => show(JSON.stringify((await api(`/jobs/${id}/raw`)).data, null, 1))) }, "output"));
       }
-      buttons.push(el("button", { onclick: () => act(async () => show((await api(`/jobs/${id}`)).data.profile_text)) }, "spec"));
       return buttons;
     };
-    const filter = el("select", { id: "filter-status", onchange: (e) => { jobsState.status = e.target.value; jobsState.offset = 0; route(); } },
-      ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === jobsState.status }, s || "any state")));
-    const search = el("input", { id: "filter-title", type: "search", placeholder: "title contains", value: jobsState.title,
-      onchange: (e) => { jobsState.title = e.target.value; jobsState.offset = 0; route(); } });
+    const set = (name) => (e) => { jobsState[name] = e.target.value.trim(); jobsState.offset = 0; route(); };
+    const text = (name, placeholder) => el("input", { id: "filter-" + name, type: "search", placeholder, value: jobsState[name], onchange: set(name) });
+    const filters = el("div", { id: "filters" },
+      text("q", "title, test or profile contains"), " ",
+      el("select", { id: "filter-status", onchange: set("status") },
+        ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === jobsState.status }, s || "any state"))), " ",
+      el("select", { id: "filter-verdict", onchange: set("verdict") },
+        VERDICTS.map((v) => el("option", { value: v, selected: v === jobsState.verdict }, v || "any verdict"))), " ",
+      text("test", "test (node id without [...]), or job"), " ", text("session", "session"), " ",
+      text("profile", "profile"), " ", text("label", "KEY=VALUE"));
     const table = el("table", { id: "jobs" },
-      el("tr", {}, el("th", {}, ""), header("title", "title"), header("status", "status"), header("profile", "profile"),
-        header("workers", "workers"), header("target", "target"), header("created", "created"), el("th", {}, "iops"), el("th", {}, "")),
-      page.data.map((job) => el("tr", { "data-job": job.id },
+      el("tr", {}, ["", "title", "test", "state", "verdict", "profile", "workers", "target", "started", "iops", ""].map((h) => el("th", {}, h))),
+      page.data.map((job) => el("tr", { "data-job": job.id, "data-source": job.source },
         el("td", {}, el("input", { type: "checkbox", class: "pick", onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
         el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link" }, job.title)),
-        el("td", { class: "s-" + job.status }, job.status), el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
-        el("td", {}, job.target), el("td", {}, when(job.created)),
+        el("td", { class: "test" }, job.test_id || "–"),
+        el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
+        el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
+        el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
         el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, 0) : "–"), el("td", {}, actions(job)))));
-    const pager = el("div", {}, `${page.offset + 1}–${page.offset + page.data.length} of ${page.total} `,
+    const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? page.offset + 1 : 0}–${page.offset + page.data.length} of ${page.total}`), " ",
       el("button", { disabled: page.offset === 0, onclick: () => { jobsState.offset = Math.max(0, page.offset - 50); route(); } }, "previous"),
       el("button", { disabled: page.offset + page.data.length >= page.total, onclick: () => { jobsState.offset = page.offset + 50; route(); } }, "next"),
       el("button", { id: "compare-selected", onclick: () => { if (selected.size) location.hash = "#/compare/" + [...selected].map(encodeURIComponent).join(","); } }, "compare selected"));
-    return [el("h1", {}, "Jobs"), el("div", {}, filter, " ", search), table, pager, output];
+    return [el("h1", {}, "Runs"), filters, table, pager, output];
   }
 
-  // -- job detail ------------------------------------------------------------------------
+  // -- one job or run -------------------------------------------------------------------
   async function jobPage(id) {
     const job = (await api("/jobs/" + encodeURIComponent(id))).data;
     const parts = [el("h1", {}, job.title),
-      el("table", { id: "job-summary" }, [["id", job.id], ["status", job.status], ["profile", job.profile],
-        ["workers", job.workers], ["target", job.target], ["created", when(job.created)], ["started", when(job.started)],
-        ["ended", when(job.ended)], ["labels", Object.entries(job.labels || {}).map(([k, v]) => k + "=" + v).join(", ") || "–"],
+      el("table", { id: "job-summary" }, [["id", job.id], ["state", job.status], ["verdict", badge(job.verdict)],
+        ["test", job.test_id || "–"], ["profile", job.profile], ["workers", job.workers], ["target", job.target],
+        ["started", when(job.started)], ["ended", when(job.ended)],
+        ["labels", Object.entries(job.labels || {}).map(([k, v]) => k + "=" + v).join(", ") || "–"],
         ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))];
     if (job.history_key) parts.push(el("p", {}, el("a", { href: "#/history/" + encodeURIComponent(job.history_key), id: "history-link" }, "history of this case")));
-    const run = job.run;
-    if (!run) {
+    if (!job.run) {
       parts.push(el("p", {}, job.status === "queued" || job.status === "running" ? "waiting for the result…" : "no result"));
       if (job.status === "queued" || job.status === "running") setTimeout(() => { if (location.hash === "#/job/" + encodeURIComponent(id)) route(); }, 2000);
+      parts.push(el("h2", {}, "profile"), el("pre", { id: "profile-text" }, job.profile_text || ""));
       return parts;
     }
-    const metrics = run.metrics || {};
-    parts.push(el("table", { id: "metrics" }, el("tr", {}, el("th", {}, "metric"), el("th", {}, "value")),
-      METRICS.filter((m) => metrics[m] !== undefined && metrics[m] !== null).map((m) => el("tr", {}, el("td", {}, m), el("td", { class: "num" }, fmt(metrics[m], 3))))));
-    const columns = ["iops", "bw_mib_s", "read_lat_p50_ms", "read_lat_p99_ms", "write_lat_p50_ms", "write_lat_p99_ms"];
-    parts.push(el("h2", {}, "Workers"), el("table", { id: "per-worker" },
-      el("tr", {}, el("th", {}, "worker"), columns.map((c) => el("th", {}, c))),
-      run.per_worker.map((w) => el("tr", {}, el("td", {}, w.worker), columns.map((c) => el("td", { class: "num" }, fmt(w[c], 3)))))));
-    const grid = el("div", { class: "charts" });
-    for (const [direction, latency] of Object.entries(run.latency || {})) {
-      grid.append(chart(`${direction} latency distribution`, { type: "bar", data: {
-        labels: latency.histogram.map((b) => "≤" + fmt(b.le_ms, 3) + " ms"),
-        datasets: [{ label: "I/Os", data: latency.histogram.map((b) => b.count) }] } }));
-      grid.append(chart(`${direction} latency percentiles (ms)`, { type: "bar", data: {
-        labels: Object.keys(latency.percentiles_ms), datasets: [{ label: "ms", data: Object.values(latency.percentiles_ms) }] } }));
-    }
-    grid.append(chart("bandwidth per worker (MiB/s)", { type: "bar", data: { labels: run.per_worker.map((w) => w.worker),
-      datasets: [{ label: "read", data: run.per_worker.map((w) => w.read_bw_mib_s) }, { label: "write", data: run.per_worker.map((w) => w.write_bw_mib_s) }] } }));
-    parts.push(grid);
+    // The same renderer as the static site's run page: the same content in both.
+    const container = el("div", { id: "run" });
+    parts.push(container);
+    requestAnimationFrame(() => window.fioloadgenRenderRun(container, job.run, {
+      title: "run " + job.id, keyHref: "#/history/" + encodeURIComponent(job.history_key || "") }));
+    parts.push(el("p", {}, el("button", { onclick: () => act(async () => {
+      const raw = (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data;
+      const out = document.getElementById("raw-output"); out.hidden = false; out.textContent = JSON.stringify(raw, null, 1);
+    }) }, "fio output")), el("pre", { id: "raw-output", hidden: true }));
     return parts;
   }
 
@@ -266,6 +270,8 @@
   // -- routing ---------------------------------------------------------------------------
   async function route() {
     clearCharts();
+    // Charts the shared run renderer drew on pages that are gone.
+    if (window.Chart) for (const c of Object.values(window.Chart.instances || {})) if (!document.contains(c.canvas)) c.destroy();
     const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
     for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.id === "nav-" + (parts[0] || "jobs"));
     let content;

@@ -107,6 +107,20 @@ def test_run_wait_job_commands_and_db_round_trip(served, capsys, tmp_path):
 
 
 @pytest.mark.slow
+def test_run_asks_for_more_workers_than_the_server_started_with(served, capsys):
+    """As with FIOLoadGen's fiocli: any count up to the configured maximum; the server
+    deploys them on demand (it started with one worker per target)."""
+    live = served(executor=True, workers=None)
+    assert live.server.ctx.executor.workers() == {"local": 1}
+    status = main(["run", "--profile", "randread-4k", "--workers", "2", "--title", "two", "--wait"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    job_id = out.splitlines()[0].removeprefix("queued job ")
+    run = live.server.ctx.store.get(job_id)
+    assert run.workers == 2 and len(run.raw["client_stats"]) >= 2
+    assert live.server.ctx.executor.workers() == {"local": 2}
+
+
 def test_executor_survives_a_failing_job(start_server):
     live = start_server(executor=True)
     jobs = live.server.ctx.jobs

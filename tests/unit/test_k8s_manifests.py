@@ -107,7 +107,7 @@ def test_kubernetes_client_is_imported_only_when_used():
     code = (
         "import sys, pytest_fioloadgen.plugin, pytest_fioloadgen.cli;"
         "import pytest_fioloadgen.backends.kubernetes.backend;"
-        "import pytest_fioloadgen.backends.kubernetes.factory;"
+        "import pytest_fioloadgen.backend_factory.kubernetes;"
         "print('kubernetes' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

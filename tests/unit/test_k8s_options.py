@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_fioloadgen.backends.factory import make_backend
+from pytest_fioloadgen.backend_factory import make_backend
+from pytest_fioloadgen.backend_factory.kubernetes import worker_spec
 from pytest_fioloadgen.backends.kubernetes import manifests
-from pytest_fioloadgen.backends.kubernetes.factory import worker_spec
 from pytest_fioloadgen.cli import main
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve

@@ -178,7 +178,7 @@ def test_the_validator_is_strict():
 
 
 def test_block_with_rwx_is_not_renderable():
-    from pytest_fioloadgen.backends.kubernetes.factory import worker_spec
+    from pytest_fioloadgen.backend_factory.kubernetes import worker_spec
     from pytest_fioloadgen.settings import resolve
 
     settings = resolve(

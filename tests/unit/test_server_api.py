@@ -279,19 +279,21 @@ def test_bad_submissions_are_refused(client, auth, fields, message):
     assert message in body(response)["message"]
 
 
-def test_list_filters_sorts_and_pages(ctx, client, auth):
+def test_list_filters_and_pages_newest_first(ctx, client, auth):
     for title in ("alpha", "beta", "gamma"):
         submit(client, auth, title=title)
-    page = body(client.get("/api/v1/jobs?limit=2&sort=title&order=asc"))
-    assert [job["title"] for job in page["data"]] == ["alpha", "beta"]
+    page = body(client.get("/api/v1/jobs?limit=2"))
+    assert [job["title"] for job in page["data"]] == ["gamma", "beta"]
     assert page["total"] == 3
-    rest = body(client.get("/api/v1/jobs?limit=2&offset=2&sort=title&order=asc"))
-    assert [job["title"] for job in rest["data"]] == ["gamma"]
+    rest = body(client.get("/api/v1/jobs?limit=2&offset=2"))
+    assert [job["title"] for job in rest["data"]] == ["alpha"]
+    assert [j["title"] for j in body(client.get("/api/v1/jobs?q=mm"))["data"]] == ["gamma"]
     assert [j["title"] for j in body(client.get("/api/v1/jobs?title=mm"))["data"]] == ["gamma"]
     assert body(client.get("/api/v1/jobs?status=complete"))["data"] == []
-    assert client.get("/api/v1/jobs?sort=id;drop").status_code == 400
+    assert client.get("/api/v1/jobs?verdict=bogus").status_code == 400
     assert client.get("/api/v1/jobs?limit=100000").status_code == 400
-    assert body(client.get("/api/v1/jobs?title=%25"))["data"] == []
+    assert client.get("/api/v1/jobs?since=soon").status_code == 400
+    assert body(client.get("/api/v1/jobs?q=%25"))["data"] == []
 
 
 def test_cancel_delete_and_rerun(ctx, client, auth):

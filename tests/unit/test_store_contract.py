@@ -16,6 +16,7 @@ import pytest
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.store import RunRecord, Store, default_store_uri, open_store
+from pytest_fioloadgen.store.base import RunQuery
 from pytest_fioloadgen.store.sqlite import SQLiteStore
 from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 
@@ -495,3 +496,56 @@ def test_a_pinned_run_cannot_be_deleted(history: Store) -> None:
     with pytest.raises(StoreError, match="run 'a' is pinned in baseline 'main'"):
         history.delete("a")
     assert history.get("a").run_id == "a"
+
+
+# -- search (the server's run list and the http store's backend) --------------------------
+
+
+@pytest.fixture
+def searchable(store: Store) -> Store:
+    runs = [
+        make_run("s1", started_at=100.0, test_id="t.py::test_a[rr-w1-local]", verdict="pass"),
+        make_run("s2", started_at=200.0, test_id="t.py::test_a[rr-w2-local]", verdict="fail"),
+        make_run("s3", started_at=300.0, test_id="t.py::test_ab", verdict="pass"),
+        make_run(
+            "s4",
+            started_at=400.0,
+            test_id="job",
+            verdict="none",
+            labels={"job_title": "50% off_peak"},
+        ),
+    ]
+    for run in runs:
+        store.record(run)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (RunQuery(), ["s4", "s3", "s2", "s1"]),
+        # A test part matches its parametrized runs, not another test with that prefix.
+        (RunQuery(test="t.py::test_a"), ["s2", "s1"]),
+        (RunQuery(test="job"), ["s4"]),
+        (RunQuery(verdict="pass"), ["s3", "s1"]),
+        (RunQuery(since=150.0, until=350.0), ["s3", "s2"]),
+        (RunQuery(text="TEST_AB"), ["s3"]),
+        # LIKE wildcards in the text match themselves.
+        (RunQuery(text="50% off_"), ["s4"]),
+        (RunQuery(text="%"), ["s4"]),
+        (RunQuery(labels={"job_title": "50% off_peak"}), ["s4"]),
+    ],
+)
+def test_search_filters(searchable: Store, query: RunQuery, expected: list[str]) -> None:
+    page = searchable.search(query)
+    assert ids(page.runs) == expected
+    assert page.total == len(expected)
+    assert all(run.raw is None for run in page.runs)
+
+
+def test_search_pages_and_counts(searchable: Store) -> None:
+    first = searchable.search(RunQuery(), offset=0, limit=3)
+    rest = searchable.search(RunQuery(), offset=3, limit=3)
+    assert ids(first.runs) == ["s4", "s3", "s2"] and ids(rest.runs) == ["s1"]
+    assert first.total == rest.total == 4
+    assert searchable.search(RunQuery(), limit=0).runs == []

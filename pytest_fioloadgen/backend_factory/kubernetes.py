@@ -6,11 +6,11 @@ it came from, before anything talks to a cluster.
 
 from __future__ import annotations
 
-from ...exceptions import ConfigError
-from ...settings import Settings
-from .backend import KubernetesBackend
-from .manifests import DEFAULT_IMAGE, WorkerSpec, statefulset
-from .options import is_pattern
+from ..backends.kubernetes.backend import KubernetesBackend
+from ..backends.kubernetes.manifests import DEFAULT_IMAGE, WorkerSpec, statefulset
+from ..backends.kubernetes.options import is_pattern
+from ..exceptions import ConfigError
+from ..settings import Settings
 
 
 def storage_classes(settings: Settings) -> tuple[str, ...]:

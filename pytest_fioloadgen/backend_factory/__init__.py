@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..backends.base import Backend
+from ..backends.local import LocalBackend, LocalTarget
+from ..backends.sandbox import Sandbox, choose_sandbox
+from ..backends.static import StaticBackend, StaticTarget, parse_host
 from ..exceptions import ConfigError
 from ..settings import Settings, TargetSpec
-from .base import Backend
-from .local import LocalBackend, LocalTarget
-from .sandbox import Sandbox, choose_sandbox
-from .static import StaticBackend, StaticTarget, parse_host
 
 
 def target_specs(settings: Settings) -> tuple[TargetSpec, ...]:
@@ -22,7 +22,7 @@ def target_names(settings: Settings) -> list[str]:
     """The targets (report columns) of a session: storage classes on Kubernetes."""
     if settings.backend == "kubernetes":
         # Imported here: the kubernetes client is an optional extra.
-        from .kubernetes.factory import storage_classes
+        from .kubernetes import storage_classes
 
         return list(storage_classes(settings))
     return [spec.name for spec in target_specs(settings)]
@@ -38,7 +38,7 @@ def sandbox_of(settings: Settings, *, require: bool = False) -> Sandbox:
 def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool = False) -> Backend:
     """The backend ``settings.backend`` names, configured from the settings."""
     if settings.backend == "kubernetes":
-        from .kubernetes.factory import kubernetes_backend
+        from .kubernetes import kubernetes_backend
 
         return kubernetes_backend(settings, session_id)
     if settings.volume_mode == "block":
