@@ -37,3 +37,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_tests = item.path.is_relative_to(config.rootpath / "tests")
         if has_timeout and in_tests and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A test that leaves a non-daemon thread behind (a cheroot server never stopped) would
+    make the interpreter wait for it forever after the last test: CI would hang until its
+    time limit. Name the threads and exit with a failure instead."""
+    import os
+    import sys
+    import threading
+
+    left = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+    if left:
+        sys.stderr.write(f"\nERROR: non-daemon threads left running by the tests: {left}\n")
+        sys.stderr.flush()
+        os._exit(1)

@@ -178,6 +178,10 @@ class Server:
         self._server.stop()
 
     def close(self) -> None:
+        # prepare() already started cheroot's worker threads, which are not daemons: a
+        # server closed without serving would keep the process from exiting.
+        with contextlib.suppress(Exception):
+            self._server.stop()
         with contextlib.suppress(Exception):
             self.ctx.executor.stop()
         with contextlib.suppress(Exception):
