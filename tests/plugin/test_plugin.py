@@ -259,7 +259,7 @@ def test_runs_are_recorded_with_everything(pytester, profiles):
     result.stdout.fnmatch_lines(
         [
             "*fioloadgen results*",
-            "test*case*IOPS*MiB/s*read p99 ms*write p99 ms*verdict",
+            "test*case*runs*baseline IOPS*IOPS (min-max)*delta*MiB/s*read p99*write p99*verdict",
             "*mnt-w1-local*",
             "*mnt-w2-local*",
             "2 runs recorded in sqlite://*history.db (session *)",
