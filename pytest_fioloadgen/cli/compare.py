@@ -8,8 +8,8 @@ import json
 import sys
 from typing import Any
 
+from .. import numbers
 from ..fio.results import METRIC_NAMES
-from ..report import numbers
 from ..report.terminal import format_table
 from ..store.selection import resolve, sessions
 from ..verdicts.comparing import DEFAULT_METRICS, any_regression, compare_sets, unpaired
@@ -27,7 +27,7 @@ def _verdicts(counts: dict[str, int] | Any) -> str:
 def _p_value(p_value: float | None) -> str:
     if p_value is None:
         return "-"
-    return "<0.001" if p_value < 0.001 else numbers.sig3(p_value)
+    return numbers.p_value(p_value)
 
 
 def _sessions(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
             iops = _mean([o.result.metrics.get("iops", 0.0) for o in found])
             status = worst(o.record.verdict for o in found)
             repeats = f" (x{len(found)})" if len(found) > 1 else ""
-            parts.append(f"<td>{number(iops, 0)} IOPS{repeats} {verdict_badge(status.value)}</td>")
+            parts.append(f"<td>{number(iops)} IOPS{repeats} {verdict_badge(status.value)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -76,7 +76,12 @@ def session_section(outcomes: Sequence[CaseOutcome]) -> str:
         return ""
     parts = ['<div class="fioloadgen-summary"><h2>fio benchmarks</h2>', matrix_table(outcomes)]
     parts.append('<div class="fio-charts">')
-    parts += charts.scaling(scaling_curves(outcomes))
+    curves = scaling_curves(outcomes)
+    for name, svg in zip(
+        sorted(n for n in curves if curves[n]), charts.scaling(curves), strict=True
+    ):
+        # The summary's charts keep their own stylesheet, so the saved file is complete.
+        parts.append(f"<div>{svg}<br>{charts.svg_download(svg, 'scaling ' + name)}</div>")
     parts.append("</div></div>")
     return "".join(parts)
 

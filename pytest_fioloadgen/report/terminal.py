@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import numbers
 from ..session import Case, CaseOutcome
 from ..settings import DEFAULT_SUMMARY_COLUMNS, SUMMARY_COLUMNS
 from ..verdicts.regression import (
@@ -19,7 +20,6 @@ from ..verdicts.regression import (
     Comparison,
 )
 from ..verdicts.status import Status, worst
-from . import numbers
 
 
 def short_test(test: str) -> str:

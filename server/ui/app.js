@@ -16,13 +16,15 @@
       if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
   }
-  const fmt = (v, digits = 2) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits }));
+  // The one number format and chart vocabulary of the site and the report (charts.js).
+  const C = window.fioloadgenCharts;
+  const fmt = (v, metric = "") => (v === null || v === undefined ? "–" : C.metric(metric, Number(v)));
   const when = (t) => (t ? new Date(t * 1000).toLocaleString() : "–");
 
   function notice(message) {
@@ -58,10 +60,7 @@
     config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false,
       plugins: { title: { display: true, text: title } } }, config.options || {});
     if (config.options.plugins && !config.options.plugins.title) config.options.plugins.title = { display: true, text: title };
-    requestAnimationFrame(() => {
-      charts.push(new window.Chart(canvas, config));
-      canvas.setAttribute("data-chart-ready", "1");
-    });
+    requestAnimationFrame(() => charts.push(C.make(canvas, config, title)));
     return box;
   }
 
@@ -187,7 +186,7 @@
         el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
         el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
         el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
-        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, 0) : "–"), el("td", {}, actions(job)))));
+        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, "iops") : "–"), el("td", {}, actions(job)))));
     const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? page.offset + 1 : 0}–${page.offset + page.data.length} of ${page.total}`), " ",
       el("button", { disabled: page.offset === 0, onclick: () => { jobsState.offset = Math.max(0, page.offset - 50); route(); } }, "previous"),
       el("button", { disabled: page.offset + page.data.length >= page.total, onclick: () => { jobsState.offset = page.offset + 50; route(); } }, "next"),
@@ -237,23 +236,31 @@
     const picker = el("select", { id: "history-metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
       METRICS.map((m) => el("option", { value: m, selected: m === metric }, m)));
     const labels = data.points.map((p) => when(p.started_at));
-    const datasets = [{ label: metric, data: data.points.map((p) => p.value), borderColor: "#1565c0", pointRadius: 4 }];
-    for (const line of data.thresholds) datasets.push({ label: line.label, data: data.points.map(() => line.value), borderColor: "#c62828", borderDash: [6, 4], pointRadius: 0 });
-    if (data.baseline_band) {
-      const band = data.baseline_band;
+    const values = data.points.map((p) => p.value);
+    // The scale is the data's (and the baseline band's) range: a far threshold stays at
+    // the edge's side, its legend saying so, and never flattens the data.
+    const band = data.baseline_band;
+    const axis = C.valueAxis(band ? [...values, band.low, band.high] : values, /_ms$/.test(metric) ? "latency" : "count");
+    const datasets = [{ label: metric, data: values, borderColor: "#1565c0", pointRadius: 4 }];
+    for (const line of data.thresholds) {
+      const off = line.value < axis.min || line.value > axis.max;
+      datasets.push(C.reference(line.label + (off ? " (off scale)" : ""), data.points.map(() => line.value), "#c62828"));
+    }
+    if (band) {
       datasets.push({ label: band.label + " (low)", data: data.points.map(() => band.low), borderColor: "rgba(46,125,50,.4)", pointRadius: 0 });
       datasets.push({ label: band.label + " (high)", data: data.points.map(() => band.high), borderColor: "rgba(46,125,50,.4)", backgroundColor: "rgba(46,125,50,.15)", fill: "-1", pointRadius: 0 });
     }
     const changes = new Set(data.change_points.map((c) => c.run_id));
     if (changes.size) datasets.push({ label: "change points", type: "scatter", data: data.points.map((p, i) => (changes.has(p.run_id) ? { x: labels[i], y: p.value } : null)), pointRadius: 8, borderColor: "#ef6c00" });
     const trend = chart(`${metric} over time`, { type: "line", data: { labels, datasets }, options: {
+      scales: { y: axis },
       onClick: (event, elements) => { if (elements.length) location.hash = "#/job/" + encodeURIComponent(data.points[elements[0].index].run_id); } } });
     const c = data.case || {};
     return [el("h1", {}, `History: ${c.profile} w${c.workers} ${c.backend}/${c.target}`), el("p", {}, "key ", el("code", {}, key), " · metric ", picker),
       el("div", { class: "charts" }, trend),
       el("table", { id: "history-points" }, el("tr", {}, el("th", {}, "run"), el("th", {}, "started"), el("th", {}, metric)),
         data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.title || p.run_id)),
-          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, 3)))))];
+          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, metric)))))];
   }
 
   // -- compare ---------------------------------------------------------------------------
@@ -261,7 +268,7 @@
     const runs = (await api("/compare?ids=" + ids.map(encodeURIComponent).join(","))).data;
     const metrics = METRICS.filter((m) => runs.some((r) => r.metrics[m] !== undefined && r.metrics[m] !== null));
     const table = el("table", { id: "compare" }, el("tr", {}, el("th", {}, "metric"), runs.map((r) => el("th", {}, r.title || r.run_id))),
-      metrics.map((m) => el("tr", {}, el("td", {}, m), runs.map((r) => el("td", { class: "num" }, fmt(r.metrics[m], 3))))));
+      metrics.map((m) => el("tr", {}, el("td", {}, m), runs.map((r) => el("td", { class: "num" }, fmt(r.metrics[m], m))))));
     const grid = el("div", { class: "charts" }, ["iops", "bw_mib_s", "read_lat_p99_ms", "write_lat_p99_ms"].filter((m) => metrics.includes(m)).map((m) =>
       chart(m, { type: "bar", data: { labels: runs.map((r) => r.title || r.run_id), datasets: [{ label: m, data: runs.map((r) => r.metrics[m]) }] } })));
     return [el("h1", {}, "Compare"), table, grid];

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_fioloadgen import numbers
 from pytest_fioloadgen.exceptions import StoreError
-from pytest_fioloadgen.report import numbers
 from pytest_fioloadgen.store import RunRecord, open_store
 from pytest_fioloadgen.store.selection import resolve, sessions
 from pytest_fioloadgen.verdicts.comparing import case_label, compare_sets

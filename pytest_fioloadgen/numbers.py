@@ -1,7 +1,7 @@
 """One number format for every view: 3 significant digits and a unit, never scientific.
 
 The terminal summary, ``fioloadgen compare``, the pytest-html extras and the pygal charts
-use these; the site's and the UI's JavaScript (assets/run.js ``fmt``) follow the same
+use these; the site's and the UI's JavaScript (assets/charts.js) follow the same
 rules, so ``29.1k`` IOPS and ``1.20 ms`` read the same everywhere.
 """
 
@@ -73,3 +73,8 @@ def plain(name: str, value: float | None) -> str:
     if name.endswith("iops") or name == "iops_per_worker":
         return si(value)
     return sig3(value)
+
+
+def p_value(value: float) -> str:
+    """A p-value: 3 significant digits down to 0.0001, below that "<0.0001"."""
+    return "<0.0001" if value < 0.0001 else sig3(value)
