@@ -264,14 +264,121 @@
   }
 
   // -- compare ---------------------------------------------------------------------------
+  // Runs side by side (plugin runs and server jobs alike): every metric with its delta
+  // against the first run picked, and the runs' latency histograms and time series
+  // overlaid in one chart each.
+  const delta = (value, base) => (value === null || value === undefined || !base ? null : (value - base) / Math.abs(base) * 100);
+  const worse = (metric, d) => (d === null ? false : (/_ms$/.test(metric) ? d > 0 : d < 0));
+
+  // One chart of several runs' lines: the value axis from the data (log when it spans
+  // decades), ``x`` the horizontal axis.
+  function overlay(title, id, datasets, kind, axisTitle, x) {
+    const values = datasets.flatMap((d) => d.data.map((p) => p.y));
+    const box = chart(title, { type: "line", data: { datasets }, options: { parsing: false,
+      scales: { x, y: C.valueAxis(values, kind, axisTitle) } } });
+    box.querySelector("canvas").id = id;
+    return box;
+  }
+  const seconds = { type: "linear", title: { display: true, text: "seconds" } };
+
   async function comparePage(ids) {
     const runs = (await api("/compare?ids=" + ids.map(encodeURIComponent).join(","))).data;
     const metrics = METRICS.filter((m) => runs.some((r) => r.metrics[m] !== undefined && r.metrics[m] !== null));
-    const table = el("table", { id: "compare" }, el("tr", {}, el("th", {}, "metric"), runs.map((r) => el("th", {}, r.title || r.run_id))),
-      metrics.map((m) => el("tr", {}, el("td", {}, m), runs.map((r) => el("td", { class: "num" }, fmt(r.metrics[m], m))))));
-    const grid = el("div", { class: "charts" }, ["iops", "bw_mib_s", "read_lat_p99_ms", "write_lat_p99_ms"].filter((m) => metrics.includes(m)).map((m) =>
-      chart(m, { type: "bar", data: { labels: runs.map((r) => r.title || r.run_id), datasets: [{ label: m, data: runs.map((r) => r.metrics[m]) }] } })));
-    return [el("h1", {}, "Compare"), table, grid];
+    // Runs of one test share a title: the run id tells them apart.
+    const name = (r) => (r.title && r.title !== r.run_id ? r.title.split("::").pop() + " · " : "") + r.run_id.slice(0, 12);
+    const base = runs[0];
+    const head = el("tr", {}, el("th", {}, "metric"), runs.map((r, i) => [el("th", {}, name(r)), i ? el("th", {}, "Δ vs " + name(base)) : null]));
+    const table = el("table", { id: "compare" }, head, metrics.map((m) => el("tr", {}, el("td", {}, m),
+      runs.map((r, i) => {
+        const cells = [el("td", { class: "num" }, fmt(r.metrics[m], m))];
+        if (i) {
+          const d = delta(r.metrics[m], base.metrics[m]);
+          cells.push(el("td", { class: "num delta" + (worse(m, d) ? " worse" : d === null ? "" : " better"), "data-metric": m }, C.percent(d)));
+        }
+        return cells;
+      }))));
+    const grid = el("div", { class: "charts", id: "compare-charts" });
+    // Latency distributions overlaid: one line per run over the bucket upper edges (ms).
+    for (const direction of ["read", "write"]) {
+      const datasets = runs.filter((r) => r.latency && r.latency[direction]).map((r, i) => ({
+        label: name(r) + " " + direction, borderColor: C.palette[i % C.palette.length], backgroundColor: C.palette[i % C.palette.length],
+        pointRadius: 2, data: r.latency[direction].histogram.map((b) => ({ x: b.le_ms, y: b.count })) }));
+      if (datasets.length) {
+        // Bucket edges span decades (µs to ms): a log latency axis.
+        const x = C.valueAxis(datasets.flatMap((d) => d.data.map((p) => p.x)), "latency", direction + " completion latency");
+        grid.append(overlay(direction + " latency distribution, overlaid", "compare-latency-" + direction, datasets, "count", "completions", x));
+      }
+    }
+    // Time series overlaid: each run's IOPS (all workers summed) and mean latency.
+    const summed = (r, names) => {
+      const totals = new Map();
+      for (const worker of Object.values((r.timeseries || {}).workers || {})) {
+        for (const n of names) for (const [t, v] of worker[n] || []) totals.set(t, (totals.get(t) || 0) + v);
+      }
+      return [...totals.entries()].sort((x, y) => x[0] - y[0]).map(([t, v]) => ({ x: t / 1000, y: v }));
+    };
+    const iopsSets = runs.map((r, i) => ({ label: name(r) + " IOPS", borderColor: C.palette[i % C.palette.length], pointRadius: 0, data: summed(r, ["read_iops", "write_iops"]) })).filter((d) => d.data.length);
+    if (iopsSets.length) grid.append(overlay("read+write IOPS over the run, overlaid", "compare-timeseries-iops", iopsSets, "count", "IOPS", seconds));
+    const latSets = [];
+    runs.forEach((r, i) => {
+      for (const direction of ["read", "write"]) {
+        const workers = Object.values((r.timeseries || {}).workers || {}).filter((w) => (w[direction + "_lat_ms"] || []).length);
+        if (!workers.length) continue;
+        const mean = summed(r, [direction + "_lat_ms"]).map((p) => ({ x: p.x, y: p.y / workers.length }));
+        latSets.push({ label: name(r) + " " + direction + " latency", borderColor: C.palette[i % C.palette.length], borderDash: direction === "write" ? [4, 3] : [], pointRadius: 0, data: mean });
+      }
+    });
+    if (latSets.length) grid.append(overlay("read/write mean latency over the run, overlaid", "compare-timeseries-lat", latSets, "latency", "latency", seconds));
+    return [el("h1", {}, "Compare runs"), el("p", {}, "Δ: change against the first run picked; red is worse (lower throughput, higher latency)."), table, grid];
+  }
+
+  // Sessions (plugin sessions; server jobs too with the box ticked), pick two to compare.
+  async function sessionsPage() {
+    const found = (await api("/sessions?jobs=1")).data;
+    const picked = [];
+    const a = el("input", { id: "set-a", type: "text", size: 28, placeholder: "A: session, baseline, K=V, previous" });
+    const b = el("input", { id: "set-b", type: "text", size: 28, placeholder: "B: session, baseline, K=V, latest" });
+    const go = () => { if (a.value.trim() && b.value.trim()) location.hash = "#/compare-sets/" + encodeURIComponent(a.value.trim()) + "/" + encodeURIComponent(b.value.trim()); };
+    const table = el("table", { id: "sessions" },
+      el("tr", {}, ["", "session", "started", "kind", "runs", "commit", "labels", "verdicts"].map((h) => el("th", {}, h))),
+      found.map((s) => el("tr", { "data-session": s.session_id },
+        el("td", {}, el("input", { type: "checkbox", class: "pick-session", onchange: (e) => {
+          if (e.target.checked) picked.push(s.session_id); else picked.splice(picked.indexOf(s.session_id), 1);
+          // The older picked first: A is the baseline.
+          const order = found.map((x) => x.session_id).filter((id) => picked.includes(id)).reverse();
+          a.value = order[0] ? "session:" + order[0] : ""; b.value = order[1] ? "session:" + order[1] : "";
+        } })),
+        el("td", {}, el("code", {}, s.session_id)), el("td", {}, when(s.started_at)), el("td", {}, s.kind),
+        el("td", { class: "num" }, s.runs), el("td", {}, (s.labels.git_commit || "–").slice(0, 12)),
+        el("td", {}, Object.entries(s.labels).filter(([k]) => k !== "git_commit").map(([k, v]) => k + "=" + v).join(", ") || "–"),
+        el("td", {}, Object.entries(s.verdicts).map(([k, v]) => k + "=" + v).join(" ")))));
+    return [el("h1", {}, "Sessions"), el("p", {}, "Tick two sessions, or name any two sets of runs (a session id, latest, previous, a baseline, K=V labels):"),
+      el("form", { class: "inline", id: "compare-form", onsubmit: (e) => { e.preventDefault(); go(); } }, a, " vs ", b, " ",
+        el("button", { type: "submit", id: "compare-sets" }, "compare")), table];
+  }
+
+  async function compareSetsPage(a, b) {
+    const data = (await api(`/compare/sets?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`)).data;
+    // The comparison's own word, coloured as the run statuses it stands for.
+    const verdictBadge = (v) => {
+      const shown = badge({ regression: "regression", improvement: "improved", unchanged: "pass", inconclusive: "inconclusive" }[v] || "none");
+      shown.textContent = v;
+      return shown;
+    };
+    const table = el("table", { id: "compare-sets-table" },
+      el("tr", {}, ["case", "metric", "A median", "B median", "Δ", "verdict", "test", "p"].map((h) => el("th", {}, h))),
+      data.rows.map((r) => el("tr", { "data-metric": r.metric },
+        el("td", {}, r.case), el("td", {}, r.metric),
+        el("td", { class: "num" }, fmt(r.baseline, r.metric) + " (n=" + r.baseline_n + ")"),
+        el("td", { class: "num" }, fmt(r.current, r.metric) + " (n=" + r.current_n + ")"),
+        el("td", { class: "num delta" + (worse(r.metric, r.delta_pct) ? " worse" : "") }, C.percent(r.delta_pct)),
+        el("td", { class: "verdict", "data-verdict": r.verdict }, verdictBadge(r.verdict)),
+        el("td", {}, r.test), el("td", { class: "num" }, r.p_value === null ? "–" : r.p_value < 0.0001 ? "<0.0001" : C.sig3(r.p_value)))));
+    const runs = [...data.a.runs.slice(0, 1), ...data.b.runs.slice(0, 1)];
+    return [el("h1", {}, "Compare"), el("p", { id: "compare-sides" }, "A: " + data.a.description + " (" + data.a.runs.length + " runs) · B: " +
+      data.b.description + " (" + data.b.runs.length + " runs)" + (data.only_in_a || data.only_in_b ? ` · unpaired: ${data.only_in_a} key(s) only in A, ${data.only_in_b} only in B` : "")),
+      el("p", { id: "compare-outcome", class: data.regression ? "error" : "" }, data.regression ? "B regressed against A" : "no regression of B against A"),
+      table, runs.length === 2 ? el("p", {}, el("a", { href: "#/compare/" + runs.map(encodeURIComponent).join(","), id: "compare-first-runs" }, "overlay the first run of each side")) : null];
   }
 
   // -- routing ---------------------------------------------------------------------------
@@ -288,6 +395,8 @@
       else if (parts[0] === "history" && parts[1]) content = await historyPage(parts[1], parts[2] || "iops");
       else if (parts[0] === "history") content = await historyIndex();
       else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));
+      else if (parts[0] === "sessions") content = await sessionsPage();
+      else if (parts[0] === "compare-sets" && parts[1] && parts[2]) content = await compareSetsPage(parts[1], parts[2]);
       else content = await jobsPage();
     } catch (err) {
       content = [el("p", { class: "error" }, "cannot load this page: " + err.message)];

@@ -301,3 +301,90 @@ def test_report_pygal_charts_read_right(browser, tmp_path):
     assert links[0].get_attribute("download") == "scaling.svg"
     assert console_errors(browser) == []
     save_screenshot(browser, tmp_path, "report-pygal-charts.png")
+
+
+@pytest.mark.slow
+def test_ui_compares_sessions_and_runs_side_by_side(browser, tmp_path, start_server):
+    """Pick two plugin sessions in the UI: the delta table with the gate's verdict per
+    metric; pick two runs: metrics with deltas, latency histograms and time series
+    overlaid (each chart's axes checked from the page)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_report_site import run
+
+    from tests.conftest import server_config
+
+    store = open_store(str(tmp_path / "h.db"))
+    try:
+        for side, level in (("old", 29000.0), ("new", 20000.0)):
+            for index in range(3):
+                record = run(
+                    f"{side}{index}",
+                    KEY,
+                    (200.0 if side == "new" else 100.0) + index,
+                    iops=level + 100 * index,
+                )
+                raw = {**record.raw, "fioloadgen": {"timeseries": series(jump=side == "new")}}
+                store.record(
+                    dataclasses.replace(
+                        record,
+                        session_id=f"session-{side}",
+                        raw=raw,
+                        test_id="tests/test_x.py::test_storage[randread-4k-w2-fast]",
+                    )
+                )
+    finally:
+        store.close()
+    config = dataclasses.replace(
+        server_config(tmp_path / "server"), store_uri=str(tmp_path / "h.db")
+    )
+    live = start_server(config=config)
+
+    browser.get(f"{live.url}/#/sessions")
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_elements("css selector", "#sessions tr[data-session]")
+    )
+    rows = browser.find_elements("css selector", "#sessions tr[data-session]")
+    assert [r.get_attribute("data-session") for r in rows] == ["session-new", "session-old"]
+    for row in rows:
+        row.find_element("css selector", "input.pick-session").click()
+    assert browser.find_element("id", "set-a").get_attribute("value") == "session:session-old"
+    browser.find_element("id", "compare-sets").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_elements("css selector", "#compare-sets-table tr[data-metric]")
+    )
+    iops = browser.find_element("css selector", '#compare-sets-table tr[data-metric="iops"]')
+    assert "regression" in iops.find_element("css selector", "td.verdict").get_attribute(
+        "data-verdict"
+    )
+    assert "-30.9%" in iops.text and "29.1k (n=3)" in iops.text and "20.1k (n=3)" in iops.text
+    assert "B regressed against A" in browser.find_element("id", "compare-outcome").text
+    assert console_errors(browser) == []
+    save_screenshot(browser, tmp_path, "ui-compare-sessions.png")
+
+    browser.get(f"{live.url}/#/compare/old0,new0")
+    WebDriverWait(browser, 10).until(
+        lambda b: (
+            len(b.find_elements("css selector", "#compare-charts canvas[data-chart-ready]")) >= 3
+        )
+    )
+    deltas = {
+        c.get_attribute("data-metric"): c
+        for c in browser.find_elements("css selector", "#compare td.delta")
+    }
+    assert deltas["iops"].text == "-31.0%" and "worse" in deltas["iops"].get_attribute("class")
+    axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "#compare-charts canvas")}
+    assert {"compare-latency-read", "compare-timeseries-iops", "compare-timeseries-lat"} <= set(
+        axes
+    )
+    x_types = browser.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#compare-charts canvas')]"
+        ".map(c => [c.id, Chart.getChart(c).scales.x.type]))"
+    )
+    assert x_types["compare-latency-read"] == "logarithmic"  # bucket edges: µs to ms
+    assert x_types["compare-timeseries-iops"] == "linear"
+    assert axes["compare-timeseries-lat"]["type"] == "logarithmic"  # 0.4 and 8 ms overlaid
+    for axis in axes.values():
+        assert len(axis["legend"]) >= 2  # both runs drawn in one chart
+        assert_scaled_to_data(axis)
+    assert console_errors(browser) == []
+    save_screenshot(browser, tmp_path, "ui-compare-runs.png")
