@@ -124,6 +124,75 @@
     return chart;
   }
 
+  // Runs compared in one chart each (the site's compare page and the UI's): ``runs`` are
+  // {name, latency: {read|write: {histogram: [{le_ms, count}]}}, timeseries: {workers}}.
+  // Returns [{id, title, config}]: latency distributions overlaid (log latency axis:
+  // buckets span µs to ms), IOPS (workers summed) and mean latency over the run.
+  function overlays(runs) {
+    var found = [];
+    function line(label, index, data, dashed) {
+      var color = palette[index % palette.length];
+      return { label: label, borderColor: color, backgroundColor: color, pointRadius: dashed === undefined ? 2 : 0,
+        borderDash: dashed ? [4, 3] : [], data: data };
+    }
+    function add(id, title, datasets, kind, axisTitle, x) {
+      if (!datasets.length) { return; }
+      var values = [];
+      datasets.forEach(function (d) { d.data.forEach(function (p) { values.push(p.y); }); });
+      found.push({ id: id, title: title, config: { type: 'line', data: { datasets: datasets }, options: {
+        parsing: false, plugins: { title: { display: true, text: title } },
+        scales: { x: x, y: valueAxis(values, kind, axisTitle) } } } });
+    }
+    function summed(run, names) {
+      var totals = {};
+      var workers = (run.timeseries || {}).workers || {};
+      Object.keys(workers).forEach(function (w) {
+        names.forEach(function (n) {
+          (workers[w][n] || []).forEach(function (p) { totals[p[0]] = (totals[p[0]] || 0) + p[1]; });
+        });
+      });
+      return Object.keys(totals).map(Number).sort(function (a, b) { return a - b; })
+        .map(function (t) { return { x: t / 1000, y: totals[t] }; });
+    }
+    var seconds = { type: 'linear', title: { display: true, text: 'seconds' } };
+    ['read', 'write'].forEach(function (direction) {
+      var sets = [];
+      runs.forEach(function (run, index) {
+        var lat = (run.latency || {})[direction];
+        if (!lat) { return; }
+        sets.push(line(run.name + ' ' + direction, index, lat.histogram.map(function (b) {
+          return { x: b.le_ms, y: b.count }; })));
+      });
+      var edges = [];
+      sets.forEach(function (d) { d.data.forEach(function (p) { edges.push(p.x); }); });
+      var x = valueAxis(edges, 'latency', direction + ' completion latency');
+      add('compare-latency-' + direction, direction + ' latency distribution, overlaid', sets, 'count', 'completions', x);
+    });
+    add('compare-timeseries-iops', 'read+write IOPS over the run, overlaid', runs.map(function (run, index) {
+      return line(run.name + ' IOPS', index, summed(run, ['read_iops', 'write_iops']), false);
+    }).filter(function (d) { return d.data.length; }), 'count', 'IOPS', seconds);
+    var latSets = [];
+    runs.forEach(function (run, index) {
+      ['read', 'write'].forEach(function (direction) {
+        var workers = (run.timeseries || {}).workers || {};
+        var count = Object.keys(workers).filter(function (w) { return (workers[w][direction + '_lat_ms'] || []).length; }).length;
+        if (!count) { return; }
+        latSets.push(line(run.name + ' ' + direction + ' latency', index,
+          summed(run, [direction + '_lat_ms']).map(function (p) { return { x: p.x, y: p.y / count }; }), direction === 'write'));
+      });
+    });
+    add('compare-timeseries-lat', 'read/write mean latency over the run, overlaid', latSets, 'latency', 'latency', seconds);
+    return found;
+  }
+
+  // Change of ``value`` against ``base`` in percent, and whether it is worse.
+  function delta(name, value, base) {
+    if (value === null || value === undefined || !base) { return { pct: null, worse: false }; }
+    var pct = (value - base) / Math.abs(base) * 100;
+    return { pct: pct, worse: /_ms$/.test(name) ? pct > 0 : pct < 0 };
+  }
+
   window.fioloadgenCharts = { palette: palette, reference: reference, sig3: sig3, si: si,
-    latency: latency, metric: metric, percent: percent, valueAxis: valueAxis, save: save, make: make };
+    latency: latency, metric: metric, percent: percent, valueAxis: valueAxis, save: save, make: make,
+    overlays: overlays, delta: delta };
 }());

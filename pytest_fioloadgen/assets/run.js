@@ -279,6 +279,9 @@
   }
 
 
+  // The data file of a run, for the site's compare page (compare.js).
+  window.fioloadgenRunDataPath = dataPath;
+
   window.fioloadgenRenderRun = function (main, doc, options) {
     try { render(main, doc, options); } catch (err) { fail(main, 'cannot show this run: ' + err); }
   };

@@ -3,6 +3,15 @@
  * Works from file://: no fetch, no modules, no network. */
 (function () {
   'use strict';
+  // A key page's "compare the runs ticked": the site's compare page with their ids.
+  var picker = document.getElementById('fio-compare-picked');
+  if (picker) {
+    picker.addEventListener('click', function () {
+      var ids = Array.prototype.map.call(document.querySelectorAll('input.fio-pick:checked'),
+        function (box) { return encodeURIComponent(box.value); });
+      if (ids.length) { window.location.href = picker.getAttribute('data-page') + '#' + ids.join(','); }
+    });
+  }
   var block = document.getElementById('trend-data');
   if (!block || typeof Chart === 'undefined') { return; }
   var data = JSON.parse(block.textContent);

@@ -54,7 +54,7 @@ TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("trend-iops", "IOPS", ("iops",)),
     ("trend-latency", "read/write p99 latency", ("read_lat_p99_ms", "write_lat_p99_ms")),
 )
-ASSETS = ("site.js", "site.css", "run.js", "charts.js")
+ASSETS = ("site.js", "site.css", "run.js", "charts.js", "compare.js")
 CHARTJS = "chart.umd.min.js"
 MANIFEST = ".fioloadgen-site.json"
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
@@ -267,7 +267,9 @@ def key_page(
     for run in reversed(runs):
         marker = " (change point)" if run.run_id in marked else ""
         rows.append(
-            f'<tr><td><a href="{escape(run_link(run.run_id, up="../"))}">'
+            f'<tr><td><input type="checkbox" class="fio-pick" value="{escape(run.run_id)}" '
+            f'aria-label="compare this run"></td>'
+            f'<td><a href="{escape(run_link(run.run_id, up="../"))}">'
             f"{_when(run.started_at)}</a>{marker}</td>"
             f"<td>{number(run.metrics.get('iops'))}</td>"
             f"<td>{number(run.metrics.get('read_lat_p99_ms'), 'read_lat_p99_ms')}</td>"
@@ -278,8 +280,10 @@ def key_page(
     body = (
         f"<h1>{escape(title)}</h1><p>history key <code>{escape(history_key)}</code>, "
         f"{len(runs)} runs</p>{canvases}"
-        '<table class="fio-runs"><thead><tr><th>run (UTC)</th><th>IOPS</th><th>read p99</th>'
-        "<th>write p99</th><th>verdict</th><th>commit</th></tr></thead>"
+        '<p><button type="button" id="fio-compare-picked" data-page="../compare.html">'
+        "compare the runs ticked</button></p>"
+        '<table class="fio-runs"><thead><tr><th></th><th>run (UTC)</th><th>IOPS</th>'
+        "<th>read p99</th><th>write p99</th><th>verdict</th><th>commit</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         + _json_block("trend-data", trend_data(runs, thresholds, marked))
     )
@@ -293,6 +297,18 @@ def run_page() -> str:
         "<p>Loading the run… (this page needs JavaScript)</p></main>"
     )
     return _page("fio run", body, depth=0, scripts=(CHARTJS, "charts.js", "run.js"))
+
+
+def compare_page() -> str:
+    """Runs side by side (compare.html#<id>,<id>...): assets/compare.js loads each run's
+    data file as run.html does and shows metrics with deltas and overlaid charts."""
+    body = (
+        '<main id="compare" data-format="' + str(RUN_DOCUMENT_FORMAT) + '">'
+        "<p>Loading the runs… (this page needs JavaScript)</p></main>"
+    )
+    return _page(
+        "compare runs", body, depth=0, scripts=(CHARTJS, "charts.js", "run.js", "compare.js")
+    )
 
 
 def run_data_file(document: Mapping[str, Any]) -> str:
@@ -440,6 +456,7 @@ def build_site(
     versions = key_versions(store)
     copy_assets(out)
     _write(out / "run.html", run_page())
+    _write(out / "compare.html", compare_page())
 
     for gone in set(known) - set(versions):
         for run_id in known.pop(gone)["runs"]:

@@ -267,19 +267,7 @@
   // Runs side by side (plugin runs and server jobs alike): every metric with its delta
   // against the first run picked, and the runs' latency histograms and time series
   // overlaid in one chart each.
-  const delta = (value, base) => (value === null || value === undefined || !base ? null : (value - base) / Math.abs(base) * 100);
   const worse = (metric, d) => (d === null ? false : (/_ms$/.test(metric) ? d > 0 : d < 0));
-
-  // One chart of several runs' lines: the value axis from the data (log when it spans
-  // decades), ``x`` the horizontal axis.
-  function overlay(title, id, datasets, kind, axisTitle, x) {
-    const values = datasets.flatMap((d) => d.data.map((p) => p.y));
-    const box = chart(title, { type: "line", data: { datasets }, options: { parsing: false,
-      scales: { x, y: C.valueAxis(values, kind, axisTitle) } } });
-    box.querySelector("canvas").id = id;
-    return box;
-  }
-  const seconds = { type: "linear", title: { display: true, text: "seconds" } };
 
   async function comparePage(ids) {
     const runs = (await api("/compare?ids=" + ids.map(encodeURIComponent).join(","))).data;
@@ -292,43 +280,18 @@
       runs.map((r, i) => {
         const cells = [el("td", { class: "num" }, fmt(r.metrics[m], m))];
         if (i) {
-          const d = delta(r.metrics[m], base.metrics[m]);
-          cells.push(el("td", { class: "num delta" + (worse(m, d) ? " worse" : d === null ? "" : " better"), "data-metric": m }, C.percent(d)));
+          const d = C.delta(m, r.metrics[m], base.metrics[m]);
+          cells.push(el("td", { class: "num delta" + (d.worse ? " worse" : d.pct === null ? "" : " better"), "data-metric": m }, C.percent(d.pct)));
         }
         return cells;
       }))));
     const grid = el("div", { class: "charts", id: "compare-charts" });
-    // Latency distributions overlaid: one line per run over the bucket upper edges (ms).
-    for (const direction of ["read", "write"]) {
-      const datasets = runs.filter((r) => r.latency && r.latency[direction]).map((r, i) => ({
-        label: name(r) + " " + direction, borderColor: C.palette[i % C.palette.length], backgroundColor: C.palette[i % C.palette.length],
-        pointRadius: 2, data: r.latency[direction].histogram.map((b) => ({ x: b.le_ms, y: b.count })) }));
-      if (datasets.length) {
-        // Bucket edges span decades (µs to ms): a log latency axis.
-        const x = C.valueAxis(datasets.flatMap((d) => d.data.map((p) => p.x)), "latency", direction + " completion latency");
-        grid.append(overlay(direction + " latency distribution, overlaid", "compare-latency-" + direction, datasets, "count", "completions", x));
-      }
+    // The same overlaid charts as the static site's compare page (charts.js).
+    for (const item of C.overlays(runs.map((r) => ({ name: name(r), latency: r.latency, timeseries: r.timeseries })))) {
+      const box = chart(item.title, item.config);
+      box.querySelector("canvas").id = item.id;
+      grid.append(box);
     }
-    // Time series overlaid: each run's IOPS (all workers summed) and mean latency.
-    const summed = (r, names) => {
-      const totals = new Map();
-      for (const worker of Object.values((r.timeseries || {}).workers || {})) {
-        for (const n of names) for (const [t, v] of worker[n] || []) totals.set(t, (totals.get(t) || 0) + v);
-      }
-      return [...totals.entries()].sort((x, y) => x[0] - y[0]).map(([t, v]) => ({ x: t / 1000, y: v }));
-    };
-    const iopsSets = runs.map((r, i) => ({ label: name(r) + " IOPS", borderColor: C.palette[i % C.palette.length], pointRadius: 0, data: summed(r, ["read_iops", "write_iops"]) })).filter((d) => d.data.length);
-    if (iopsSets.length) grid.append(overlay("read+write IOPS over the run, overlaid", "compare-timeseries-iops", iopsSets, "count", "IOPS", seconds));
-    const latSets = [];
-    runs.forEach((r, i) => {
-      for (const direction of ["read", "write"]) {
-        const workers = Object.values((r.timeseries || {}).workers || {}).filter((w) => (w[direction + "_lat_ms"] || []).length);
-        if (!workers.length) continue;
-        const mean = summed(r, [direction + "_lat_ms"]).map((p) => ({ x: p.x, y: p.y / workers.length }));
-        latSets.push({ label: name(r) + " " + direction + " latency", borderColor: C.palette[i % C.palette.length], borderDash: direction === "write" ? [4, 3] : [], pointRadius: 0, data: mean });
-      }
-    });
-    if (latSets.length) grid.append(overlay("read/write mean latency over the run, overlaid", "compare-timeseries-lat", latSets, "latency", "latency", seconds));
     return [el("h1", {}, "Compare runs"), el("p", {}, "Δ: change against the first run picked; red is worse (lower throughput, higher latency)."), table, grid];
   }
 

@@ -388,3 +388,41 @@ def test_ui_compares_sessions_and_runs_side_by_side(browser, tmp_path, start_ser
         assert_scaled_to_data(axis)
     assert console_errors(browser) == []
     save_screenshot(browser, tmp_path, "ui-compare-runs.png")
+
+
+@pytest.mark.slow
+def test_site_compares_the_runs_ticked_on_a_key_page(browser, site_store, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    site = tmp_path / "site"
+    build_site(site_store, site)
+    browser.get((site / "index.html").as_uri())
+    browser.find_elements("css selector", "table.fio-index a")[0].click()
+    boxes = {
+        b.get_attribute("value"): b for b in browser.find_elements("css selector", "input.fio-pick")
+    }
+    boxes["r0"].click()
+    boxes["r5"].click()
+    browser.find_element("id", "fio-compare-picked").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: b.execute_script(
+            "const m = document.getElementById('compare'); return m && m.dataset.rendered"
+        )
+    )
+    # Newest first on the key page: r5 is the first run, r0 compared with it.
+    deltas = {
+        c.get_attribute("data-metric"): c
+        for c in browser.find_elements("css selector", "#compare-table td.delta")
+    }
+    assert deltas["read_lat_p99_ms"].text == "-95.0%"  # 8 ms -> 0.4 ms
+    assert deltas["iops"].text == "-2.5%" and "worse" in deltas["iops"].get_attribute("class")
+    axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "#compare canvas")}
+    assert {"compare-latency-read", "compare-timeseries-iops", "compare-timeseries-lat"} <= set(
+        axes
+    )
+    assert axes["compare-timeseries-lat"]["type"] == "logarithmic"
+    for axis in axes.values():
+        assert len(axis["legend"]) == 2
+        assert_scaled_to_data(axis)
+    assert console_errors(browser) == []
+    save_screenshot(browser, tmp_path, "site-compare-runs.png")
