@@ -54,7 +54,9 @@ def _setup(config: pytest.Config, args: list[str]) -> tuple[Path, Path | None]:
 
 
 def check_rootdir(config: pytest.Config) -> None:
-    """Raise UsageError when a spaced --fio-* path value chose the rootdir or ini file."""
+    """Raise UsageError when a spaced --fio-* path value made pytest drop (or pick) an ini
+    file; warn when it only moved the rootdir (no ini file either way: relative paths and
+    the default store then resolve against the moved rootdir)."""
     if config.option.inifilename or config.option.rootdir:
         return  # pytest was told where the project is: our values decided nothing.
     cwd = config.invocation_params.dir
@@ -69,8 +71,18 @@ def check_rootdir(config: pytest.Config) -> None:
     if intended == (config.rootpath, config.inipath):
         return
     option, value = spaced[0]
-    lost = f"{intended[1]} was not read" if intended[1] else f"not {intended[0]}"
+    fix = f"write {option}={value}"
+    if intended[1] == config.inipath:
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"{option} {value}: pytest took this path for a test path when it chose the "
+                f"rootdir ({config.rootpath}, not {intended[0]}); {fix}"
+            ),
+            stacklevel=2,
+        )
+        return
+    lost = f"{intended[1]} was not read" if intended[1] else f"it read {config.inipath}"
     raise pytest.UsageError(
         f"{option} {value}: pytest took this path for a test path when it chose the rootdir "
-        f"({config.rootpath}; {lost}); write {option}={value}"
+        f"({config.rootpath}; {lost}); {fix}"
     )

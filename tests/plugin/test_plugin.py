@@ -592,3 +592,16 @@ def test_a_spaced_path_option_that_moved_the_rootdir_is_named(pytester, tmp_path
     target = pytester.runpytest("--fio-target", f"{elsewhere}", "--collect-only", "-q")
     assert target.ret == pytest.ExitCode.USAGE_ERROR
     assert f"write --fio-target={elsewhere}" in target.stderr.str()
+
+
+def test_a_spaced_path_that_only_moved_the_rootdir_is_a_warning(pytester, tmp_path_factory):
+    """No ini file either way: pytest still runs, with one warning naming the fix."""
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    elsewhere = tmp_path_factory.mktemp("store-elsewhere")
+    store = elsewhere / "h.db"
+    store.write_text("")
+    result = pytester.runpytest("--fio-store", str(store), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [f"*--fio-store {store}: pytest took this path*write --fio-store={store}"]
+    )
