@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -320,11 +321,19 @@ def gating_lines(
         counts = sorted({o.comparisons[0].baseline_n for o in short})
         had = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         which = "every case" if len(short) == len(judged) else f"{len(short)} case(s)"
-        lines.append(
+        line = (
             f"regression gating starts after {min_baseline} recorded runs of each case's key "
-            f"({which}: {had} baseline run(s), {short[0].comparisons[0].baseline}); to gate "
-            f"from the next session, seed now with --fio-repeat {min_baseline}, or pin runs of "
-            "several sessions: fioloadgen baseline set NAME --sessions A,B,C, then "
-            "--fio-baseline NAME"
+            f"({which}: {had} baseline run(s), {short[0].comparisons[0].baseline}); "
         )
+        # Runs this session recorded of each key still short of history (repeats count).
+        recorded = Counter(o.case.key for o in outcomes)
+        if all(counts[0] + recorded[o.case.key] >= min_baseline for o in short):
+            line += "this session recorded enough: the next one is gated"
+        else:
+            line += (
+                f"to gate from the next session, seed now with --fio-repeat {min_baseline}, "
+                "or pin runs of several sessions: fioloadgen baseline set NAME --sessions "
+                "A,B,C, then --fio-baseline NAME"
+            )
+        lines.append(line)
     return lines
