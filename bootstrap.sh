@@ -2,8 +2,11 @@
 # Set up everything pytest-fioloadgen needs on a Debian machine with only Python, then
 #   ./bootstrap.sh bench [pytest args]   run the shipped benchmark suite (local backend),
 #                                        writing report.html and the history store
+#                                        (lean venv .venv-bench: the core and html extra)
 #   ./bootstrap.sh test  [pytest args]   run lint, type checks and the project's tests
+#                                        (venv .venv: editable, test and lint toolchain)
 # Idempotent: a second run reuses the virtualenv and only installs what is missing.
+# Quiet: only fio's and pytest's output, and a line for each thing it installs.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,15 +39,41 @@ if [ "$mode" = test ]; then
   command -v ip >/dev/null || apt_install iproute2
 fi
 
-venv=${FIOLOADGEN_VENV:-.venv}
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
-fi
-stamp="$venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)"
-if [ ! -e "$stamp" ]; then
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -e '.[test,lint]'
-  touch "$stamp"
+# bench gets its own lean venv with what the benchmark suite needs (the core and the html
+# extra) installed as a user would (`pip install .[html]`, not editable: no setuptools
+# editable-install warning, and it checks the built package). test/setup get the
+# development venv: editable, with the test and lint toolchain (about 600 MB).
+# -qq: pip prints only errors (this machine's pip config adds index warnings otherwise).
+pip_install() { "$venv/bin/python" -m pip install -qq "$@"; }
+make_venv() {
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+  fi
+}
+if [ "$mode" = bench ]; then
+  venv=${FIOLOADGEN_BENCH_VENV:-.venv-bench}
+  make_venv
+  # A non-editable install is a copy: reinstall when any packaged source changed.
+  sources=$(find pyproject.toml pytest_fioloadgen server profiles -type f \
+              -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+  stamp="$venv/.installed-$(printf %s "$sources" | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    echo "installing pytest-fioloadgen[html] into $venv"
+    pip_install --upgrade pip
+    pip_install --force-reinstall --no-deps .
+    pip_install '.[html]'
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+  fi
+else
+  venv=${FIOLOADGEN_VENV:-.venv}
+  make_venv
+  stamp="$venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    pip_install --upgrade pip
+    pip_install -e '.[test,lint]'
+    touch "$stamp"
+  fi
 fi
 
 case "$mode" in

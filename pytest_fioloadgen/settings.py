@@ -28,6 +28,54 @@ _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
+#: Columns of the session summary (--fio-columns), in their default order: the case is
+#: always shown. "iops" is the median of the repeats with their min-max range.
+SUMMARY_COLUMNS = (
+    "test",
+    "profile",
+    "target",
+    "workers",
+    "runs",
+    "baseline",
+    "iops",
+    "delta",
+    "cv",
+    "bw",
+    "read_mean",
+    "read_p99",
+    "write_mean",
+    "write_p99",
+    "verdict",
+)
+DEFAULT_SUMMARY_COLUMNS = (
+    "test",
+    "runs",
+    "baseline",
+    "iops",
+    "delta",
+    "bw",
+    "read_p99",
+    "write_p99",
+    "verdict",
+)
+#: --fio-sort keys: the run order (name), a column, or the verdict's severity.
+SUMMARY_SORTS = (
+    "name",
+    "iops",
+    "delta",
+    "cv",
+    "bw",
+    "read_p99",
+    "write_p99",
+    "verdict",
+    "workers",
+    "profile",
+    "target",
+    "test",
+)
+#: --fio-group-by keys: one table per distinct value (or combination).
+SUMMARY_GROUPS = ("profile", "target", "workers", "test")
+
 
 @dataclass(frozen=True)
 class TargetSpec:
@@ -77,6 +125,17 @@ def parse_baseline(text: str, where: str) -> str:
     if value in ("auto", "none") or _BASELINE_NAME.match(value):
         return value
     raise ConfigError(f"{where}: {text!r} is not auto, none or a baseline name")
+
+
+def parse_names(text: str, where: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma list of names, each one of ``known`` (in the order given, no repeats)."""
+    names = tuple(dict.fromkeys(_split(text)))
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(
+            f"{where}: {', '.join(unknown) or repr(text)} not among {', '.join(known)}"
+        )
+    return names
 
 
 def parse_workers(text: str, where: str) -> tuple[int, ...]:
@@ -255,6 +314,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "MIB_S",
     ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
+    # -- the session summary (like pytest-benchmark's --benchmark-columns/sort/group-by) ----
+    OptionSpec(
+        "columns",
+        f"summary columns, comma separated, from {','.join(SUMMARY_COLUMNS)} "
+        f"(default: {','.join(DEFAULT_SUMMARY_COLUMNS)})",
+        "COL,...",
+    ),
+    OptionSpec(
+        "sort", f"sort the summary by one of {','.join(SUMMARY_SORTS)} (default: name)", "COL"
+    ),
+    OptionSpec(
+        "group_by",
+        f"one summary table per {'/'.join(SUMMARY_GROUPS)} (comma separated for combinations)",
+        "KEY,...",
+    ),
     # -- confinement ---------------------------------------------------------------------
     OptionSpec(
         "sandbox",
@@ -374,6 +448,9 @@ class Settings:
     prefill: bool = False
     read_ceiling: float | None = None
     bmf: Path | None = None
+    columns: tuple[str, ...] = DEFAULT_SUMMARY_COLUMNS
+    sort: str = "name"
+    group_by: tuple[str, ...] = ()
     github_benchmark: Path | None = None
     sandbox: str = "auto"
     allow_engines: tuple[str, ...] = ()
@@ -447,6 +524,9 @@ _CONVERTERS: dict[str, Converter] = {
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),
+    "columns": lambda v, w, r: parse_names(v[-1], w, SUMMARY_COLUMNS),
+    "sort": lambda v, w, r: parse_choice(v[-1], w, SUMMARY_SORTS),
+    "group_by": lambda v, w, r: parse_names(v[-1], w, SUMMARY_GROUPS),
     "sandbox": lambda v, w, r: parse_choice(v[-1], w, SANDBOX_MODES),
     "allow_engines": lambda v, w, r: allowed_engines(_split(v[-1]), w),
     "github_benchmark": lambda v, w, r: _path(v[-1], r),

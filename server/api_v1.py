@@ -11,8 +11,13 @@ import bottle
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.fio.results import METRIC_NAMES
+from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import RunQuery, check_baseline_name
+from pytest_fioloadgen.store.selection import SessionSummary, sessions
+from pytest_fioloadgen.store.selection import resolve as resolve_selection
 from pytest_fioloadgen.store.wire import baseline_to_json, run_from_json, run_to_json
+from pytest_fioloadgen.verdicts.comparing import DEFAULT_METRICS as DEFAULT_COMPARED
+from pytest_fioloadgen.verdicts.comparing import any_regression, compare_sets, unpaired
 from pytest_fioloadgen.verdicts.status import STATUSES as STATUS_VALUES
 
 from .builder import build_job_file
@@ -103,6 +108,17 @@ def _labels(document: dict[str, Any]) -> dict[str, str]:
     ):
         fail(400, "field 'labels' must be an object of short strings")
     return labels
+
+
+def _session_json(summary: SessionSummary) -> dict[str, Any]:
+    return {
+        "session_id": summary.session_id,
+        "started_at": summary.started_at,
+        "runs": summary.runs,
+        "labels": dict(summary.labels),
+        "verdicts": dict(summary.verdicts),
+        "kind": summary.kind,
+    }
 
 
 def register(app: bottle.Bottle, ctx: ServerContext) -> None:
@@ -397,9 +413,57 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
                     **run_to_json(run, with_raw=False),
                     "title": job.title if job else run.labels.get("job_title", run.test_id),
                     **run_detail(run),
+                    # For overlaid time series on the compare page.
+                    "timeseries": derived(run.raw)["timeseries"],
                 }
             )
         return {"data": compared, "metrics": list(METRICS)}
+
+    @route("/sessions")
+    def list_sessions() -> Any:
+        """Plugin sessions (and with jobs=1 the server's jobs), newest first."""
+        found = sessions(ctx.store, include_jobs=query("jobs") in ("1", "true"))
+        limit = query_int("limit", 100, 1, 10000)
+        return {"data": [_session_json(summary) for summary in found[:limit]]}
+
+    @route("/compare/sets")
+    def compare_two_sets() -> Any:
+        """Two sets of runs by name (as ``fioloadgen compare A B``): per key and metric the
+        medians, delta and the gate's statistical verdict."""
+        names = {side: (query(side) or "").strip() for side in ("a", "b")}
+        if not all(names.values()):
+            fail(400, "a and b must each name runs: a session, baseline, run, K=V or latest")
+        try:
+            before = resolve_selection(ctx.store, names["a"], last=query_int("last", 5, 1, 100))
+            after = resolve_selection(ctx.store, names["b"], last=query_int("last", 5, 1, 100))
+        except StoreError as err:
+            fail(404, str(err))
+        metrics = [_metric(m) for m in (query("metrics") or "").split(",") if m]
+        rows = compare_sets(
+            before.runs,
+            after.runs,
+            metrics=tuple(metrics) if metrics else DEFAULT_COMPARED,
+            baseline_description=before.description,
+        )
+        only_a, only_b = unpaired(before.runs, after.runs)
+        return {
+            "data": {
+                "a": {
+                    "name": before.name,
+                    "description": before.description,
+                    "runs": [run.run_id for run in before.runs],
+                },
+                "b": {
+                    "name": after.name,
+                    "description": after.description,
+                    "runs": [run.run_id for run in after.runs],
+                },
+                "rows": [row.as_dict() for row in rows],
+                "only_in_a": only_a,
+                "only_in_b": only_b,
+                "regression": any_regression(rows),
+            }
+        }
 
     # -- export / import (JSON, never SQL) -----------------------------------------
     @route("/export")

@@ -79,8 +79,8 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         state_dir=state_dir,
         store_uri=store,
         settings=settings,
-        host=args.host,
-        port=args.port,
+        host=args.host or DEFAULT_HOST,
+        port=DEFAULT_PORT if args.port is None else args.port,
         cors_origins=tuple(args.cors_origin or ()),
         tls_cert=_path(args.tls_cert),
         tls_key=_path(args.tls_key),
@@ -136,7 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
     if server.warning:
         print(f"fioloadgen: WARNING: {server.warning}", file=sys.stderr, flush=True)
     if args.pid_file:
-        Path(args.pid_file).write_text(f"{os.getpid()}\n")
+        # The URL it really serves (a --port 0 picks one) on the second line, so that
+        # `server status` and `stop` find it without the options repeated.
+        Path(args.pid_file).write_text(f"{os.getpid()}\n{_url(config, server.port)}\n")
 
     def stop(signum: int, _frame: Any) -> None:
         # cheroot's stop joins its worker threads: not from inside the signal handler.
@@ -181,14 +183,21 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _read_pid(path: Path) -> int | None:
+    return _read_pid_file(path)[0]
+
+
+def _read_pid_file(path: Path) -> tuple[int | None, str | None]:
+    """The pid and the URL the server recorded (None for a pid file of older versions)."""
     try:
-        text = path.read_text().strip()
+        lines = path.read_text().split()
     except FileNotFoundError:
-        return None
+        return None, None
+    text = lines[0] if lines else ""
     try:
-        return int(text)
+        pid = int(text)
     except ValueError:
         raise ConfigError(f"pid file {path} holds {text!r}, not a process id; remove it") from None
+    return pid, (lines[1] if len(lines) > 1 else None)
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -341,7 +350,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     config = _config(args)
-    pid = _read_pid(config.pid_path)
+    pid, recorded = _read_pid_file(config.pid_path)
     if pid is None:
         print("fioloadgen: the server is not running")
         return EXIT_NOT_RUNNING
@@ -350,7 +359,9 @@ def _status(args: argparse.Namespace) -> int:
             f"fioloadgen: the server is not running (stale pid file {config.pid_path}, pid {pid})"
         )
         return EXIT_NOT_RUNNING
-    url = _url(config)
+    # The state dir names the server: its recorded URL, unless --host/--port ask elsewhere.
+    explicit = args.host is not None or args.port is not None
+    url = _url(config) if explicit or not recorded else recorded
     answering = "answering" if _answers(url) else "NOT answering"
     print(f"fioloadgen: the server is running (pid {pid}) on {url}, {answering}")
     print(f"  state: {config.state_dir}  logs: {config.error_log}, {config.access_log}")
@@ -358,12 +369,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
-    )
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
-    )
+    # No argparse defaults: `server status` tells a --port given from none given.
+    parser.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--store", help="history store URI (default: the plugin's default store)")
     parser.add_argument(
         "--state-dir",

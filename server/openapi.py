@@ -432,6 +432,29 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _ok("the runs"), **_errors(400, 404)},
                 }
             },
+            "/compare/sets": {
+                "get": {
+                    "summary": "two sets of runs (sessions, baselines, runs, K=V labels, latest, "
+                    "previous) compared per history key and metric with the gate's statistics",
+                    "parameters": [
+                        _query("a", {"type": "string"}, "the baseline set"),
+                        _query("b", {"type": "string"}, "the set compared with a"),
+                        _query("metrics", {"type": "string"}, "comma separated metric names"),
+                        _query("last", {"type": "integer", "minimum": 1, "maximum": 100}),
+                    ],
+                    "responses": {"200": _ok("the delta table"), **_errors(400, 404)},
+                }
+            },
+            "/sessions": {
+                "get": {
+                    "summary": "plugin sessions (jobs=1: the server's jobs too), newest first",
+                    "parameters": [
+                        _query("jobs", {"type": "string", "enum": ["0", "1", "true", "false"]}),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    ],
+                    "responses": {"200": _ok("the sessions")},
+                }
+            },
             "/export": {
                 "get": {
                     "summary": "runs as a JSON export document",

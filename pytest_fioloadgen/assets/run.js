@@ -13,7 +13,9 @@
  * a script element, no fetch, no network, so it works from file://. */
 (function () {
   'use strict';
-  var palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
+  // The chart vocabulary and number format shared with the site and the UI (charts.js).
+  var C = window.fioloadgenCharts;
+  var palette = C.palette;
   // Fields shown in a section of their own (everything else goes to "other fields").
   var SHOWN = ['run_id', 'session_id', 'profile_name', 'profile_hash', 'profile_text',
     'workers', 'backend', 'target', 'started_at', 'finished_at', 'status', 'metrics',
@@ -48,10 +50,19 @@
   function text(value) {
     if (value === null || value === undefined) { return '-'; }
     if (typeof value === 'number') {
-      return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+      return Number.isInteger(value) && Math.abs(value) < 1e6 ? String(value) : C.sig3(value);
     }
-    if (typeof value === 'object') { return JSON.stringify(value); }
+    if (Array.isArray(value)) { return value.map(text).join(', '); }
+    if (typeof value === 'object') {
+      return Object.keys(value).sort().map(function (k) { return k + '=' + text(value[k]); }).join(', ');
+    }
     return String(value);
+  }
+  // A value of a named metric (or comparison field) in the one number format.
+  function figure(name, value) {
+    if (typeof value !== 'number') { return text(value); }
+    if (/_pct$/.test(name)) { return C.percent(value); }
+    return C.metric(name, value);
   }
   function when(seconds) {
     return new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
@@ -67,7 +78,7 @@
     return el('section', { id: id }, [el('h3', {}, [title])].concat(children));
   }
   // A table of objects; columns are the union of their keys, ``first`` leading.
-  function objectTable(rows, first, cssClass) {
+  function objectTable(rows, first, cssClass, metricOf) {
     var columns = (first || []).slice();
     rows.forEach(function (row) {
       Object.keys(row).forEach(function (key) { if (columns.indexOf(key) < 0) { columns.push(key); } });
@@ -75,14 +86,23 @@
     return el('table', { 'class': cssClass || '' }, [
       el('thead', {}, [el('tr', {}, columns.map(function (c) { return el('th', {}, [c]); }))]),
       el('tbody', {}, rows.map(function (row) {
-        return el('tr', {}, columns.map(function (c) { return el('td', {}, [text(row[c])]); }));
+        return el('tr', {}, columns.map(function (c) {
+          var name = metricOf ? metricOf(row, c) : null;
+          return el('td', {}, [name ? figure(name, row[c]) : text(row[c])]);
+        }));
       }))
     ]);
   }
-  function pairsTable(mapping, cssClass) {
+  // Key and value rows; a nested object becomes a table of its own (the environment's
+  // facts are readable, not JSON); ``metrics``: values in the one number format.
+  function pairsTable(mapping, cssClass, metrics) {
     var keys = Object.keys(mapping || {}).sort();
     return el('table', { 'class': cssClass || '' }, [el('tbody', {}, keys.map(function (key) {
-      return el('tr', {}, [el('td', {}, [key]), el('td', {}, [text(mapping[key])])]);
+      var value = mapping[key];
+      var cell = value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length
+        ? pairsTable(value, 'fio-nested', metrics)
+        : (metrics ? figure(key, value) : text(value));
+      return el('tr', {}, [el('td', {}, [key]), el('td', {}, [cell])]);
     }))]);
   }
   // Charts are drawn after the page is in the document (Chart.js measures its box).
@@ -111,17 +131,20 @@
   function workerSection(derived) {
     var workers = derived.per_worker || [];
     if (!workers.length) { return null; }
+    var iops = workers.map(function (w) { return w.iops; });
     return section('per worker', 'per-worker', [
       objectTable(workers, ['worker', 'jobs', 'iops', 'bw_mib_s', 'read_lat_p99_ms',
-        'write_lat_p99_ms'], 'fio-workers'),
+        'write_lat_p99_ms'], 'fio-workers', function (row, column) {
+        return column === 'worker' || column === 'jobs' ? null : column;
+      }),
       chart('chart-workers', {
         type: 'bar',
         data: {
           labels: workers.map(function (w) { return w.worker; }),
-          datasets: [{ label: 'IOPS', data: workers.map(function (w) { return w.iops; }),
-            backgroundColor: palette[0] }]
+          datasets: [{ label: 'IOPS', data: iops, backgroundColor: palette[0] }]
         },
-        options: { plugins: { title: { display: true, text: 'IOPS per worker' } } }
+        options: { scales: { y: C.valueAxis(iops, 'count', 'IOPS', true) },
+          plugins: { title: { display: true, text: 'IOPS per worker' } } }
       })
     ]);
   }
@@ -132,14 +155,16 @@
     var parts = [];
     directions.forEach(function (direction, index) {
       var latency = derived.latency[direction];
+      var counts = latency.histogram.map(function (b) { return b.count; });
       parts.push(chart('chart-latency-' + direction, {
         type: 'bar',
         data: {
-          labels: latency.histogram.map(function (b) { return '≤ ' + text(b.le_ms) + ' ms'; }),
-          datasets: [{ label: direction + ' completions', backgroundColor: palette[index],
-            data: latency.histogram.map(function (b) { return b.count; }) }]
+          labels: latency.histogram.map(function (b) { return '≤ ' + C.latency(b.le_ms); }),
+          datasets: [{ label: direction + ' completions', backgroundColor: palette[index], data: counts }]
         },
-        options: { plugins: { title: { display: true, text: direction + ' latency distribution' } } }
+        options: { scales: { x: { title: { display: true, text: direction + ' completion latency' } },
+          y: C.valueAxis(counts, 'count', 'completions') },
+          plugins: { title: { display: true, text: direction + ' latency distribution' } } }
       }));
       var percentiles = {};
       Object.keys(latency.percentiles_ms).forEach(function (p) {
@@ -149,7 +174,11 @@
       percentiles.mean = latency.mean_ms;
       percentiles.max = latency.max_ms;
       percentiles.samples = latency.samples;
-      parts.push(el('h4', {}, [direction + ' latency (ms)']), pairsTable(percentiles, 'fio-latency'));
+      var shown = {};
+      Object.keys(percentiles).forEach(function (name) {
+        shown[name] = name === 'samples' ? text(percentiles[name]) : C.latency(percentiles[name]);
+      });
+      parts.push(el('h4', {}, [direction + ' latency']), pairsTable(shown, 'fio-latency'));
     });
     return section('latency', 'latency', parts);
   }
@@ -157,8 +186,8 @@
   function timeseriesSection(derived) {
     var series = derived.timeseries;
     if (!series || !series.workers) { return null; }
-    var kinds = [['iops', ['read_iops', 'write_iops'], 'IOPS over the run'],
-      ['lat', ['read_lat_ms', 'write_lat_ms'], 'latency over the run (ms)']];
+    var kinds = [['iops', ['read_iops', 'write_iops'], 'read/write IOPS over the run', 'count', 'IOPS'],
+      ['lat', ['read_lat_ms', 'write_lat_ms'], 'read/write mean latency over the run', 'latency', 'latency']];
     var parts = [];
     kinds.forEach(function (kind) {
       var datasets = [];
@@ -167,15 +196,19 @@
           var points = series.workers[worker][name];
           if (!points || !points.length) { return; }
           var color = palette[datasets.length % palette.length];
-          datasets.push({ label: worker + ' ' + name, borderColor: color, backgroundColor: color,
+          datasets.push({ label: worker + ' ' + name.replace(/_/g, ' ').replace(' ms', ''),
+            borderColor: color, backgroundColor: color,
             pointRadius: 0, data: points.map(function (p) { return { x: p[0] / 1000, y: p[1] }; }) });
         });
       });
       if (datasets.length) {
+        var values = [];
+        datasets.forEach(function (d) { d.data.forEach(function (p) { values.push(p.y); }); });
         parts.push(chart('chart-timeseries-' + kind[0], {
           type: 'line',
           data: { datasets: datasets },
-          options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 's' } } },
+          options: { parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'seconds' } },
+            y: C.valueAxis(values, kind[3], kind[4]) },
             plugins: { title: { display: true, text: kind[2] } } }
         }));
       }
@@ -203,9 +236,12 @@
       parts.push(section('comparisons with the baseline', 'comparisons',
         [objectTable(comparisons, ['metric', 'status', 'current', 'baseline_center',
           'baseline_spread', 'baseline_n', 'delta_pct', 'tolerance_pct', 'test', 'p_value',
-          'mde_pct', 'repeats_needed'], 'fio-comparisons')]));
+          'mde_pct', 'repeats_needed'], 'fio-comparisons', function (row, column) {
+          if (['current', 'baseline_center', 'baseline_spread'].indexOf(column) >= 0) { return row.metric; }
+          return /_pct$/.test(column) || column === 'p_value' ? column : null;
+        })]));
     }
-    parts.push(section('metrics', 'metrics', [pairsTable(run.metrics, 'fio-metrics')]));
+    parts.push(section('metrics', 'metrics', [pairsTable(run.metrics, 'fio-metrics', true)]));
     if (derived.unreadable) {
       parts.push(el('p', { 'class': 'fio-error' }, ['stored fio output unreadable: ' + derived.unreadable]));
     }
@@ -232,11 +268,7 @@
     main.textContent = '';
     parts.forEach(function (part) { main.appendChild(part); });
     if (typeof Chart !== 'undefined') {
-      charts.forEach(function (item) {
-        item[1].options = Object.assign({ animation: false, maintainAspectRatio: false }, item[1].options);
-        new Chart(item[0], item[1]);
-        item[0].setAttribute("data-chart-ready", "1");
-      });
+      charts.forEach(function (item) { C.make(item[0], item[1], (run.run_id || 'run') + '-' + item[0].id); });
     }
     main.dataset.rendered = run.run_id;
   }
@@ -246,6 +278,9 @@
     main.appendChild(el('p', { 'class': 'fio-error', id: 'run-error' }, [message]));
   }
 
+
+  // The data file of a run, for the site's compare page (compare.js).
+  window.fioloadgenRunDataPath = dataPath;
 
   window.fioloadgenRenderRun = function (main, doc, options) {
     try { render(main, doc, options); } catch (err) { fail(main, 'cannot show this run: ' + err); }

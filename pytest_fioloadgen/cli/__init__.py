@@ -16,11 +16,22 @@ from importlib.metadata import entry_points
 from .. import __version__
 from ..apiclient import ApiError
 from ..exceptions import FioLoadgenError
-from . import cluster, db, history, jobs, profiles, report, run, status
+from . import (
+    cluster,
+    compare,
+    db,
+    history,
+    jobs,
+    legacy_forms,
+    profiles,
+    report,
+    run,
+    status,
+)
 from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles, status, run, jobs, db, history, report, cluster)
+COMMAND_MODULES = (profiles, status, run, jobs, db, history, compare, report, cluster)
 #: Entry-point group for command areas outside this package (the results server's
 #: ``serve`` and ``server``): this package never imports them by name.
 COMMAND_ENTRY_POINTS = "fioloadgen.commands"
@@ -42,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # FIOLoadGen 1.5's verb forms (profile --ls, job --show ID, db-dump, ...) still work.
+    arguments, note = legacy_forms.translate(sys.argv[1:] if argv is None else argv)
+    if note:
+        print(f"fioloadgen: {note}", file=sys.stderr)
+    args = parser.parse_args(arguments)
     try:
         status: int = args.handler(args)
     except FioLoadgenError as err:

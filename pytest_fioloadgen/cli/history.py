@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from ..exceptions import FioLoadgenError
 from ..fio.results import METRIC_NAMES
 from ..store import Store, default_store_uri, open_store
 from ..store.history_index import history_keys
+from ..store.selection import latest_plugin_sessions, parse_labels, session_runs
+from ..verdicts.regression import DEFAULT_MIN_BASELINE
 from ..verdicts.summaries import key_trend
 from ..verdicts.trends import Trend
 from .common import EXIT_OK
@@ -35,8 +38,11 @@ def store_from(args: argparse.Namespace) -> Store:
     return open_store(uri, rootdir=Path.cwd())
 
 
-def _when(epoch: float) -> str:
+def when_short(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+
+
+_when = when_short
 
 
 def _labels(labels: Any) -> str:
@@ -45,6 +51,10 @@ def _labels(labels: Any) -> str:
     if "git_commit" in shown:
         shown["git_commit"] = shown["git_commit"][:12]
     return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "no labels"
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def _print_trend(trend: Trend, *, series: bool) -> None:
@@ -98,17 +108,52 @@ def _baseline_set(args: argparse.Namespace) -> int:
                 raise FioLoadgenError(
                     f"{store.uri} has no completed run in session {args.session!r}"
                 )
+        for session_id in _split(args.sessions):
+            found = [r.run_id for r in session_runs(store, session_id)]
+            if not found:
+                raise FioLoadgenError(
+                    f"--sessions: {store.uri} has no completed run in session {session_id!r}"
+                )
+            run_ids += found
+        if args.label:
+            labels = parse_labels(args.label)
+            if labels is None:
+                raise FioLoadgenError(f"--label: {args.label!r} is not KEY=VALUE[,KEY=VALUE]")
+            chosen = latest_plugin_sessions(store, args.last, labels)
+            if not chosen:
+                raise FioLoadgenError(
+                    f"--label: {store.uri} has no plugin session whose runs all carry {args.label}"
+                )
+            run_ids += [r.run_id for s in chosen for r in session_runs(store, s.session_id)]
         if args.latest_session:
-            newest = store.query(status="complete", limit=1)
+            # The newest pytest session, not the results server's latest jobs.
+            newest = latest_plugin_sessions(store, 1)
             if not newest:
-                raise FioLoadgenError(f"{store.uri} has no completed runs to pin")
-            run_ids += [
-                r.run_id for r in store.query(session_id=newest[0].session_id, status="complete")
-            ]
+                raise FioLoadgenError(f"{store.uri} has no plugin session to pin")
+            run_ids += [r.run_id for r in session_runs(store, newest[0].session_id)]
         if not run_ids:
-            raise FioLoadgenError("baseline set needs --session ID, --latest-session or --run ID")
+            raise FioLoadgenError(
+                "baseline set needs --session ID, --sessions A,B,C, --label K=V [--last N], "
+                "--latest-session or --run ID"
+            )
+        run_ids = list(dict.fromkeys(run_ids))
         baseline = store.pin_baseline(args.name, run_ids, note=args.note)
-        print(f"baseline {baseline.name!r}: {len(baseline.run_ids)} runs pinned in {store.uri}")
+        pinned = [store.get(run_id) for run_id in baseline.run_ids]
+        sessions_pinned = len({run.session_id for run in pinned})
+        keys = Counter(run.history_key for run in pinned)
+        print(
+            f"baseline {baseline.name!r}: {len(baseline.run_ids)} runs of {sessions_pinned} "
+            f"session(s) pinned in {store.uri}"
+        )
+        short = sum(1 for count in keys.values() if count < DEFAULT_MIN_BASELINE)
+        if short:
+            # A baseline gates a key only with enough runs of it: say so now, not at the
+            # first session that uses it.
+            print(
+                f"  {short} of {len(keys)} key(s) have fewer than {DEFAULT_MIN_BASELINE} runs "
+                "in it and cannot gate yet: pin more sessions (--sessions A,B,C, --label K=V "
+                "--last N) or sessions run with --fio-repeat"
+            )
     finally:
         store.close()
     return EXIT_OK
@@ -160,7 +205,20 @@ def register(commands: Any) -> None:
     pin = actions.add_parser("set", help="pin runs as baseline NAME (replaces it)")
     pin.add_argument("name")
     pin.add_argument("--session", help="pin every completed run of this session id")
-    pin.add_argument("--latest-session", action="store_true", help="pin the newest session's runs")
+    pin.add_argument(
+        "--sessions", metavar="A,B,C", help="pin every completed run of these sessions"
+    )
+    pin.add_argument(
+        "--label",
+        metavar="K=V[,K=V]",
+        help="pin the runs of the newest --last plugin sessions carrying these labels",
+    )
+    pin.add_argument("--last", type=int, default=5, help="with --label: how many sessions (5)")
+    pin.add_argument(
+        "--latest-session",
+        action="store_true",
+        help="pin the newest plugin (pytest) session's runs",
+    )
     pin.add_argument("--run", action="append", metavar="RUN_ID", help="pin this run; repeatable")
     pin.add_argument("--note", default="", help="a note kept with the baseline")
     add_store_argument(pin)

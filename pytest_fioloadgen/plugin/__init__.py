@@ -22,6 +22,7 @@ from ..planning import load_thresholds
 from ..report import html_hooks as html_report
 from ..settings import OPTIONS, Settings, resolve
 from .fixtures import fio_case, fio_env, fio_run, fio_session, fio_store
+from .rootdir import check_rootdir
 from .state import FioLoadgenPlugin, html_report_requested, state_key
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
@@ -86,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.option.help or getattr(config.option, "version", False):
         return
+    check_rootdir(config)
     try:
         settings = resolve_settings(config)
         thresholds = load_thresholds(settings)

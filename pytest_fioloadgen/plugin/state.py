@@ -273,12 +273,23 @@ class FioLoadgenPlugin:
         if session is None or not session.outcomes:
             return
         terminalreporter.section("fioloadgen results")
-        lines = summary_lines(session.outcomes)
+        settings = self.settings
+        lines = summary_lines(
+            session.outcomes,
+            columns=settings.columns,
+            sort=settings.sort,
+            group_by=settings.group_by,
+        )
         lines += scaling_lines(session.outcomes)
         reason = "no history store (--fio-store none)" if session.store is None else ""
         if self.settings.baseline == "none":
             reason = "--fio-baseline none"
-        lines += gating_lines(session.outcomes, enabled=session.gating.enabled, reason=reason)
+        lines += gating_lines(
+            session.outcomes,
+            enabled=session.gating.enabled,
+            reason=reason,
+            min_baseline=session.gating.min_baseline,
+        )
         lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in session.cache_suspects()]
         for line in lines:
             terminalreporter.write_line(line)

@@ -9,8 +9,10 @@ stylesheet pygal repeats in every chart is shared once per page instead
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +22,7 @@ import pygal
 from pygal.etree import etree
 from pygal.style import Style
 
+from .. import numbers
 from ..fio.results import DIRECTIONS, RunResult, percentile_from_bins
 
 CHART_CLASS = "fioloadgen-chart"
@@ -127,12 +130,54 @@ def _thinned(points: Sequence[Any]) -> list[Any]:
 
 
 def _short(value: float) -> str:
-    """Axis labels with three significant digits (latencies span 0.01 to 100 ms)."""
-    return f"{value:.3g}"
+    """Axis labels with three significant digits, never scientific notation."""
+    return numbers.sig3(value)
 
 
-def _paired(colors: Sequence[str]) -> tuple[str, ...]:
-    return tuple(color for color in colors for _twice in range(2))
+def _latency(value: float) -> str:
+    """Latency (ms) axis labels and values: 412 µs, 1.20 ms, 8.00 ms."""
+    return numbers.latency(value)
+
+
+def _count(value: float) -> str:
+    """Count (IOPS) axis labels and values: 29.1k."""
+    return numbers.si(value)
+
+
+#: A value axis is logarithmic when its data spans at least this ratio (a decade): on a
+#: linear one p50..p95 of a latency curve ending in a long tail sit on the floor.
+LOG_RATIO = 10.0
+
+
+def spans_decades(values: Sequence[float | None]) -> bool:
+    """Whether ``values`` (all positive) span a decade or more: draw them on a log axis."""
+    found = [v for v in values if v is not None]
+    return bool(found) and min(found) > 0 and max(found) / min(found) >= LOG_RATIO
+
+
+def _log_labels(values: Sequence[float | None]) -> list[float]:
+    """1-2-5 ticks of each decade the values cover (pygal's own log labels are crowded)."""
+    found = [v for v in values if v is not None and v > 0]
+    low, high = min(found), max(found)
+    labels: list[float] = []
+    exponent = math.floor(math.log10(low))
+    while 10**exponent <= high * 10:
+        for lead in (1, 2, 5):
+            tick = lead * 10**exponent
+            if low / 2 <= tick <= high * 2:
+                labels.append(tick)
+        exponent += 1
+    return labels
+
+
+def svg_download(svg: str, name: str) -> str:
+    """A link that saves a chart as an SVG file (no script: a data: URI of the chart)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "chart"
+    return (
+        f'<a class="fio-save-svg" download="{html.escape(safe)}.svg" '
+        f'href="data:image/svg+xml;base64,{data}">save SVG</a>'
+    )
 
 
 def _ms(value: float | None) -> float | None:
@@ -140,29 +185,37 @@ def _ms(value: float | None) -> float | None:
 
 
 def latency_percentiles(result: RunResult, *, width: int = 420, height: int = 220) -> str | None:
-    """Completion latency by percentile, read and write, from the merged histograms."""
-    chart = _chart(
-        pygal.Line,
-        width=width,
-        height=height,
-        title="latency by percentile (ms)",
-        legend_at_bottom=True,
-        value_formatter=_short,
-        dots_size=2,
-    )
-    chart.x_labels = [f"p{p:g}" for p in CURVE_PERCENTILES]
-    drawn = False
+    """Completion latency by percentile, read and write, from the merged histograms; on a
+    log axis when the curve spans a decade (a tail to p99.99 usually does)."""
+    curves: dict[str, list[float | None]] = {}
     for direction in DIRECTIONS:
         stats = getattr(result, direction)
         if stats.latency is None or not stats.latency.bins:
             continue
-        values = []
+        values: list[float | None] = []
         for pct in CURVE_PERCENTILES:
             ns = percentile_from_bins(stats.latency.bins, pct)
             values.append(_ms(None if ns is None else ns / 1e6))
-        chart.add(direction, values)
-        drawn = True
-    return _trimmed(chart) if drawn else None
+        curves[direction] = values
+    if not curves:
+        return None
+    every = [v for values in curves.values() for v in values]
+    log = spans_decades(every)
+    chart = _chart(
+        pygal.Line,
+        width=width,
+        height=height,
+        title="read/write completion latency by percentile" + (" (log axis)" if log else ""),
+        legend_at_bottom=True,
+        value_formatter=_latency,
+        dots_size=2,
+        logarithmic=log,
+        **({"y_labels": _log_labels(every)} if log else {}),
+    )
+    chart.x_labels = [f"p{p:g}" for p in CURVE_PERCENTILES]
+    for direction, values in curves.items():
+        chart.add(f"{direction} latency", values)
+    return _trimmed(chart)
 
 
 def worker_iops(result: RunResult, *, width: int = 420, height: int = 220) -> str | None:
@@ -184,15 +237,16 @@ def worker_iops(result: RunResult, *, width: int = 420, height: int = 220) -> st
         print_values=True,
         x_label_rotation=20 if len(values) > 4 else 0,
         truncate_label=18,
+        value_formatter=_count,
     )
     chart.x_labels = [worker.name for worker in result.workers]
     points: list[dict[str, Any]] = []
     for value in values:
-        point: dict[str, Any] = {"value": round(value), "label": f"{value:,.0f}"}
+        point: dict[str, Any] = {"value": round(value), "label": numbers.si(value)}
         if mean and value < UNBALANCED_SHARE * mean:
             point["color"] = WARNING_COLOR
         points.append(point)
-    chart.add("IOPS", points, formatter=lambda v: f"{v:,.0f}")
+    chart.add("IOPS", points, formatter=_count)
     return _trimmed(chart)
 
 
@@ -227,19 +281,7 @@ def timeseries(
 ) -> str | None:
     """Per-worker IOPS (``kind="iops"``, read+write) or latency (``"lat"``) over the run."""
     workers = series.get("workers") or {}
-    title = "IOPS over time" if kind == "iops" else "mean latency over time (ms)"
-    chart = _chart(
-        pygal.XY,
-        width=width,
-        height=height,
-        title=title,
-        x_title="seconds",
-        show_dots=False,
-        legend_at_bottom=True,
-        truncate_legend=24,
-        value_formatter=_short,
-    )
-    drawn = False
+    lines: list[tuple[str, list[tuple[float, float]]]] = []
     for name, per_worker in sorted(workers.items()):
         if kind == "iops":
             totals: dict[float, float] = {}
@@ -248,65 +290,92 @@ def timeseries(
                     totals[t] = totals.get(t, 0.0) + v
             if totals:
                 ordered = sorted(totals.items())
-                chart.add(name, [(t / 1000, round(v)) for t, v in _thinned(ordered)])
-                drawn = True
+                lines.append((name, [(t / 1000, round(v)) for t, v in _thinned(ordered)]))
         else:
             for direction in DIRECTIONS:
                 points = per_worker.get(f"{direction}_lat_ms", [])
                 if points:
-                    label = f"{name} {direction}"
-                    chart.add(label, [(t / 1000, round(v, 3)) for t, v in _thinned(points)])
-                    drawn = True
-    return _trimmed(chart) if drawn else None
+                    thinned = [(t / 1000, round(v, 4)) for t, v in _thinned(points)]
+                    lines.append((f"{name} {direction}", thinned))
+    if not lines:
+        return None
+    values = [v for _name, points in lines for _t, v in points]
+    log = kind != "iops" and spans_decades(values)
+    title = "read+write IOPS over time" if kind == "iops" else "read/write mean latency over time"
+    common: dict[str, Any] = {
+        "width": width,
+        "height": height,
+        "title": title + (" (log axis)" if log else ""),
+        "x_title": "seconds",
+        "show_dots": False,
+        "legend_at_bottom": True,
+        "truncate_legend": 24,
+        "value_formatter": _count if kind == "iops" else _latency,
+    }
+    if not log:
+        chart = _chart(pygal.XY, **common)
+        for name, points in lines:
+            chart.add(name, points)
+        return _trimmed(chart)
+    # pygal's XY takes a log scale on both axes: a Line over the union of the windows'
+    # times keeps the seconds linear and the latency logarithmic.
+    times = sorted({t for _name, points in lines for t, _v in points})
+    chart = _chart(
+        pygal.Line,
+        **common,
+        logarithmic=True,
+        y_labels=_log_labels(values),
+        x_labels=[numbers.sig3(t) for t in times],
+        x_labels_major_every=max(1, len(times) // 8),
+        show_minor_x_labels=False,
+    )
+    for name, points in lines:
+        at = dict(points)
+        chart.add(name, [at.get(t) for t in times])
+    return _trimmed(chart)
 
 
-#: Curves per scaling chart: more would make the legend unreadable, so a large matrix
-#: gets several charts.
-CURVES_PER_CHART = 6
+#: Ideal (linear) scaling: grey and dashed, apart from every measured line.
+IDEAL_COLOR = "#999999"
 
 
 def scaling(
-    curves: Mapping[str, Sequence[tuple[int, float]]], *, width: int = 560, height: int = 260
+    curves: Mapping[str, Sequence[tuple[int, float]]], *, width: int = 300, height: int = 260
 ) -> list[str]:
-    """IOPS against worker count per curve (profile on target), with ideal linear scaling
-    from the curve's one-worker point (or its smallest worker count); one chart per
-    CURVES_PER_CHART curves."""
-    names = [name for name in sorted(curves) if curves[name]]
-    chunks = [names[i : i + CURVES_PER_CHART] for i in range(0, len(names), CURVES_PER_CHART)]
-    return [_scaling_chart(curves, chunk, width, height) for chunk in chunks]
+    """Small multiples: one chart per curve (profile on target), IOPS against worker count
+    on its own scale (1 MiB profiles are not crushed by 4k ones), measured solid with
+    points, ideal linear scaling from its smallest worker count dashed and grey."""
+    return [
+        _scaling_chart(name, sorted(curves[name]), width, height)
+        for name in sorted(curves)
+        if curves[name]
+    ]
 
 
-def _scaling_chart(
-    curves: Mapping[str, Sequence[tuple[int, float]]],
-    names: Sequence[str],
-    width: int,
-    height: int,
-) -> str:
-    legend_rows = -(-len(names) // 2) * 2
+def _scaling_chart(name: str, ordered: Sequence[tuple[int, float]], width: int, height: int) -> str:
+    base_n, base_v = ordered[0]
+    per_worker = base_v / base_n
+    ideal = [(n, round(n * per_worker)) for n, _v in ordered]
     chart = _chart(
         pygal.XY,
         width=width,
-        height=height + 18 * legend_rows,
-        title="scaling: IOPS vs workers (dashed: ideal linear)",
+        height=height,
+        title=name,
         x_title="workers",
         legend_at_bottom=True,
-        legend_at_bottom_columns=2,
-        truncate_legend=40,
+        truncate_title=48,
         dots_size=3,
         no_prefix=False,
-        # Each measured curve and its ideal line share a colour (series come in pairs).
-        style=Style(**{**STYLE.to_dict(), "colors": _paired(STYLE.colors)}),
+        value_formatter=_count,
+        include_x_axis=True,
+        style=Style(**{**STYLE.to_dict(), "colors": (STYLE.colors[0], IDEAL_COLOR)}),
     )
-    chart.x_labels = sorted({n for name in names for n, _v in curves[name]})
-    for name in names:
-        ordered = sorted(curves[name])
-        chart.add(name, [(n, round(v)) for n, v in ordered])
-        base_n, base_v = ordered[0]
-        per_worker = base_v / base_n
-        chart.add(
-            f"{name} ideal",
-            [(n, round(n * per_worker)) for n, _v in ordered],
-            stroke_style={"dasharray": "6, 4", "width": 1.5},
-            show_dots=False,
-        )
+    chart.x_labels = [n for n, _v in ordered]
+    chart.add("measured IOPS", [(n, round(v)) for n, v in ordered])
+    chart.add(
+        "ideal (linear)",
+        ideal,
+        stroke_style={"dasharray": "6, 4", "width": 1.5},
+        show_dots=False,
+    )
     return _trimmed(chart, keep_style=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from .. import numbers
 from ..fio.results import RunResult, worker_metrics
 from ..fio.timeseries import timeseries_of
 from ..session import CaseOutcome
@@ -20,26 +21,30 @@ from ..verdicts.regression import INCONCLUSIVE, REGRESSION, Comparison
 from ..verdicts.status import Status
 from . import charts
 
-#: Headline metrics of the summary table: (title, metric name, decimals).
-SUMMARY_METRICS: tuple[tuple[str, str, int], ...] = (
-    ("IOPS", "iops", 0),
-    ("MiB/s", "bw_mib_s", 1),
-    ("read p99 ms", "read_lat_p99_ms", 3),
-    ("write p99 ms", "write_lat_p99_ms", 3),
-    ("read mean ms", "read_lat_mean_ms", 3),
-    ("write mean ms", "write_lat_mean_ms", 3),
-    ("scaling efficiency", "scaling_efficiency", 2),
+#: Headline metrics of the summary table: (title, metric name); values carry their unit.
+SUMMARY_METRICS: tuple[tuple[str, str], ...] = (
+    ("IOPS", "iops"),
+    ("MiB/s", "bw_mib_s"),
+    ("read p99", "read_lat_p99_ms"),
+    ("write p99", "write_lat_p99_ms"),
+    ("read mean", "read_lat_mean_ms"),
+    ("write mean", "write_lat_mean_ms"),
+    ("scaling efficiency", "scaling_efficiency"),
 )
 #: How many past runs of the history key the sparkline shows.
 SPARKLINE_RUNS = 30
 
 
-def number(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
+def number(value: float | None, metric: str = "") -> str:
+    """A figure in the one number format (pytest_fioloadgen.numbers): 3 significant digits,
+    with ``metric``'s unit (1.20 ms, 114 MiB/s), else an SI count (29.1k)."""
+    if value is None:
+        return "-"
+    return numbers.metric(metric, value) if metric else numbers.si(value)
 
 
 def delta_text(delta_pct: float | None) -> str:
-    return "-" if delta_pct is None else f"{delta_pct:+.1f}%"
+    return numbers.percent(delta_pct)
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,15 @@ def verdict_badge(status: str) -> str:
     )
 
 
-def _metric_rows(view: RunView) -> list[tuple[str, str, int]]:
+def _metric_rows(view: RunView) -> list[tuple[str, str]]:
     """Headline metrics first, then every other metric that was compared or checked."""
     rows = [row for row in SUMMARY_METRICS if row[1] in view.result.metrics]
-    known = {name for _title, name, _digits in rows}
+    known = {name for _title, name in rows}
     extra = [c.metric for c in view.comparisons] + [str(c["metric"]) for c in view.checks]
     for name in extra:
         if name not in known:
             known.add(name)
-            digits = 3 if name.endswith("_ms") else 1
-            rows.append((name, name, digits))
+            rows.append((name, name))
     return rows
 
 
@@ -134,7 +138,7 @@ def summary_table(view: RunView) -> str:
         '<table class="fio-summary"><thead><tr><th>metric</th><th>current</th>'
         "<th>baseline</th><th>delta</th><th>threshold</th><th>verdict</th></tr></thead><tbody>"
     ]
-    for title, name, digits in _metric_rows(view):
+    for title, name in _metric_rows(view):
         current = view.result.metrics.get(name)
         comparison = comparisons.get(name)
         baseline = "-"
@@ -143,9 +147,9 @@ def summary_table(view: RunView) -> str:
         if comparison is not None:
             if comparison.baseline_center is not None:
                 spread = comparison.baseline_spread
-                baseline = number(comparison.baseline_center, digits)
+                baseline = number(comparison.baseline_center, name)
                 if spread is not None:
-                    baseline += f" ± {number(spread, digits)}"
+                    baseline += f" ± {number(spread, name)}"
                 baseline += f" (n={comparison.baseline_n})"
             delta = delta_text(comparison.delta_pct)
             status = comparison.status
@@ -160,7 +164,7 @@ def summary_table(view: RunView) -> str:
             status = "pass"
         row_title = escape(comparison.message()) if comparison is not None else ""
         parts.append(
-            f'<tr title="{row_title}"><td>{escape(title)}</td><td>{number(current, digits)}</td>'
+            f'<tr title="{row_title}"><td>{escape(title)}</td><td>{number(current, name)}</td>'
             f"<td>{escape(baseline)}</td><td>{escape(delta)}</td><td>{escape(limits or '-')}</td>"
             f"<td>{verdict_badge(status)}</td></tr>"
         )
@@ -171,15 +175,15 @@ def summary_table(view: RunView) -> str:
 def workers_table(result: RunResult) -> str:
     parts = [
         '<table class="fio-workers"><thead><tr><th>worker</th><th>IOPS</th><th>MiB/s</th>'
-        "<th>read p99 ms</th><th>write p99 ms</th></tr></thead><tbody>"
+        "<th>read p99</th><th>write p99</th></tr></thead><tbody>"
     ]
     for worker in result.workers:
         figures = worker_metrics(worker)
         parts.append(
-            f"<tr><td>{escape(worker.name)}</td><td>{number(figures.get('iops'), 0)}</td>"
-            f"<td>{number(figures.get('bw_mib_s'), 1)}</td>"
-            f"<td>{number(figures.get('read_lat_p99_ms'), 3)}</td>"
-            f"<td>{number(figures.get('write_lat_p99_ms'), 3)}</td></tr>"
+            f"<tr><td>{escape(worker.name)}</td><td>{number(figures.get('iops'))}</td>"
+            f"<td>{number(figures.get('bw_mib_s'), 'bw_mib_s')}</td>"
+            f"<td>{number(figures.get('read_lat_p99_ms'), 'read_lat_p99_ms')}</td>"
+            f"<td>{number(figures.get('write_lat_p99_ms'), 'write_lat_p99_ms')}</td></tr>"
         )
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -192,12 +196,16 @@ def history_sparkline(history: Sequence[RunRecord], current_run_id: str) -> str 
     if not runs:
         return None
     index = next((i for i, run in enumerate(runs) if run.run_id == current_run_id), None)
-    svg = charts.sparkline([run.metrics["iops"] for run in runs], index)
+    values = [run.metrics["iops"] for run in runs]
+    svg = charts.sparkline(values, index)
     if svg is None:
         return None
+    # The figures a sparkline alone cannot give: the last value and the range.
+    last, low, high = numbers.si(values[-1]), numbers.si(min(values)), numbers.si(max(values))
     return (
         f'<div class="fio-sparkline"><span>IOPS history of this key ({len(runs)} runs, '
-        f"this run marked)</span>{svg}</div>"
+        f'this run marked)</span>{svg}<span class="fio-spark-figures">last {last} · range '
+        f"{low} to {high}</span></div>"
     )
 
 

@@ -23,7 +23,7 @@ from .summary import environment_facts, session_section
 #: column's sort value from ``td.col-<key>`` with ``\w+``, so keys have no hyphens.
 COLUMNS = (
     ("fioiops", "IOPS"),
-    ("fiop99", "p99 ms"),
+    ("fiop99", "p99 latency (the slower direction)"),
     ("fiodelta", "delta vs baseline"),
     ("fioverdict", "fio verdict"),
 )
@@ -45,17 +45,21 @@ def row_cells(outcomes: Sequence[CaseOutcome]) -> dict[str, str]:
     sorted by the first)."""
     iops: list[float | None] = []
     p99: list[float | None] = []
+    p99_text: list[str] = []
     delta: list[float | None] = []
     verdicts = []
     for outcome in outcomes:
         metrics = outcome.result.metrics
         iops.append(metrics.get("iops"))
         latencies = [
-            value
-            for value in (metrics.get("read_lat_p99_ms"), metrics.get("write_lat_p99_ms"))
-            if value is not None
+            (value, direction)
+            for direction in ("read", "write")
+            if (value := metrics.get(f"{direction}_lat_p99_ms")) is not None
         ]
-        p99.append(max(latencies) if latencies else None)
+        # The slower direction's p99, named: a latency never stands without read or write.
+        slower = max(latencies) if latencies else None
+        p99.append(slower[0] if slower else None)
+        p99_text.append(f"{slower[1]} {number(slower[0], 'read_lat_p99_ms')}" if slower else "-")
         compared = next((c for c in outcome.comparisons if c.metric == "iops"), None)
         delta.append(compared.delta_pct if compared else None)
         verdicts.append(outcome.record.verdict)
@@ -63,8 +67,8 @@ def row_cells(outcomes: Sequence[CaseOutcome]) -> dict[str, str]:
         return {}
     first_delta = delta[0] + _DELTA_OFFSET if delta[0] is not None else None
     return {
-        "fioiops": _sort_key(iops[0]) + "<br>".join(number(v, 0) for v in iops),
-        "fiop99": _sort_key(p99[0]) + "<br>".join(number(v, 3) for v in p99),
+        "fioiops": _sort_key(iops[0]) + "<br>".join(number(v) for v in iops),
+        "fiop99": _sort_key(p99[0]) + "<br>".join(p99_text),
         "fiodelta": _sort_key(first_delta) + "<br>".join(delta_text(v) for v in delta),
         # The stored verdicts (the worst of a test's runs in the one cell).
         "fioverdict": verdict_badge(worst(verdicts).value),

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .. import numbers
 from ..exceptions import FioLoadgenError
 from ..store import open_store
 from ..store.base import RunRecord, Store
@@ -51,13 +52,13 @@ from .run_document import RUN_DOCUMENT_FORMAT, run_document
 #: Metrics drawn on a key's trend charts: (chart id, title, metrics).
 TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("trend-iops", "IOPS", ("iops",)),
-    ("trend-latency", "p99 latency (ms)", ("read_lat_p99_ms", "write_lat_p99_ms")),
+    ("trend-latency", "read/write p99 latency", ("read_lat_p99_ms", "write_lat_p99_ms")),
 )
-ASSETS = ("site.js", "site.css", "run.js")
+ASSETS = ("site.js", "site.css", "run.js", "charts.js", "compare.js")
 CHARTJS = "chart.umd.min.js"
 MANIFEST = ".fioloadgen-site.json"
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
-SITE_FORMAT = 2
+SITE_FORMAT = 3
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -197,12 +198,19 @@ def sparkline_svg(values: Sequence[float], *, width: int = 180, height: int = 40
     ]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     x, y = points[-1]
+    # The last value and the range next to the line: what a sparkline alone cannot give.
+    figures = f"last {numbers.si(values[-1])} · {numbers.si(low)} to {numbers.si(high)}"
     return (
         f'<svg class="fio-spark" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="IOPS trend">'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="IOPS trend: {figures}">'
         f'<polyline points="{line}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c62828"/></svg>'
+        f'<span class="fio-spark-figures">{figures}</span>'
     )
+
+
+def _iops(value: float | None) -> str:
+    return "-" if value is None else numbers.si(value)
 
 
 def index_row(history_key: str, runs: Sequence[RunRecord]) -> dict[str, Any]:
@@ -226,7 +234,7 @@ def index_page(rows: Sequence[Mapping[str, Any]]) -> str:
     html_rows = [
         f'<tr><td><a href="{escape(row["page"])}">{escape(row["title"])}</a></td>'
         f"<td><code>{escape(row['key'])}</code></td><td>{row['runs']}</td>"
-        f"<td>{_when(row['latest'])}</td><td>{number(row['iops'], 0)}</td>"
+        f"<td>{_when(row['latest'])}</td><td>{_iops(row['iops'])}</td>"
         f"<td>{verdict_badge(row['verdict'])}</td><td>{sparkline_svg(row['trend'])}</td></tr>"
         for row in ordered
     ]
@@ -259,23 +267,27 @@ def key_page(
     for run in reversed(runs):
         marker = " (change point)" if run.run_id in marked else ""
         rows.append(
-            f'<tr><td><a href="{escape(run_link(run.run_id, up="../"))}">'
+            f'<tr><td><input type="checkbox" class="fio-pick" value="{escape(run.run_id)}" '
+            f'aria-label="compare this run"></td>'
+            f'<td><a href="{escape(run_link(run.run_id, up="../"))}">'
             f"{_when(run.started_at)}</a>{marker}</td>"
-            f"<td>{number(run.metrics.get('iops'), 0)}</td>"
-            f"<td>{number(run.metrics.get('read_lat_p99_ms'), 3)}</td>"
-            f"<td>{number(run.metrics.get('write_lat_p99_ms'), 3)}</td>"
+            f"<td>{number(run.metrics.get('iops'))}</td>"
+            f"<td>{number(run.metrics.get('read_lat_p99_ms'), 'read_lat_p99_ms')}</td>"
+            f"<td>{number(run.metrics.get('write_lat_p99_ms'), 'write_lat_p99_ms')}</td>"
             f"<td>{verdict_badge(run.verdict or run.status)}</td>"
             f"<td>{escape(run.labels.get('git_commit', '')[:12])}</td></tr>"
         )
     body = (
         f"<h1>{escape(title)}</h1><p>history key <code>{escape(history_key)}</code>, "
         f"{len(runs)} runs</p>{canvases}"
-        '<table class="fio-runs"><thead><tr><th>run (UTC)</th><th>IOPS</th><th>read p99 ms</th>'
-        "<th>write p99 ms</th><th>verdict</th><th>commit</th></tr></thead>"
+        '<p><button type="button" id="fio-compare-picked" data-page="../compare.html">'
+        "compare the runs ticked</button></p>"
+        '<table class="fio-runs"><thead><tr><th></th><th>run (UTC)</th><th>IOPS</th>'
+        "<th>read p99</th><th>write p99</th><th>verdict</th><th>commit</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         + _json_block("trend-data", trend_data(runs, thresholds, marked))
     )
-    return _page(title, body, depth=1, scripts=(CHARTJS, "site.js"))
+    return _page(title, body, depth=1, scripts=(CHARTJS, "charts.js", "site.js"))
 
 
 def run_page() -> str:
@@ -284,7 +296,19 @@ def run_page() -> str:
         '<main id="run" data-format="' + str(RUN_DOCUMENT_FORMAT) + '">'
         "<p>Loading the run… (this page needs JavaScript)</p></main>"
     )
-    return _page("fio run", body, depth=0, scripts=(CHARTJS, "run.js"))
+    return _page("fio run", body, depth=0, scripts=(CHARTJS, "charts.js", "run.js"))
+
+
+def compare_page() -> str:
+    """Runs side by side (compare.html#<id>,<id>...): assets/compare.js loads each run's
+    data file as run.html does and shows metrics with deltas and overlaid charts."""
+    body = (
+        '<main id="compare" data-format="' + str(RUN_DOCUMENT_FORMAT) + '">'
+        "<p>Loading the runs… (this page needs JavaScript)</p></main>"
+    )
+    return _page(
+        "compare runs", body, depth=0, scripts=(CHARTJS, "charts.js", "run.js", "compare.js")
+    )
 
 
 def run_data_file(document: Mapping[str, Any]) -> str:
@@ -432,6 +456,7 @@ def build_site(
     versions = key_versions(store)
     copy_assets(out)
     _write(out / "run.html", run_page())
+    _write(out / "compare.html", compare_page())
 
     for gone in set(known) - set(versions):
         for run_id in known.pop(gone)["runs"]:

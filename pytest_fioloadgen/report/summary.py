@@ -3,6 +3,7 @@ scaling chart, for the summary area of a pytest-html report."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -31,8 +32,8 @@ def _cells(outcomes: Sequence[CaseOutcome]) -> dict[tuple[str, str, int], list[C
 
 
 def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
-    """Rows profile on target, columns worker counts; each cell mean IOPS and the worst
-    verdict of its repeats."""
+    """Rows profile on target, columns worker counts; each cell the median IOPS of its
+    repeats with their range, and their worst verdict."""
     cells = _cells(outcomes)
     counts = sorted({workers for _p, _t, workers in cells})
     rows = sorted({(profile, target) for profile, target, _w in cells})
@@ -46,10 +47,17 @@ def matrix_table(outcomes: Sequence[CaseOutcome]) -> str:
             if not found:
                 parts.append("<td>-</td>")
                 continue
-            iops = _mean([o.result.metrics.get("iops", 0.0) for o in found])
+            values = [o.result.metrics.get("iops", 0.0) for o in found]
             status = worst(o.record.verdict for o in found)
-            repeats = f" (x{len(found)})" if len(found) > 1 else ""
-            parts.append(f"<td>{number(iops, 0)} IOPS{repeats} {verdict_badge(status.value)}</td>")
+            spread = (
+                f" (x{len(values)}: {number(min(values))}-{number(max(values))})"
+                if len(values) > 1
+                else ""
+            )
+            parts.append(
+                f"<td>{number(statistics.median(values))} IOPS{spread} "
+                f"{verdict_badge(status.value)}</td>"
+            )
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -76,7 +84,12 @@ def session_section(outcomes: Sequence[CaseOutcome]) -> str:
         return ""
     parts = ['<div class="fioloadgen-summary"><h2>fio benchmarks</h2>', matrix_table(outcomes)]
     parts.append('<div class="fio-charts">')
-    parts += charts.scaling(scaling_curves(outcomes))
+    curves = scaling_curves(outcomes)
+    for name, svg in zip(
+        sorted(n for n in curves if curves[n]), charts.scaling(curves), strict=True
+    ):
+        # The summary's charts keep their own stylesheet, so the saved file is complete.
+        parts.append(f"<div>{svg}<br>{charts.svg_download(svg, 'scaling ' + name)}</div>")
     parts.append("</div></div>")
     return "".join(parts)
 

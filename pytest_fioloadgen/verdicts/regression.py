@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
+from .. import numbers
 from ..fio.results import higher_is_better
 
 REGRESSION = "regression"
@@ -82,18 +83,26 @@ class Comparison:
         return dataclasses.asdict(self)
 
     def message(self) -> str:
-        """One line with every number a reviewer needs."""
+        """One line with every number a reviewer needs, in the one number format (3
+        significant digits and the metric's unit, never scientific notation)."""
         if self.status == INSUFFICIENT:
             return (
                 f"{self.metric}: {self.baseline_n} baseline run(s) for key {self.history_key} "
-                f"({self.baseline}); not enough history to compare, current {self.current:.6g}"
+                f"({self.baseline}); not enough history to compare, current "
+                f"{numbers.metric(self.metric, self.current)}"
             )
-        delta = "n/a" if self.delta_pct is None else f"{self.delta_pct:+.1f}%"
-        p_value = "n/a" if self.p_value is None else f"{self.p_value:.3g}"
-        spread = "n/a" if self.baseline_spread is None else f"{self.baseline_spread:.4g}"
+        delta = "n/a" if self.delta_pct is None else numbers.percent(self.delta_pct)
+        p_value = "n/a" if self.p_value is None else numbers.p_value(self.p_value)
+        spread = (
+            "n/a"
+            if self.baseline_spread is None
+            else numbers.metric(self.metric, self.baseline_spread)
+        )
+        center = numbers.metric(self.metric, self.baseline_center)
         line = (
-            f"{self.metric} {self.status}: current {self.current:.6g} (n={self.current_n}) vs "
-            f"baseline {self.baseline_center:.6g} ± {spread} (n={self.baseline_n}, "
+            f"{self.metric} {self.status}: current {numbers.metric(self.metric, self.current)} "
+            f"(n={self.current_n}) vs "
+            f"baseline {center} ± {spread} (n={self.baseline_n}, "
             f"{self.baseline}), delta {delta}, tolerance {self.tolerance_pct:g}%, "
             f"{self.test} p={p_value}, key {self.history_key}"
         )

@@ -16,13 +16,15 @@
       if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
   }
-  const fmt = (v, digits = 2) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits }));
+  // The one number format and chart vocabulary of the site and the report (charts.js).
+  const C = window.fioloadgenCharts;
+  const fmt = (v, metric = "") => (v === null || v === undefined ? "–" : C.metric(metric, Number(v)));
   const when = (t) => (t ? new Date(t * 1000).toLocaleString() : "–");
 
   function notice(message) {
@@ -58,10 +60,7 @@
     config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false,
       plugins: { title: { display: true, text: title } } }, config.options || {});
     if (config.options.plugins && !config.options.plugins.title) config.options.plugins.title = { display: true, text: title };
-    requestAnimationFrame(() => {
-      charts.push(new window.Chart(canvas, config));
-      canvas.setAttribute("data-chart-ready", "1");
-    });
+    requestAnimationFrame(() => charts.push(C.make(canvas, config, title)));
     return box;
   }
 
@@ -187,7 +186,7 @@
         el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
         el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
         el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
-        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, 0) : "–"), el("td", {}, actions(job)))));
+        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, "iops") : "–"), el("td", {}, actions(job)))));
     const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? page.offset + 1 : 0}–${page.offset + page.data.length} of ${page.total}`), " ",
       el("button", { disabled: page.offset === 0, onclick: () => { jobsState.offset = Math.max(0, page.offset - 50); route(); } }, "previous"),
       el("button", { disabled: page.offset + page.data.length >= page.total, onclick: () => { jobsState.offset = page.offset + 50; route(); } }, "next"),
@@ -237,34 +236,112 @@
     const picker = el("select", { id: "history-metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
       METRICS.map((m) => el("option", { value: m, selected: m === metric }, m)));
     const labels = data.points.map((p) => when(p.started_at));
-    const datasets = [{ label: metric, data: data.points.map((p) => p.value), borderColor: "#1565c0", pointRadius: 4 }];
-    for (const line of data.thresholds) datasets.push({ label: line.label, data: data.points.map(() => line.value), borderColor: "#c62828", borderDash: [6, 4], pointRadius: 0 });
-    if (data.baseline_band) {
-      const band = data.baseline_band;
+    const values = data.points.map((p) => p.value);
+    // The scale is the data's (and the baseline band's) range: a far threshold stays at
+    // the edge's side, its legend saying so, and never flattens the data.
+    const band = data.baseline_band;
+    const axis = C.valueAxis(band ? [...values, band.low, band.high] : values, /_ms$/.test(metric) ? "latency" : "count");
+    const datasets = [{ label: metric, data: values, borderColor: "#1565c0", pointRadius: 4 }];
+    for (const line of data.thresholds) {
+      const off = line.value < axis.min || line.value > axis.max;
+      datasets.push(C.reference(line.label + (off ? " (off scale)" : ""), data.points.map(() => line.value), "#c62828"));
+    }
+    if (band) {
       datasets.push({ label: band.label + " (low)", data: data.points.map(() => band.low), borderColor: "rgba(46,125,50,.4)", pointRadius: 0 });
       datasets.push({ label: band.label + " (high)", data: data.points.map(() => band.high), borderColor: "rgba(46,125,50,.4)", backgroundColor: "rgba(46,125,50,.15)", fill: "-1", pointRadius: 0 });
     }
     const changes = new Set(data.change_points.map((c) => c.run_id));
     if (changes.size) datasets.push({ label: "change points", type: "scatter", data: data.points.map((p, i) => (changes.has(p.run_id) ? { x: labels[i], y: p.value } : null)), pointRadius: 8, borderColor: "#ef6c00" });
     const trend = chart(`${metric} over time`, { type: "line", data: { labels, datasets }, options: {
+      scales: { y: axis },
       onClick: (event, elements) => { if (elements.length) location.hash = "#/job/" + encodeURIComponent(data.points[elements[0].index].run_id); } } });
     const c = data.case || {};
     return [el("h1", {}, `History: ${c.profile} w${c.workers} ${c.backend}/${c.target}`), el("p", {}, "key ", el("code", {}, key), " · metric ", picker),
       el("div", { class: "charts" }, trend),
       el("table", { id: "history-points" }, el("tr", {}, el("th", {}, "run"), el("th", {}, "started"), el("th", {}, metric)),
         data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.title || p.run_id)),
-          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, 3)))))];
+          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, metric)))))];
   }
 
   // -- compare ---------------------------------------------------------------------------
+  // Runs side by side (plugin runs and server jobs alike): every metric with its delta
+  // against the first run picked, and the runs' latency histograms and time series
+  // overlaid in one chart each.
+  const worse = (metric, d) => (d === null ? false : (/_ms$/.test(metric) ? d > 0 : d < 0));
+
   async function comparePage(ids) {
     const runs = (await api("/compare?ids=" + ids.map(encodeURIComponent).join(","))).data;
     const metrics = METRICS.filter((m) => runs.some((r) => r.metrics[m] !== undefined && r.metrics[m] !== null));
-    const table = el("table", { id: "compare" }, el("tr", {}, el("th", {}, "metric"), runs.map((r) => el("th", {}, r.title || r.run_id))),
-      metrics.map((m) => el("tr", {}, el("td", {}, m), runs.map((r) => el("td", { class: "num" }, fmt(r.metrics[m], 3))))));
-    const grid = el("div", { class: "charts" }, ["iops", "bw_mib_s", "read_lat_p99_ms", "write_lat_p99_ms"].filter((m) => metrics.includes(m)).map((m) =>
-      chart(m, { type: "bar", data: { labels: runs.map((r) => r.title || r.run_id), datasets: [{ label: m, data: runs.map((r) => r.metrics[m]) }] } })));
-    return [el("h1", {}, "Compare"), table, grid];
+    // Runs of one test share a title: the run id tells them apart.
+    const name = (r) => (r.title && r.title !== r.run_id ? r.title.split("::").pop() + " · " : "") + r.run_id.slice(0, 12);
+    const base = runs[0];
+    const head = el("tr", {}, el("th", {}, "metric"), runs.map((r, i) => [el("th", {}, name(r)), i ? el("th", {}, "Δ vs " + name(base)) : null]));
+    const table = el("table", { id: "compare" }, head, metrics.map((m) => el("tr", {}, el("td", {}, m),
+      runs.map((r, i) => {
+        const cells = [el("td", { class: "num" }, fmt(r.metrics[m], m))];
+        if (i) {
+          const d = C.delta(m, r.metrics[m], base.metrics[m]);
+          cells.push(el("td", { class: "num delta" + (d.worse ? " worse" : d.pct === null ? "" : " better"), "data-metric": m }, C.percent(d.pct)));
+        }
+        return cells;
+      }))));
+    const grid = el("div", { class: "charts", id: "compare-charts" });
+    // The same overlaid charts as the static site's compare page (charts.js).
+    for (const item of C.overlays(runs.map((r) => ({ name: name(r), latency: r.latency, timeseries: r.timeseries })))) {
+      const box = chart(item.title, item.config);
+      box.querySelector("canvas").id = item.id;
+      grid.append(box);
+    }
+    return [el("h1", {}, "Compare runs"), el("p", {}, "Δ: change against the first run picked; red is worse (lower throughput, higher latency)."), table, grid];
+  }
+
+  // Sessions (plugin sessions; server jobs too with the box ticked), pick two to compare.
+  async function sessionsPage() {
+    const found = (await api("/sessions?jobs=1")).data;
+    const picked = [];
+    const a = el("input", { id: "set-a", type: "text", size: 28, placeholder: "A: session, baseline, K=V, previous" });
+    const b = el("input", { id: "set-b", type: "text", size: 28, placeholder: "B: session, baseline, K=V, latest" });
+    const go = () => { if (a.value.trim() && b.value.trim()) location.hash = "#/compare-sets/" + encodeURIComponent(a.value.trim()) + "/" + encodeURIComponent(b.value.trim()); };
+    const table = el("table", { id: "sessions" },
+      el("tr", {}, ["", "session", "started", "kind", "runs", "commit", "labels", "verdicts"].map((h) => el("th", {}, h))),
+      found.map((s) => el("tr", { "data-session": s.session_id },
+        el("td", {}, el("input", { type: "checkbox", class: "pick-session", onchange: (e) => {
+          if (e.target.checked) picked.push(s.session_id); else picked.splice(picked.indexOf(s.session_id), 1);
+          // The older picked first: A is the baseline.
+          const order = found.map((x) => x.session_id).filter((id) => picked.includes(id)).reverse();
+          a.value = order[0] ? "session:" + order[0] : ""; b.value = order[1] ? "session:" + order[1] : "";
+        } })),
+        el("td", {}, el("code", {}, s.session_id)), el("td", {}, when(s.started_at)), el("td", {}, s.kind),
+        el("td", { class: "num" }, s.runs), el("td", {}, (s.labels.git_commit || "–").slice(0, 12)),
+        el("td", {}, Object.entries(s.labels).filter(([k]) => k !== "git_commit").map(([k, v]) => k + "=" + v).join(", ") || "–"),
+        el("td", {}, Object.entries(s.verdicts).map(([k, v]) => k + "=" + v).join(" ")))));
+    return [el("h1", {}, "Sessions"), el("p", {}, "Tick two sessions, or name any two sets of runs (a session id, latest, previous, a baseline, K=V labels):"),
+      el("form", { class: "inline", id: "compare-form", onsubmit: (e) => { e.preventDefault(); go(); } }, a, " vs ", b, " ",
+        el("button", { type: "submit", id: "compare-sets" }, "compare")), table];
+  }
+
+  async function compareSetsPage(a, b) {
+    const data = (await api(`/compare/sets?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`)).data;
+    // The comparison's own word, coloured as the run statuses it stands for.
+    const verdictBadge = (v) => {
+      const shown = badge({ regression: "regression", improvement: "improved", unchanged: "pass", inconclusive: "inconclusive" }[v] || "none");
+      shown.textContent = v;
+      return shown;
+    };
+    const table = el("table", { id: "compare-sets-table" },
+      el("tr", {}, ["case", "metric", "A median", "B median", "Δ", "verdict", "test", "p"].map((h) => el("th", {}, h))),
+      data.rows.map((r) => el("tr", { "data-metric": r.metric },
+        el("td", {}, r.case), el("td", {}, r.metric),
+        el("td", { class: "num" }, fmt(r.baseline, r.metric) + " (n=" + r.baseline_n + ")"),
+        el("td", { class: "num" }, fmt(r.current, r.metric) + " (n=" + r.current_n + ")"),
+        el("td", { class: "num delta" + (worse(r.metric, r.delta_pct) ? " worse" : "") }, C.percent(r.delta_pct)),
+        el("td", { class: "verdict", "data-verdict": r.verdict }, verdictBadge(r.verdict)),
+        el("td", {}, r.test), el("td", { class: "num" }, r.p_value === null ? "–" : r.p_value < 0.0001 ? "<0.0001" : C.sig3(r.p_value)))));
+    const runs = [...data.a.runs.slice(0, 1), ...data.b.runs.slice(0, 1)];
+    return [el("h1", {}, "Compare"), el("p", { id: "compare-sides" }, "A: " + data.a.description + " (" + data.a.runs.length + " runs) · B: " +
+      data.b.description + " (" + data.b.runs.length + " runs)" + (data.only_in_a || data.only_in_b ? ` · unpaired: ${data.only_in_a} key(s) only in A, ${data.only_in_b} only in B` : "")),
+      el("p", { id: "compare-outcome", class: data.regression ? "error" : "" }, data.regression ? "B regressed against A" : "no regression of B against A"),
+      table, runs.length === 2 ? el("p", {}, el("a", { href: "#/compare/" + runs.map(encodeURIComponent).join(","), id: "compare-first-runs" }, "overlay the first run of each side")) : null];
   }
 
   // -- routing ---------------------------------------------------------------------------
@@ -281,6 +358,8 @@
       else if (parts[0] === "history" && parts[1]) content = await historyPage(parts[1], parts[2] || "iops");
       else if (parts[0] === "history") content = await historyIndex();
       else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));
+      else if (parts[0] === "sessions") content = await sessionsPage();
+      else if (parts[0] === "compare-sets" && parts[1] && parts[2]) content = await compareSetsPage(parts[1], parts[2]);
       else content = await jobsPage();
     } catch (err) {
       content = [el("p", { class: "error" }, "cannot load this page: " + err.message)];

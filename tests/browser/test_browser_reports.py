@@ -3,6 +3,7 @@ headless Chromium: the extras and charts are there, drawn, and the console is cl
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -69,9 +70,19 @@ def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
     extras = browser.find_elements("css selector", ".fioloadgen-result")
     assert len(extras) == 4
     headers = [th.text for th in browser.find_elements("css selector", "#results-table th")]
-    assert {"IOPS", "p99 ms", "delta vs baseline", "fio verdict"} <= set(headers)
+    assert {
+        "IOPS",
+        "p99 latency (the slower direction)",
+        "delta vs baseline",
+        "fio verdict",
+    } <= set(headers)
     iops_cells = browser.find_elements("css selector", "td.col-fioiops")
-    assert len(iops_cells) == 4 and all(cell.text.replace(",", "").isdigit() for cell in iops_cells)
+    # 3 significant digits and an SI prefix: 12.3k, never 12,345 or 1.2e+04
+    assert len(iops_cells) == 4 and all(re.fullmatch(r"\d+(\.\d+)?k?", c.text) for c in iops_cells)
+    p99_cells = browser.find_elements("css selector", "td.col-fiop99")
+    assert all(re.fullmatch(r"(read|write) [\d.]+ (µs|ms)", c.text) for c in p99_cells), [
+        c.text for c in p99_cells
+    ]
     # per case: latency percentiles, IOPS per worker, IOPS and latency over time, sparkline
     assert_drawn(browser.execute_script(CHART_BOXES, ".fioloadgen-result svg.fioloadgen-chart"), 20)
     for extra in extras:
@@ -84,15 +95,20 @@ def test_pytest_html_report_in_chromium(pytester, browser, tmp_path):
     matrix = browser.find_element("css selector", ".fioloadgen-summary table.fio-matrix")
     assert "quick" in matrix.text and "2 workers" in matrix.text
     assert_drawn(browser.execute_script(CHART_BOXES, ".fioloadgen-summary svg"), 1)
-    assert "quick on local ideal" in browser.find_element(
-        "css selector", ".fioloadgen-summary svg"
-    ).get_attribute("innerHTML")
+    # small multiples: a panel per profile on target, measured and ideal, savable as SVG
+    panels = [
+        svg.get_attribute("innerHTML")
+        for svg in browser.find_elements("css selector", ".fioloadgen-summary svg")
+    ]
+    assert len(panels) == 2  # quick and mixed, each on its own scale
+    assert all("on local" in panel and "ideal (linear)" in panel for panel in panels)
+    assert browser.find_elements("css selector", ".fioloadgen-summary a.fio-save-svg")
     environment = browser.find_element("id", "environment").text
     assert "fioloadgen fingerprint" in environment and "fio_version" in environment
     # sorting re-renders the table (the extras found above are gone): last
     browser.find_element("css selector", 'th[data-column-type="fioiops"]').click()
     shown = [
-        int(c.text.replace(",", ""))
+        float(c.text.rstrip("k")) * (1000 if c.text.endswith("k") else 1)
         for c in browser.find_elements("css selector", "td.col-fioiops")
     ]
     assert shown in (sorted(shown), sorted(shown, reverse=True))  # numeric order, not text

@@ -95,6 +95,27 @@ def test_run_wait_job_commands_and_db_round_trip(served, capsys, tmp_path):
     export = tmp_path / "runs.json"
     assert main(["db", "export", "--id", job_id, "--out", str(export)]) == 0
     capsys.readouterr()
+    # FIOLoadGen 1.5's verb forms do the same, each with one note naming the new form.
+    assert main(["job", "--ls"]) == 0
+    legacy = capsys.readouterr()
+    assert job_id in legacy.out
+    assert legacy.err == (
+        "fioloadgen: note: `job --ls` is FIOLoadGen 1.5's form; "
+        "the new form is `fioloadgen job ls`\n"
+    )
+    assert main(["job", "--show", job_id, "--raw"]) == 0
+    legacy = capsys.readouterr()
+    assert json.loads(legacy.out)["client_stats"]
+    assert f"`fioloadgen job show {job_id} --raw`" in legacy.err
+    assert main(["profile", "--ls"]) == 0
+    assert "randread-4k" in capsys.readouterr().out
+    assert main(["profile", "--show", "randread-4k"]) == 0
+    assert "rw=randread" in capsys.readouterr().out
+    dump = tmp_path / "dump.json"
+    assert main(["db", "dump", "--out", str(dump)]) == 0
+    legacy = capsys.readouterr()
+    assert "`fioloadgen db export --out" in legacy.err
+    assert json.loads(dump.read_text())["runs"]
     assert main(["job", "rerun", job_id]) == 0
     assert "a rerun of" in capsys.readouterr().out
     assert main(["job", "delete", job_id]) == 0

@@ -64,6 +64,16 @@ def test_start_twice_status_stop_stale_pid_and_busy_port(tmp_path, daemon):
     assert "already running" in again.stderr
     status = fioloadgen("server", "status", *common, cwd=tmp_path)
     assert status.returncode == 0 and "answering" in status.stdout
+    # The state dir alone finds it: the pid file records the URL (the port is not 8080).
+    found = fioloadgen("server", "status", "--state-dir", str(state), cwd=tmp_path)
+    assert found.returncode == 0, found.stdout
+    assert f"on http://127.0.0.1:{port}, answering" in found.stdout
+    assert (state / "server.pid").read_text().split()[1] == f"http://127.0.0.1:{port}"
+    # An explicit --port still wins (nothing answers there).
+    elsewhere = fioloadgen(
+        "server", "status", "--state-dir", str(state), "--port", str(free_port()), cwd=tmp_path
+    )
+    assert elsewhere.returncode == 1 and "NOT answering" in elsewhere.stdout
     # Another state directory, same port: the port is busy, and it says so.
     other = ["--port", str(port), "--state-dir", str(tmp_path / "other")]
     busy = fioloadgen("server", "start", *other, "--store", str(tmp_path / "o.db"), cwd=tmp_path)
@@ -112,7 +122,7 @@ def test_a_crash_interrupts_the_running_job_and_the_queue_resumes(tmp_path, daem
     ):
         assert time.time() < deadline
         time.sleep(0.2)
-    pid = int((state / "server.pid").read_text())
+    pid = int((state / "server.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)  # a crash: no cleanup of any kind
     time.sleep(0.5)
     # Restarted with a short runtime so that the resumed job finishes quickly.

@@ -98,9 +98,10 @@ def test_first_run_reports_too_little_history(project):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "regression gating: 1 case(s) compared with history, 0 regression(s), 0 improved, "
-            "0 inconclusive, 1 with too little history",
-            "  too little history steady-w1-local: 0 baseline run(s) of key * (auto: last 0 of up to 20 runs)",
+            "regression gating starts after 3 recorded runs of each case's key (every case: 0 "
+            "baseline run(s), auto: last 0 of up to 20 runs); to gate from the next session, "
+            "seed now with --fio-repeat 3, or pin runs of several sessions: fioloadgen baseline "
+            "set NAME --sessions A,B,C, then --fio-baseline NAME",
         ]
     )
 
@@ -306,4 +307,5 @@ def test_repeats_are_all_stored_and_compared_at_the_last(project):
     store.close()
     assert sorted(r.repeat for r in runs) == [0, 1, 2]
     assert len({r.history_key for r in runs}) == 1
-    result.stdout.fnmatch_lines(["regression gating: 1 case(s) compared*"])
+    # Compared once, at the last repeat: a first session, so too little history.
+    result.stdout.fnmatch_lines(["regression gating starts after 3 *(every case: 0 baseline*"])

@@ -259,7 +259,7 @@ def test_runs_are_recorded_with_everything(pytester, profiles):
     result.stdout.fnmatch_lines(
         [
             "*fioloadgen results*",
-            "test*case*IOPS*MiB/s*read p99 ms*write p99 ms*verdict",
+            "test*case*runs*baseline IOPS*IOPS (min-max)*delta*MiB/s*read p99*write p99*verdict",
             "*mnt-w1-local*",
             "*mnt-w2-local*",
             "2 runs recorded in sqlite://*history.db (session *)",
@@ -566,3 +566,42 @@ def test_progress_is_shown_on_a_terminal_only(pytester, profiles):
     piped = subprocess.run(args, cwd=pytester.path, capture_output=True, text=True, check=False)
     assert "1 passed" in piped.stdout
     assert "fio quick-w1-local:" not in piped.stdout
+
+
+def test_a_spaced_path_option_that_moved_the_rootdir_is_named(pytester, tmp_path_factory):
+    """`--fio-thresholds /elsewhere/t.toml` with a space: pytest counts the file when it
+    picks the rootdir and drops the project's ini file; the plugin says how to write it."""
+    pytester.makeini(INI)
+    pytester.makepyfile(test_storage=STORAGE_TEST)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    thresholds = elsewhere / "t.toml"
+    thresholds.write_text("")
+    spaced = pytester.runpytest("--fio-thresholds", str(thresholds), "--collect-only", "-q")
+    assert spaced.ret == pytest.ExitCode.USAGE_ERROR
+    line = f"--fio-thresholds {thresholds}: pytest took this path for a test path"
+    assert [text for text in spaced.stderr.lines if line in text]
+    assert f"write --fio-thresholds={thresholds}" in spaced.stderr.str()
+    assert "tox.ini was not read" in spaced.stderr.str()
+    # With `=`, or a path inside the project (it does not move the rootdir): no complaint.
+    joined = pytester.runpytest(f"--fio-thresholds={thresholds}", "--collect-only", "-q")
+    assert joined.ret == pytest.ExitCode.OK, joined.stderr.str()
+    inside = pytester.path / "t.toml"
+    inside.write_text("")
+    assert pytester.runpytest("--fio-thresholds", str(inside), "--collect-only", "-q").ret == 0
+    # A target directory is a path option too.
+    target = pytester.runpytest("--fio-target", f"{elsewhere}", "--collect-only", "-q")
+    assert target.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"write --fio-target={elsewhere}" in target.stderr.str()
+
+
+def test_a_spaced_path_that_only_moved_the_rootdir_is_a_warning(pytester, tmp_path_factory):
+    """No ini file either way: pytest still runs, with one warning naming the fix."""
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    elsewhere = tmp_path_factory.mktemp("store-elsewhere")
+    store = elsewhere / "h.db"
+    store.write_text("")
+    result = pytester.runpytest("--fio-store", str(store), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [f"*--fio-store {store}: pytest took this path*write --fio-store={store}"]
+    )

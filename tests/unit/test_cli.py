@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pytest_fioloadgen.cli import main
 
 GOOD = "# fine\n[global]\nioengine=psync\nsize=4m\n[rr]\nrw=randread\n"
@@ -66,3 +68,82 @@ def test_console_script_is_installed():
     )
     assert completed.returncode == 0
     assert completed.stdout.startswith("fioloadgen ")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (["profile", "--ls"], ["profile", "ls"]),
+        (["profile", "--show", "x"], ["profile", "show", "x"]),
+        (["--debug", "job", "--ls", "--queued"], ["--debug", "job", "ls", "--status", "queued"]),
+        (["job", "--show", "ID", "--raw"], ["job", "show", "ID", "--raw"]),
+        (["job", "--show", "ID", "--with-spec"], ["job", "show", "ID", "--raw"]),
+        (["job", "--delete", "ID"], ["job", "delete", "ID"]),
+        (["db", "dump"], ["db", "export"]),
+        (["db-dump", "--table", "jobs", "--out", "f"], ["db", "export", "--out", "f"]),
+        (
+            ["profile-add", "--name", "n", "--file", "f.fio"],
+            ["profile", "add", "f.fio", "--name", "n"],
+        ),
+        (["profile-rm", "--name", "n"], ["profile", "rm", "n"]),
+        (
+            [
+                "run",
+                "--profile",
+                "p",
+                "--workers",
+                "2",
+                "--title",
+                "t",
+                "--storageclass",
+                "ssd",
+                "--provider",
+                "aws",
+                "--platform=openshift",
+                "--wait",
+            ],
+            [
+                "run",
+                "--profile",
+                "p",
+                "--workers",
+                "2",
+                "--title",
+                "t",
+                "--target",
+                "ssd",
+                "--wait",
+            ],
+        ),
+    ],
+)
+def test_fioloadgen_15_verb_forms_map_to_one_new_form(old, new):
+    from pytest_fioloadgen.cli.legacy_forms import translate
+
+    translated, note = translate(old)
+    assert translated == new
+    assert note is not None and "FIOLoadGen 1.5's form" in note
+    assert note.endswith(f"`fioloadgen {' '.join(a for a in new if a != '--debug')}`")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["profile", "ls"],
+        ["run", "--profile", "p", "--workers", "1", "--title", "t"],
+        ["job", "show", "--ls"],
+        [],
+    ],
+)
+def test_our_forms_pass_unchanged(argv):
+    from pytest_fioloadgen.cli.legacy_forms import translate
+
+    assert translate(argv) == (argv, None)
+
+
+def test_a_15_form_parses_into_the_new_command(capsys):
+    from pytest_fioloadgen.cli import build_parser
+    from pytest_fioloadgen.cli.legacy_forms import translate
+
+    args = build_parser().parse_args(translate(["job", "--show", "abc", "--raw"])[0])
+    assert (args.job_command, args.id, args.raw) == ("show", "abc", True)

@@ -86,7 +86,10 @@ def test_baseline_set_list_rm(store_uri, capsys):
         )
         == 0
     )
-    assert "baseline 'golden': 1 runs pinned" in capsys.readouterr().out
+    pinned = capsys.readouterr().out
+    assert "baseline 'golden': 1 runs of 1 session(s) pinned" in pinned
+    # One run of a key cannot gate: said when pinning, not at the first session using it.
+    assert "1 of 1 key(s) have fewer than 3 runs in it and cannot gate yet" in pinned
     assert main(["baseline", "set", "newest", "--latest-session", "--store", store_uri]) == 0
     assert main(["baseline", "list", "--store", store_uri]) == 0
     listing = capsys.readouterr().out.splitlines()
@@ -103,7 +106,8 @@ def test_baseline_set_list_rm(store_uri, capsys):
 def test_baseline_errors_are_one_line(store_uri, capsys):
     assert main(["baseline", "set", "x", "--store", store_uri]) == 2
     assert capsys.readouterr().err.strip() == (
-        "fioloadgen: error: baseline set needs --session ID, --latest-session or --run ID"
+        "fioloadgen: error: baseline set needs --session ID, --sessions A,B,C, --label K=V "
+        "[--last N], --latest-session or --run ID"
     )
     assert main(["baseline", "set", "x", "--run", "nope", "--store", store_uri]) == 2
     assert "has no run 'nope' to pin in baseline 'x'" in capsys.readouterr().err

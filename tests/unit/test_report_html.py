@@ -87,7 +87,7 @@ def test_charts_are_valid_svg_without_scripts():
 
 def test_latency_chart_has_read_and_write_lines():
     svg = charts.latency_percentiles(result_of("randrw-w4.json"))
-    assert ">read<" in svg and ">write<" in svg
+    assert ">read latency<" in svg and ">write latency<" in svg
     assert svg.count('class="line reactive nofill"') == 2
 
 
@@ -103,12 +103,30 @@ def test_an_unbalanced_worker_is_drawn_in_the_warning_colour():
     assert charts.WARNING_COLOR not in charts.worker_iops(result)
 
 
-def test_a_large_matrix_gets_several_scaling_charts():
-    curves = {f"p{i} on t": [(1, 10.0), (2, 19.0)] for i in range(13)}
+def test_scaling_is_small_multiples_measured_solid_ideal_dashed_grey():
+    curves = {"4k on t": [(1, 29000.0), (2, 55000.0)], "1m on t": [(1, 300.0), (2, 310.0)]}
     made = charts.scaling(curves)
-    assert len(made) == 3
-    assert made[0].count("ideal<") == charts.CURVES_PER_CHART
+    assert len(made) == 2  # one panel per curve, each on its own scale
+    one_mib = made[0]
+    assert ">1m on t<" in one_mib and "29k" not in one_mib
+    assert "measured IOPS<" in one_mib and "ideal (linear)<" in one_mib
+    assert "stroke:#999999" in one_mib and "stroke-dasharray:6,4" in one_mib  # grey, dashed
+    assert ">50.0k<" in made[1]  # SI ticks, never 5e+04
+    assert "e+0" not in made[1]
     assert charts.scaling({}) == []
+
+
+def test_latency_by_percentile_goes_logarithmic_when_it_spans_decades():
+    result = result_of("randread-w4.json")
+    svg = charts.latency_percentiles(result)
+    values = [
+        charts.percentile_from_bins(result.read.latency.bins, p) / 1e6
+        for p in charts.CURVE_PERCENTILES
+    ]
+    assert charts.spans_decades(values) == ("(log axis)" in svg)
+    assert "read latency<" in svg and ("ms<" in svg or "µs<" in svg)
+    assert charts.spans_decades([0.4, 8.0]) and not charts.spans_decades([0.4, 0.8])
+    assert charts._log_labels([0.4, 8.0]) == [0.2, 0.5, 1, 2, 5, 10]
 
 
 def test_stylesheet_is_scoped_to_our_charts():
@@ -151,7 +169,7 @@ def test_fragment_shows_the_stored_verdict_with_baseline_delta_and_checks():
         comparisons=(comparison(), comparison("read_lat_p999_ms", "unchanged", 1.0)),
     )
     html = run_fragment(RunView(title="randread-w2-<local>", result=result, record=run))
-    assert "20,000 ± 150 (n=10)" in html
+    assert "20.0k ± 150 (n=10)" in html
     assert "-12.5%" in html
     assert ">regression<" in html and ">fail<" in html and ">unchanged<" in html
     assert 'data-status="fail"' in html.split("</h4>")[0]  # the run's one status
@@ -188,7 +206,8 @@ def test_results_table_cells():
     cells = row_cells([outcome_of(result, comparisons=(comparison(),))])
     assert cells["fiodelta"].endswith("</span>-12.5%")
     assert 'data-status="regression"' in cells["fioverdict"]
-    assert cells["fioiops"].split("</span>")[1].replace(",", "").isdigit()
+    assert cells["fioiops"].split("</span>")[1] == "47.4k"
+    assert cells["fiop99"].split("</span>")[1].startswith(("read ", "write "))
     limit = Limit(metric="iops", bound="min", value=10**9, source="t.toml")
     failing = outcome_of(result, checks=(Check(limit, result.metrics["iops"]),))
     two = row_cells([outcome_of(result), failing])

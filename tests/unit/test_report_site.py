@@ -206,7 +206,9 @@ def test_an_update_writes_only_new_runs_and_their_keys(store_uri, tmp_path):
     summary = build_site(store, out)
     after = _mtimes(out)
     changed = {name for name in after if after[name] != before.get(name)}
-    fixed = {"index.html", "run.html"} | {n for n in after if n.startswith("assets/")}
+    fixed = {"index.html", "run.html", "compare.html"} | {
+        n for n in after if n.startswith("assets/")
+    }
     assert changed - fixed == {
         f"keys/{'a' * 16}.html",
         f"keys/{'b' * 16}.html",

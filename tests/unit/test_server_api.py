@@ -449,3 +449,31 @@ def test_history_reads_no_fio_document_and_computes_once(ctx, client, auth, monk
     assert client.post("/api/v1/runs", json=_wire(extra), headers=auth).status_code == 201
     body(client.get("/api/v1/history/0123456789abcdef?metric=iops"))
     assert len(computed) == 2
+
+
+def test_sessions_and_two_named_sets_compared(ctx, client):
+    from tests.unit.test_store_contract import make_run
+
+    for side, level in (("old", 1000.0), ("new", 700.0)):
+        for i in range(3):
+            ctx.store.record(
+                make_run(
+                    f"{side}{i}",
+                    session_id=f"s-{side}",
+                    started_at=(200.0 if side == "new" else 100.0) + i,
+                    metrics={"iops": level + i},
+                    history_key="k" * 16,
+                    test_id="t.py::test_x[p-w4-fast-r1]",
+                )
+            )
+    listed = body(client.get("/api/v1/sessions"))["data"]
+    assert [s["session_id"] for s in listed] == ["s-new", "s-old"]
+    assert listed[0]["runs"] == 3 and listed[0]["kind"] == "plugin"
+    compared = body(client.get("/api/v1/compare/sets?a=previous&b=latest&metrics=iops"))["data"]
+    (row,) = compared["rows"]
+    assert row["verdict"] == "regression" and row["delta_pct"] == pytest.approx(-30.0, abs=0.1)
+    assert row["case"] == "test_x[p-w4-fast]" and compared["regression"] is True
+    assert compared["a"]["runs"] == ["old2", "old1", "old0"]
+    missing = client.get("/api/v1/compare/sets?a=nosuch&b=latest")
+    assert missing.status_code == 404 and "'nosuch' is not a session" in body(missing)["message"]
+    assert client.get("/api/v1/compare/sets?a=latest").status_code == 400

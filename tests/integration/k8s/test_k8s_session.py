@@ -38,8 +38,8 @@ def k8s_args(kubeconfig, namespace, *extra):
     return [
         "--fio-backend",
         "kubernetes",
-        "--fio-kubeconfig",
-        str(kubeconfig),
+        # With `=`: a spaced path outside the project would choose pytest's rootdir.
+        f"--fio-kubeconfig={kubeconfig}",
         "--fio-namespace",
         namespace,
         "--fio-image",
