@@ -143,14 +143,10 @@ def fio_run(
     marker = request.node.get_closest_marker("fio")
     inline_thresholds = (dict(marker.kwargs) if marker else {}).get("thresholds")
 
-    def run(
-        case_or_profile: Case | Profile | str | Path | None = None,
-        workers: int | None = None,
-        target: str | None = None,
-        **overrides: Any,
-    ) -> RunResult:
-        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+    def run_case(case: Case, *, check_limits: bool = True) -> CaseOutcome:
         limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        if not check_limits:
+            limits = []
         progress = _Progress(request.config, case.id, fio_session.prepare(case).expected_runtime_s)
         try:
             outcome = fio_session.run(
@@ -162,11 +158,23 @@ def fio_run(
             )
         finally:
             progress.done()
+        remember(outcome)
+        return outcome
+
+    def remember(outcome: CaseOutcome) -> None:
         recorded = request.node.stash.setdefault(outcomes_key, [])
         recorded.append(outcome)
         _record_properties(request.node, outcome, first=len(recorded) == 1)
         request.config.hook.pytest_fioloadgen_result_recorded(outcome=outcome)
-        return outcome.result
+
+    def run(
+        case_or_profile: Case | Profile | str | Path | None = None,
+        workers: int | None = None,
+        target: str | None = None,
+        **overrides: Any,
+    ) -> RunResult:
+        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        return run_case(case).result
 
     return run
 
@@ -223,6 +231,8 @@ def _case_for(
         planning_request,
         workers=workers or 1,
         targets=[target] if target else [plugin.planner.targets[0]],
+        sweep=None,
+        session_sweep=False,
     )
     cases = [c for c in plugin.planner.cases(planning_request) if c.repeat == 0]
     if len(cases) != 1:
