@@ -464,10 +464,56 @@ class BenchmarkSession:
             self._pinned = [self.store.get(run_id) for run_id in baseline.run_ids]
         return self._pinned
 
+    def record_derived(
+        self,
+        case: Case,
+        basis: CaseOutcome,
+        metrics: Mapping[str, float],
+        *,
+        limits: Sequence[Limit] = (),
+        tolerances: Mapping[str, float] | None = None,
+        test_id: str = "",
+        notes: Sequence[str] = (),
+    ) -> CaseOutcome:
+        """Record a figure derived from runs already made (the latency-SLA search's
+        answer) as a run of ``case``: checked against its limits, compared with the
+        history of its own key on ``metrics``, decided once and stored like any run."""
+        result = basis.result
+        for name, value in metrics.items():
+            result = result.with_metric(name, value)
+        profile = basis.profile_as_run
+        key = self.key_of(case, profile)
+        checks = evaluate(result, limits)
+        comparisons = self.compare(key, result, tolerances or {}, metrics=tuple(metrics))
+        verdict = decide(checks, comparisons)
+        identity = _RunIdentity(test_id or case.test, "", {})
+        record = self._record_of(
+            case,
+            profile,
+            basis.record.started_at,
+            identity,
+            status="complete",
+            metrics=dict(result.metrics),
+            notes=tuple(notes),
+            verdict=verdict.status.value,
+            evidence=verdict.evidence(),
+        )
+        if self.store is not None:
+            self.store.record(record)
+        outcome = CaseOutcome(case, result, verdict, record, profile)
+        self.outcomes.append(outcome)
+        return outcome
+
     def compare(
-        self, key: str, result: RunResult, tolerances: Mapping[str, float]
+        self,
+        key: str,
+        result: RunResult,
+        tolerances: Mapping[str, float],
+        *,
+        metrics: Sequence[str] | None = None,
     ) -> tuple[Comparison, ...]:
-        """Every gated metric of this key's samples in the session against the baseline."""
+        """Every gated metric (or ``metrics``) of this key's samples in the session
+        against the baseline."""
         if self.store is None or not self.gating.enabled:
             return ()
         baseline = self.baseline_samples(key)
@@ -475,7 +521,7 @@ class BenchmarkSession:
         samples = [*session_runs, result]
         description = self.gating.describe_baseline(len(baseline))
         comparisons = []
-        for metric in self.gating.metrics:
+        for metric in metrics if metrics is not None else self.gating.metrics:
             if metric not in result.metrics:
                 continue
             current = [r.metrics[metric] for r in samples if metric in r.metrics]

@@ -16,11 +16,11 @@ from importlib.metadata import entry_points
 from .. import __version__
 from ..apiclient import ApiError
 from ..exceptions import FioLoadgenError
-from . import cluster, db, history, jobs, profiles, report, run, status
+from . import cluster, db, history, jobs, power, profiles, report, run, status
 from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles, status, run, jobs, db, history, report, cluster)
+COMMAND_MODULES = (profiles, status, run, jobs, db, history, power, report, cluster)
 #: Entry-point group for command areas outside this package (the results server's
 #: ``serve`` and ``server``): this package never imports them by name.
 COMMAND_ENTRY_POINTS = "fioloadgen.commands"

@@ -23,6 +23,8 @@ from ..exceptions import ConfigError, FioLoadgenError
 from ..fio.results import RunResult
 from ..profiles import Profile
 from ..session import BenchmarkSession, Case, CaseOutcome
+from ..sla import DEFAULT_PROBES, SlaResult
+from ..sla import max_iops_under as search_sla
 from ..store.base import Store
 from .state import FioLoadgenPlugin, outcomes_key, state_key
 
@@ -176,6 +178,37 @@ def fio_run(
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
         return run_case(case).result
 
+    def max_iops_under(
+        p99_ms: float,
+        case_or_profile: Case | Profile | str | Path | None = None,
+        workers: int | None = None,
+        target: str | None = None,
+        *,
+        direction: str = "read",
+        probes: int = DEFAULT_PROBES,
+        **overrides: Any,
+    ) -> SlaResult:
+        """The highest IOPS whose p99 stays under ``p99_ms`` (sla.py): every probe is a
+        recorded run of this test; the answer is metric ``sla_iops`` of a run of its own
+        (test part ``<test>@sla-p99-<p99_ms>ms``), with its thresholds and history."""
+        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        found = search_sla(
+            fio_session,
+            case,
+            p99_ms=p99_ms,
+            direction=direction,
+            probes=probes,
+            limits=limits,
+            tolerances=tolerances,
+            test_id=request.node.nodeid,
+            # Probes overshoot the target on purpose: only the answer is held to limits.
+            run=lambda probe: run_case(probe, check_limits=False),
+        )
+        remember(found.outcome)
+        return found
+
+    run.max_iops_under = max_iops_under  # type: ignore[attr-defined]
     return run
 
 
