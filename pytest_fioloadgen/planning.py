@@ -327,7 +327,7 @@ class Planner:
             alpha=float(table.get("alpha", DEFAULT_ALPHA)),
             min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
-            max_cv=table.get("max_cv"),
+            max_cv=settings.max_cv if settings.max_cv is not None else table.get("max_cv"),
             until_stable=settings.until_stable,
         )
 

@@ -309,6 +309,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "they agree (default: 0; needs --fio-repeat 2 or more)",
         "K",
     ),
+    OptionSpec(
+        "max_cv",
+        "with --fio-repeat: the largest CV (percent) of every gated metric over a case's "
+        "repeats before it is unstable (default: per metric family, or [gating] max_cv)",
+        "PCT",
+    ),
     OptionSpec("prefill", "write each read profile's data set once before it runs", flag=True),
     OptionSpec(
         "read_ceiling",
@@ -437,6 +443,7 @@ class Settings:
     #: None: decided by the repeat count (see confirm_runs).
     confirm: int | None = None
     until_stable: int = 0
+    max_cv: float | None = None
     prefill: bool = False
     read_ceiling: float | None = None
     bmf: Path | None = None
@@ -514,6 +521,7 @@ _CONVERTERS: dict[str, Converter] = {
     "baseline_label": lambda v, w, r: parse_labels(v, w),
     "confirm": lambda v, w, r: _non_negative_int(v[-1], w),
     "until_stable": lambda v, w, r: _non_negative_int(v[-1], w),
+    "max_cv": lambda v, w, r: _positive_float(v[-1], w),
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),

@@ -78,3 +78,15 @@ def test_lint_findings_are_notes_of_every_run_and_cv_is_reported(pytester, profi
     last = max(runs, key=lambda run: run.repeat)
     assert last.evidence["variation"][0]["metric"] == "iops"
     assert last.evidence["variation"][0]["limit_pct"] == 1000
+
+
+def test_max_cv_on_the_command_line_makes_noisy_repeats_unstable(pytester, profile_dir) -> None:
+    args = profile_dir()
+    # No two real runs agree to 0.001%: every repeated case is unstable.
+    result = pytester.runpytest(
+        *FAST, *args, "--fio-repeat", "2", "--fio-max-cv", "0.001", "--fio-store", "none"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*quick-w1-local-r2: unstable: repeats disagree: iops CV *(limit 0.001%)*"]
+    )
