@@ -39,6 +39,7 @@ OVERRIDE_TAGS: dict[str, str] = {
     "size": "sz",
     "runtime": "rt",
     "direct": "",
+    "rate_iops": "ri",
 }
 
 

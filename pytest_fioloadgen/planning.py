@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend, Environment
+from .backends.facts import host_facts
 from .exceptions import ConfigError, StoreError
 from .profiles import (
     OVERRIDABLE_OPTIONS,
@@ -31,6 +32,7 @@ from .profiles import (
     shipped_profiles_dir,
     validate,
 )
+from .profiles.lint import LintContext, blocking, lint
 from .session import BenchmarkSession, Case, git_labels, normalized_overrides
 from .settings import OPTIONS_BY_NAME, Settings
 from .store import Store, default_store_uri, open_store
@@ -39,7 +41,7 @@ from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_M
 from .verdicts.thresholds import Limit, Thresholds, validate_level
 
 #: Keyword arguments of the fio marker that are not profile overrides.
-MARKER_KEYS = ("profile", "workers", "targets", "thresholds")
+MARKER_KEYS = ("profile", "workers", "targets", "thresholds", "sweep")
 
 
 def load_thresholds(settings: Settings) -> Thresholds:
@@ -88,6 +90,10 @@ class CaseRequest:
     thresholds: Mapping[str, Any] | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     base_dir: Path | None = None
+    #: Sweep axes of this request (option -> values), over the session's --fio-sweep.
+    sweep: Mapping[str, Any] | None = None
+    #: False for one ad-hoc run (fio_run("profile")): the session's sweep is for the matrix.
+    session_sweep: bool = True
 
 
 def marker_request(test: str, where: str, kwargs: Mapping[str, Any], base_dir: Path) -> CaseRequest:
@@ -102,6 +108,7 @@ def marker_request(test: str, where: str, kwargs: Mapping[str, Any], base_dir: P
         thresholds=kwargs.get("thresholds"),
         overrides=overrides,
         base_dir=base_dir,
+        sweep=kwargs.get("sweep"),
     )
 
 
@@ -200,24 +207,97 @@ class Planner:
             )
         return normalized_overrides(request.overrides)
 
+    def _sweep(self, request: CaseRequest) -> list[dict[str, str]]:
+        """The sweep points of a request: the product of the session's --fio-sweep axes
+        and the marker's ``sweep={"iodepth": [1, 8]}`` (a marker axis replaces the
+        session's axis of the same option). One empty point without a sweep."""
+        axes = (
+            {option: list(values) for option, values in self.settings.sweep}
+            if request.session_sweep
+            else {}
+        )
+        if request.sweep is not None:
+            if not isinstance(request.sweep, Mapping):
+                raise ConfigError(
+                    f"{request.where}: sweep={request.sweep!r} must map options to value lists"
+                )
+            for option, values in request.sweep.items():
+                listed = [values] if isinstance(values, str | int) else list(values)
+                if option not in OVERRIDABLE_OPTIONS:
+                    raise ConfigError(
+                        f"{request.where}: cannot sweep {option!r} (sweepable:"
+                        f" {', '.join(OVERRIDABLE_OPTIONS)})"
+                    )
+                if not listed or not all(isinstance(v, str | int) for v in listed):
+                    raise ConfigError(
+                        f"{request.where}: sweep {option}={values!r} needs a list of values"
+                    )
+                axes[option] = [str(value).strip() for value in listed]
+        points: list[dict[str, str]] = [{}]
+        for option, values in axes.items():
+            points = [{**point, option: value} for point in points for value in values]
+        return points
+
     def cases(self, request: CaseRequest) -> list[Case]:
-        """Profiles x workers x targets, repeats outermost (A B C A B C: drift over time
-        does not pile onto one case)."""
+        """Profiles x sweep points x workers x targets, repeats outermost (A B C A B C:
+        drift over time does not pile onto one case)."""
         profiles = self.profiles_for(request.profile, request.base_dir)
         workers = self._workers(request)
         targets = self._targets(request)
         overrides = self._overrides(request)
+        points = self._sweep(request)
+        swept = tuple(points[0]) if points else ()
         if request.thresholds is not None:
             validate_level(request.thresholds, f"{request.where} thresholds")
         self.max_workers = max(self.max_workers, *workers)
         repeats = self.settings.repeat
-        return [
-            Case(profile, count, target, repeat, repeats, request.test, overrides)
+        cases = [
+            Case(
+                profile,
+                count,
+                target,
+                repeat,
+                repeats,
+                request.test,
+                normalized_overrides({**dict(overrides), **point}),
+                swept,
+            )
             for repeat in range(repeats)
             for profile in profiles
+            for point in points
             for count in workers
             for target in targets
         ]
+        for case in cases:
+            if case.repeat == 0:
+                self.check_lint(case, request.where)
+        return cases
+
+    def lint_context(self, workers: int) -> LintContext:
+        """What lint knows before anything is deployed: the page cache that serves a local
+        run is this machine's memory; elsewhere it is unknown until the fingerprint."""
+        memory = host_facts()["memory_bytes"] if self.settings.backend == "local" else None
+        return LintContext(workers=workers, memory_bytes=memory, prefill=self.settings.prefill)
+
+    def check_lint(self, case: Case, where: str) -> None:
+        """Lint errors (and warnings under fio_lint_strict) stop a case at collection, with
+        the finding's code and one line; the rest become notes of each run."""
+        profile = case.profile.with_overrides(
+            runtime=self.settings.runtime, size=self.settings.size
+        )
+        if case.overrides:
+            profile = profile.with_overrides(**dict(case.overrides))
+        stopping = blocking(
+            lint(profile, self.lint_context(case.workers)), strict=self.settings.lint_strict
+        )
+        if stopping:
+            strict = " (fio_lint_strict)" if self.settings.lint_strict else ""
+            more = [finding.code for finding in stopping[1:]]
+            rest = f" (+{len(more)} more: {', '.join(more)})" if more else ""
+            raise ConfigError(
+                f"{where}: profile '{case.profile.label}' case {case.id}{strict}:"
+                f" {stopping[0].line()}{rest}"
+            )
 
     def limits_for(
         self, case: Case, inline: Mapping[str, Any] | None = None
@@ -247,6 +327,8 @@ class Planner:
             alpha=float(table.get("alpha", DEFAULT_ALPHA)),
             min_baseline=int(table.get("min_baseline", DEFAULT_MIN_BASELINE)),
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
+            max_cv=settings.max_cv if settings.max_cv is not None else table.get("max_cv"),
+            until_stable=settings.until_stable,
         )
 
     def open_store(self) -> Store | None:
@@ -282,4 +364,6 @@ class Planner:
             session_id=session_id or uuid.uuid4().hex,
             fingerprint_extra=fingerprint_extra,
             allowance=self.allowance,
+            lint_context=self.lint_context(1),
+            lock_dir=settings.rootdir / ".fioloadgen" / "locks",
         )

@@ -6,25 +6,33 @@ server's executor can run cases exactly as the plugin does.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend, Environment, Worker
+from filelock import FileLock
+
+from .backends.base import Backend, Environment, SharesResources, Worker
 from .exceptions import FioLoadgenError, StoreError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
+from .fio.steadystate import steady_state
 from .identity import history_key, override_tags
 from .profiles import NO_ALLOWANCE, OVERRIDABLE_OPTIONS, Allowance, Profile, check_safety
+from .profiles.lint import LintContext, lint, rate_cap_finding
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
 from .verdicts.regression import Comparison, compare
 from .verdicts.status import Status
 from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
+from .verdicts.variation import Variation, variations
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
 UNKNOWN_RUNTIME_S = 300.0
@@ -46,6 +54,9 @@ class Case:
     #: Options this case sets on top of the profile (a marker's, fio_run's, a sweep
     #: point), as (option, value) in a fixed order: part of its id and its history.
     overrides: tuple[tuple[str, str], ...] = ()
+    #: Which of the overrides are sweep axes (--fio-sweep, the marker's sweep=): the
+    #: response curves are drawn along them.
+    swept: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -168,6 +179,10 @@ class BenchmarkSession:
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
     #: What the user explicitly allows profiles beyond file I/O (fio_allow_engines).
     allowance: Allowance = NO_ALLOWANCE
+    #: What profile lint knows of the machine (its findings become each run's notes).
+    lint_context: LintContext = field(default_factory=LintContext)
+    #: Where the cross-process measurement locks live (None: no locking).
+    lock_dir: Path | None = None
     outcomes: list[CaseOutcome] = field(default_factory=list)
     _env: Environment | None = None
     _fingerprint: dict[str, Any] | None = None
@@ -175,6 +190,7 @@ class BenchmarkSession:
     _pinned: list[RunRecord] | None = None
     _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
     _read_ceilings: dict[str, float] = field(default_factory=dict)
+    _locks: dict[str, FileLock] = field(default_factory=dict)
 
     # -- environment ---------------------------------------------------------------
     def environment(self) -> Environment:
@@ -274,12 +290,29 @@ class BenchmarkSession:
         identity = _RunIdentity(test_id, first, dict(labels or {}))
         outcome = self._run_once(case, limits, tolerances, identity, on_progress, 0)
         confirmations = 0
-        # decide() only says suspect while a confirmation run may follow.
-        while outcome.status is Status.SUSPECT:
-            confirmations += 1
-            again = replace(identity, run_id=f"{first}-c{confirmations}" if run_id else "")
-            outcome = self._run_once(case, limits, tolerances, again, on_progress, confirmations)
-        return outcome
+        reruns = 0
+        while True:
+            # decide() only says suspect while a confirmation run may follow.
+            while outcome.status is Status.SUSPECT:
+                confirmations += 1
+                again = replace(identity, run_id=f"{first}-c{confirmations}" if run_id else "")
+                outcome = self._run_once(
+                    case, limits, tolerances, again, on_progress, confirmations
+                )
+            # --fio-until-stable: repeats that disagree get more repeats (Phoronix-style),
+            # each one recorded; the variation is over all of them.
+            if not (
+                outcome.status is Status.UNSTABLE
+                and any(v.exceeds for v in outcome.verdict.variations)
+                and reruns < self.gating.until_stable
+            ):
+                return outcome
+            reruns += 1
+            case = replace(case, repeat=case.repeat + 1)
+            again = replace(identity, run_id=f"{first}-s{reruns}" if run_id else "")
+            outcome = self._run_once(
+                case, limits, tolerances, again, on_progress, 0, stability_rerun=reruns
+            )
 
     def _run_once(
         self,
@@ -289,49 +322,77 @@ class BenchmarkSession:
         identity: _RunIdentity,
         on_progress: ProgressCallback | None,
         confirmation: int,
+        *,
+        stability_rerun: int = 0,
     ) -> CaseOutcome:
         profile = self.prepare(case)
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         profile = self._placed(profile, workers[0])
-        events = env.take_events()
+        events = [*env.target_notes.get(case.target, []), *env.take_events()]
+        events += self.lint_notes(case, profile)
         if confirmation:
             events.append(f"confirmation run {confirmation}")
+        if stability_rerun:
+            events.append(
+                f"stability re-run {stability_rerun} of up to {self.gating.until_stable}"
+                " (--fio-until-stable)"
+            )
         if events:
             profile = replace(profile, notes=(*profile.notes, *events))
-        self._prefill(env, case, profile, workers)
-        expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
-        started = time.time()
-        try:
-            result = self.backend.run_job(
-                env, profile.render(), workers, expected_runtime_s=expected, on_progress=on_progress
-            )
-        except FioLoadgenError as err:
+        # One measurement at a time per device (or backend target), across processes:
+        # pytest-xdist workers would otherwise perturb each other's figures.
+        with self.measurement_lock(env, case.target):
+            self._prefill(env, case, profile, workers)
+            expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
+            started = time.time()
             try:
-                self._record_failure(case, profile, started, str(err), identity)
-            except StoreError as store_error:
-                # The run's own failure is the cause (fio's ENOSPC on a disk the store
-                # shares): show it first, the store's failure after it.
-                err.args = (f"{err}; recording this failure failed too: {store_error}",)
-            raise
+                result = self.backend.run_job(
+                    env,
+                    profile.render(),
+                    workers,
+                    expected_runtime_s=expected,
+                    on_progress=on_progress,
+                )
+            except FioLoadgenError as err:
+                try:
+                    self._record_failure(case, profile, started, str(err), identity)
+                except StoreError as store_error:
+                    # The run's own failure is the cause (fio's ENOSPC on a disk the store
+                    # shares): show it first, the store's failure after it.
+                    err.args = (f"{err}; recording this failure failed too: {store_error}",)
+                raise
+            finished = time.time()
         result = self._with_scaling(case, profile, result)
         checks = evaluate(result, limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
         comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
         cache_note = self._cache_suspicion(case, profile, result)
-        notes = (*profile.notes, *([cache_note] if cache_note else []))
+        capped = rate_cap_finding(profile, [worker.iops for worker in result.workers])
+        settled = steady_state(result.raw)
+        notes = (
+            *profile.notes,
+            *([cache_note] if cache_note else []),
+            *([f"lint {capped.line()}"] if capped else []),
+            *([settled.note()] if settled else []),
+        )
+        spread = self.variation(key, result, window=case.repeats) if final_repeat else ()
+        unsettled = [settled.note()] if settled and not settled.attained else []
         left = self.gating.confirm - confirmation
         if confirmation == 0 and left <= 0 and any(large_change(c) for c in comparisons):
             left = 1  # a change far beyond its tolerance is always run once more
         # Decided here, once: every view renders what is stored with the run.
-        verdict = decide(checks, comparisons, confirmations_left=left)
+        verdict = decide(
+            checks, comparisons, confirmations_left=left, unstable=unsettled, variations=spread
+        )
         record = self._record_of(
             case,
             profile,
             started,
             identity,
             status="complete",
+            finished_at=finished,
             metrics=dict(result.metrics),
             raw=dict(result.raw),
             notes=notes,
@@ -344,6 +405,28 @@ class BenchmarkSession:
         outcome = CaseOutcome(case, result, verdict, record, profile, confirmation, cache_note)
         self.outcomes.append(outcome)
         return outcome
+
+    def measurement_lock(self, env: Environment, target: str) -> AbstractContextManager[Any]:
+        """The lock a run on ``target`` holds while fio runs: one per device for local
+        targets (two directories on one disk share it), one per backend and target
+        otherwise; a file lock, so other processes (pytest-xdist workers, a second
+        pytest) wait for it too."""
+        if self.lock_dir is None:
+            return contextlib.nullcontext()
+        if isinstance(self.backend, SharesResources):
+            resource = self.backend.measurement_resource(env, target)
+        else:
+            resource = f"{self.backend.name}-{target}"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", resource)
+        if name not in self._locks:
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+            self._locks[name] = FileLock(self.lock_dir / f"{name}.lock")
+        return self._locks[name]
+
+    def lint_notes(self, case: Case, profile: Profile) -> list[str]:
+        """Profile lint of the profile as it runs (placed on its worker), as notes."""
+        context = replace(self.lint_context, workers=case.workers, prefill=self.prefill)
+        return [f"lint {finding.line()}" for finding in lint(profile, context)]
 
     def _placed(self, profile: Profile, worker: Worker) -> Profile:
         """The profile where the backend puts the data: the worker's block device, its
@@ -381,10 +464,56 @@ class BenchmarkSession:
             self._pinned = [self.store.get(run_id) for run_id in baseline.run_ids]
         return self._pinned
 
+    def record_derived(
+        self,
+        case: Case,
+        basis: CaseOutcome,
+        metrics: Mapping[str, float],
+        *,
+        limits: Sequence[Limit] = (),
+        tolerances: Mapping[str, float] | None = None,
+        test_id: str = "",
+        notes: Sequence[str] = (),
+    ) -> CaseOutcome:
+        """Record a figure derived from runs already made (the latency-SLA search's
+        answer) as a run of ``case``: checked against its limits, compared with the
+        history of its own key on ``metrics``, decided once and stored like any run."""
+        result = basis.result
+        for name, value in metrics.items():
+            result = result.with_metric(name, value)
+        profile = basis.profile_as_run
+        key = self.key_of(case, profile)
+        checks = evaluate(result, limits)
+        comparisons = self.compare(key, result, tolerances or {}, metrics=tuple(metrics))
+        verdict = decide(checks, comparisons)
+        identity = _RunIdentity(test_id or case.test, "", {})
+        record = self._record_of(
+            case,
+            profile,
+            basis.record.started_at,
+            identity,
+            status="complete",
+            metrics=dict(result.metrics),
+            notes=tuple(notes),
+            verdict=verdict.status.value,
+            evidence=verdict.evidence(),
+        )
+        if self.store is not None:
+            self.store.record(record)
+        outcome = CaseOutcome(case, result, verdict, record, profile)
+        self.outcomes.append(outcome)
+        return outcome
+
     def compare(
-        self, key: str, result: RunResult, tolerances: Mapping[str, float]
+        self,
+        key: str,
+        result: RunResult,
+        tolerances: Mapping[str, float],
+        *,
+        metrics: Sequence[str] | None = None,
     ) -> tuple[Comparison, ...]:
-        """Every gated metric of this key's samples in the session against the baseline."""
+        """Every gated metric (or ``metrics``) of this key's samples in the session
+        against the baseline."""
         if self.store is None or not self.gating.enabled:
             return ()
         baseline = self.baseline_samples(key)
@@ -392,7 +521,7 @@ class BenchmarkSession:
         samples = [*session_runs, result]
         description = self.gating.describe_baseline(len(baseline))
         comparisons = []
-        for metric in self.gating.metrics:
+        for metric in metrics if metrics is not None else self.gating.metrics:
             if metric not in result.metrics:
                 continue
             current = [r.metrics[metric] for r in samples if metric in r.metrics]
@@ -410,6 +539,20 @@ class BenchmarkSession:
                 )
             )
         return tuple(comparisons)
+
+    def variation(self, key: str, result: RunResult, *, window: int) -> tuple[Variation, ...]:
+        """The spread of every gated metric over the last ``window`` runs of ``key`` in
+        this session, ``result`` included: the repeats, or after --fio-until-stable
+        re-runs the latest that many (an outlier run leaves the window as the re-runs
+        agree)."""
+        if window < 2:
+            return ()
+        samples = [o.result.metrics for o in self.outcomes if o.record.history_key == key]
+        samples = samples[-(window - 1) :]
+        if not samples:
+            return ()
+        metrics = [m for m in self.gating.metrics if m in result.metrics]
+        return variations([*samples, result.metrics], metrics, self.gating.max_cv)
 
     # -- prefill and cache sanity ----------------------------------------------------
     def _prefill(
@@ -466,6 +609,7 @@ class BenchmarkSession:
         outcome (status, metrics, verdict...)."""
         fields.setdefault("notes", tuple(profile.notes))
         fields.setdefault("repeat", case.repeat)
+        fields.setdefault("finished_at", time.time())
         return RunRecord(
             run_id=identity.run_id or uuid.uuid4().hex,
             session_id=self.session_id,
@@ -476,7 +620,6 @@ class BenchmarkSession:
             backend=self.backend.name,
             target=case.target,
             started_at=started,
-            finished_at=time.time(),
             labels={**self.labels, **identity.labels},
             fingerprint=self.fingerprint(),
             test_id=identity.test_id,

@@ -20,6 +20,7 @@ from .backends.kubernetes.options import check_dns_label, check_dns_subdomain, c
 from .backends.kubernetes.patching import PodPatch, load_pod_patch
 from .backends.sandbox import SANDBOX_MODES
 from .exceptions import ConfigError
+from .profiles.model import OVERRIDABLE_OPTIONS
 from .profiles.policy import allowed_engines
 
 # fio size syntax: a number with an optional k/m/g/t/p suffix (optionally 'i'/'b').
@@ -207,6 +208,42 @@ def parse_targets(values: list[str], where: str) -> tuple[TargetSpec, ...]:
     return tuple(specs)
 
 
+#: One sweep axis: a profile option and the values the matrix runs it at.
+SweepAxis = tuple[str, tuple[str, ...]]
+
+
+def parse_sweep(values: list[str], where: str, allowed: tuple[str, ...]) -> tuple[SweepAxis, ...]:
+    """``iodepth=1,4,16`` (repeatable) -> (("iodepth", ("1", "4", "16")),). A comma list
+    from the environment or an ini file arrives split: a part without ``=`` continues the
+    axis before it, so ``FIO_SWEEP=iodepth=1,4,16,bs=4k,64k`` means two axes."""
+    axes: dict[str, list[str]] = {}
+    current: str | None = None
+    for value in values:
+        for part in _split(value):
+            option, sep, first = part.partition("=")
+            option = option.strip()
+            if sep:
+                if option not in allowed:
+                    raise ConfigError(
+                        f"{where}: cannot sweep {option!r} (sweepable: {', '.join(allowed)})"
+                    )
+                if option in axes:
+                    raise ConfigError(f"{where}: {option} is swept twice")
+                current = option
+                axes[current] = []
+                part = first
+            if current is None:
+                raise ConfigError(
+                    f"{where}: {value!r} is not OPTION=VALUE,VALUE (like iodepth=1,8)"
+                )
+            if not part.strip():
+                raise ConfigError(f"{where}: empty value in the {current} sweep")
+            if part.strip() in axes[current]:
+                raise ConfigError(f"{where}: {current}={part.strip()} is listed twice")
+            axes[current].append(part.strip())
+    return tuple((option, tuple(points)) for option, points in axes.items())
+
+
 def parse_storage_classes(text: str, where: str) -> tuple[str, ...]:
     names = _split(text)
     for name in names:
@@ -264,10 +301,29 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("size", "override every profile's file size (fio syntax: 64m, 1g)", "SIZE"),
     OptionSpec("repeat", "run every case N times (default: 1)", "N"),
     OptionSpec(
+        "sweep",
+        "add a fio-option axis to the matrix, e.g. iodepth=1,4,16 or bs=4k,64k; repeatable "
+        "(each point is a case with its own id and history)",
+        "OPTION=V,V",
+        repeatable=True,
+    ),
+    OptionSpec(
         "target",
-        "storage target [NAME=]DIR; repeat for several (local: default a temp dir)",
+        "storage target [NAME=]DIR; repeat for several (local: default .fioloadgen/local "
+        "in the rootdir)",
         "[NAME=]DIR",
         repeatable=True,
+    ),
+    OptionSpec(
+        "allow_memory_target",
+        "run on a target that cannot measure a device (tmpfs, ramfs, an overlay on them, or "
+        "a file system refusing O_DIRECT); recorded in every run and shown with its figures",
+        flag=True,
+    ),
+    OptionSpec(
+        "lint_strict",
+        "profile lint warnings are errors (for CI; see fioloadgen profile check)",
+        flag=True,
     ),
     OptionSpec("hosts", "existing fio servers for the static backend", "HOST[:PORT],..."),
     OptionSpec(
@@ -305,6 +361,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "re-run a suspected regression up to K times before failing (default: 1 when "
         "--fio-repeat is 1, else 0)",
         "K",
+    ),
+    OptionSpec(
+        "until_stable",
+        "re-run a case whose repeats vary more than max_cv up to K more times, until "
+        "they agree (default: 0; needs --fio-repeat 2 or more)",
+        "K",
+    ),
+    OptionSpec(
+        "max_cv",
+        "with --fio-repeat: the largest CV (percent) of every gated metric over a case's "
+        "repeats before it is unstable (default: per metric family, or [gating] max_cv)",
+        "PCT",
     ),
     OptionSpec("prefill", "write each read profile's data set once before it runs", flag=True),
     OptionSpec(
@@ -432,7 +500,10 @@ class Settings:
     runtime: int | None = None
     size: str | None = None
     repeat: int = 1
+    sweep: tuple[SweepAxis, ...] = ()
     targets: tuple[TargetSpec, ...] = ()
+    allow_memory_target: bool = False
+    lint_strict: bool = False
     hosts: tuple[str, ...] = ()
     store: str | None = None
     thresholds: Path | None = None
@@ -445,6 +516,8 @@ class Settings:
     baseline_labels: Mapping[str, str] = field(default_factory=dict)
     #: None: decided by the repeat count (see confirm_runs).
     confirm: int | None = None
+    until_stable: int = 0
+    max_cv: float | None = None
     prefill: bool = False
     read_ceiling: float | None = None
     bmf: Path | None = None
@@ -509,7 +582,10 @@ _CONVERTERS: dict[str, Converter] = {
     "runtime": lambda v, w, r: _positive_int(v[-1], w),
     "size": lambda v, w, r: parse_size(v[-1], w),
     "repeat": lambda v, w, r: _positive_int(v[-1], w),
+    "sweep": lambda v, w, r: parse_sweep(v, w, OVERRIDABLE_OPTIONS),
     "target": lambda v, w, r: parse_targets(v, w),
+    "allow_memory_target": lambda v, w, r: parse_bool(v[-1], w),
+    "lint_strict": lambda v, w, r: parse_bool(v[-1], w),
     "hosts": lambda v, w, r: tuple(part for value in v for part in _split(value)),
     "store": lambda v, w, r: v[-1],
     "thresholds": lambda v, w, r: _path(v[-1], r),
@@ -521,6 +597,8 @@ _CONVERTERS: dict[str, Converter] = {
     "baseline_window": lambda v, w, r: _positive_int(v[-1], w),
     "baseline_label": lambda v, w, r: parse_labels(v, w),
     "confirm": lambda v, w, r: _non_negative_int(v[-1], w),
+    "until_stable": lambda v, w, r: _non_negative_int(v[-1], w),
+    "max_cv": lambda v, w, r: _positive_float(v[-1], w),
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),

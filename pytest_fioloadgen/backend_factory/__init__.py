@@ -67,4 +67,7 @@ def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool =
         fio_binary=settings.fio_binary,
         keep=settings.keep,
         sandbox=sandbox,
+        # On the disk the project lives on, not in a temp directory that may be tmpfs.
+        default_dir=settings.rootdir / ".fioloadgen" / "local",
+        allow_memory_target=settings.allow_memory_target,
     )

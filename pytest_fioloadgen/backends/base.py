@@ -45,6 +45,9 @@ class Environment:
     #: What the backend had to do to the environment since the last run (a dead worker
     #: started again, a pod replaced): the session moves these into the next run's notes.
     events: list[str] = field(default_factory=list)
+    #: Notes every run on a target carries (e.g. that it is memory-backed and the user
+    #: allowed it): shown next to its figures in every view.
+    target_notes: dict[str, list[str]] = field(default_factory=dict)
 
     def take_events(self) -> list[str]:
         events, self.events = self.events, []
@@ -91,6 +94,15 @@ class Backend(Protocol):
 
     def fingerprint(self, env: Environment) -> dict[str, Any]:
         """Facts about the environment that make runs comparable (host, fs, versions)."""
+
+
+@runtime_checkable
+class SharesResources(Protocol):
+    """A backend whose targets may share what they measure (local directories on one
+    disk): the name of the resource a run on ``target`` uses, for the session's
+    measurement lock."""
+
+    def measurement_resource(self, env: Environment, target: str) -> str: ...
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ from ..exceptions import BackendError
 from ..fio.runner import WorkerAddress, tail
 from .base import Environment, RunsClientHere, Worker, first_workers
 from .facts import filesystem_of, fio_version, host_facts
+from .medium import Medium, check_target
 from .reaper import Reaper, sweep_stale, write_owner
 from .sandbox import UNCONFINED, Sandbox
 
@@ -177,7 +178,8 @@ class _Server:
 
 @dataclass(frozen=True)
 class LocalTarget:
-    """A storage target on this machine: a name and a base directory (None = temp dir)."""
+    """A storage target on this machine: a name and a base directory (None: the backend's
+    default directory)."""
 
     name: str
     directory: Path | None = None
@@ -197,8 +199,15 @@ class LocalBackend(RunsClientHere):
         keep: bool = False,
         sandbox: Sandbox = UNCONFINED,
         wrap_command: Callable[[list[str]], list[str]] | None = None,
+        default_dir: Path | None = None,
+        allow_memory_target: bool = False,
     ) -> None:
         self._targets = {target.name: target for target in targets}
+        #: Where targets without a directory work (the plugin: .fioloadgen/local in the
+        #: rootdir, on the disk the project lives on; None: the temp directory).
+        self._default_dir = default_dir
+        self._allow_memory = allow_memory_target
+        self._media: dict[str, Medium] = {}
         self.wrap_command = wrap_command
         self._session_id = session_id
         self.fio_binary = fio_binary
@@ -231,15 +240,45 @@ class LocalBackend(RunsClientHere):
                         f"target {name!r}: directory {target.directory} is not writable",
                         setting="target",
                     )
+            if target is not None:
+                self.medium(target)
+
+    def _base_dir(self, target: LocalTarget) -> Path:
+        """The directory a target's session directories go in (created when it is the
+        default one)."""
+        if target.directory is not None:
+            return target.directory
+        if self._default_dir is None:
+            return Path(tempfile.gettempdir())
+        try:
+            self._default_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise BackendError(
+                f"target {target.name!r}: cannot create the default directory"
+                f" {self._default_dir}: {err.strerror} (choose one with --fio-target)",
+                setting="target",
+            ) from err
+        return self._default_dir
+
+    def medium(self, target: LocalTarget) -> Medium:
+        """What the target's data lives on, checked once: a memory-backed file system or
+        one refusing O_DIRECT stops here unless the user opted in (backends/medium.py)."""
+        if target.name not in self._media:
+            self._media[target.name] = check_target(
+                target.name, self._base_dir(target), allow=self._allow_memory
+            )
+        return self._media[target.name]
 
     # -- deploy --------------------------------------------------------------------
     def _session_dir(self, target: LocalTarget) -> Path:
         """A new directory for this session's workers on ``target``, marked as ours and
         watched by the reaper; stale ones of killed sessions are swept first."""
         if target.directory is None:
-            parent = Path(tempfile.gettempdir())
+            parent = self._base_dir(target)
             sweep_stale(parent, f"{SESSION_DIR_PREFIX}{target.name}-*")
-            session_dir = Path(tempfile.mkdtemp(prefix=f"{SESSION_DIR_PREFIX}{target.name}-"))
+            session_dir = Path(
+                tempfile.mkdtemp(prefix=f"{SESSION_DIR_PREFIX}{target.name}-", dir=parent)
+            )
         else:
             if not target.directory.is_dir():
                 raise BackendError(
@@ -317,6 +356,10 @@ class LocalBackend(RunsClientHere):
             raise BackendError(f"local backend has no target named {unknown[0]!r}")
         self.preflight(targets, workers)
         env = Environment(backend=self.name, workers={name: [] for name in targets})
+        for name in targets:
+            medium = self.medium(self._targets[name])
+            if medium.problem:
+                env.target_notes[name] = [medium.note(name)]
         try:
             # Start every server first, then wait for all of them: startup is parallel.
             batch: list[_Server] = []
@@ -417,6 +460,17 @@ class LocalBackend(RunsClientHere):
         )
         return server
 
+    def measurement_resource(self, env: Environment, target: str) -> str:
+        """The device the target's directory is on: two targets on one disk share it."""
+        directory = env.details.get("directories", {}).get(target)
+        try:
+            device = os.stat(directory).st_dev if directory else None
+        except OSError:
+            device = None
+        if device is None:
+            return f"local-{target}"
+        return f"local-dev-{os.major(device)}_{os.minor(device)}"
+
     def client_workdir(self, env: Environment) -> Path | None:
         # Under the first session directory: the reaper removes it with the rest.
         return self._cleanup_dirs[0] if self._cleanup_dirs else None
@@ -488,7 +542,17 @@ class LocalBackend(RunsClientHere):
             "python": platform.python_version(),
             "confinement": {"client": self.sandbox.describe(), "workers": self.sandbox.describe()},
             "targets": {
-                name: {"workers": env.capacity(name), "filesystem": filesystem_of(Path(path))}
+                name: {
+                    "workers": env.capacity(name),
+                    "filesystem": filesystem_of(Path(path)),
+                    # Only a target that cannot measure a device says so: its runs get
+                    # a history of their own, and other targets keep their keys.
+                    **(
+                        {"medium": self._media[name].as_dict(allowed=self._allow_memory)}
+                        if name in self._media and self._media[name].problem
+                        else {}
+                    ),
+                }
                 for name, path in directories.items()
             },
         }

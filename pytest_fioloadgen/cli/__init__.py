@@ -23,6 +23,7 @@ from . import (
     history,
     jobs,
     legacy_forms,
+    power,
     profiles,
     report,
     run,
@@ -31,7 +32,7 @@ from . import (
 from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
-COMMAND_MODULES = (profiles, status, run, jobs, db, history, compare, report, cluster)
+COMMAND_MODULES = (profiles, status, run, jobs, db, history, compare, power, report, cluster)
 #: Entry-point group for command areas outside this package (the results server's
 #: ``serve`` and ``server``): this package never imports them by name.
 COMMAND_ENTRY_POINTS = "fioloadgen.commands"

@@ -17,7 +17,9 @@ from ..profiles import (
     load_profile,
     shipped_profiles_dir,
 )
+from ..profiles.lint import blocking, lint
 from ..profiles.policy import allowed_engines
+from ..settings import parse_bool
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 from .remote_profiles import list_remote, register_remote, show_remote, wants_server
 
@@ -33,9 +35,23 @@ def _check(args: argparse.Namespace) -> int:
     verdicts = check_files(
         [Path(path) for path in args.files], fio_binary=args.fio_binary, allowance=allowance
     )
+    strict = args.strict or parse_bool(os.environ.get("FIO_LINT_STRICT", ""), "FIO_LINT_STRICT")
+    failed = False
     for path, reason in verdicts:
-        print(f"{path}: {'accepted' if reason is None else 'refused: ' + reason}")
-    return EXIT_CHECK_FAILED if any(reason is not None for _path, reason in verdicts) else EXIT_OK
+        if reason is not None:
+            print(f"{path}: refused: {reason}")
+            failed = True
+            continue
+        # Lint: whether the figures will mean anything (profiles/lint.py).
+        findings = lint(load_profile(path))
+        stopping = blocking(findings, strict=strict)
+        failed = failed or bool(stopping)
+        counted = f" ({len(findings)} lint finding(s))" if findings else ""
+        print(f"{path}: {'refused by lint' if stopping else 'accepted'}{counted}")
+        # One verdict line per file; its findings indented below it.
+        for finding in findings:
+            print(f"  {finding.line()}")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
 def _directory(args: argparse.Namespace) -> Path:
@@ -68,7 +84,8 @@ def register(commands: Any) -> None:
     profile = commands.add_parser("profile", help="inspect and check fio job profiles")
     actions = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
     check = actions.add_parser(
-        "check", help="validate job files (fio --parse-only and the safety policy)"
+        "check",
+        help="validate job files (fio --parse-only, the safety policy and profile lint)",
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--fio-binary", default="fio", help="fio executable (default: fio)")
@@ -77,6 +94,11 @@ def register(commands: Any) -> None:
         metavar="ENGINE,...",
         help="network storage engines you trust these profiles to use, e.g. rbd "
         "(default: FIO_ALLOW_ENGINES, else none)",
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="lint warnings refuse the profile too (default: FIO_LINT_STRICT)",
     )
     check.set_defaults(handler=_check)
     listing = actions.add_parser("ls", help="list profiles with their description")

@@ -44,6 +44,8 @@ THROUGHPUT_METRICS: tuple[str, ...] = (
     "write_bw_mib_s",
     "iops_per_worker",
     "scaling_efficiency",
+    # The latency-SLA search's answer (sla.py): highest IOPS whose p99 met its target.
+    "sla_iops",
 )
 LATENCY_METRICS: tuple[str, ...] = tuple(
     f"{direction}_lat_{stat}_ms"

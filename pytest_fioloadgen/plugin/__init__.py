@@ -82,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "fio(profile=None, workers=None, targets=None, thresholds=None, **overrides): "
+        "fio(profile=None, workers=None, targets=None, thresholds=None, sweep=None, **overrides): "
         "configure the fio cases of one test",
     )
     if config.option.help or getattr(config.option, "version", False):

@@ -23,6 +23,8 @@ from ..exceptions import ConfigError, FioLoadgenError
 from ..fio.results import RunResult
 from ..profiles import Profile
 from ..session import BenchmarkSession, Case, CaseOutcome
+from ..sla import DEFAULT_PROBES, SlaResult
+from ..sla import max_iops_under as search_sla
 from ..store.base import Store
 from .state import FioLoadgenPlugin, outcomes_key, state_key
 
@@ -143,14 +145,10 @@ def fio_run(
     marker = request.node.get_closest_marker("fio")
     inline_thresholds = (dict(marker.kwargs) if marker else {}).get("thresholds")
 
-    def run(
-        case_or_profile: Case | Profile | str | Path | None = None,
-        workers: int | None = None,
-        target: str | None = None,
-        **overrides: Any,
-    ) -> RunResult:
-        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+    def run_case(case: Case, *, check_limits: bool = True) -> CaseOutcome:
         limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        if not check_limits:
+            limits = []
         progress = _Progress(request.config, case.id, fio_session.prepare(case).expected_runtime_s)
         try:
             outcome = fio_session.run(
@@ -162,12 +160,55 @@ def fio_run(
             )
         finally:
             progress.done()
+        remember(outcome)
+        return outcome
+
+    def remember(outcome: CaseOutcome) -> None:
         recorded = request.node.stash.setdefault(outcomes_key, [])
         recorded.append(outcome)
         _record_properties(request.node, outcome, first=len(recorded) == 1)
         request.config.hook.pytest_fioloadgen_result_recorded(outcome=outcome)
-        return outcome.result
 
+    def run(
+        case_or_profile: Case | Profile | str | Path | None = None,
+        workers: int | None = None,
+        target: str | None = None,
+        **overrides: Any,
+    ) -> RunResult:
+        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        return run_case(case).result
+
+    def max_iops_under(
+        p99_ms: float,
+        case_or_profile: Case | Profile | str | Path | None = None,
+        workers: int | None = None,
+        target: str | None = None,
+        *,
+        direction: str = "read",
+        probes: int = DEFAULT_PROBES,
+        **overrides: Any,
+    ) -> SlaResult:
+        """The highest IOPS whose p99 stays under ``p99_ms`` (sla.py): every probe is a
+        recorded run of this test; the answer is metric ``sla_iops`` of a run of its own
+        (test part ``<test>@sla-p99-<p99_ms>ms``), with its thresholds and history."""
+        case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        found = search_sla(
+            fio_session,
+            case,
+            p99_ms=p99_ms,
+            direction=direction,
+            probes=probes,
+            limits=limits,
+            tolerances=tolerances,
+            test_id=request.node.nodeid,
+            # Probes overshoot the target on purpose: only the answer is held to limits.
+            run=lambda probe: run_case(probe, check_limits=False),
+        )
+        remember(found.outcome)
+        return found
+
+    run.max_iops_under = max_iops_under  # type: ignore[attr-defined]
     return run
 
 
@@ -223,6 +264,8 @@ def _case_for(
         planning_request,
         workers=workers or 1,
         targets=[target] if target else [plugin.planner.targets[0]],
+        sweep=None,
+        session_sweep=False,
     )
     cases = [c for c in plugin.planner.cases(planning_request) if c.repeat == 0]
     if len(cases) != 1:

@@ -16,6 +16,7 @@ import pytest
 
 from ..backend_factory import target_names
 from ..backends.base import Environment, SupportsPreflight
+from ..backends.medium import OPT_IN
 from ..backends.sandbox import Sandbox
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from ..planning import CaseRequest, Planner, marker_request, named_setting
@@ -27,11 +28,15 @@ from ..report.export import (
     write_json,
 )
 from ..report.html import SPARKLINE_RUNS
+from ..report.repeatability import repeatability_lines
+from ..report.response_curve import curves
 from ..report.terminal import gating_lines, scaling_lines, summary_lines
 from ..session import BenchmarkSession, CaseOutcome
 from ..settings import Settings
-from ..store import RunRecord
+from ..store import RunRecord, default_store_uri
+from ..verdicts.regression import DEFAULT_MIN_BASELINE
 from ..verdicts.thresholds import Thresholds
+from .distributed import REPORT_ATTRIBUTE, is_controller, is_worker, pack, unpack
 
 state_key = pytest.StashKey["FioLoadgenPlugin"]()
 outcomes_key = pytest.StashKey[list[CaseOutcome]]()
@@ -55,6 +60,15 @@ def html_report_requested(config: pytest.Config) -> bool:
     return config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
 
 
+def html_extras_wanted(config: pytest.Config) -> bool:
+    """Per-test extras are attached here: where pytest-html writes the report, or on an
+    xdist worker whose controller does (pytest-html is inactive on workers; the extras
+    travel with the reports)."""
+    if is_worker(config):
+        return bool(getattr(config.option, "htmlpath", None))
+    return html_report_requested(config)
+
+
 class FioLoadgenPlugin:
     """The session's state and the hooks that need it."""
 
@@ -66,6 +80,8 @@ class FioLoadgenPlugin:
         self._session: BenchmarkSession | None = None
         self._setup_error: str | None = None
         self._written: list[Path] = []
+        #: On an xdist controller: the outcomes its workers reported.
+        self._remote: list[CaseOutcome] = []
 
     # -- the benchmark session -----------------------------------------------------
     def benchmark_session(self) -> BenchmarkSession:
@@ -245,12 +261,18 @@ class FioLoadgenPlugin:
         outcomes = item.stash.get(outcomes_key, [])
         if report.when == "call" and outcomes:
             self._attach_html(item, report, outcomes)
+            if is_worker(self.config):
+                setattr(report, REPORT_ATTRIBUTE, pack(outcomes))
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if is_controller(self.config):
+            self._remote += unpack(getattr(report, REPORT_ATTRIBUTE, None))
 
     def _attach_html(
         self, item: pytest.Item, report: pytest.TestReport, outcomes: list[CaseOutcome]
     ) -> None:
-        if not html_report_requested(self.config):
+        if not html_extras_wanted(self.config):
             return
         html_report.attach(report, outcomes, self.history_of)
 
@@ -262,66 +284,110 @@ class FioLoadgenPlugin:
         return store.query(history_key=record.history_key, limit=SPARKLINE_RUNS)
 
     def session_outcomes(self) -> list[CaseOutcome]:
-        return list(self._session.outcomes) if self._session is not None else []
+        """This process's outcomes, or on an xdist controller every worker's, in the
+        order they started."""
+        if self._session is not None and self._session.outcomes:
+            return list(self._session.outcomes)
+        return sorted(self._remote, key=lambda outcome: outcome.record.started_at)
 
     def session_fingerprint(self) -> dict[str, Any] | None:
-        return self._session.known_fingerprint() if self._session is not None else None
+        if self._session is not None and self._session.known_fingerprint() is not None:
+            return self._session.known_fingerprint()
+        outcomes = self.session_outcomes()
+        return dict(outcomes[0].record.fingerprint) if outcomes else None
+
+    def _session_ids(self, outcomes: list[CaseOutcome]) -> str:
+        """The session id, or the xdist workers' (each deployed its own workers)."""
+        if self._session is not None and self._session.outcomes:
+            return self._session.session_id
+        return ",".join(dict.fromkeys(outcome.record.session_id for outcome in outcomes))
 
     # -- end of session -------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        session = self._session
-        if session is None or not session.outcomes:
+        outcomes = self.session_outcomes()
+        if not outcomes or is_worker(self.config):
             return
-        terminalreporter.section("fioloadgen results")
+        session = self._session
         settings = self.settings
+        has_store = session.store is not None if session is not None else settings.store != "none"
+        terminalreporter.section("fioloadgen results")
         lines = summary_lines(
-            session.outcomes,
+            outcomes,
             columns=settings.columns,
             sort=settings.sort,
             group_by=settings.group_by,
         )
-        lines += scaling_lines(session.outcomes)
-        reason = "no history store (--fio-store none)" if session.store is None else ""
-        if self.settings.baseline == "none":
+        lines += scaling_lines(outcomes)
+        reason = "" if has_store else "no history store (--fio-store none)"
+        if settings.baseline == "none":
             reason = "--fio-baseline none"
-        lines += gating_lines(
-            session.outcomes,
-            enabled=session.gating.enabled,
-            reason=reason,
-            min_baseline=session.gating.min_baseline,
+        # The xdist controller has no session of its own: the thresholds file's [gating]
+        # table says when gating starts, as it did on the workers.
+        min_baseline = (
+            session.gating.min_baseline
+            if session is not None
+            else int(self.planner.thresholds.gating.get("min_baseline", DEFAULT_MIN_BASELINE))
         )
-        lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in session.cache_suspects()]
+        lines += gating_lines(
+            outcomes,
+            enabled=has_store and settings.baseline != "none",
+            reason=reason,
+            min_baseline=min_baseline,
+        )
+        if session is not None and session.outcomes:
+            suspects = session.cache_suspects()
+        else:  # the xdist controller: what each worker flagged at run time
+            suspects = [(outcome, outcome.cache_note) for outcome in outcomes if outcome.cache_note]
+        lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in suspects]
+        lines += repeatability_lines(outcomes)
+        lines += [curve.describe() for curve in curves(outcomes)]
+        lines += self._memory_target_lines(outcomes)
         for line in lines:
             terminalreporter.write_line(line)
-        if session.store is not None:
+        if has_store:
+            if session is not None and session.store is not None:
+                uri = session.store.uri
+            else:
+                uri = settings.store or str(default_store_uri(settings.rootdir))
             terminalreporter.write_line(
-                f"{len(session.outcomes)} runs recorded in {session.store.uri} "
-                f"(session {session.session_id})"
+                f"{len(outcomes)} runs recorded in {uri} (session {self._session_ids(outcomes)})"
             )
         for path in self._written:
             terminalreporter.write_line(f"session results written to {path}")
 
+    @staticmethod
+    def _memory_target_lines(outcomes: list[CaseOutcome]) -> list[str]:
+        """Targets that cannot measure a device but were allowed: said next to the table
+        (each of their runs carries the same note)."""
+        notes = {
+            note: None
+            for outcome in outcomes
+            for note in outcome.record.notes
+            if note.endswith(f"run anyway because of {OPT_IN}")
+        }
+        return [f"NOT A DEVICE: {note}" for note in notes]
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        bench = self._session
-        if bench is None:
+        # Under xdist the controller writes the exports, with every worker's runs.
+        outcomes = self.session_outcomes()
+        if not outcomes or is_worker(self.config):
             return
         settings = self.settings
+        labels = self._session.labels if self._session is not None else outcomes[0].record.labels
         if settings.json is not None:
             write_json(
                 settings.json,
                 session_document(
-                    bench.session_id,
-                    bench.outcomes,
-                    labels=bench.labels,
-                    fingerprint=bench.known_fingerprint(),
+                    self._session_ids(outcomes),
+                    outcomes,
+                    labels=labels,
+                    fingerprint=self.session_fingerprint(),
                 ),
             )
             self._written.append(settings.json)
         if settings.bmf is not None:
-            write_json(settings.bmf, bencher_metric_format(bench.outcomes))
+            write_json(settings.bmf, bencher_metric_format(outcomes))
             self._written.append(settings.bmf)
         if settings.github_benchmark is not None:
-            self._written += write_github_action_benchmark(
-                settings.github_benchmark, bench.outcomes
-            )
+            self._written += write_github_action_benchmark(settings.github_benchmark, outcomes)

@@ -59,6 +59,8 @@ OVERRIDABLE_OPTIONS = (
     "rwmixread",
     "ioengine",
     "direct",
+    # The latency-SLA search (sla.py) steps it; a sweep axis too.
+    "rate_iops",
 )
 
 # Everything an override replaces, in every section: a job's own `blocksize=` or `bssplit=`
@@ -73,6 +75,7 @@ _OVERRIDE_FAMILIES: dict[str, frozenset[str]] = {
     "rwmixread": frozenset({"rwmixread", "rwmixwrite"}),
     "ioengine": frozenset({"ioengine"}),
     "direct": frozenset({"direct", "buffered"}),
+    "rate_iops": frozenset({"rate_iops"}),
 }
 
 #: Options that say which files a job uses; a raw-block job uses the device instead.

@@ -17,6 +17,7 @@ from ..session import CaseOutcome
 from ..store.base import RunRecord
 from ..verdicts.status import worst
 from .html import delta_text, number, outcome_html, page_styles, verdict_badge
+from .response_curve import curves_section
 from .summary import environment_facts, session_section
 
 #: Columns added after pytest-html's "Test" column: (key, title). pytest-html takes a
@@ -120,6 +121,7 @@ class HtmlHooks:
             return
         prefix.append(page_styles())
         postfix.append(session_section(outcomes))
+        postfix.append(curves_section(outcomes))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

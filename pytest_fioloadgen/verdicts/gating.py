@@ -10,7 +10,7 @@ site, the results server's UI and API and the CLI all render that stored verdict
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..fio.results import higher_is_better
@@ -28,6 +28,7 @@ from .regression import (
 )
 from .status import Status
 from .thresholds import Check, LimitChecks
+from .variation import Variation, unstable_reasons
 
 #: A change this many tolerances worse than the baseline always gets a confirmation run,
 #: significant or not (a noisy baseline must not wave a -68% run through).
@@ -45,6 +46,11 @@ class GatingPolicy:
     alpha: float = DEFAULT_ALPHA
     min_baseline: int = DEFAULT_MIN_BASELINE
     metrics: tuple[str, ...] = DEFAULT_GATED_METRICS
+    #: The thresholds file's [gating] max_cv: one limit (percent) for every metric, or
+    #: per metric; None: the family defaults (verdicts.variation).
+    max_cv: float | Mapping[str, float] | None = None
+    #: --fio-until-stable: re-runs an unstable case may get.
+    until_stable: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -80,14 +86,19 @@ class Verdict:
     reason: str
     checks: tuple[Check, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
+    #: The spread of each gated metric over the case's repeats (empty for one run).
+    variations: tuple[Variation, ...] = ()
 
     def evidence(self) -> dict[str, Any]:
         """What is stored with the run (RunRecord.evidence) for every view to render."""
-        return {
+        evidence: dict[str, Any] = {
             "reason": self.reason,
             "checks": [check.as_dict() for check in self.checks],
             "comparisons": [comparison.as_dict() for comparison in self.comparisons],
         }
+        if self.variations:
+            evidence["variation"] = [variation.as_dict() for variation in self.variations]
+        return evidence
 
 
 def _comparison_reason(comparison: Comparison) -> str:
@@ -105,13 +116,27 @@ def decide(
     *,
     confirmations_left: int = 0,
     unstable: Sequence[str] = (),
+    variations: Sequence[Variation] = (),
 ) -> Verdict:
     """The status of a run (see verdicts.status for the order), decided once.
 
     ``confirmations_left``: how many confirmation runs may still follow this one; a
     regression with runs left is ``suspect``. ``unstable``: reasons the repeats were too
-    noisy to trust (one per metric over its variation limit).
+    noisy to trust (one per metric over its variation limit), joined by those of
+    ``variations`` (stored as evidence either way).
     """
+    verdict = _decide(
+        checks, comparisons, confirmations_left, [*unstable_reasons(variations), *unstable]
+    )
+    return replace(verdict, variations=tuple(variations))
+
+
+def _decide(
+    checks: LimitChecks,
+    comparisons: Sequence[Comparison],
+    confirmations_left: int,
+    unstable: Sequence[str],
+) -> Verdict:
     compared = tuple(comparisons)
     all_checks = tuple(checks.checks)
     failures = checks.failures
@@ -125,7 +150,7 @@ def decide(
         prefix = "looks worse, confirming" if status is Status.SUSPECT else "worse than baseline"
         return Verdict(status, f"{prefix}: {reason}", all_checks, compared)
     if unstable:
-        reason = "repeats disagree: " + "; ".join(unstable)
+        reason = "; ".join(unstable)
         return Verdict(Status.UNSTABLE, reason, all_checks, compared)
     large = [c for c in compared if large_change(c)]
     if large and confirmations_left > 0:

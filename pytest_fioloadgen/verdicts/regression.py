@@ -230,6 +230,30 @@ def minimum_detectable_effect_pct(
     return float(quantiles * scale * factor / abs(center) * 100.0)
 
 
+def detectable_slowdown_pct(
+    baseline: Sequence[float],
+    current_n: int,
+    tolerance_pct: float,
+    *,
+    alpha: float,
+    power: float = POWER,
+) -> float | None:
+    """The slowdown the gate flags with ``power``: it must be significant (the minimum
+    detectable effect) *and* the median of the current samples must land beyond the
+    tolerance, which a true change exactly at the tolerance does only half the time. The
+    second part uses the standard error of the two medians (sqrt(pi/2) times that of a
+    mean) and the power quantile of Student's t."""
+    effect = minimum_detectable_effect_pct(baseline, current_n, alpha=alpha, power=power)
+    if effect is None:
+        return None
+    count = len(baseline)
+    center = _median(baseline)
+    spread_pct = statistics.stdev(baseline) / abs(center) * 100.0
+    error = spread_pct * math.sqrt(math.pi / 2.0 * (1.0 / current_n + 1.0 / count))
+    margin = float(scipy_stats.t.ppf(power, max(1, count - 1))) * error
+    return max(effect, tolerance_pct + margin)
+
+
 def repeats_needed(
     baseline: Sequence[float], tolerance_pct: float, *, alpha: float, power: float = POWER
 ) -> int | None:

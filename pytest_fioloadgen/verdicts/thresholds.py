@@ -72,6 +72,19 @@ _GATING_SCHEMA: dict[str, Any] = {
             "minItems": 1,
             "uniqueItems": True,
         },
+        # Repeatability: the largest CV (percent) of a metric over a case's repeats.
+        "max_cv": {
+            "oneOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "number", "exclusiveMinimum": 0} for name in METRIC_NAMES
+                    },
+                    "additionalProperties": False,
+                },
+            ]
+        },
     },
     "additionalProperties": False,
 }

@@ -20,9 +20,9 @@ def test_profile_check_prints_one_verdict_per_file(tmp_path, capsys):
     typo = tmp_path / "typo.fio"
     typo.write_text(GOOD + "bogus=1\n")
     status = main(["profile", "check", str(good), str(evil), str(typo), str(tmp_path / "nope.fio")])
-    out = capsys.readouterr().out.splitlines()
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("  ")]
     assert status == 1
-    assert out[0] == f"{good}: accepted"
+    assert out[0] == f"{good}: accepted (1 lint finding(s))"
     assert out[1].startswith(f"{evil}: refused: profile 'evil.fio' line 7: option exec_postrun")
     assert out[2].startswith(f"{typo}: refused: profile 'typo.fio' line 7")
     assert "bogus" in out[2]

@@ -856,12 +856,14 @@ def test_every_shipped_profile_validates_and_follows_the_conventions(name):
     keys = {_o.key for _o in profile.options()}
     assert "group_reporting" not in keys
     assert "directory" not in keys
-    assert "direct" not in keys  # must run on tmpfs too
+    # The storage, not the page cache (DESIGN.md lessons).
+    assert profile.sections[0].get("direct") == "1"
     assert profile.sections[0].name == "global"
     assert profile.sections[0].has("time_based")
     assert profile.sections[0].get("runtime") == "30"
     assert profile.sections[0].get("size") == "256m"
-    assert profile.expected_runtime_s == 30.0
+    assert profile.sections[0].get("ramp_time") == "2"
+    assert profile.expected_runtime_s == 32.0
 
 
 def test_shipped_rate_limited_profile_limits_iops():

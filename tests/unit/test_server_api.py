@@ -253,7 +253,7 @@ def test_submit_queues_a_job(client, auth):
     assert response.status_code == 202
     job = body(response)["data"]
     assert job["status"] == "queued"
-    assert job["expected_runtime"] == 1.0
+    assert job["expected_runtime"] == 3.0  # runtime 1 s + the shipped ramp_time of 2 s
     shown = body(client.get(f"/api/v1/jobs/{job['id']}"))["data"]
     assert shown["title"] == "first" and shown["labels"] == {"ci": "yes"}
     assert shown["run"] is None

@@ -1,0 +1,186 @@
+"""Response curves of swept cases: throughput against latency, one point per queue depth.
+
+A sweep over ``iodepth`` (or ``numjobs``) shows how a target answers more concurrent
+requests: throughput first grows, then flattens while latency keeps growing (Little's
+law: at saturation the mean latency grows with the queue). The **knee** is the last point
+before latency grows faster than throughput: from there on, more queue buys more waiting,
+not more work. Curves are drawn per test, profile, worker count, target and the other
+overrides (a ``bs`` axis makes one curve per block size), from the stored metrics of each
+case (the mean over its repeats).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pygal
+
+from ..session import CaseOutcome
+from .charts import STYLE
+
+#: Axes a response curve is drawn along, in order of preference.
+CURVE_AXES = ("iodepth", "numjobs")
+_AXIS_TAG = {"iodepth": "qd", "numjobs": "nj"}
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One case of the curve (mean over its repeats)."""
+
+    value: str
+    throughput: float
+    mean_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    title: str
+    axis: str
+    unit: str
+    points: tuple[CurvePoint, ...]
+
+    @property
+    def knee(self) -> int | None:
+        """Index of the last point before mean latency grows faster than throughput;
+        None when it never does (the curve has not saturated)."""
+        for index in range(len(self.points) - 1):
+            here, there = self.points[index], self.points[index + 1]
+            if here.throughput <= 0 or here.mean_ms <= 0:
+                continue
+            if there.mean_ms / here.mean_ms > there.throughput / here.throughput:
+                return index
+        return None
+
+    def describe(self) -> str:
+        """One line: the points and the knee (for the terminal and alt text)."""
+        tag = _AXIS_TAG.get(self.axis, self.axis)
+        cells = "  ".join(
+            f"{tag}{p.value} {p.throughput:,.0f} {self.unit} {p.mean_ms:.3f}/{p.p99_ms:.3f} ms"
+            for p in self.points
+        )
+        knee = self.knee
+        where = f"knee at {tag}{self.points[knee].value}" if knee is not None else "no knee"
+        return f"response {self.title}: {cells} ({where})"
+
+
+#: test, profile, workers, target, the other overrides.
+_GroupKey = tuple[str, str, int, str, tuple[tuple[str, str], ...]]
+
+
+def _direction(outcome: CaseOutcome) -> str:
+    metrics = outcome.result.metrics
+    return "read" if metrics.get("read_iops", 0.0) >= metrics.get("write_iops", 0.0) else "write"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def curves(outcomes: Sequence[CaseOutcome]) -> list[Curve]:
+    """Every response curve the outcomes make: cases swept along an axis of CURVE_AXES,
+    grouped by everything else, with at least two points."""
+    groups: dict[_GroupKey, dict[str, list[CaseOutcome]]] = {}
+    axes: dict[_GroupKey, str] = {}
+    for outcome in outcomes:
+        case = outcome.case
+        axis = next((a for a in CURVE_AXES if a in case.swept), None)
+        if axis is None or outcome.record.status != "complete":
+            continue
+        overrides = dict(case.overrides)
+        others = tuple(sorted((k, v) for k, v in overrides.items() if k != axis))
+        key = (case.test, case.profile.name, case.workers, case.target, others)
+        groups.setdefault(key, {}).setdefault(overrides[axis], []).append(outcome)
+        axes[key] = axis
+    found = []
+    for key, by_value in groups.items():
+        if len(by_value) < 2:
+            continue
+        _test, profile, workers, target, others = key
+        first = next(iter(by_value.values()))[0]
+        sequential = first.profile_as_run.is_sequential_read or all(
+            (opts.get("rw") or "read") in ("write",)
+            for _s, opts in first.profile_as_run.effective_job_options()
+        )
+        metric, unit = ("bw_mib_s", "MiB/s") if sequential else ("iops", "IOPS")
+        direction = _direction(first)
+        points = []
+        for value, runs in sorted(by_value.items(), key=lambda item: _numeric(item[0])):
+            points.append(
+                CurvePoint(
+                    value,
+                    _mean([r.result.metrics.get(metric, 0.0) for r in runs]),
+                    _mean([r.result.metrics.get(f"{direction}_lat_mean_ms", 0.0) for r in runs]),
+                    _mean([r.result.metrics.get(f"{direction}_lat_p99_ms", 0.0) for r in runs]),
+                )
+            )
+        extra = "".join(f" {k}={v}" for k, v in others)
+        title = f"{profile}{extra} w{workers} {target}"
+        found.append(Curve(title, axes[key], unit, tuple(points)))
+    return found
+
+
+def _numeric(text: str) -> tuple[float, str]:
+    digits = "".join(ch for ch in text if ch.isdigit() or ch == ".")
+    try:
+        return (float(digits), text)
+    except ValueError:
+        return (0.0, text)
+
+
+def curve_svg(curve: Curve, *, width: int = 520, height: int = 300) -> str:
+    """The curve as inline SVG: mean and p99 latency against throughput, one point per
+    axis value, the knee as a point of its own."""
+    tag = _AXIS_TAG.get(curve.axis, curve.axis)
+    chart = pygal.XY(
+        style=STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        no_prefix=True,
+        explicit_size=True,
+        width=width,
+        height=height,
+        title=f"response curve: {curve.title}",
+        x_title=curve.unit,
+        y_title="latency ms",
+        dots_size=3,
+        print_labels=True,
+        classes=["pygal-chart", "fioloadgen-curve"],
+    )
+
+    def series(attribute: str) -> list[dict[str, object]]:
+        return [
+            {"value": (p.throughput, getattr(p, attribute)), "label": f"{tag}{p.value}"}
+            for p in curve.points
+        ]
+
+    chart.add("mean", series("mean_ms"))
+    chart.add("p99", series("p99_ms"))
+    knee = curve.knee
+    if knee is not None:
+        point = curve.points[knee]
+        chart.add(
+            f"knee ({tag}{point.value})",
+            [{"value": (point.throughput, point.mean_ms), "label": "knee"}],
+            dots_size=7,
+            stroke=False,
+        )
+    svg: str = chart.render(is_unicode=True)
+    return svg
+
+
+def curves_section(outcomes: Sequence[CaseOutcome]) -> str:
+    """The pytest-html summary section with every response curve ('' without sweeps)."""
+    found = curves(outcomes)
+    if not found:
+        return ""
+    parts = ['<div class="fioloadgen-curves"><h2>Response curves</h2>']
+    for curve in found:
+        parts.append(
+            f'<figure title="{html.escape(curve.describe())}">{curve_svg(curve)}'
+            f"<figcaption>{html.escape(curve.describe())}</figcaption></figure>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
