@@ -22,11 +22,13 @@ import json
 from pathlib import Path
 
 def test_sla(fio_run):
-    # The target: three times this disk's queue-depth-1 p99, which a queue of 32 misses
-    # uncapped on any disk that queues (the search must then cap the rate).
+    # The target: four times this disk's queue-depth-1 p99, which a queue of 32 misses
+    # uncapped on any disk that queues (the search must then cap the rate). Eight probes
+    # reach a rate near 1/128 of the uncapped one, where a noisy VM's p99 is back near
+    # the queue-depth-1 figure.
     single = fio_run("rr", iodepth=1)
-    target = 3 * single.read_lat_p99_ms
-    found = fio_run.max_iops_under(p99_ms=target, case_or_profile="rr", probes=5)
+    target = 4 * single.read_lat_p99_ms
+    found = fio_run.max_iops_under(p99_ms=target, case_or_profile="rr", probes=8)
     Path("sla.json").write_text(json.dumps({
         "target": target,
         "iops": found.iops,
