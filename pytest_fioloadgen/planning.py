@@ -361,6 +361,7 @@ class Planner:
             gating=self.gating_policy(store),
             prefill=settings.prefill,
             read_ceiling=settings.read_ceiling,
+            read_probe=settings.read_probe,
             session_id=session_id or uuid.uuid4().hex,
             fingerprint_extra=fingerprint_extra,
             allowance=self.allowance,

@@ -381,6 +381,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "(default: the session's sequential-read figure)",
         "MIB_S",
     ),
+    OptionSpec(
+        "read_probe",
+        "before the first read on a target and worker count, measure its direct-I/O "
+        "sequential read bandwidth with a one-second probe: the ceiling above which a read "
+        "is flagged cache? (default: on)",
+        "on|off",
+    ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
     # -- the session summary (like pytest-benchmark's --benchmark-columns/sort/group-by) ----
     OptionSpec(
@@ -520,6 +527,7 @@ class Settings:
     max_cv: float | None = None
     prefill: bool = False
     read_ceiling: float | None = None
+    read_probe: bool = True
     bmf: Path | None = None
     columns: tuple[str, ...] = DEFAULT_SUMMARY_COLUMNS
     sort: str = "name"
@@ -601,6 +609,7 @@ _CONVERTERS: dict[str, Converter] = {
     "max_cv": lambda v, w, r: _positive_float(v[-1], w),
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
+    "read_probe": lambda v, w, r: parse_bool(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),
     "columns": lambda v, w, r: parse_names(v[-1], w, SUMMARY_COLUMNS),
     "sort": lambda v, w, r: parse_choice(v[-1], w, SUMMARY_SORTS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -11,6 +12,11 @@ from typing import Any
 import pytest
 
 from pytest_fioloadgen.settings import resolve
+
+# The read-ceiling probe costs each pytester session about a second per target and worker
+# count, and this suite runs many short sessions: they skip it unless a test asks for it
+# (tests/plugin/test_read_probe.py proves the cache? flag fires with it).
+os.environ.setdefault("FIO_READ_PROBE", "off")
 
 
 @dataclass

@@ -84,6 +84,7 @@ _FILE_NAMING_OPTIONS = frozenset(
 )
 
 _READ_ONLY_RW = frozenset({"read", "randread"})
+_WRITE_ONLY_RW = frozenset({"write", "randwrite", "trim", "randtrim", "trimwrite"})
 # Options that would make a prefill stop early, skip data or write something else.
 _NOT_FOR_PREFILL = frozenset(
     {
@@ -365,6 +366,14 @@ class Profile:
         """Whether every job only reads (fio's default rw is a sequential read)."""
         return all(
             (options.get("rw") or "read").split(":")[0] in _READ_ONLY_RW
+            for _section, options in self.effective_job_options()
+        )
+
+    @property
+    def reads(self) -> bool:
+        """Whether any job reads (a plain or mixed read; fio's default rw is a read)."""
+        return any(
+            (options.get("rw") or "read").split(":")[0] not in _WRITE_ONLY_RW
             for _section, options in self.effective_job_options()
         )
 

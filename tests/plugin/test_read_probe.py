@@ -1,0 +1,72 @@
+"""The cache? flag fires: a buffered read served by the page cache beats the direct-I/O
+read ceiling a probe measured on the same target, and a direct read of the same data does
+not (pytester, real fio on the local backend's ext4 target)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+INI = """[pytest]
+filterwarnings =
+    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning
+"""
+TEST = "def test_storage(fio_case, fio_run):\n    fio_run(fio_case)\n"
+# invalidate=0 keeps what fio's layout just wrote in the page cache: the buffered reads
+# are then served from memory, the direct ones from the disk.
+READ = """# cached read
+[global]
+ioengine=psync
+size=32m
+runtime=2
+time_based
+ramp_time=1
+invalidate=0
+bs=1m
+direct={direct}
+[rr]
+rw=randread
+"""
+
+
+def run_session(pytester: pytest.Pytester, *extra: str) -> tuple[pytest.RunResult, dict]:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_storage=TEST)
+    directory = pytester.mkdir("myprofiles")
+    (directory / "buffered.fio").write_text(READ.format(direct=0))
+    (directory / "direct.fio").write_text(READ.format(direct=1))
+    result = pytester.runpytest(
+        "--fio-profiles-dir", str(directory), "--fio-store", "none", "--fio-json", "out.json",
+        "-p", "no:cacheprovider", *extra,
+    )  # fmt: skip
+    exported = json.loads((pytester.path / "out.json").read_text())
+    return result, exported
+
+
+def notes_by_case(exported: dict) -> dict[str, list[str]]:
+    return {run["case"]: run["profile"]["notes"] for run in exported["runs"]}
+
+
+def test_a_cached_read_is_flagged_against_the_probed_ceiling(pytester) -> None:
+    result, exported = run_session(pytester, "--fio-read-probe", "on")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["cache? buffered-w1-local: likely cache hit: read * exceeds the direct-I/O probe's *"]
+    )
+    assert "cache? direct-w1-local" not in result.stdout.str()
+    notes = notes_by_case(exported)
+    assert any("likely cache hit" in note for note in notes["buffered-w1-local"])
+    assert not any("likely cache hit" in note for note in notes["direct-w1-local"])
+    by_case = {run["case"]: run for run in exported["runs"]}
+    assert by_case["buffered-w1-local"]["cache_note"]
+    assert not by_case["direct-w1-local"]["cache_note"]
+
+
+def test_without_the_probe_nothing_measures_the_ceiling(pytester) -> None:
+    result, exported = run_session(pytester, "--fio-read-probe", "off")
+    result.assert_outcomes(passed=2)
+    assert "cache?" not in result.stdout.str()
+    assert not any(run["cache_note"] for run in exported["runs"])
