@@ -35,13 +35,14 @@ from .profiles import (
 from .profiles.lint import LintContext, blocking, lint
 from .session import BenchmarkSession, Case, git_labels, normalized_overrides
 from .settings import OPTIONS_BY_NAME, Settings
+from .sla import DEFAULT_PROBES
 from .store import Store, default_store_uri, open_store
 from .verdicts.gating import GatingPolicy
 from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE
 from .verdicts.thresholds import Limit, Thresholds, validate_level
 
 #: Keyword arguments of the fio marker that are not profile overrides.
-MARKER_KEYS = ("profile", "workers", "targets", "thresholds", "sweep")
+MARKER_KEYS = ("profile", "workers", "targets", "thresholds", "sweep", "max_iops_under")
 
 
 def load_thresholds(settings: Settings) -> Thresholds:
@@ -96,9 +97,41 @@ class CaseRequest:
     session_sweep: bool = True
 
 
+#: What the marker's max_iops_under may say, and the type each value must have.
+_SLA_KEYS: dict[str, tuple[type, ...]] = {
+    "p99_ms": (int, float),
+    "direction": (str,),
+    "probes": (int,),
+}
+
+
+def sla_request(where: str, value: Any) -> dict[str, Any] | None:
+    """The marker's ``max_iops_under`` checked: a mapping with a positive ``p99_ms``, and
+    optionally ``direction`` (read or write) and ``probes`` (2 or more)."""
+    if value is None:
+        return None
+    where = f"{where}: max_iops_under"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}={value!r} must be a dict such as {{'p99_ms': 2}}")
+    for key, item in value.items():
+        if key not in _SLA_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(_SLA_KEYS)})")
+        if isinstance(item, bool) or not isinstance(item, _SLA_KEYS[key]):
+            raise ConfigError(f"{where}: {key}={item!r} has the wrong type")
+    p99 = value.get("p99_ms")
+    if p99 is None or p99 <= 0:
+        raise ConfigError(f"{where}: p99_ms must be a positive number of milliseconds")
+    if value.get("direction", "read") not in ("read", "write"):
+        raise ConfigError(f"{where}: direction must be read or write")
+    if value.get("probes", DEFAULT_PROBES) < 2:
+        raise ConfigError(f"{where}: probes must be at least 2")
+    return dict(value)
+
+
 def marker_request(test: str, where: str, kwargs: Mapping[str, Any], base_dir: Path) -> CaseRequest:
     """The request of a test's ``fio`` marker (every other keyword is an override)."""
     overrides = {key: value for key, value in kwargs.items() if key not in MARKER_KEYS}
+    sla_request(where, kwargs.get("max_iops_under"))  # refused at collection, not at run
     return CaseRequest(
         test=test,
         where=where,

@@ -82,8 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "fio(profile=None, workers=None, targets=None, thresholds=None, sweep=None, **overrides): "
-        "configure the fio cases of one test",
+        "fio(profile=None, workers=None, targets=None, thresholds=None, sweep=None, "
+        "max_iops_under=None, **overrides): configure the fio cases of one test "
+        "(max_iops_under={'p99_ms': 2}: fio_run() searches the highest IOPS under that p99)",
     )
     if config.option.help or getattr(config.option, "version", False):
         return

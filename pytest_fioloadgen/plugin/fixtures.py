@@ -21,6 +21,7 @@ import pytest
 from ..backends.base import Environment
 from ..exceptions import ConfigError, FioLoadgenError
 from ..fio.results import RunResult
+from ..planning import sla_request
 from ..profiles import Profile
 from ..session import BenchmarkSession, Case, CaseOutcome
 from ..sla import DEFAULT_PROBES, SlaResult
@@ -143,7 +144,11 @@ def fio_run(
     """
     plugin = _plugin(request.config)
     marker = request.node.get_closest_marker("fio")
-    inline_thresholds = (dict(marker.kwargs) if marker else {}).get("thresholds")
+    marker_kwargs = dict(marker.kwargs) if marker else {}
+    inline_thresholds = marker_kwargs.get("thresholds")
+    marker_sla = sla_request(
+        f"marker fio on {request.node.nodeid}", marker_kwargs.get("max_iops_under")
+    )
 
     def run_case(case: Case, *, check_limits: bool = True) -> CaseOutcome:
         limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
@@ -175,22 +180,36 @@ def fio_run(
         target: str | None = None,
         **overrides: Any,
     ) -> RunResult:
+        if case_or_profile is None and marker_sla is not None:
+            # The marker form: this test's case is a latency-SLA search; the answer's run
+            # (metric sla_iops) is what the test gets.
+            return max_iops_under(None, None, workers, target, **overrides).outcome.result
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
         return run_case(case).result
 
     def max_iops_under(
-        p99_ms: float,
+        p99_ms: float | None = None,
         case_or_profile: Case | Profile | str | Path | None = None,
         workers: int | None = None,
         target: str | None = None,
         *,
-        direction: str = "read",
-        probes: int = DEFAULT_PROBES,
+        direction: str | None = None,
+        probes: int | None = None,
         **overrides: Any,
     ) -> SlaResult:
         """The highest IOPS whose p99 stays under ``p99_ms`` (sla.py): every probe is a
         recorded run of this test; the answer is metric ``sla_iops`` of a run of its own
-        (test part ``<test>@sla-p99-<p99_ms>ms``), with its thresholds and history."""
+        (test part ``<test>@sla-p99-<p99_ms>ms``), with its thresholds and history.
+        What the call leaves out comes from the marker's ``max_iops_under``."""
+        defaults = marker_sla or {}
+        p99_ms = p99_ms if p99_ms is not None else defaults.get("p99_ms")
+        if p99_ms is None:
+            raise ConfigError(
+                f"{request.node.nodeid}: fio_run.max_iops_under() needs p99_ms (or "
+                "@pytest.mark.fio(max_iops_under={'p99_ms': ...}))"
+            )
+        direction = direction or defaults.get("direction", "read")
+        probes = probes or defaults.get("probes", DEFAULT_PROBES)
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
         limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
         found = search_sla(

@@ -182,13 +182,13 @@ class FioLoadgenPlugin:
             metafunc.fixturenames.append("fio_case")
         kwargs = dict(marker.kwargs) if marker else {}
         definition = metafunc.definition
-        request = marker_request(
-            test_part_of(definition),
-            f"marker fio on {definition.name}",
-            kwargs,
-            Path(definition.path).parent,
-        )
         try:
+            request = marker_request(
+                test_part_of(definition),
+                f"marker fio on {definition.name}",
+                kwargs,
+                Path(definition.path).parent,
+            )
             cases = self.planner.cases(request)
             self.deploy_size(self.planner.max_workers)
         except FioLoadgenError as err:

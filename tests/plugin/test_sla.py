@@ -72,3 +72,46 @@ def test_max_iops_under_finds_a_rate_whose_p99_meets_the_target(pytester: pytest
     assert answer.history_key not in {runs[p[4]].history_key for p in probes}
     assert any(note.startswith("latency SLA search: highest read IOPS") for note in answer.notes)
     result.stdout.fnmatch_lines(["test_sla@sla-p99-*  rr-w1-local *"])
+
+
+MARKED = """
+import json
+from pathlib import Path
+
+import pytest
+
+@pytest.mark.fio(profile="rr", max_iops_under={"p99_ms": 10000, "probes": 3})
+def test_marked(fio_case, fio_run):
+    answer = fio_run()
+    Path("answer.json").write_text(json.dumps(answer.metrics))
+"""
+
+
+def test_the_marker_form_makes_fio_run_search(pytester: pytest.Pytester):
+    pytester.makeini(INI)
+    directory = pytester.mkdir("myprofiles")
+    (directory / "rr.fio").write_text(PROFILE)
+    pytester.makepyfile(test_marked=MARKED)
+    result = pytester.runpytest(
+        "--fio-profiles-dir", str(directory), "--fio-store", "h.db", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    answer = json.loads((pytester.path / "answer.json").read_text())
+    # A 10 s target: the uncapped first probe meets it, and it is the answer.
+    assert answer["sla_iops"] == pytest.approx(answer["read_iops"])
+    assert answer["sla_iops"] > 0
+    result.stdout.fnmatch_lines(["test_marked@sla-p99-10000ms  rr-w1-local *"])
+
+
+def test_a_bad_marker_form_is_one_line_at_collection(pytester: pytest.Pytester):
+    pytester.makeini(INI)
+    directory = pytester.mkdir("myprofiles")
+    (directory / "rr.fio").write_text(PROFILE)
+    pytester.makepyfile(test_marked=MARKED.replace('"p99_ms": 10000', '"p99_ms": -1'))
+    result = pytester.runpytest(
+        "--collect-only", "--fio-profiles-dir", str(directory), "-p", "no:cacheprovider"
+    )
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*test_marked.py::test_marked: marker fio on test_marked: max_iops_under: p99_ms must be*"]
+    )
