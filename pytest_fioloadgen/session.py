@@ -209,6 +209,8 @@ class BenchmarkSession:
     lint_context: LintContext = field(default_factory=LintContext)
     #: Where the cross-process measurement locks live (None: no locking).
     lock_dir: Path | None = None
+    #: Notes every run of this session carries (e.g. which pytest-xdist worker ran it).
+    run_notes: tuple[str, ...] = ()
     outcomes: list[CaseOutcome] = field(default_factory=list)
     _env: Environment | None = None
     _fingerprint: dict[str, Any] | None = None
@@ -356,7 +358,7 @@ class BenchmarkSession:
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         profile = self._placed(profile, workers[0])
-        events = [*env.target_notes.get(case.target, []), *env.take_events()]
+        events = [*self.run_notes, *env.target_notes.get(case.target, []), *env.take_events()]
         events += self.lint_notes(case, profile)
         if confirmation:
             events.append(f"confirmation run {confirmation}")

@@ -39,6 +39,25 @@ def is_controller(config: pytest.Config) -> bool:
     return not is_worker(config) and config.pluginmanager.hasplugin("dsession")
 
 
+#: The workerinput key the controller hands its session id to every worker under.
+SESSION_ID_INPUT = "fioloadgen_session_id"
+
+
+def shared_session_id(config: pytest.Config) -> str | None:
+    """On an xdist worker, the session id its controller chose: one pytest invocation is
+    one session in the history, however many workers ran its cases."""
+    workerinput = getattr(config, "workerinput", None)
+    if not isinstance(workerinput, dict):
+        return None
+    value = workerinput.get(SESSION_ID_INPUT)
+    return value if isinstance(value, str) else None
+
+
+def worker_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput.get("workerid", "")) if isinstance(workerinput, dict) else ""
+
+
 def pack(outcomes: Sequence[CaseOutcome]) -> str:
     """Outcomes as one text value a report can carry (compressed: fio's JSON documents
     come along, the controller's charts are drawn from them)."""

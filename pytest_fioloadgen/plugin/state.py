@@ -36,7 +36,16 @@ from ..settings import Settings
 from ..store import RunRecord, default_store_uri
 from ..verdicts.regression import DEFAULT_MIN_BASELINE
 from ..verdicts.thresholds import Thresholds
-from .distributed import REPORT_ATTRIBUTE, is_controller, is_worker, pack, unpack
+from .distributed import (
+    REPORT_ATTRIBUTE,
+    SESSION_ID_INPUT,
+    is_controller,
+    is_worker,
+    pack,
+    shared_session_id,
+    unpack,
+    worker_id,
+)
 
 state_key = pytest.StashKey["FioLoadgenPlugin"]()
 outcomes_key = pytest.StashKey[list[CaseOutcome]]()
@@ -82,6 +91,9 @@ class FioLoadgenPlugin:
         self._written: list[Path] = []
         #: On an xdist controller: the outcomes its workers reported.
         self._remote: list[CaseOutcome] = []
+        #: This invocation's session id; under xdist the controller hands it to every
+        #: worker (pytest_configure_node), so all their runs share it.
+        self.session_id = uuid.uuid4().hex
 
     # -- the benchmark session -----------------------------------------------------
     def benchmark_session(self) -> BenchmarkSession:
@@ -99,10 +111,15 @@ class FioLoadgenPlugin:
     def _create_session(self) -> BenchmarkSession:
         settings = self.settings
         store = self.planner.open_store()
-        session_id = uuid.uuid4().hex
+        shared = shared_session_id(self.config)
+        session_id = shared or self.session_id
+        worker = worker_id(self.config)
+        # Each xdist worker deploys its own fio servers: the backend's own id (lock holder,
+        # resource names) stays unique per worker while the runs share the session id.
+        backend_id = f"{session_id}-{worker}" if shared and worker else session_id
         try:
             backend = self.config.hook.pytest_fioloadgen_make_backend(
-                config=self.config, settings=settings, session_id=session_id
+                config=self.config, settings=settings, session_id=backend_id
             )
 
             def hook_facts(env: Environment) -> Mapping[str, Any]:
@@ -114,6 +131,8 @@ class FioLoadgenPlugin:
             session = self.planner.session(
                 backend=backend, store=store, session_id=session_id, fingerprint_extra=hook_facts
             )
+            if worker:
+                session.run_notes = (f"run by pytest-xdist worker {worker}",)
         except BaseException:
             if store is not None:
                 store.close()
@@ -296,8 +315,13 @@ class FioLoadgenPlugin:
         outcomes = self.session_outcomes()
         return dict(outcomes[0].record.fingerprint) if outcomes else None
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist, on the controller: every worker records under this session id."""
+        node.workerinput[SESSION_ID_INPUT] = self.session_id
+
     def _session_ids(self, outcomes: list[CaseOutcome]) -> str:
-        """The session id, or the xdist workers' (each deployed its own workers)."""
+        """The session id (one, unless runs came from elsewhere)."""
         if self._session is not None and self._session.outcomes:
             return self._session.session_id
         return ",".join(dict.fromkeys(outcome.record.session_id for outcome in outcomes))

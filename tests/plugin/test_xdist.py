@@ -51,13 +51,17 @@ def test_two_xdist_workers_never_measure_at_the_same_time(pytester: pytest.Pytes
     finally:
         store.close()
     assert len(runs) == 4
-    # Both xdist workers ran cases (each deploys its own fio servers: its own session).
-    assert len({run.session_id for run in runs}) == 2
+    # One pytest invocation, one session in the history; both xdist workers ran cases
+    # (each deploys its own fio servers) and each run says which.
+    assert len({run.session_id for run in runs}) == 1
+    ran_by = {note for run in runs for note in run.notes if "pytest-xdist worker" in note}
+    assert ran_by == {"run by pytest-xdist worker gw0", "run by pytest-xdist worker gw1"}
     for before, after in itertools.pairwise(runs):
         assert after.started_at >= before.finished_at, (before.test_id, after.test_id)
     # One summary, on the controller, with every worker's runs.
     out = result.stdout.str()
     assert out.count("fioloadgen results") == 1
     result.stdout.fnmatch_lines(["test_storage  one-w1-local *", "*4 runs recorded in h.db*"])
+    assert f"(session {runs[0].session_id})" in out
     document = json.loads((pytester.path / "session.json").read_text())
     assert len(document["runs"]) == 4
