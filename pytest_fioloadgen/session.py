@@ -44,7 +44,9 @@ from .verdicts.variation import Variation, variations
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
 UNKNOWN_RUNTIME_S = 300.0
 #: The read-ceiling probe: sequential direct reads in 1 MiB blocks at a queue depth most
-#: devices saturate at, bounded by size and time so that it costs about a second.
+#: devices saturate at, for one whole second over a 64 MiB file (time_based: a size-bound
+#: read of 64 MiB is over in ~50 ms, mostly start-up, and reads low). What it measures is
+#: the most the target's direct-I/O path delivers, caches below the page cache included.
 READ_PROBE = """[global]
 ioengine=libaio
 direct=1
@@ -53,6 +55,7 @@ bs=1m
 iodepth=16
 size=64m
 runtime=1
+time_based
 [fioloadgen-read-probe]
 """
 READ_PROBE_RUNTIME_S = 1.0
