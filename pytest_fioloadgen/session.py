@@ -34,6 +34,7 @@ from .profiles import (
     parse_profile,
 )
 from .profiles.lint import LintContext, lint, rate_cap_finding
+from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
 from .verdicts.regression import Comparison, compare
@@ -43,25 +44,6 @@ from .verdicts.variation import Variation, variations
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
 UNKNOWN_RUNTIME_S = 300.0
-#: The read-ceiling probe: sequential direct reads in 1 MiB blocks at a queue depth most
-#: devices saturate at, for one whole second over a 64 MiB file (time_based: a size-bound
-#: read of 64 MiB is over in ~50 ms, mostly start-up, and reads low). What it measures is
-#: the most the target's direct-I/O path delivers, caches below the page cache included.
-READ_PROBE = """[global]
-ioengine=libaio
-direct=1
-rw=read
-bs=1m
-iodepth=16
-size=64m
-runtime=1
-time_based
-[fioloadgen-read-probe]
-"""
-READ_PROBE_RUNTIME_S = 1.0
-#: How far above the probe a read must be to be flagged: a one-second probe is noisy
-#: (IOPS CV reaches 30 % on busy VMs) and random reads never beat sequential ones on media.
-READ_PROBE_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -220,9 +202,11 @@ class BenchmarkSession:
     _deploy_error: FioLoadgenError | None = None
     _pinned: list[RunRecord] | None = None
     _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
-    _read_ceilings: dict[str, float] = field(default_factory=dict)
-    _probed_ceilings: dict[tuple[str, int], float] = field(default_factory=dict)
+    _ceilings: ReadCeilings = field(init=False)
     _locks: dict[str, FileLock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._ceilings = ReadCeilings(configured=self.read_ceiling, probe=self.read_probe)
 
     # -- environment ---------------------------------------------------------------
     def environment(self) -> Environment:
@@ -401,12 +385,14 @@ class BenchmarkSession:
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
         comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
-        cache_note = self._cache_suspicion(case, profile, result)
+        suspicion = self._ceilings.judge(case.target, case.workers, profile, result)
+        cache_note = suspicion.flag
         capped = rate_cap_finding(profile, [worker.iops for worker in result.workers])
         settled = steady_state(result.raw)
         notes = (
             *profile.notes,
             *([cache_note] if cache_note else []),
+            *([suspicion.host_note] if suspicion.host_note else []),
             *([f"lint {capped.line()}"] if capped else []),
             *([settled.note()] if settled else []),
         )
@@ -606,58 +592,30 @@ class BenchmarkSession:
         self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
     ) -> None:
         """Measure what the target can physically read, once per target and worker count,
-        before the first read there: a read beyond it came from a cache, not the device."""
-        probed = (case.target, case.workers)
-        if (
-            not self.read_probe
-            or self.read_ceiling
-            or not profile.reads
-            or probed in self._probed_ceilings
-        ):
+        before the first buffered read there: a read beyond it came from a cache."""
+        if not self._ceilings.wants_probe(case.target, case.workers, profile):
             return
-        probe = self._placed(parse_profile(READ_PROBE, name="fioloadgen-read-probe"), workers[0])
+        probe = self._placed(parse_profile(READ_PROBE, name=READ_PROBE_NAME), workers[0])
         result = self.backend.run_job(
             env, probe.render(), workers, expected_runtime_s=READ_PROBE_RUNTIME_S
         )
-        self._probed_ceilings[probed] = result.metrics.get("read_bw_mib_s", 0.0)
+        self._ceilings.record_probe(case.target, case.workers, result)
 
     def cache_suspects(self) -> list[tuple[CaseOutcome, str]]:
-        """Reads flagged as likely cache hits: at run time, or against a sequential-read
-        ceiling measured later in the session (profiles do not run in that order)."""
+        """Buffered reads flagged as likely cache hits: at run time, or against a
+        sequential-read ceiling measured later in the session (profiles do not run in
+        that order)."""
         suspects = []
         for outcome in self.outcomes:
             note = outcome.cache_note
             if not note and not outcome.profile_as_run.is_sequential_read:
-                note = self._cache_suspicion(outcome.case, outcome.profile_as_run, outcome.result)
+                case = outcome.case
+                note = self._ceilings.judge(
+                    case.target, case.workers, outcome.profile_as_run, outcome.result
+                ).flag
             if note:
                 suspects.append((outcome, note))
         return suspects
-
-    def _cache_suspicion(self, case: Case, profile: Profile, result: RunResult) -> str:
-        """A read faster than the target's sequential-read ceiling likely hit a cache."""
-        read_bw = result.metrics.get("read_bw_mib_s", 0.0)
-        if profile.is_sequential_read:
-            ceiling = self._read_ceilings.get(case.target, 0.0)
-            self._read_ceilings[case.target] = max(ceiling, read_bw)
-            return ""
-        sequential = self._read_ceilings.get(case.target, 0.0)
-        probed = self._probed_ceilings.get((case.target, case.workers), 0.0) * READ_PROBE_MARGIN
-        ceiling = self.read_ceiling or max(sequential, probed)
-        if not ceiling or read_bw <= ceiling:
-            return ""
-        if self.read_ceiling:
-            source = "configured"
-        elif probed >= sequential:
-            source = (
-                f"direct-I/O probe's ({probed / READ_PROBE_MARGIN:.1f} MiB/s x "
-                f"{READ_PROBE_MARGIN:g} margin, {case.workers} worker(s))"
-            )
-        else:
-            source = "this session's sequential read"
-        return (
-            f"likely cache hit: read {read_bw:.1f} MiB/s exceeds the {source} ceiling "
-            f"{ceiling:.1f} MiB/s of target {case.target!r}"
-        )
 
     def _record_of(
         self,

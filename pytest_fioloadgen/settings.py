@@ -377,15 +377,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prefill", "write each read profile's data set once before it runs", flag=True),
     OptionSpec(
         "read_ceiling",
-        "read bandwidth (MiB/s) above which a result is flagged as a likely cache hit "
-        "(default: the session's sequential-read figure)",
+        "read bandwidth (MiB/s) above which a buffered read is flagged as a likely cache "
+        "hit (default: the session's sequential-read figure)",
         "MIB_S",
     ),
     OptionSpec(
         "read_probe",
-        "before the first read on a target and worker count, measure its direct-I/O "
-        "sequential read bandwidth with a one-second probe: the ceiling above which a read "
-        "is flagged cache? (default: on)",
+        "before the first buffered read on a target and worker count, measure its "
+        "direct-I/O sequential read bandwidth with a one-second probe: the ceiling above "
+        "which a buffered read is flagged cache? (direct reads never are; default: on)",
         "on|off",
     ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),

@@ -378,6 +378,21 @@ class Profile:
         )
 
     @property
+    def reads_buffered(self) -> bool:
+        """Whether any job reads through the page cache: fio reads buffered unless
+        ``direct`` is set or its inverse ``buffered`` cleared, the one given last winning
+        (globals first, then the job's own lines)."""
+        direct, rw = False, "read"  # fio's defaults
+        for section in self.sections:
+            job_direct = _direct_after(section.options, direct)
+            job_rw = section.get("rw") or rw
+            if section.is_global:
+                direct, rw = job_direct, job_rw
+            elif job_rw.split(":")[0] not in _WRITE_ONLY_RW and not job_direct:
+                return True
+        return False
+
+    @property
     def is_sequential_read(self) -> bool:
         """Whether every job is a plain sequential read: the session's read ceiling."""
         return all(
@@ -485,6 +500,17 @@ def _is_set(options: Mapping[str, str | None], key: str) -> bool:
         return False
     value = options[key]
     return value is None or value.strip() not in ("0", "false")
+
+
+def _direct_after(options: Sequence[Option], direct: bool) -> bool:
+    """Whether I/O is direct after ``options``, starting from ``direct``."""
+    for option in options:
+        key = _canonical(option.key)
+        if key in ("direct", "buffered"):
+            value = option.value
+            truthy = value is None or value.strip().lower() not in ("0", "false")
+            direct = truthy if key == "direct" else not truthy
+    return direct
 
 
 def _job_duration_s(options: Mapping[str, str | None]) -> float | None:
