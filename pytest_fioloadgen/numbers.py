@@ -78,3 +78,16 @@ def plain(name: str, value: float | None) -> str:
 def p_value(value: float) -> str:
     """A p-value: 3 significant digits down to 0.0001, below that "<0.0001"."""
     return "<0.0001" if value < 0.0001 else sig3(value)
+
+
+#: Binary prefixes for byte counts.
+_BYTE_UNITS = ((1024.0**4, "TiB"), (1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
+
+
+def human_bytes(count: float) -> str:
+    """A byte count in the binary unit that keeps 1-3 integer digits: 21474836480 ->
+    20.0 GiB, 4096 -> 4.00 KiB, 512 -> 512 B."""
+    for scale, unit in _BYTE_UNITS:
+        if abs(count) >= scale * 0.9995:
+            return f"{sig3(count / scale)} {unit}"
+    return f"{sig3(count)} B"

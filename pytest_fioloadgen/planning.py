@@ -13,6 +13,7 @@ job is judged exactly like ``pytest -m benchmark``.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any
 
 from .backends.base import Backend, Environment
 from .backends.facts import host_facts
-from .exceptions import ConfigError, StoreError
+from .backends.sandbox import UNCONFINED, Sandbox
+from .exceptions import ConfigError, FioLoadgenError, StoreError
 from .profiles import (
     OVERRIDABLE_OPTIONS,
     Allowance,
@@ -32,7 +34,9 @@ from .profiles import (
     shipped_profiles_dir,
     validate,
 )
+from .profiles.caps import DEFAULT_CAPS, Caps, check_caps, parse_caps
 from .profiles.lint import LintContext, blocking, lint
+from .profiles.model import allowed_variables
 from .session import BenchmarkSession, Case, git_labels, normalized_overrides
 from .settings import OPTIONS_BY_NAME, Settings
 from .sla import DEFAULT_PROBES
@@ -56,6 +60,16 @@ def load_thresholds(settings: Settings) -> Thresholds:
     if default.is_file():
         return Thresholds.load(default, display=str(default.relative_to(settings.rootdir)))
     return Thresholds.empty()
+
+
+def caps_of(settings: Settings, thresholds: Thresholds) -> Caps:
+    """The resource caps in force: the defaults, the thresholds file's [caps] table over
+    them, --fio-caps (ini, env) over that, key by key."""
+    caps = DEFAULT_CAPS
+    if thresholds.caps:
+        where = f"thresholds file {thresholds.source} [caps]"
+        caps = caps.with_values(parse_caps(thresholds.caps, where), where)
+    return caps.with_values(settings.caps, settings.source_of("caps"))
 
 
 def named_setting(settings: Settings, setting: str | None, err: Exception) -> str:
@@ -155,16 +169,30 @@ class Planner:
         *,
         targets: Sequence[str],
         allowance: Allowance | None = None,
+        sandbox: Sandbox | Callable[[], Sandbox] = UNCONFINED,
     ) -> None:
         self.settings = settings
         self.thresholds = thresholds
         self.targets = list(targets)
         #: Only the user's own settings (ini, env, command line) can allow more engines.
         self.allowance = allowance or Allowance(engines=settings.allow_engines)
+        self._sandbox = sandbox
+        #: What one profile may take of the machine (--fio-caps, [caps]).
+        self.caps = caps_of(settings, thresholds)
+        #: The variables profiles may name as ${VAR} (--fio-env), read once.
+        self.variables = allowed_variables(settings.env_vars, os.environ)
         self._validated: dict[str, Profile] = {}
         self._thresholds_checked = False
         #: The largest worker count any planned case needs (the deploy size).
         self.max_workers = settings.max_workers
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """Where fio --parse-only runs (the sandbox the backend's fio processes run in),
+        chosen when first needed: a pytest run without fio tests never probes bwrap."""
+        if not isinstance(self._sandbox, Sandbox):
+            self._sandbox = self._sandbox()
+        return self._sandbox
 
     @property
     def profiles_dir(self) -> Path:
@@ -175,14 +203,17 @@ class Planner:
         key = f"{profile.source}:{profile.content_hash}"
         if key not in self._validated:
             self._validated[key] = validate(
-                profile, fio_binary=self.settings.fio_binary, allowance=self.allowance
+                profile,
+                fio_binary=self.settings.fio_binary,
+                allowance=self.allowance,
+                sandbox=self.sandbox,
             )
         return self._validated[key]
 
     def profiles_for(self, spec: Any, base_dir: Path | None = None) -> list[Profile]:
         """Profiles by name, glob, ``.fio`` path or object; None: the session's selection."""
         if spec is None:
-            chosen = select_profiles(self.profiles_dir, self.settings.profiles)
+            chosen = select_profiles(self.profiles_dir, self.settings.profiles, env=self.variables)
         else:
             items = [spec] if isinstance(spec, str | Path | Profile) else list(spec)
             chosen = []
@@ -193,9 +224,9 @@ class Planner:
                     path = Path(item)
                     if not path.is_absolute() and base_dir is not None:
                         path = base_dir / path
-                    chosen.append(load_profile(path))
+                    chosen.append(load_profile(path, env=self.variables))
                 else:
-                    chosen += select_profiles(self.profiles_dir, str(item))
+                    chosen += select_profiles(self.profiles_dir, str(item), env=self.variables)
         if not self._thresholds_checked:
             known = set(discover_profiles(self.profiles_dir)) | {p.name for p in chosen}
             self.thresholds.check_profiles(known)
@@ -303,8 +334,25 @@ class Planner:
         ]
         for case in cases:
             if case.repeat == 0:
+                self.check_caps(case, request.where)
                 self.check_lint(case, request.where)
         return cases
+
+    def check_caps(self, case: Case, where: str) -> None:
+        """A case beyond a resource cap (--fio-caps) stops at collection, in one line."""
+        try:
+            check_caps(self.as_run(case), self.caps)
+        except FioLoadgenError as err:
+            raise ConfigError(f"{where}: case {case.id}: {err}") from err
+
+    def as_run(self, case: Case) -> Profile:
+        """The case's profile with the session's and the case's overrides, as it runs."""
+        profile = case.profile.with_overrides(
+            runtime=self.settings.runtime, size=self.settings.size
+        )
+        if case.overrides:
+            profile = profile.with_overrides(**dict(case.overrides))
+        return profile
 
     def lint_context(self, workers: int) -> LintContext:
         """What lint knows before anything is deployed: the page cache that serves a local
@@ -315,11 +363,7 @@ class Planner:
     def check_lint(self, case: Case, where: str) -> None:
         """Lint errors (and warnings under fio_lint_strict) stop a case at collection, with
         the finding's code and one line; the rest become notes of each run."""
-        profile = case.profile.with_overrides(
-            runtime=self.settings.runtime, size=self.settings.size
-        )
-        if case.overrides:
-            profile = profile.with_overrides(**dict(case.overrides))
+        profile = self.as_run(case)
         stopping = blocking(
             lint(profile, self.lint_context(case.workers)), strict=self.settings.lint_strict
         )
@@ -398,6 +442,7 @@ class Planner:
             session_id=session_id or uuid.uuid4().hex,
             fingerprint_extra=fingerprint_extra,
             allowance=self.allowance,
+            caps=self.caps,
             lint_context=self.lint_context(1),
             lock_dir=settings.rootdir / ".fioloadgen" / "locks",
         )

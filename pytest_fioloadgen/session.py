@@ -19,7 +19,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from .backends.base import Backend, Environment, SharesResources, Worker
+from .backends.base import Backend, Environment, KnowsFreeSpace, SharesResources, Worker
 from .exceptions import FioLoadgenError, StoreError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
@@ -33,7 +33,9 @@ from .profiles import (
     check_safety,
     parse_profile,
 )
+from .profiles.caps import DEFAULT_CAPS, Caps, check_caps, check_disk
 from .profiles.lint import LintContext, lint, rate_cap_finding
+from .profiles.model import scrubbed
 from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
@@ -190,6 +192,9 @@ class BenchmarkSession:
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
     #: What the user explicitly allows profiles beyond file I/O (fio_allow_engines).
     allowance: Allowance = NO_ALLOWANCE
+    #: How much of the machine a profile may take (--fio-caps): checked on every case as
+    #: it will run; the hang timeout follows the time cap.
+    caps: Caps = DEFAULT_CAPS
     #: What profile lint knows of the machine (its findings become each run's notes).
     lint_context: LintContext = field(default_factory=LintContext)
     #: Where the cross-process measurement locks live (None: no locking).
@@ -276,7 +281,35 @@ class BenchmarkSession:
         if effective:
             profile = profile.with_overrides(**effective)
         check_safety(profile, self.allowance)
+        check_caps(profile, self.caps)
         return profile
+
+    def check_space(self, env: Environment, case: Case, profile: Profile) -> None:
+        """Refuse a case whose files would leave the target's file system with less than
+        the disk margin free (where the backend knows the target's file system)."""
+        if not isinstance(self.backend, KnowsFreeSpace):
+            return
+        space = self.backend.free_space(env, case.target)
+        if space is None:
+            return
+        check_disk(
+            profile,
+            self.caps,
+            workers=case.workers,
+            target=f"'{case.target}' ({space.path})",
+            free=space.free,
+            total=space.total,
+            reusable=space.used,
+        )
+
+    def hang_timeout_base_s(self, profile: Profile) -> float:
+        """The runtime the runner's hang timeout adds its slack to: what the profile asks
+        for (startdelay + ramp_time + runtime), or UNKNOWN_RUNTIME_S for a size-bound
+        profile, never beyond the time cap."""
+        expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
+        if self.caps.time_s is not None:
+            expected = min(expected, self.caps.time_s)
+        return expected
 
     def run(
         self,
@@ -345,6 +378,7 @@ class BenchmarkSession:
         env = self.environment()
         workers = self.backend.resolve(env, case.target, case.workers)
         profile = self._placed(profile, workers[0])
+        self.check_space(env, case, profile)
         events = [*self.run_notes, *env.target_notes.get(case.target, []), *env.take_events()]
         events += self.lint_notes(case, profile)
         if confirmation:
@@ -361,7 +395,7 @@ class BenchmarkSession:
         with self.measurement_lock(env, case.target):
             self._prefill(env, case, profile, workers)
             self._probe_read_ceiling(env, case, profile, workers)
-            expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
+            expected = self.hang_timeout_base_s(profile)
             started = time.time()
             try:
                 result = self.backend.run_job(
@@ -630,12 +664,17 @@ class BenchmarkSession:
         fields.setdefault("notes", tuple(profile.notes))
         fields.setdefault("repeat", case.repeat)
         fields.setdefault("finished_at", time.time())
+        # No allowed variable's value reaches a record: the profile is stored as written
+        # (${VAR}), and fio's echo of it (job options, errors, notes) scrubbed.
+        for name in ("raw", "error", "notes"):
+            if name in fields:
+                fields[name] = scrubbed(fields[name], profile.variables)
         return RunRecord(
             run_id=identity.run_id or uuid.uuid4().hex,
             session_id=self.session_id,
             profile_name=case.profile.name,
             profile_hash=profile.content_hash,
-            profile_text=profile.render(),
+            profile_text=profile.stored_text(),
             workers=case.workers,
             backend=self.backend.name,
             target=case.target,

@@ -20,6 +20,7 @@ from .backends.kubernetes.options import check_dns_label, check_dns_subdomain, c
 from .backends.kubernetes.patching import PodPatch, load_pod_patch
 from .backends.sandbox import SANDBOX_MODES
 from .exceptions import ConfigError
+from .profiles.caps import parse_caps
 from .profiles.model import OVERRIDABLE_OPTIONS
 from .profiles.policy import allowed_engines
 
@@ -28,6 +29,7 @@ _SIZE = re.compile(r"^\d+(\.\d+)?([kmgtp]i?b?)?$|^\d+%$", re.IGNORECASE)
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 #: Columns of the session summary (--fio-columns), in their default order: the case is
 #: always shown. "iops" is the median of the repeats with their min-max range.
@@ -244,6 +246,15 @@ def parse_sweep(values: list[str], where: str, allowed: tuple[str, ...]) -> tupl
     return tuple((option, tuple(points)) for option, points in axes.items())
 
 
+def parse_variable_names(values: list[str], where: str) -> tuple[str, ...]:
+    """Environment variable names (``--fio-env VAR``, repeatable or a comma list)."""
+    names = tuple(dict.fromkeys(part for value in values for part in _split(value)))
+    for name in names:
+        if not _VARIABLE_NAME.match(name):
+            raise ConfigError(f"{where}: {name!r} is not an environment variable name")
+    return names
+
+
 def parse_storage_classes(text: str, where: str) -> tuple[str, ...]:
     names = _split(text)
     for name in names:
@@ -419,6 +430,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "ENGINE,...",
     ),
     OptionSpec(
+        "env",
+        "an environment variable profiles may name as ${VAR}; repeatable (any other ${VAR} "
+        "is refused; stored profiles keep ${VAR}, never its value)",
+        "VAR",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "caps",
+        "raise (or lift with none) what one profile may take: numjobs=64, memory=1g (I/O "
+        "buffers per worker), time=1h (startdelay+ramp_time+runtime), disk_margin=10% "
+        "(free space kept on a local target); repeatable; also [caps] in the thresholds file",
+        "KEY=VALUE,...",
+        repeatable=True,
+    ),
+    OptionSpec(
         "github_benchmark",
         "write github-action-benchmark customBiggerIsBetter/customSmallerIsBetter JSON "
         "files into DIR",
@@ -535,6 +561,10 @@ class Settings:
     github_benchmark: Path | None = None
     sandbox: str = "auto"
     allow_engines: tuple[str, ...] = ()
+    #: Environment variables profiles may name as ${VAR} (--fio-env).
+    env_vars: tuple[str, ...] = ()
+    #: Resource caps set by --fio-caps (key -> value, None: lifted); see profiles/caps.py.
+    caps: Mapping[str, Any] = field(default_factory=dict)
     namespace: str = "fio"
     storageclasses: tuple[str, ...] = ()
     image: str | None = None
@@ -616,6 +646,8 @@ _CONVERTERS: dict[str, Converter] = {
     "group_by": lambda v, w, r: parse_names(v[-1], w, SUMMARY_GROUPS),
     "sandbox": lambda v, w, r: parse_choice(v[-1], w, SANDBOX_MODES),
     "allow_engines": lambda v, w, r: allowed_engines(_split(v[-1]), w),
+    "env": lambda v, w, r: parse_variable_names(v, w),
+    "caps": lambda v, w, r: parse_caps(v, w),
     "github_benchmark": lambda v, w, r: _path(v[-1], r),
     "namespace": lambda v, w, r: check_dns_label(v[-1], f"{w}: namespace"),
     "storageclass": lambda v, w, r: parse_storage_classes(v[-1], w),
@@ -646,6 +678,7 @@ _FIELD = {
     "baseline_label": "baseline_labels",
     "storageclass": "storageclasses",
     "existing_pvc": "existing_pvcs",
+    "env": "env_vars",
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import bottle
 
 import pytest_fioloadgen
+from pytest_fioloadgen.backend_factory import sandbox_of
 from pytest_fioloadgen.profiles import shipped_profiles_dir
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
@@ -42,8 +43,12 @@ def build_context(config: ServerConfig) -> ServerContext:
     jobs = JobDB(config.db_path)
     store = open_store(config.store_uri, rootdir=config.settings.rootdir)
     profiles_dir = config.settings.profiles_dir or shipped_profiles_dir()
-    profiles = ProfileRepository(profiles_dir, jobs, fio_binary=config.settings.fio_binary)
-    executor = Executor(config, jobs, store)
+    # Every fio process of the server (jobs, --parse-only of added profiles) is confined.
+    sandbox = sandbox_of(config.settings, require=True)
+    profiles = ProfileRepository(
+        profiles_dir, jobs, fio_binary=config.settings.fio_binary, sandbox=sandbox
+    )
+    executor = Executor(config, jobs, store, sandbox=sandbox)
     limits = config.settings.thresholds
     thresholds = Thresholds.load(limits) if limits is not None else None
     return ServerContext(config, token, jobs, store, profiles, executor, thresholds=thresholds)

@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 
-from pytest_fioloadgen.backend_factory import make_backend, target_names
+from pytest_fioloadgen.backend_factory import make_backend, sandbox_of, target_names
+from pytest_fioloadgen.backends.sandbox import Sandbox
 from pytest_fioloadgen.identity import JOB_TEST
 from pytest_fioloadgen.planning import CaseRequest, Planner, load_thresholds
 from pytest_fioloadgen.profiles import parse_profile
@@ -37,12 +38,20 @@ KEEP_OUTCOMES = 64
 
 
 class Executor:
-    def __init__(self, config: ServerConfig, jobs: JobDB, store: Store) -> None:
+    def __init__(
+        self, config: ServerConfig, jobs: JobDB, store: Store, *, sandbox: Sandbox | None = None
+    ) -> None:
         self.config = config
         self.jobs = jobs
         self.store = store
         settings = config.settings
-        self.planner = Planner(settings, load_thresholds(settings), targets=target_names(settings))
+        self.planner = Planner(
+            settings,
+            load_thresholds(settings),
+            targets=target_names(settings),
+            # The server runs profiles sent over its API: fio --parse-only confined too.
+            sandbox=sandbox or (lambda: sandbox_of(settings, require=True)),
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

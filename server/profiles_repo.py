@@ -8,17 +8,20 @@ are a short, path-free alphabet.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_fioloadgen.backends.sandbox import UNCONFINED, Sandbox
 from pytest_fioloadgen.exceptions import ProfileError
 from pytest_fioloadgen.profiles import (
     Profile,
     check_safety,
     discover_profiles,
     parse_profile,
+    read_profile_text,
     validate,
 )
 
@@ -55,17 +58,26 @@ class ProfileEntry:
 
 
 class ProfileRepository:
-    def __init__(self, directory: Path, db: JobDB, *, fio_binary: str = "fio") -> None:
+    def __init__(
+        self, directory: Path, db: JobDB, *, fio_binary: str = "fio", sandbox: Sandbox = UNCONFINED
+    ) -> None:
         self.directory = directory
         self.db = db
         self.fio_binary = fio_binary
+        self.sandbox = sandbox
 
     def _shipped(self) -> dict[str, str]:
         try:
             found = discover_profiles(self.directory)
         except ProfileError:
             return {}
-        return {name: path.read_text(encoding="utf-8") for name, path in found.items()}
+        texts = {}
+        for name, path in found.items():
+            # A regular file inside the directory only: a link out of it (to
+            # /proc/self/environ) is not served.
+            with contextlib.suppress(ProfileError):
+                texts[name] = read_profile_text(path, self.directory)
+        return texts
 
     def all(self) -> dict[str, ProfileEntry]:
         entries: dict[str, ProfileEntry] = {}
@@ -91,7 +103,7 @@ class ProfileRepository:
         no second fio process.
         """
         _check_size(name, text)
-        return _validated(name, text, self.fio_binary)
+        return _validated(name, text, self.fio_binary, self.sandbox)
 
     def check_policy(self, name: str, text: str) -> Profile:
         """Parse and apply the safety policy only (no fio process); JobError 400 says why."""
@@ -128,10 +140,12 @@ def _check_size(name: str, text: str) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _validated(name: str, text: str, fio_binary: str) -> Profile:
+def _validated(name: str, text: str, fio_binary: str, sandbox: Sandbox) -> Profile:
     # Only accepted profiles are cached (an exception is never cached): Profile is frozen.
     try:
-        return validate(parse_profile(text, name=name, env={}), fio_binary=fio_binary)
+        return validate(
+            parse_profile(text, name=name, env={}), fio_binary=fio_binary, sandbox=sandbox
+        )
     except ProfileError as err:
         raise JobError(str(err), 400) from err
 

@@ -3,11 +3,12 @@ results server, so ``--fio-backend`` means the same thing everywhere."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..backends.base import Backend
 from ..backends.local import LocalBackend, LocalTarget
-from ..backends.sandbox import Sandbox, choose_sandbox
+from ..backends.sandbox import ENGINE_FILES, Sandbox, choose_sandbox, in_ci
 from ..backends.static import StaticBackend, StaticTarget, parse_host
 from ..exceptions import ConfigError
 from ..settings import Settings, TargetSpec
@@ -29,10 +30,19 @@ def target_names(settings: Settings) -> list[str]:
 
 
 def sandbox_of(settings: Settings, *, require: bool = False) -> Sandbox:
-    """The sandbox --fio-sandbox asks for; ``require`` (the results server's executor,
-    which always confines) turns auto into bwrap."""
+    """The sandbox --fio-sandbox asks for, for every fio process (servers, clients,
+    --parse-only); ``require`` (the results server, which always confines) turns it into
+    bwrap. In CI (``CI`` set) auto never falls back to unconfined. An allowed network
+    engine's configuration (/etc/ceph for rbd) is readable inside."""
     mode = "bwrap" if require else settings.sandbox
-    return choose_sandbox(mode, where=settings.source_of("sandbox"))
+    readable = [path for engine in settings.allow_engines for path in ENGINE_FILES.get(engine, ())]
+    where = settings.source_of("sandbox")
+    return choose_sandbox(
+        mode,
+        where="--fio-sandbox (default)" if where == "default" else where,
+        strict="CI is set" if in_ci(os.environ) else None,
+        readable=tuple(dict.fromkeys(readable)),
+    )
 
 
 def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool = False) -> Backend:

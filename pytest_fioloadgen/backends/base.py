@@ -96,6 +96,25 @@ class Backend(Protocol):
         """Facts about the environment that make runs comparable (host, fs, versions)."""
 
 
+@dataclass(frozen=True)
+class FreeSpace:
+    """A target's file system: bytes free (to the harness's user), its size, and what this
+    session's files already take there."""
+
+    path: str
+    free: int
+    total: int
+    used: int = 0
+
+
+@runtime_checkable
+class KnowsFreeSpace(Protocol):
+    """A backend that knows the file system its target's data goes on (local): the
+    session checks a profile's files against its free space before each run."""
+
+    def free_space(self, env: Environment, target: str) -> FreeSpace | None: ...
+
+
 @runtime_checkable
 class SharesResources(Protocol):
     """A backend whose targets may share what they measure (local directories on one

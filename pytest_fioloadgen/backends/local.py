@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BackendError
+from ..fio.process import fio_environment
 from ..fio.runner import WorkerAddress, tail
-from .base import Environment, RunsClientHere, Worker, first_workers
+from .base import Environment, FreeSpace, RunsClientHere, Worker, first_workers
 from .facts import filesystem_of, fio_version, host_facts
 from .medium import Medium, check_target
 from .reaper import Reaper, sweep_stale, write_owner
@@ -313,6 +314,9 @@ class LocalBackend(RunsClientHere):
                 process = subprocess.Popen(
                     command,
                     cwd=directory,
+                    # Nothing of the harness's environment (a profile could read it back
+                    # through /proc/self/environ).
+                    env=fio_environment(),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -470,6 +474,28 @@ class LocalBackend(RunsClientHere):
         if device is None:
             return f"local-{target}"
         return f"local-dev-{os.major(device)}_{os.minor(device)}"
+
+    def free_space(self, env: Environment, target: str) -> FreeSpace | None:
+        """The file system of the target's session directory: free bytes, its size, and
+        what the session's files already take (a profile rewrites its own files)."""
+        directory = env.details.get("directories", {}).get(target)
+        if not directory:
+            return None
+        try:
+            stats = os.statvfs(directory)
+        except OSError:
+            return None
+        used = 0
+        for parent, _dirs, files in os.walk(directory):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    used += os.lstat(os.path.join(parent, name)).st_blocks * 512
+        return FreeSpace(
+            path=str(directory),
+            free=stats.f_bavail * stats.f_frsize,
+            total=stats.f_blocks * stats.f_frsize,
+            used=used,
+        )
 
     def client_workdir(self, env: Environment) -> Path | None:
         # Under the first session directory: the reaper removes it with the rest.

@@ -1,29 +1,44 @@
 """Confinement of the fio processes the harness starts (bubblewrap).
 
 The first line of defence against a hostile profile (the safety policy in
-profiles/policy.py is the second; each holds on its own). Every local ``fio --server``
-and every fio client the harness runs is started inside ``bwrap`` with:
+profiles/policy.py is the second; each holds on its own). Every fio process the harness
+starts runs inside ``bwrap``: every local ``fio --server``, every fio client, and every
+``fio --parse-only`` (profiles/validation.py, ``fioloadgen profile check``). Inside:
 
-* the whole file system read-only (``--ro-bind / /``) except the one directory the process
-  works in (a worker's directory; the client's temp directory), bound read-write;
+* a file system of its own that holds only what fio needs, read-only: the fio binary and
+  the libraries it loads (found with ``ldd``; the library directories when ldd cannot
+  tell), a minimal ``/etc`` (the loader's cache, the time zone, name resolution: see
+  FIO_ETC), ``/sys``, and whatever the user's settings grant (``/etc/ceph`` for an
+  allowed rbd engine). No ``/root``, ``/home``, ``/tmp``, ``/var``, ``/srv``,
+  ``/etc/shadow``, no shell, no ``bc``, no other worker's directory: a path outside
+  exists only as ENOENT. The root itself is read-only;
+* the one directory the process works in (a worker's directory; the client's temp
+  directory) bound read-write;
 * a private ``/dev`` without block devices (``--dev``: null, zero, random, tty, its own
-  ``/dev/shm``), a private ``/proc`` whose ``sys``, ``sysrq-trigger``, ``bus``, ``fs`` and
-  ``irq`` are read-only, and ``/sys`` read-only;
+  ``/dev/shm``), a private ``/proc`` of its own PID namespace whose ``sys``,
+  ``sysrq-trigger``, ``bus``, ``fs`` and ``irq`` are read-only;
 * no capabilities (``--cap-drop ALL``), even as root: without it, root in the sandbox could
-  remount ``/`` read-write or write ``/proc/sys/vm/drop_caches``;
+  remount or write ``/proc/sys/vm/drop_caches``;
 * its own PID, IPC, UTS and cgroup namespaces, its own session (``--new-session``: no
   TIOCSTI into the caller's terminal), and ``--die-with-parent``: when the harness dies,
-  even by SIGKILL, the whole namespace (server, job processes) dies with it.
+  even by SIGKILL, the whole namespace (server, job processes) dies with it;
+* the environment fio/process.py gives every fio process: nothing of the harness's.
 
 The network is shared: a confined ``fio --server`` on 127.0.0.x serves a client outside.
+
+``--fio-sandbox auto`` confines when bwrap can start and otherwise runs fio unconfined,
+saying so once; in CI (``CI`` set) and on the results server it never falls back: a
+sandbox that cannot start is a one-line error there (choose_sandbox ``strict``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +47,95 @@ from ..exceptions import ConfigError
 SANDBOX_MODES = ("auto", "bwrap", "none")
 #: /proc entries a process with no capabilities could still write as uid 0.
 _READ_ONLY_PROC = ("/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq")
+#: What fio (client, server, parse-only) reads of /etc, from strace: the loader's cache,
+#: the time zone of its timestamps, name resolution for hosts given by name (static
+#: backend), libnl's class ids (libnl is linked for the rdma engines).
+FIO_ETC = (
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/etc/host.conf",
+    "/etc/resolv.conf",
+    "/etc/gai.conf",
+    "/etc/libnl/classid",
+)
+#: Where libraries live when ldd cannot list a program's (bound whole then).
+_LIBRARY_DIRS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32")
+#: Top-level links of a merged-/usr system (/lib -> usr/lib), recreated in the sandbox.
+_ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+#: Extra read-only paths an allowed network engine needs (its configuration, keyring).
+ENGINE_FILES: Mapping[str, tuple[str, ...]] = {
+    "rbd": ("/etc/ceph",),
+    "rados": ("/etc/ceph",),
+    "gfapi": ("/etc/glusterfs",),
+    "gfapi_async": ("/etc/glusterfs",),
+}
+_LDD_LINE = re.compile(r"^\s*(?:\S+\s+=>\s+)?(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
+
+
+def _in_sandbox(path: str) -> str:
+    """Where a host path goes in the sandbox: its directory resolved (the sandbox's
+    /lib is a link to usr/lib as on the host), its own name kept (libfoo.so.1)."""
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
+@functools.lru_cache(maxsize=16)
+def program_files(program: str) -> tuple[str, tuple[str, ...], bool]:
+    """(where ``program`` is, the files it needs to start, whether ldd listed them):
+    the program and every library ldd lists. Without ldd (or when it fails) the library
+    directories are bound instead."""
+    found = shutil.which(program)
+    if found is None:
+        raise FileNotFoundError(program)
+    path = _in_sandbox(os.path.abspath(found))
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return path, (path,), False
+    try:
+        listed = subprocess.run(
+            [ldd, path], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return path, (path,), False
+    if "not a dynamic executable" in listed.stdout + listed.stderr:
+        return path, (path,), True
+    if listed.returncode != 0 or "not found" in listed.stdout:
+        return path, (path,), False
+    libraries = [
+        match.group(1) for line in listed.stdout.splitlines() if (match := _LDD_LINE.match(line))
+    ]
+    return path, (path, *libraries), True
+
+
+def fio_view(programs: Sequence[str], readable: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(bwrap arguments that build a read-only file system with ``programs``, their
+    libraries, FIO_ETC, /sys and ``readable``; the programs' paths in it)."""
+    arguments: list[str] = []
+    paths: list[str] = []
+    bound: set[str] = set()
+    whole_dirs = False
+    for program in programs:
+        path, files, listed = program_files(program)
+        paths.append(path)
+        whole_dirs = whole_dirs or not listed
+        for file in files:
+            target = _in_sandbox(file)
+            if target not in bound:
+                bound.add(target)
+                arguments += ["--ro-bind", file, target]
+    if whole_dirs:
+        for directory in _LIBRARY_DIRS:
+            if os.path.isdir(directory) and not os.path.islink(directory):
+                arguments += ["--ro-bind", directory, directory]
+    for name in _ROOT_LINKS:
+        link = f"/{name}"
+        if os.path.islink(link):
+            arguments += ["--symlink", os.readlink(link), link]
+    for path in (*FIO_ETC, *readable):
+        arguments += ["--ro-bind-try", path, path]
+    arguments += ["--ro-bind", "/sys", "/sys"]
+    return arguments, paths
 
 
 @dataclass(frozen=True)
@@ -43,6 +147,8 @@ class Sandbox:
     version: str = ""
     #: Why the processes are not confined (kind "none"), for the session's notice.
     reason: str = ""
+    #: Read-only paths the user's settings grant beyond what fio needs (ENGINE_FILES).
+    readable: tuple[str, ...] = ()
 
     @property
     def confined(self) -> bool:
@@ -54,29 +160,52 @@ class Sandbox:
             return f"bwrap {self.version}".strip()
         return f"none ({self.reason})" if self.reason else "none"
 
-    def command(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
-        """``argv`` as it must be started: inside bwrap with only ``writable`` writable."""
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        writable: Sequence[Path],
+        cwd: Path,
+        programs: Sequence[str] = (),
+    ) -> list[str]:
+        """``argv`` as it must be started: inside bwrap with only ``writable`` writable and
+        only ``argv[0]`` (and ``programs``) to run."""
         if not self.confined:
             return list(argv)
         assert self.executable is not None
-        return bwrap_argv(self.executable, argv, writable=writable, cwd=cwd)
+        return bwrap_argv(
+            self.executable,
+            argv,
+            writable=writable,
+            cwd=cwd,
+            programs=programs,
+            readable=self.readable,
+        )
 
 
 UNCONFINED = Sandbox("none", reason="--fio-sandbox none")
 
 
 def bwrap_argv(
-    executable: str, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path
+    executable: str,
+    argv: Sequence[str],
+    *,
+    writable: Sequence[Path],
+    cwd: Path,
+    programs: Sequence[str] = (),
+    readable: Sequence[str] = (),
 ) -> list[str]:
     """The bwrap command line that confines ``argv`` (see the module docstring)."""
-    command = [executable, "--ro-bind", "/", "/", "--ro-bind", "/sys", "/sys"]
-    command += ["--dev", "/dev", "--proc", "/proc"]
+    view, paths = fio_view([argv[0], *programs], readable)
+    command = [executable, *view, "--dev", "/dev", "--proc", "/proc"]
     for entry in _READ_ONLY_PROC:
         command += ["--ro-bind-try", entry, entry]
     for directory in writable:
         resolved = str(Path(directory).resolve())
         command += ["--bind", resolved, resolved]
     command += [
+        "--remount-ro",
+        "/",
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
@@ -88,7 +217,8 @@ def bwrap_argv(
         "--chdir",
         str(Path(cwd).resolve()),
         "--",
-        *argv,
+        paths[0],
+        *argv[1:],
     ]
     return command
 
@@ -120,15 +250,34 @@ def probe_bwrap(executable: str = "bwrap") -> tuple[str | None, str, str]:
     return path, version[0] if version else "", ""
 
 
-def choose_sandbox(mode: str, *, where: str, executable: str = "bwrap") -> Sandbox:
+def in_ci(environ: Mapping[str, str]) -> bool:
+    """Whether this runs in CI: ``CI`` set (GitHub Actions, GitLab CI and most others set
+    it to true), and not to a false value."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def choose_sandbox(
+    mode: str,
+    *,
+    where: str,
+    executable: str = "bwrap",
+    strict: str | None = None,
+    readable: Sequence[str] = (),
+) -> Sandbox:
     """The sandbox ``mode`` asks for. ``auto``: bwrap when it can start, else none with the
-    reason (the session says so once); ``bwrap``: bwrap or a ConfigError naming ``where``;
-    ``none``: explicitly unconfined."""
+    reason (the session says so once), unless ``strict`` names why it may not fall back
+    ("CI is set", "the results server") - then, like ``bwrap``, a ConfigError naming
+    ``where``; ``none``: explicitly unconfined. ``readable``: see Sandbox."""
     if mode == "none":
         return Sandbox("none", reason=f"{where} none")
     path, version, problem = probe_bwrap(executable)
     if path is not None:
-        return Sandbox("bwrap", path, version)
+        return Sandbox("bwrap", path, version, readable=tuple(readable))
     if mode == "bwrap":
         raise ConfigError(f"{where} bwrap: {problem}")
+    if strict is not None:
+        raise ConfigError(
+            f"{where} auto: {problem}; fio never runs unconfined when {strict} (--fio-sandbox"
+            " none says you mean it)"
+        )
     return Sandbox("none", reason=problem)

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from ..exceptions import FioRunError, ResultError
 from . import timeseries
+from .process import fio_environment
 from .results import RunResult, parse_result, split_output
 
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
@@ -237,8 +238,8 @@ def run_fio(
                 errors="replace",
                 cwd=tmp,
                 # fio in client mode writes per-client logs relative to its cwd; keep
-                # them out of the user's tree.
-                env={**os.environ, "LC_ALL": "C"},
+                # them out of the user's tree. Nothing of the harness's environment.
+                env=fio_environment(),
             )
         except FileNotFoundError as err:
             raise FioRunError(f"fio binary {fio_binary!r} not found") from err

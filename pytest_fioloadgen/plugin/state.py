@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..backend_factory import target_names
+from ..backend_factory import sandbox_of, target_names
 from ..backends.base import Environment, SupportsPreflight
 from ..backends.medium import OPT_IN
 from ..backends.sandbox import Sandbox
@@ -85,7 +85,13 @@ class FioLoadgenPlugin:
         self.config = config
         self.settings = settings
         self.thresholds = thresholds
-        self.planner = Planner(settings, thresholds, targets=target_names(settings))
+        self.planner = Planner(
+            settings,
+            thresholds,
+            targets=target_names(settings),
+            # fio --parse-only runs where the backend's fio runs: in the sandbox.
+            sandbox=lambda: sandbox_of(settings),
+        )
         self._session: BenchmarkSession | None = None
         self._setup_error: str | None = None
         self._written: list[Path] = []
@@ -137,7 +143,7 @@ class FioLoadgenPlugin:
             if store is not None:
                 store.close()
             raise
-        sandbox = getattr(backend, "sandbox", None)
+        sandbox = getattr(backend, "sandbox", self.planner.sandbox)
         if isinstance(sandbox, Sandbox) and not sandbox.confined and settings.sandbox == "auto":
             self._notice(
                 f"fioloadgen: fio runs unconfined: {sandbox.reason} (--fio-sandbox bwrap"

@@ -9,13 +9,20 @@ A profile is a parsed fio job file. Parsing follows fio's own ini parser (init.c
 * a section is global when its name *starts with* ``global`` (``strncmp(name, "global", 6)``);
 * ``include FILE`` is only accepted inside a section, pulls the file's options into that
   section, and the included file may not open sections of its own;
-* ``${VAR}`` is replaced by the environment variable, an undefined one by the empty string;
-  fio's keywords (``$ncpus``, ``$pagesize``, ``$mb_memory``) and ``$(...)`` arithmetic are
-  left for fio to evaluate on the worker.
+* ``${VAR}`` is replaced by the environment variable, an undefined one by the empty string,
+  but only for the variables the user named (``--fio-env VAR``): any other reference is
+  refused, so no environment variable reaches a profile, a record or a worker unless the
+  user said so. fio's keywords (``$ncpus``, ``$pagesize``, ``$mb_memory``) are left for fio
+  (the policy refuses the ones fio would evaluate with ``sh`` and ``bc``).
 
 The harness never hands fio the original file: it renders the parsed profile (includes
 inlined, variables substituted, comments dropped), so the text that runs on every worker is
-exactly the text that was checked and hashed.
+exactly the text that was checked. What is stored and hashed keeps each ``${VAR}`` as it
+was written (``stored_text``): a variable's value never reaches a record.
+
+A profile file must be a regular file inside its directory (a symbolic link out of it is
+refused, as ``include`` is), of at most MAX_PROFILE_BYTES; errors quote at most a short,
+escaped excerpt of it (``excerpt``).
 """
 
 from __future__ import annotations
@@ -24,28 +31,41 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import ProfileError
 from .fio_options import canonical
+from .fio_values import substituted, time_s
 
 __all__ = [
     "INLINE_SOURCE",
+    "MAX_PROFILE_BYTES",
     "OVERRIDABLE_OPTIONS",
     "Option",
     "Profile",
     "Section",
+    "allowed_variables",
     "discover_profiles",
+    "excerpt",
     "load_profile",
     "parse_profile",
+    "read_profile_text",
+    "scrubbed",
     "select_profiles",
     "shipped_profiles_dir",
+    "shown",
 ]
 
 INLINE_SOURCE = "<inline>"
+#: Job files are text of a few KB: a larger file is a mistake (or not a job file at all).
+MAX_PROFILE_BYTES = 1024 * 1024
+#: How much of a profile's text an error message quotes.
+EXCERPT_CHARS = 40
 
 # The order is also the order overrides are applied in, so the same overrides always
 # render (and hash) the same whatever order the caller passed them in.
@@ -122,7 +142,63 @@ _NOT_FOR_PREFILL = frozenset(
 # fio reads these characters as the start of a comment wherever they appear on a line.
 _UNREPRESENTABLE = (";", "#", "\n", "\r")
 
-_ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+# fio substitutes ``${NAME}`` with at least one character of name, up to the first '}'.
+_ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A short quotation of profile text for a one-line message: at most ``limit``
+    characters, control characters and terminal escapes escaped (``repr``), and ``...``
+    when cut. A profile can be any file; an error must never print it raw."""
+    quoted = repr(text[:limit])
+    return f"{quoted}..." if len(text) > limit else quoted
+
+
+def shown(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Profile text as a message shows it: as written when it is short, printable and
+    unquoted, else as an excerpt."""
+    if len(text) <= limit and text.isprintable() and not any(q in text for q in "'\"\\"):
+        return text
+    return excerpt(text, limit)
+
+
+def allowed_variables(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables a profile may name with ``${VAR}``: the ones the user allowed, with
+    their values from ``environ`` (an unset one is the empty string, as fio makes it)."""
+    return {name: environ.get(name, "") for name in names}
+
+
+#: Where fio's json+ output echoes a job's option values.
+_ECHO_KEYS = frozenset({"global options", "job options", "desc"})
+
+
+def scrubbed(value: Any, variables: Sequence[tuple[str, str]]) -> Any:
+    """``value`` with every allowed variable's value put back as ``${VAR}``: a string or
+    a sequence of strings (an error, notes) throughout; a raw fio document where fio
+    echoes the job's options (``global options``, ``job options``, ``desc``)."""
+    pairs = sorted(((name, text) for name, text in variables if text), key=lambda p: -len(p[1]))
+    if not pairs:
+        return value
+
+    def text_of(text: str) -> str:
+        for name, secret in pairs:
+            text = text.replace(secret, f"${{{name}}}")
+        return text
+
+    def walk(node: Any, echoed: bool) -> Any:
+        if isinstance(node, str):
+            return text_of(node) if echoed else node
+        if isinstance(node, Mapping):
+            return {key: walk(item, echoed or key in _ECHO_KEYS) for key, item in node.items()}
+        if isinstance(node, list | tuple):
+            return type(node)(walk(item, echoed) for item in node)
+        return node
+
+    if isinstance(value, str):
+        return text_of(value)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return type(value)(text_of(item) for item in value)
+    return walk(value, False)
 
 
 def _canonical(key: str) -> str:
@@ -131,7 +207,7 @@ def _canonical(key: str) -> str:
     return canonical(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Option:
     """One ``key=value`` or bare ``key`` line of a job file.
 
@@ -145,9 +221,26 @@ class Option:
     value: str | None
     line: int = field(compare=False)
     origin: str | None = field(default=None, compare=False)
+    #: The line as written when a ``${VAR}`` was substituted in it (what is stored).
+    template: str | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        # As written: a variable's value must not reach a log or an assertion message.
+        return f"Option({self.stored()!r}, line={self.line}, origin={self.origin!r})"
 
     def render(self) -> str:
+        """The line fio gets (variables substituted)."""
         return self.key if self.value is None else f"{self.key}={self.value}"
+
+    def stored(self) -> str:
+        """The line as stored and shown: ``${VAR}`` as written, never its value."""
+        return self.template if self.template is not None else self.render()
+
+    @property
+    def shown(self) -> str:
+        """The line for a message: as written (``${VAR}``, not its value), cut short and
+        escaped when it needs to be (see shown)."""
+        return shown(self.stored())
 
     @property
     def where(self) -> str:
@@ -184,8 +277,9 @@ class Section:
         wanted = _canonical(key)
         return any(_canonical(option.key) == wanted for option in self.options)
 
-    def render(self) -> str:
-        return "\n".join([f"[{self.name}]", *(option.render() for option in self.options)])
+    def render(self, *, stored: bool = False) -> str:
+        lines = (option.stored() if stored else option.render() for option in self.options)
+        return "\n".join([f"[{self.name}]", *lines])
 
 
 @dataclass(frozen=True)
@@ -197,6 +291,9 @@ class Profile:
     description: str
     sections: tuple[Section, ...]
     notes: tuple[str, ...] = ()
+    #: The allowed variables the profile names, with their values: what the harness
+    #: scrubs from everything it stores (never shown, never compared).
+    variables: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -204,14 +301,25 @@ class Profile:
         return self.name if self.source == INLINE_SOURCE else Path(self.source).name
 
     def render(self) -> str:
-        """Canonical job file text: sections and options in order, comments dropped."""
+        """Canonical job file text as fio gets it: sections and options in order, comments
+        dropped, variables substituted."""
         if not self.sections:
             return ""
         return "\n\n".join(section.render() for section in self.sections) + "\n"
 
+    def stored_text(self) -> str:
+        """The canonical text as stored with a run: like render(), but every ``${VAR}``
+        kept as written, so no variable's value reaches a record."""
+        if not self.sections:
+            return ""
+        return "\n\n".join(section.render(stored=True) for section in self.sections) + "\n"
+
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.render().encode("utf-8")).hexdigest()
+        """The hash of the stored text: a record's hash can be checked against its text,
+        and it carries nothing of a variable's value (two values of one ``${VAR}`` share a
+        history; measure those as overrides or sweeps)."""
+        return hashlib.sha256(self.stored_text().encode("utf-8")).hexdigest()
 
     def jobs(self) -> tuple[Section, ...]:
         return tuple(section for section in self.sections if not section.is_global)
@@ -415,31 +523,49 @@ class Profile:
         prefill = replace(self, name=f"{self.name}-prefill", sections=tuple(sections), notes=())
         return prefill.with_overrides(rw="write", bs="1m")
 
+    def phases(self) -> list[list[dict[str, str | None]]]:
+        """The jobs' effective options (keyword-substituted values, canonical keys) grouped
+        by the phases fio runs them in: jobs run at the same time except across a
+        ``stonewall`` (or ``wait_for``), which starts a new phase."""
+        phases: list[list[dict[str, str | None]]] = []
+        for _section, options in self.effective_job_options():
+            effective = {
+                key: None if value is None else substituted(value) for key, value in options.items()
+            }
+            if not phases or _is_set(effective, "stonewall") or "wait_for" in effective:
+                phases.append([effective])
+            else:
+                phases[-1].append(effective)
+        return phases
+
     @property
     def expected_runtime_s(self) -> float:
         """Seconds the profile should take, or 0.0 when that is unknown.
 
-        Jobs run in parallel except across a ``stonewall`` (or ``wait_for``), so this is the
-        sum over those phases of the longest ``runtime + ramp_time`` in each. A job without
-        a runtime runs until its size is done, which we cannot know: 0.0 then.
+        The sum over the phases (see phases) of the longest ``startdelay + ramp_time +
+        runtime`` in each. A job without a runtime runs until its size is done, which we
+        cannot know: 0.0 then.
         """
-        inherited: dict[str, str | None] = {}
-        phases: list[float] = []
-        for section in self.sections:
-            if section.is_global:
-                # Globals accumulate: a job gets every global section above it.
-                inherited.update((_canonical(o.key), o.value) for o in section.options)
-                continue
-            effective = dict(inherited)
-            effective.update((_canonical(o.key), o.value) for o in section.options)
-            duration = _job_duration_s(effective)
-            if duration is None:
+        total = 0.0
+        for phase in self.phases():
+            durations = [_job_duration_s(options) for options in phase]
+            if any(duration is None for duration in durations):
                 return 0.0
-            if not phases or _is_set(effective, "stonewall") or "wait_for" in effective:
-                phases.append(duration)
-            else:
-                phases[-1] = max(phases[-1], duration)
-        return sum(phases)
+            total += max(duration for duration in durations if duration is not None)
+        return total
+
+    @property
+    def time_bound_s(self) -> float:
+        """The time the profile asks fio for at least: over the phases, the longest
+        ``startdelay + ramp_time + runtime`` (each counted when set), summed. What the
+        time cap bounds (a size-bound job counts its delay and ramp)."""
+        total = 0.0
+        for phase in self.phases():
+            total += max(
+                sum(_time_of(options, key) for key in ("startdelay", "ramp_time", "runtime"))
+                for options in phase
+            )
+        return total
 
     def _with_global_option(
         self, key: str, value: str, family: frozenset[str], note: str
@@ -469,18 +595,29 @@ _SERVER_RELATIVE = frozenset({"write_iolog", "opendir"})
 
 
 def _rebased_option(option: Option, base: str) -> Option:
-    """The option with a path relative to the server's cwd rebased onto ``base``."""
-    key = _canonical(option.key)
-    value = option.value
+    """The option with a path relative to the server's cwd rebased onto ``base`` (its
+    stored form too: a ``${VAR}`` stays a reference)."""
+    value = _rebased_value(_canonical(option.key), option.value, base)
     if value is None:
         return option
+    template = option.template
+    if template is not None:
+        key, _sep, written = template.partition("=")
+        template = f"{key}={_rebased_value(_canonical(option.key), written, base) or written}"
+    return replace(option, value=value, template=template)
+
+
+def _rebased_value(key: str, value: str | None, base: str) -> str | None:
+    """``value`` rebased onto ``base``, None when it needs no rebasing."""
+    if value is None:
+        return None
     if key in _SERVER_RELATIVE and value.strip() and not value.strip().startswith("/"):
-        return replace(option, value=f"{base}/{value.strip()}")
+        return f"{base}/{value.strip()}"
     if key == "mem" and ":" in value:
         kind, _sep, path = value.partition(":")
         if path.strip() and not path.strip().startswith("/"):
-            return replace(option, value=f"{kind}:{base}/{path.strip()}")
-    return option
+            return f"{kind}:{base}/{path.strip()}"
+    return None
 
 
 def _override_text(label: str, key: str, value: str | int) -> str:
@@ -513,46 +650,23 @@ def _direct_after(options: Sequence[Option], direct: bool) -> bool:
     return direct
 
 
+def _time_of(options: Mapping[str, str | None], key: str) -> float:
+    """Seconds of a time option of a job, 0 when unset or unreadable (fio refuses those)."""
+    text = options.get(key)
+    if text is None:
+        return 0.0
+    return max(0.0, time_s(text, ranged=key == "startdelay") or 0.0)
+
+
 def _job_duration_s(options: Mapping[str, str | None]) -> float | None:
     runtime_text = options.get("runtime")
     if runtime_text is None:
         return None
-    runtime = _fio_time_s(runtime_text)
+    runtime = time_s(runtime_text)
     # runtime=0 means "no limit" to fio.
     if runtime is None or runtime <= 0:
         return None
-    ramp_text = options.get("ramp_time")
-    ramp = 0.0 if ramp_text is None else _fio_time_s(ramp_text)
-    if ramp is None:
-        return None
-    return runtime + ramp
-
-
-def _fio_time_s(text: str) -> float | None:
-    """Seconds for a fio time value (runtime, ramp_time), parsed the way fio 3.33 does.
-
-    fio reads an integer, then looks only at the character right after it: no letter means
-    seconds; "us"/"usec", "ms"/"msec" prefixes and exactly "s", "m", "h", "d" are units; any
-    other suffix counts as microseconds ("30sec" is 30 us, "1.5" is 1 s). None when the value
-    is for fio to compute ($ncpus, $(...)) or not a number.
-    """
-    if "$" in text:
-        return None
-    match = re.fullmatch(r"\s*([+-]?\d+)(.*)", text, flags=re.DOTALL)
-    if match is None:
-        return None
-    number = int(match.group(1))
-    suffix = match.group(2)
-    if not suffix[:1].isalpha():
-        return float(number)
-    suffix = suffix.lower()
-    if suffix.startswith("us"):
-        scale = 1e-6
-    elif suffix.startswith("ms"):
-        scale = 1e-3
-    else:
-        scale = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}.get(suffix, 1e-6)
-    return number * scale
+    return _time_of(options, "startdelay") + _time_of(options, "ramp_time") + runtime
 
 
 # --------------------------------------------------------------------------------------
@@ -593,6 +707,8 @@ class _Parser:
         self.include_root = include_root
         self.env = env
         self.own_file = own_file
+        #: The allowed variables the profile named, with their values.
+        self.used: dict[str, str] = {}
 
     def error(self, where: str, message: str) -> ProfileError:
         return ProfileError(f"profile '{self.label}' {where}: {message}")
@@ -611,8 +727,8 @@ class _Parser:
             if not sections:
                 raise self.error(
                     where,
-                    f"{content!r} comes before any [section] (fio refuses options outside a job"
-                    " section)",
+                    f"{excerpt(content)} comes before any [section] (fio refuses options"
+                    " outside a job section)",
                 )
             options = sections[-1][2]
             if content.startswith("include"):
@@ -623,23 +739,42 @@ class _Parser:
 
     def section_name(self, content: str, where: str) -> str:
         if len(content) < 3 or not content.endswith("]"):
-            raise self.error(where, f"malformed section header {content!r} (expected [name])")
+            raise self.error(
+                where, f"malformed section header {excerpt(content)} (expected [name])"
+            )
         return content[1:-1]
 
     def option(self, content: str, number: int, origin: str | None, where: str) -> Option:
+        named: list[str] = []
+
+        def value_of(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.env:
+                raise self.error(where, _not_allowed(name))
+            named.append(name)
+            return self.env[name]
+
         # fio substitutes over the whole line before splitting it at '='.
-        text = _ENV_REFERENCE.sub(lambda match: self.env.get(match.group(1), ""), content)
+        text = _ENV_REFERENCE.sub(value_of, content)
         key, equals, value = text.partition("=")
         key = key.strip()
         if not key:
-            raise self.error(where, f"option {content!r} has no name")
-        option = Option(key, value.strip() if equals else None, number, origin)
+            raise self.error(where, f"option {excerpt(content)} has no name")
+        template = None
+        if named:
+            written_key, _sep, written_value = content.partition("=")
+            template = (
+                f"{written_key.strip()}={written_value.strip()}" if equals else written_key.strip()
+            )
+            self.used.update((name, self.env[name]) for name in named)
+        option = Option(key, value.strip() if equals else None, number, origin, template)
         if any(char in option.render() for char in _UNREPRESENTABLE):
             # Only a variable can bring these in (fio already cut the line at ';' and '#'),
             # and the rendered job file would be read differently from what was checked.
             raise self.error(
                 where,
-                f"option {key}: an environment variable put ';', '#' or a line break into it",
+                f"option {option.shown}: an environment variable put ';', '#' or a line break"
+                " into it",
             )
         return option
 
@@ -648,13 +783,16 @@ class _Parser:
     ) -> list[Option]:
         # fio takes everything after "include" and one separator as the file name.
         if len(content) < len("include ") or not content[len("include")].isspace():
-            raise self.error(where, f"malformed include line {content!r} (expected: include FILE)")
-        target = content[len("include") + 1 :].strip()
+            raise self.error(
+                where, f"malformed include line {excerpt(content)} (expected: include FILE)"
+            )
+        written = content[len("include") + 1 :].strip()
+        target = shown(written)
         if self.include_root is None or base is None:
             raise self.error(
                 where, f"include {target} is not possible: the profile has no directory"
             )
-        resolved = (base / target).resolve()
+        resolved = (base / written).resolve()
         if not resolved.is_relative_to(self.include_root):
             raise self.error(
                 where, f"include {target} leaves the profile directory {self.include_root}"
@@ -662,12 +800,9 @@ class _Parser:
         if resolved in stack:
             chain = " -> ".join(self.relative(path) for path in (*stack, resolved))
             raise self.error(where, f"include {target} is an include cycle ({chain})")
-        try:
-            text = resolved.read_text(encoding="utf-8")
-        except FileNotFoundError as err:
-            raise self.error(where, f"include {target}: no such file {resolved}") from err
-        except (OSError, UnicodeDecodeError) as err:
-            raise self.error(where, f"include {target}: cannot read {resolved}: {err}") from err
+        text = read_profile_text(
+            resolved, self.include_root, label=f"profile '{self.label}' {where}: include {target}"
+        )
         origin = self.relative(resolved)
         options: list[Option] = []
         for number, raw in enumerate(text.split("\n"), start=1):
@@ -693,6 +828,16 @@ class _Parser:
         return path.name
 
 
+def _not_allowed(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name) is None:
+        return f"${{...}} names {excerpt(name)}, which is not an environment variable's name"
+    return (
+        f"${{{name}}} names an environment variable you did not allow: if the profile may"
+        f" read it, allow it with --fio-env {name} (ini fio_env, env FIO_ENV); its value is"
+        " never stored"
+    )
+
+
 def parse_profile(
     text: str,
     *,
@@ -702,33 +847,90 @@ def parse_profile(
     env: Mapping[str, str] | None = None,
 ) -> Profile:
     """Parse job file text. ``include`` lines resolve against ``include_dir`` and may not
-    leave it; ``${VAR}`` comes from ``env`` (default: this process's environment)."""
+    leave it. ``env``: the variables ``${VAR}`` may name, with their values (see
+    allowed_variables); None allows none. A reference to any other variable is refused."""
     label = name if source == INLINE_SOURCE else Path(source).name
     own_file = None if source == INLINE_SOURCE else Path(source).resolve()
     include_root = None if include_dir is None else Path(include_dir).resolve()
-    parser = _Parser(label, include_root, os.environ if env is None else env, own_file)
+    parser = _Parser(label, include_root, {} if env is None else env, own_file)
     lines = text.split("\n")
     sections = parser.parse(lines)
     description = _description(lines)
     if not description:
+        # As written: a ${VAR}'s value is no description to show or store.
         description = next(
-            (o.value for s in sections for o in s.options if o.key == "description" and o.value),
+            (
+                o.stored().partition("=")[2].strip()
+                for s in sections
+                for o in s.options
+                if o.key == "description" and o.value
+            ),
             "",
         )
-    return Profile(name=name, source=source, description=description, sections=sections)
+    return Profile(
+        name=name,
+        source=source,
+        description=description,
+        sections=sections,
+        variables=tuple(sorted(parser.used.items())),
+    )
 
 
-def load_profile(path: Path | str, *, env: Mapping[str, str] | None = None) -> Profile:
-    """Read and parse a job file; includes may only reach files under its directory."""
+def read_profile_text(
+    path: Path | str, root: Path | None = None, *, label: str | None = None
+) -> str:
+    """The text of a job file that must be a regular file inside ``root`` (default: its
+    own directory) once symbolic links are followed, of at most MAX_PROFILE_BYTES of
+    UTF-8. ProfileError (starting with ``label``, naming the file, quoting none of it)
+    otherwise."""
     path = Path(path)
+    label = label or f"profile '{path.name}'"
+    directory = Path(root if root is not None else path.parent)
     try:
-        text = path.read_text(encoding="utf-8")
+        resolved = path.resolve(strict=True)
+        inside = directory.resolve()
     except FileNotFoundError as err:
-        raise ProfileError(f"profile '{path.name}': no such file {path}") from err
-    except IsADirectoryError as err:
-        raise ProfileError(f"profile '{path.name}': {path} is a directory") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ProfileError(f"profile '{path.name}': cannot read {path}: {err}") from err
+        raise ProfileError(f"{label}: no such file {path}") from err
+    except (OSError, RuntimeError) as err:
+        raise ProfileError(f"{label}: cannot resolve {path}: {err}") from err
+    if not resolved.is_relative_to(inside):
+        raise ProfileError(
+            f"{label}: {path} is a symbolic link to {resolved}, outside the profiles directory"
+            f" {inside}; profiles are regular files inside it"
+        )
+    try:
+        mode = os.stat(resolved).st_mode
+        if stat.S_ISDIR(mode):
+            raise ProfileError(f"{label}: {path} is a directory")
+        if not stat.S_ISREG(mode):
+            raise ProfileError(
+                f"{label}: {path} is not a regular file (a device, FIFO or socket); profiles"
+                " are regular files"
+            )
+        with resolved.open("rb") as handle:
+            data = handle.read(MAX_PROFILE_BYTES + 1)
+    except OSError as err:
+        raise ProfileError(f"{label}: cannot read {path}: {err.strerror or err}") from err
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError(
+            f"{label}: {path} is larger than {MAX_PROFILE_BYTES // 1024} KiB: not a job file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ProfileError(
+            f"{label}: {path} is not UTF-8 text (byte 0x{data[err.start]:02x} at offset"
+            f" {err.start})"
+        ) from err
+
+
+def load_profile(
+    path: Path | str, *, env: Mapping[str, str] | None = None, root: Path | None = None
+) -> Profile:
+    """Read (see read_profile_text: a regular file inside ``root``, default its own
+    directory) and parse a job file; includes may only reach files under its directory."""
+    path = Path(path)
+    text = read_profile_text(path, root)
     return parse_profile(text, name=path.stem, source=str(path), include_dir=path.parent, env=env)
 
 
@@ -752,13 +954,16 @@ def shipped_profiles_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "profiles"
 
 
-def select_profiles(directory: Path, spec: str | None) -> list[Profile]:
+def select_profiles(
+    directory: Path, spec: str | None, *, env: Mapping[str, str] | None = None
+) -> list[Profile]:
     """Load the profiles ``spec`` names: comma-separated names or globs over the file stems
-    (a ``.fio`` suffix is tolerated); None or empty selects them all."""
+    (a ``.fio`` suffix is tolerated); None or empty selects them all. ``env``: see
+    parse_profile."""
     available = discover_profiles(directory)
     tokens = [token.strip() for token in (spec or "").split(",") if token.strip()]
     if not tokens:
-        return [load_profile(path) for path in available.values()]
+        return [load_profile(path, env=env, root=directory) for path in available.values()]
     chosen: set[str] = set()
     for token in tokens:
         pattern = token.removesuffix(".fio")
@@ -772,4 +977,4 @@ def select_profiles(directory: Path, spec: str | None) -> list[Profile]:
                 f" (available: {', '.join(available) or 'none'})"
             )
         chosen.update(matches)
-    return [load_profile(available[stem]) for stem in sorted(chosen)]
+    return [load_profile(available[stem], env=env, root=directory) for stem in sorted(chosen)]

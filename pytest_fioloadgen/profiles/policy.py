@@ -14,6 +14,14 @@ options models (a job named ``[../../tmp/x]`` becomes a file name through ``$job
 * nothing that fio would expand again on the worker survives: the profile is rendered with
   ``${VAR}`` already substituted, so any ``${`` left means a variable expanded into another
   reference (``$${X}{HOME}``), which the worker's fio would expand with *its* environment;
+* the value judged is the value fio will use (fio_values.py): fio's keywords
+  (``$ncpus``...) are replaced as fio replaces them, and a line fio would hand to ``sh`` and
+  ``bc`` (a keyword with ``+ - * /``) is refused: bc's output can be any path. Backslashes,
+  quotes and control characters (NUL included) are refused in every option and section
+  name: dash's ``echo`` and fio's C strings give them meanings nothing here models;
+* logging fio would do per I/O (``log_avg_msec`` under 10 ms, a ``write_*_log`` without
+  ``log_avg_msec``, ``log_hist_msec`` from 1 to 9 ms) is refused: a second of a fast
+  device's per-I/O log is hundreds of MB for the harness to read;
 * only I/O engines that do file I/O, plus what the backend or the user grants explicitly
   (Allowance): the one block device of a raw-block worker, network engines such as rbd.
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -43,7 +52,8 @@ from .fio_options import (
     Kind,
     canonical,
 )
-from .model import Option, Profile, Section
+from .fio_values import sends_to_bc, size_bytes, substituted
+from .model import Option, Profile, Section, excerpt, shown
 
 __all__ = [
     "JOB_NAME",
@@ -62,6 +72,10 @@ DEFAULT_ENGINE = "psync"
 _FORMAT_TOKENS = re.compile(r"\$(jobname|jobnum|filenum|clientuid)")
 _UNESCAPED_COLON = re.compile(r"(?<!\\):")
 _MEMORY_TYPES = ("malloc", "shm", "shmhuge", "mmap", "mmaphuge", "mmapshared", "cudamalloc")
+#: The shortest averaging window a log may use (ms): below it fio logs (nearly) every I/O.
+MIN_LOG_MSEC = 10
+#: Logs whose samples log_avg_msec averages (without it, one line per I/O).
+_AVERAGED_LOGS = ("write_bw_log", "write_lat_log", "write_iops_log")
 
 
 @dataclass(frozen=True)
@@ -92,9 +106,9 @@ def check_job_name(name: str, where: str) -> None:
     """A job name fio may turn into a file name: refused when it could name a path."""
     if not JOB_NAME.match(name):
         raise ProfileError(
-            f"{where}: job name {name!r} is not allowed (fio turns job names into file and log"
-            " names: use 1-64 letters, digits, '_', '.', '+', '%' or '-', starting with a"
-            " letter, digit or '_')"
+            f"{where}: job name {excerpt(name)} is not allowed (fio turns job names into file"
+            " and log names: use 1-64 letters, digits, '_', '.', '+', '%' or '-', starting"
+            " with a letter, digit or '_')"
         )
 
 
@@ -139,29 +153,56 @@ class _Checker:
             )
             for option in section.options:
                 self.check_option(section, option)
+        self.check_logs()
 
     def check_option(self, section: Section, option: Option) -> None:
-        if "${" in option.render():
+        key = canonical(option.key)
+        kind = JOB_OPTIONS.get(key)
+        line = option.render()
+        if kind is not Kind.PLACEMENT:
+            # directory= is the backend's (an escaped ':' in it is a backslash of ours).
+            reason = _character_refusal(line)
+            if reason is not None:
+                raise self.refuse(option, option.shown, reason)
+        if "${" in line:
             raise self.refuse(
                 option,
-                option.render(),
+                option.shown,
                 "'${' is left after variable substitution: fio on the worker would expand it"
                 " again with the worker's environment",
             )
-        key = canonical(option.key)
-        kind = JOB_OPTIONS.get(key)
+        if sends_to_bc(line):
+            raise self.refuse(
+                option,
+                option.shown,
+                "fio would compute it with sh and bc on the worker ($ncpus, $pagesize or"
+                " $mb_memory with + - * /), and bc can print any value: write the number",
+            )
         if kind is None:
             kind = self._engine_option_kind(option, key)
-        value = option.value
         if kind is Kind.REFUSED:
-            raise self.refuse(option, option.key, REFUSED[key])
-        if kind is Kind.PLACEMENT or value is None:
+            raise self.refuse(option, shown(option.key), REFUSED[key])
+        if kind is Kind.PLACEMENT or option.value is None:
             # directory= is replaced by the backend's; a bare option takes no path, except
             # a bare write_*_log, which uses the job name (checked above).
             return
-        reason = self._value_refusal(kind, key, value)
+        # The value fio uses: its keywords replaced by numbers (nothing else changes it).
+        value = substituted(option.value)
+        reason = self._value_refusal(kind, key, value) or _log_refusal(key, value)
         if reason is not None:
-            raise self.refuse(option, option.render(), reason)
+            raise self.refuse(option, option.shown, reason)
+
+    def check_logs(self) -> None:
+        """A job writing averaged logs without an averaging window logs every I/O."""
+        for section, options in self.profile.effective_job_options():
+            asked = [key for key in _AVERAGED_LOGS if key in options]
+            if asked and options.get("log_avg_msec") is None:
+                raise ProfileError(
+                    f"profile '{self.profile.label}' line {section.line} job"
+                    f" {excerpt(section.name)}: {asked[0]} without log_avg_msec logs every I/O"
+                    f" (hundreds of MB a second on a fast device): set log_avg_msec to"
+                    f" {MIN_LOG_MSEC} or more"
+                )
 
     def _engine_option_kind(self, option: Option, key: str) -> Kind:
         owners = [engine for engine, names in ENGINE_OPTIONS.items() if key in names]
@@ -175,7 +216,7 @@ class _Checker:
             hint = f"; did you mean {close[0]}?" if close else ""
             raise self.refuse(
                 option,
-                option.key,
+                shown(option.key),
                 f"not an option of fio's option table ({FIO_TABLE_VERSION}); only known"
                 f" options are allowed{hint}",
             )
@@ -183,7 +224,7 @@ class _Checker:
         if not usable:
             raise self.refuse(
                 option,
-                option.key,
+                shown(option.key),
                 f"an option of ioengine {' / '.join(owners)}, which no job here uses",
             )
         return Kind.VALUE
@@ -204,7 +245,8 @@ class _Checker:
         if kind is Kind.MEMORY:
             return _memory_refusal(value)
         if kind is Kind.PATTERN:
-            return "a quoted pattern reads a file on the worker" if "'" in value else None
+            # Quotes, the file-reading form, are refused for every option above.
+            return None
         raise AssertionError(f"unhandled option kind {kind} of {key}")
 
     def _files_refusal(self, value: str) -> str | None:
@@ -235,6 +277,45 @@ class _Checker:
         if engine in NETWORK_ENGINES:
             return "does its I/O over the network, outside the worker's directory"
         return f"only file I/O engines are allowed: {', '.join(sorted(FILE_ENGINES))}"
+
+
+def _character_refusal(line: str) -> str | None:
+    """Why a job file line holds a character the policy refuses (None: it holds none)."""
+    for char in line:
+        if char == "\\":
+            return (
+                "holds a backslash: fio's shell arithmetic (echo) turns \\n and \\0NNN into"
+                " other characters, so the value fio uses is not the one written"
+            )
+        if char in "'\"":
+            return (
+                "holds a quote: a quoted pattern makes fio read a file, and quotes change"
+                " what fio's shell arithmetic runs; write patterns in hex (0x...)"
+            )
+        if unicodedata.category(char) == "Cc":
+            return (
+                f"holds the control character U+{ord(char):04X}: fio reads job files as C"
+                " strings (a NUL ends the file for the worker), so what runs would differ"
+                " from what was checked"
+            )
+    return None
+
+
+def _log_refusal(key: str, value: str) -> str | None:
+    """A log averaging window short enough to log (nearly) every I/O."""
+    if key not in ("log_avg_msec", "log_hist_msec"):
+        return None
+    window = size_bytes(value)
+    if window is None:
+        return None  # fio refuses it itself (fio --parse-only)
+    if key == "log_hist_msec" and window == 0:
+        return None  # 0: no histogram log
+    if window < MIN_LOG_MSEC:
+        return (
+            f"{window} ms logs (nearly) every I/O: hundreds of MB a second for the harness"
+            f" to read (the harness always asks fio for logs); use {MIN_LOG_MSEC} or more"
+        )
+    return None
 
 
 def _memory_refusal(value: str) -> str | None:

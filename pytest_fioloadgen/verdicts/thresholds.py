@@ -107,6 +107,11 @@ THRESHOLDS_SCHEMA: dict[str, Any] = {
         "defaults": _LEVEL_WITH_WORKERS,
         "profile": {"type": "object", "additionalProperties": _LEVEL_WITH_WORKERS},
         "gating": _GATING_SCHEMA,
+        # Resource caps (profiles/caps.py checks keys and values): numjobs = 128, ...
+        "caps": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer", "number"]},
+        },
     },
     "additionalProperties": False,
 }
@@ -361,6 +366,13 @@ class Thresholds:
         for level, _source in self._levels(profile, workers, inline, "marker"):
             merged.update({k: float(v) for k, v in level.get("tolerance", {}).items()})
         return merged
+
+    @property
+    def caps(self) -> Mapping[str, Any]:
+        """The [caps] table: resource caps (profiles/caps.py), over the defaults and under
+        --fio-caps."""
+        caps: Mapping[str, Any] = self.document.get("caps", {})
+        return caps
 
     @property
     def gating(self) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from pytest_fioloadgen.profiles import (
     Option,
     Profile,
     Section,
+    allowed_variables,
     check_files,
     check_safety,
     check_with_fio,
@@ -27,6 +28,8 @@ from pytest_fioloadgen.profiles import (
     shipped_profiles_dir,
     validate,
 )
+from pytest_fioloadgen.profiles.fio_values import keyword_values
+from pytest_fioloadgen.profiles.model import scrubbed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = (
@@ -290,10 +293,12 @@ def test_malformed_include_line(tmp_path):
 # ---------------------------------------------------------------------------- ${VAR}
 
 
-def test_env_variables_are_substituted_like_fio():
+def test_allowed_variables_are_substituted_like_fio():
+    # An allowed variable that is not set is the empty string, as fio makes it.
+    env = allowed_variables(["SIZE", "KEY", "UNSET"], {"SIZE": "64m", "KEY": "nrfiles"})
     profile = parse(
-        "[job]\nsize=${SIZE}\nbs=${UNDEFINED}4k\n${KEY}=1\niodepth=$ncpus\nnumjobs=$(2*2)\n",
-        env={"SIZE": "64m", "KEY": "nrfiles"},
+        "[job]\nsize=${SIZE}\nbs=${UNSET}4k\n${KEY}=1\niodepth=$ncpus\nnumjobs=$(2*2)\n",
+        env=env,
     )
     assert pairs(profile.sections[0]) == [
         ("size", "64m"),
@@ -302,19 +307,76 @@ def test_env_variables_are_substituted_like_fio():
         ("iodepth", "$ncpus"),
         ("numjobs", "$(2*2)"),
     ]
+    assert profile.variables == (("KEY", "nrfiles"), ("SIZE", "64m"), ("UNSET", ""))
 
 
-def test_env_defaults_to_the_process_environment(monkeypatch):
-    monkeypatch.setenv("FIOLOADGEN_TEST_BS", "16k")
-    assert parse("[job]\nbs=${FIOLOADGEN_TEST_BS}\n").sections[0].get("bs") == "16k"
+def test_a_variable_nobody_allowed_is_refused_whatever_the_environment(monkeypatch):
+    """The environment is not the profile's to read: ${FAKE_SECRET} in a description was
+    stored with the run and served without a token."""
+    monkeypatch.setenv("FAKE_SECRET", "hunter2")
+    with pytest.raises(ProfileError) as info:
+        parse("[job]\ndescription=${FAKE_SECRET}\n")
+    assert str(info.value) == (
+        "profile 't' line 2: ${FAKE_SECRET} names an environment variable you did not allow:"
+        " if the profile may read it, allow it with --fio-env FAKE_SECRET (ini fio_env, env"
+        " FIO_ENV); its value is never stored"
+    )
+    with pytest.raises(ProfileError, match="names an environment variable you did not allow"):
+        parse("[job]\nbs=${OTHER}\n", env={"FAKE_SECRET": "x"})
+
+
+def test_a_reference_that_is_no_variable_name_is_refused_without_quoting_it_raw():
+    with pytest.raises(ProfileError) as info:
+        parse("[job]\nbs=${A\x1b[2J}\n")
+    assert str(info.value) == (
+        "profile 't' line 2: ${...} names 'A\\x1b[2J', which is not an environment variable's"
+        " name"
+    )
+
+
+def test_the_stored_text_keeps_each_variable_as_written_and_the_hash_follows_it():
+    env = {"SECRET": "hunter2", "POOL": "rbd-pool"}
+    profile = parse("[job]\ndescription=${SECRET} here\nrw = read\nbs=4k\n", env=env)
+    assert profile.render() == "[job]\ndescription=hunter2 here\nrw=read\nbs=4k\n"
+    assert profile.stored_text() == "[job]\ndescription=${SECRET} here\nrw=read\nbs=4k\n"
+    assert profile.description == "${SECRET} here"
+    assert "hunter2" not in repr(profile)
+    # Another value of the same variable is the same stored profile.
+    again = parse(profile.stored_text(), env={"SECRET": "other"})
+    assert again.content_hash == profile.content_hash
+    assert again.render() != profile.render()
+
+
+def test_scrubbed_puts_the_references_back_where_fio_echoes_options():
+    variables = (("POOL", "rbd-pool"), ("SECRET", "hunter2"))
+    raw = {
+        "global options": {"description": "hunter2 here"},
+        "client_stats": [
+            {"jobname": "j", "job options": {"pool": "rbd-pool"}, "desc": "hunter2"},
+            {"jobname": "hunter2", "read": {"iops": 1.0}},
+        ],
+    }
+    assert scrubbed(raw, variables) == {
+        "global options": {"description": "${SECRET} here"},
+        "client_stats": [
+            {"jobname": "j", "job options": {"pool": "${POOL}"}, "desc": "${SECRET}"},
+            # fio's own fields are fio's (a job name cannot hold a variable).
+            {"jobname": "hunter2", "read": {"iops": 1.0}},
+        ],
+    }
+    assert scrubbed("fio: failed parsing pool=rbd-pool", variables) == (
+        "fio: failed parsing pool=${POOL}"
+    )
+    assert scrubbed(("a hunter2", "b"), variables) == ("a ${SECRET}", "b")
+    assert scrubbed(raw, ()) is raw
 
 
 def test_env_value_that_fio_would_cut_is_refused():
     with pytest.raises(ProfileError) as info:
         parse("[job]\nfilename=${NAME}\n", env={"NAME": "a;b"})
     assert str(info.value) == (
-        "profile 't' line 2: option filename: an environment variable put ';', '#' or a line"
-        " break into it"
+        "profile 't' line 2: option filename=${NAME}: an environment variable put ';', '#' or"
+        " a line break into it"
     )
 
 
@@ -571,7 +633,11 @@ def test_with_directory_refuses_what_fio_cannot_read():
         ("[job]\nsize=1g\n", 0.0),
         ("[job]\ntime_based\n", 0.0),
         ("[job]\nruntime=0\n", 0.0),
-        ("[job]\nruntime=$ncpus\n", 0.0),
+        # fio's keywords are numbers of this machine
+        ("[job]\nruntime=$ncpus\n", float(keyword_values()["$ncpus"])),
+        # startdelay counts (a range by its upper end)
+        ("[job]\nstartdelay=5\nramp_time=2\nruntime=10\n", 17.0),
+        ("[job]\nstartdelay=1-4\nruntime=10\n", 14.0),
         ("[a]\nruntime=10\n[b]\nsize=1g\n", 0.0),
         ("[global]\nruntime=10\n", 0.0),
     ],
@@ -647,8 +713,8 @@ SAFETY_CASES = [
     ("name=.hidden", "option name=.hidden is not allowed (job names become file names)"),
     (
         "buffer_pattern='/etc/shadow'",
-        "option buffer_pattern='/etc/shadow' is not allowed"
-        " (a quoted pattern reads a file on the worker)",
+        "option \"buffer_pattern='/etc/shadow'\" is not allowed (holds a quote: a quoted"
+        " pattern makes fio read a file",
     ),
     ("hipri=1", "option hipri is not allowed (an option of ioengine io_uring / pvsync2"),
 ]
@@ -671,10 +737,11 @@ def test_safety_accepts_ordinary_paths_and_directory():
         ioengine=io_uring
         hipri=1
         write_bw_log=bw
+        log_avg_msec=500
         mem=mmap
-        buffer_pattern="abc"
+        buffer_pattern=0x616263
         [job]
-        filename=data\\:1:sub/file2:-
+        filename=data:sub/file2:-
         filename_format=$jobname.$jobnum
         """
     )
