@@ -329,8 +329,7 @@ def test_a_reference_that_is_no_variable_name_is_refused_without_quoting_it_raw(
     with pytest.raises(ProfileError) as info:
         parse("[job]\nbs=${A\x1b[2J}\n")
     assert str(info.value) == (
-        "profile 't' line 2: ${...} names 'A\\x1b[2J', which is not an environment variable's"
-        " name"
+        "profile 't' line 2: ${...} names 'A\\x1b[2J', which is not an environment variable's name"
     )
 
 
