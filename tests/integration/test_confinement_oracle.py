@@ -1,12 +1,17 @@
 """Adversarial profiles through real fio, judged by strace: nothing outside the worker
-directory (client: its temp dir) is opened for writing, created, renamed or unlinked —
-with only the safety policy on, and again with only the sandbox on.
+directory (client: its temp dir) is opened for writing, created, renamed or unlinked, and
+nothing outside it is read — with only the safety policy on, and again with only the
+sandbox on.
 
-Every escape the confinement issue reported is in the corpus, plus traversal in each path
+Every escape the confinement issues reported is in the corpus, plus traversal in each path
 option, a planted symbolic link, includes, environment splices, argument smuggling and
-commands run as root (exec_prerun, the exec engine) for the sandbox-only run. The escapes
-aim at a canary directory of the test's own, never at the system's files; a control run
-with both defences off proves the oracle sees an escape when there is one.
+commands run as root (exec_prerun, the exec engine) for the sandbox-only run. The read
+corpus is the verify-read that leaked a file outside the sandbox 12 bytes at a time
+(``verify: bad magic header 4f54 ...``), through fio's bc arithmetic and plainly, and its
+variants: inside the sandbox every such path is ENOENT. The escapes aim at a canary
+directory of the test's own (and at /etc/shadow and /root, which root can read), never
+write the system's files; control runs with both defences off prove the oracle sees an
+escape, a write or a read, when there is one.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pytest_fioloadgen.backends.sandbox import UNCONFINED, choose_sandbox
 from pytest_fioloadgen.backends.static import StaticBackend, StaticTarget
 from pytest_fioloadgen.exceptions import FioLoadgenError, ProfileError
 from pytest_fioloadgen.fio.runner import WorkerAddress
-from pytest_fioloadgen.profiles import parse_profile
+from pytest_fioloadgen.profiles import allowed_variables, parse_profile
 from pytest_fioloadgen.session import BenchmarkSession, Case
 from pytest_fioloadgen.verdicts.gating import GatingPolicy
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
@@ -78,6 +83,28 @@ CORPUS: dict[str, str] = {
     "exec-engine": "[j]\nioengine=exec\nprogram=/bin/sh\narguments=EVIL\ntime_based\nruntime=1\n",
 }
 
+#: Reads of a file outside the worker directory: fio reports the bytes it verifies
+#: ("bad magic header 4f54" is "TO" of TOPSECRET-xy), 12 bytes a run, offset= the window.
+VERIFY_READ = (
+    "rw=read\nbs=2\noffset=0\nsize=12\nverify=crc32c\nverify_only=1\ncontinue_on_error=all\n"
+)
+READ_CORPUS: dict[str, str] = {
+    # The reported one: bc prints the path (dash's echo turns \n into a line break).
+    "verify-read-bc": "[j]\n" + VERIFY_READ + 'opendir=x=$ncpus/1\\n"OUT\\n"\n',
+    "verify-read-filename-bc": "[j]\n" + VERIFY_READ + 'filename=x=$ncpus/1\\n"OUT/secret\\n"\n',
+    "verify-read-opendir": "[j]\n" + VERIFY_READ + "opendir=OUT\n",
+    "verify-read-absolute": "[j]\n" + VERIFY_READ + "filename=OUT/secret\n",
+    "verify-read-dotdot": "[j]\n" + VERIFY_READ + "filename={UP}OUTREL/secret\n",
+    "verify-read-shadow": "[j]\n" + VERIFY_READ + "filename=/etc/shadow\n",
+    "verify-read-root": "[j]\n" + VERIFY_READ + "opendir=/root\n",
+    # A quoted pattern names a file fio reads into its buffers.
+    "pattern-file": "[j]\nrw=write\nsize=4k\nbuffer_pattern='OUT/secret'\n",
+    "verify-pattern-file": "[j]\nrw=write\nsize=4k\nverify=pattern\nverify_pattern='OUT/secret'\n",
+}
+#: What root can read on the host and a profile must not: the canary is added per test.
+READ_ROOTS = ("/etc/shadow", "/root", "/home", "/var")
+SECRET = "TOPSECRET-xy"
+
 EVIL_SCRIPT = """\
 mount -o remount,rw / 2>/dev/null
 mount -t tmpfs none OUT 2>/dev/null
@@ -107,6 +134,7 @@ def canary(tmp_path, monkeypatch):
     out = Path(f"/tmp/fioloadgen-oracle-{uuid.uuid4().hex[:8]}")
     out.mkdir()
     (out / "victim").write_text("untouched\n")
+    (out / "secret").write_text(SECRET)
     monkeypatch.setenv("CANARY_DIR", str(out))
     monkeypatch.delenv("UNSET_VAR", raising=False)
     yield out
@@ -137,7 +165,10 @@ def _tools(tmp_path: Path, out: Path) -> tuple[Path, Path]:
 
 
 def _parse(name: str, text: str) -> object:
-    return parse_profile(text, name=name, env={**os.environ, "SPLICE": "exec_prerun"})
+    # Every variable allowed: the sandbox alone must hold whatever the profile expands.
+    environ = {**os.environ, "SPLICE": "exec_prerun"}
+    names = [*environ, "UNSET_VAR"]
+    return parse_profile(text, name=name, env=allowed_variables(names, environ))
 
 
 def _plant_link(worker_dir: Path, out: Path) -> None:
@@ -159,10 +190,28 @@ def _assert_clean(tracer: Tracer, allowed: list[Path], prefixes: list[str], out:
     assert not Path(f"{out}-escaped").exists()
 
 
-def test_sandbox_alone_holds_against_every_profile(tmp_path, canary):
+def _read_roots(canary: Path) -> list[Path | str]:
+    return [canary, *READ_ROOTS]
+
+
+def _environments_of(directory: Path) -> list[bytes]:
+    """The environments of the processes working in ``directory`` (the fio servers)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if os.readlink(entry / "cwd").startswith(str(directory)):
+                found.append((entry / "environ").read_bytes())
+        except OSError:
+            continue
+    return found
+
+
+def test_sandbox_alone_holds_against_every_profile(tmp_path, canary, monkeypatch):
+    monkeypatch.setenv("FAKE_SECRET", "hunter2-in-the-harness")
     sandbox = choose_sandbox("bwrap", where="test")
     iolog, evil = _tools(tmp_path, canary)
-    tracer = Tracer(tmp_path)
+    # Failed calls too: a read the sandbox stopped shows as ENOENT.
+    tracer = Tracer(tmp_path, failures=True)
     base = tmp_path / "target"
     base.mkdir()
     backend = LocalBackend(
@@ -176,8 +225,12 @@ def test_sandbox_alone_holds_against_every_profile(tmp_path, canary):
     ran = {}
     try:
         worker_dir = Path(env.details["directories"]["t"]) / "w0"
+        # The server holds nothing of the harness's environment to read back.
+        environments = _environments_of(worker_dir)
+        assert environments
+        assert not any(b"hunter2" in environ for environ in environments)
         _plant_link(worker_dir, canary)
-        for name, template in CORPUS.items():
+        for name, template in {**CORPUS, **READ_CORPUS}.items():
             profile = _parse(name, _render(template, canary, iolog, evil))
             (worker := env.workers["t"][0])
             try:
@@ -185,14 +238,22 @@ def test_sandbox_alone_holds_against_every_profile(tmp_path, canary):
                 backend.run_job(env, profile.render(), [worker], expected_runtime_s=2)
                 ran[name] = "ok"
             except FioLoadgenError as err:
-                ran[name] = str(err)[:80]
+                ran[name] = f"{err} {getattr(err, 'stderr_tail', '')}"
             _plant_link(worker_dir, canary)  # fio may have unlinked it
         session_dir = worker_dir.parent
     finally:
         backend.teardown(env)
     _assert_clean(tracer, [worker_dir], [_client_prefix(session_dir)], canary, before)
-
-    assert len(ran) == len(CORPUS)
+    assert len(ran) == len(CORPUS) + len(READ_CORPUS)
+    # Reads: every path outside was tried and none was there to open.
+    accesses = tracer.accesses(_read_roots(canary), allowed=[worker_dir])
+    assert [a.line for a in accesses if a.succeeded] == []
+    assert {a.errno for a in accesses} == {"ENOENT"}
+    tried = {a.path for a in accesses}
+    assert {str(canary / "secret"), str(canary), "/etc/shadow", "/root"} <= tried
+    # fio could not run bc: the arithmetic tricks failed before naming any path.
+    assert "bc is needed" in ran["verify-read-bc"]
+    assert not any("4f54" in outcome for outcome in ran.values())
 
 
 def test_policy_alone_holds_against_every_profile(tmp_path, canary):
@@ -219,7 +280,7 @@ def test_policy_alone_holds_against_every_profile(tmp_path, canary):
     try:
         env = session.environment()
         worker_dir = Path(env.details["directories"]["t"]) / "w0"
-        for name, template in CORPUS.items():
+        for name, template in {**CORPUS, **READ_CORPUS}.items():
             if name == "planted-symlink":
                 _plant_link(worker_dir, canary)
             try:
@@ -235,6 +296,7 @@ def test_policy_alone_holds_against_every_profile(tmp_path, canary):
     finally:
         session.close()
     _assert_clean(tracer, [worker_dir], [_client_prefix(session_dir)], canary, before)
+    assert tracer.accesses(_read_roots(canary), allowed=[worker_dir]) == []
     # Everything is refused before fio starts, but: a profile's directory= is replaced by
     # the worker's (the job runs, inside), and a planted link is refused by the backend at
     # resolve time (the policy cannot see a worker's file system).
@@ -310,8 +372,9 @@ def test_static_backend_resolves_relative_paths_against_the_target(tmp_path, can
 
 
 def test_the_oracle_sees_an_escape_when_both_defences_are_off(tmp_path, canary):
-    """The control: without the sandbox and the policy, the reported escape writes the
-    canary and strace says so; the tests above could fail."""
+    """The control: without the sandbox and the policy, the reported escapes write the
+    canary and read the secret next to it, and strace says so; the tests above could
+    fail."""
     tracer = Tracer(tmp_path)
     backend = LocalBackend(
         [LocalTarget("t", tmp_path)],
@@ -321,16 +384,25 @@ def test_the_oracle_sees_an_escape_when_both_defences_are_off(tmp_path, canary):
     )
     env = backend.deploy(["t"], 1)
     text = _render(CORPUS["jobname-as-file"], canary, tmp_path, tmp_path)
+    read = _render(READ_CORPUS["verify-read-absolute"], canary, tmp_path, tmp_path)
     try:
+        worker_dir = Path(env.details["directories"]["t"]) / "w0"
         backend.run_job(
             env, _parse("x", text).render(), env.workers["t"][0:1], expected_runtime_s=2
         )
-        worker_dir = Path(env.details["directories"]["t"]) / "w0"
+        with pytest.raises(FioLoadgenError) as leaked:
+            backend.run_job(
+                env, _parse("y", read).render(), env.workers["t"][0:1], expected_runtime_s=2
+            )
     finally:
         backend.teardown(Environment("local", {}))
     assert (canary / "pwn.sh").read_bytes().startswith(b"#!/bin/sh\necho owned\n")
     violations = tracer.violations([worker_dir])
     assert any(v.path == str(canary / "pwn.sh") for v in violations)
+    # "TO" of TOPSECRET-xy, as the worker reported it.
+    assert "bad magic header 4f54" in f"{leaked.value} {leaked.value.stderr_tail}"
+    reads = tracer.accesses(_read_roots(canary), allowed=[worker_dir])
+    assert any(a.succeeded and a.path == str(canary / "secret") for a in reads)
 
 
 def test_the_sandbox_refuses_root_what_root_can_do_outside(tmp_path, canary):
@@ -338,6 +410,7 @@ def test_the_sandbox_refuses_root_what_root_can_do_outside(tmp_path, canary):
     sandbox = choose_sandbox("bwrap", where="test")
     work = tmp_path / "w"
     work.mkdir()
+    (tmp_path / "sibling").write_text("another worker's\n")
     script = textwrap.dedent(
         f"""\
         mount -o remount,rw / 2>/dev/null && echo remount-worked
@@ -347,10 +420,20 @@ def test_the_sandbox_refuses_root_what_root_can_do_outside(tmp_path, canary):
         ls /dev | grep -E '^(sd|vd|nvme|loop|xvd)' && echo block-devices-visible
         grep CapEff /proc/self/status
         echo pid=$$
+        for path in {canary} {tmp_path}/sibling /root /home /var /srv /etc/shadow /etc/passwd; do
+            [ -e "$path" ] && echo "visible:$path"
+        done
+        command -v bc >/dev/null && echo bc-visible
+        [ -e /etc/ld.so.cache ] && echo loader-cache-visible
         """
     )
     completed = subprocess.run(
-        sandbox.command(["sh", "-c", script], writable=[work], cwd=work),
+        sandbox.command(
+            ["sh", "-c", script],
+            writable=[work],
+            cwd=work,
+            programs=["mount", "touch", "ls", "grep"],
+        ),
         capture_output=True,
         text=True,
         timeout=30,
@@ -363,8 +446,12 @@ def test_the_sandbox_refuses_root_what_root_can_do_outside(tmp_path, canary):
         "drop-caches-worked",
         "outside-write-worked",
         "block-devices-visible",
+        "bc-visible",
     ):
         assert forbidden not in lines
+    # Only what fio needs is there: the worker directory's parents are empty shells.
+    assert [line for line in lines if line.startswith("visible:")] == []
+    assert "loader-cache-visible" in lines
     assert "CapEff:\t0000000000000000" in lines
     # Its own PID namespace: the shell is not a host pid.
     assert any(line in ("pid=1", "pid=2") for line in lines)
