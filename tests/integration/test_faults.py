@@ -201,7 +201,17 @@ def test_a_full_disk_shows_fios_enospc_first_and_loses_nothing(pytester, small_f
     common += ["--fio-target", f"t={target}", "--fio-store", str(store)]
     first = pytester.runpytest(*common, "--fio-profiles", "small")
     first.assert_outcomes(passed=1)
-    result = pytester.runpytest(*common, "--fio-profiles", "big")
+    # The harness refuses a profile whose files would not fit, before fio writes a byte.
+    refused = pytester.runpytest(*common, "--fio-profiles", "big")
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(
+        [
+            "*profile 'big.fio': needs 64.0 MiB on target 't' (*) (largest job: size 64.0 MiB x"
+            " numjobs 1; x 1 worker(s)) but * is free and * (disk_margin 10%) must stay free*"
+        ]
+    )
+    # Told to go ahead, fio fills the disk: its ENOSPC comes first.
+    result = pytester.runpytest(*common, "--fio-profiles", "big", "--fio-caps", "disk_margin=none")
     result.assert_outcomes(failed=1)
     failure = "\n".join(result.outlines)
     cause = failure.find("No space left on device")

@@ -19,6 +19,7 @@ from pytest_fioloadgen.profiles.fio_options import (
     FILE_ENGINES,
     JOB_OPTIONS,
 )
+from pytest_fioloadgen.profiles.fio_values import keyword_values
 from pytest_fioloadgen.profiles.policy import allowed_engines
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio")
@@ -162,3 +163,121 @@ def test_every_fio_example_gets_one_verdict_line_and_no_traceback():
         assert line.startswith((f"{path}: accepted", f"{path}: refused"))
     assert "Traceback" not in completed.stderr
     assert completed.returncode in (0, 1)
+
+
+# -- the value fio will use (issue 19) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        # What the confinement issue ran: dash's echo turns \n into a line break, bc prints
+        # the quoted string, fio uses it as the path.
+        ('opendir=x=$ncpus/1\\n"/srv/canary\\n"', "'opendir=x=$ncpus/1\\\\n\"/srv/canary\\\\n\"'"),
+        ('mem=x=$ncpus/1\\n"mmap:/srv/f\\n"', "'mem=x=$ncpus/1\\\\n\"mmap:/srv/f\\\\n\"'"),
+        ('filename=x=$ncpus/1\\n"/etc/hostname\\n"', None),
+        ("buffer_pattern=x=$ncpus/1\\n\\0047", None),
+    ],
+)
+def test_the_bc_tricks_are_refused_by_what_they_hold(line, shown):
+    message = refusal(f"[j]\nrw=write\n{line}\n")
+    assert message.startswith("profile 'p' line 3: option ")
+    assert "is not allowed (holds a" in message
+    if shown is not None:
+        assert f"option {shown} is not allowed" in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "size=$ncpus*0+1m",
+        "numjobs=$ncpus/2",
+        "iodepth=$ncpus-1",
+        "offset=$mb_memory+$pagesize",
+        # The key counts: fio looks for + - * / in the whole line.
+        "hugepage-size=$pagesize",
+        "description=$ncpus-core test",
+    ],
+)
+def test_what_fio_would_hand_to_sh_and_bc_is_refused(line):
+    assert refusal(f"[j]\n{line}\n") == (
+        f"profile 'p' line 2: option {line} is not allowed (fio would compute it with sh and bc"
+        " on the worker ($ncpus, $pagesize or $mb_memory with + - * /), and bc can print any"
+        " value: write the number)"
+    )
+
+
+def test_fios_keywords_alone_are_numbers_and_the_policy_judges_them_as_such():
+    check_safety(parse_profile("[j]\nnumjobs=$ncpus\nbs=$pagesize\nsize=$mb_memory%\n", name="p"))
+    # The number is what is judged: 2 ms of log averaging is per I/O.
+    ncpus = int(keyword_values()["$ncpus"])
+    if ncpus < 10:
+        assert "logs (nearly) every I/O" in refusal("[j]\nlog_avg_msec=$ncpus\n")
+    # A path with a keyword has a '/' or is a number: bc, or a plain name.
+    assert "sh and bc" in refusal("[j]\nfilename=/$ncpus\n")
+    check_safety(parse_profile("[j]\nfilename=data$ncpus\n", name="p"))
+    # % and ^ are no operators to fio's bc test: only a substitution happens.
+    check_safety(parse_profile("[j]\nsize=$ncpus%\n", name="p"))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("filename=a\\:b", "holds a backslash"),
+        ('buffer_pattern="abc"', "holds a quote"),
+        ("verify_pattern='/etc/shadow'", "holds a quote"),
+        ("description=it's", "holds a quote"),
+        ("description=a\x1b]0;owned\x07", "holds the control character U+001B"),
+        ("description=a\x85b", "holds the control character U+0085"),
+        ("description=tab\there", "holds the control character U+0009"),
+    ],
+)
+def test_backslashes_quotes_and_control_characters_are_refused_in_one_line(line, reason):
+    message = refusal(f"[j]\n{line}\n")
+    assert message.startswith("profile 'p' line 2: option ")
+    assert reason in message
+    assert "\n" not in message and "\x1b" not in message and "\x85" not in message
+
+
+def test_a_nul_byte_cannot_hide_a_job_from_the_worker():
+    """``description=a<NUL>b`` then ``[k]``: the policy and fio --parse-only saw jobs j and
+    k, the fio server read a C string and ran only j."""
+    message = refusal("[j]\nrw=read\ndescription=a\x00b\n[k]\nrw=write\n")
+    assert message.startswith("profile 'p' line 3: option 'description=a\\x00b' is not allowed")
+    assert "U+0000" in message
+
+
+def test_a_section_name_with_a_nul_or_escape_is_refused_escaped():
+    for name in ("j\x00k", "j\x1b[2J"):
+        message = refusal(f"[{name}]\nrw=read\n")
+        assert "job name" in message and "\x00" not in message and "\x1b" not in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The reported one: with the harness's own logs, 0.7 GB per second of runtime.
+        "[global]\nlog_avg_msec=0\nioengine=null\ntime_based\nruntime=1\nnumjobs=2\n[j]\n",
+        "[j]\nlog_avg_msec=9\n",
+        "[j]\nwrite_hist_log=h\nlog_hist_msec=1\n",
+    ],
+)
+def test_logging_every_io_is_refused(text):
+    assert "logs (nearly) every I/O" in refusal(text)
+
+
+def test_a_log_without_an_averaging_window_is_refused_naming_the_job():
+    assert refusal("[global]\nwrite_lat_log=lat\n[j]\nrw=read\n") == (
+        "profile 'p' line 3 job 'j': write_lat_log without log_avg_msec logs every I/O"
+        " (hundreds of MB a second on a fast device): set log_avg_msec to 10 or more"
+    )
+
+
+def test_averaged_and_histogram_logs_are_allowed():
+    check_safety(
+        parse_profile(
+            "[global]\nwrite_bw_log=bw\nwrite_iops_log=io\nlog_avg_msec=10\n"
+            "[j]\nwrite_hist_log=h\nlog_hist_msec=100\n[k]\nlog_hist_msec=0\n",
+            name="p",
+        )
+    )
