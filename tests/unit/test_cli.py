@@ -59,6 +59,59 @@ def test_unknown_profile_is_one_line_on_stderr(capsys):
     assert len(err.splitlines()) == 1
 
 
+def test_profile_check_refuses_a_profile_linked_to_the_environment_without_printing_it(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("FAKE_SECRET", "hunter2")
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "env.fio").symlink_to("/proc/self/environ")
+    assert main(["profile", "check", str(profiles / "env.fio")]) == 1
+    assert main(["profile", "show", "env", "--dir", str(profiles)]) == 2
+    captured = capsys.readouterr()
+    assert "hunter2" not in captured.out + captured.err
+    assert captured.out.startswith(f"{profiles / 'env.fio'}: refused: profile 'env.fio': ")
+    assert "is a symbolic link to /proc/" in captured.out
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_profile_check_refuses_the_arithmetic_tricks_before_fio_parses_anything(tmp_path, capsys):
+    tricks = {
+        "opendir.fio": '[j]\nrw=read\nopendir=x=$ncpus/1\\n"/srv/canary\\n"\n',
+        "spin.fio": "[j]\nrw=read\nsize=$ncpus*0+1m\\ni=0\\nwhile(i<3*10^8){i=i+1}\n",
+        "plain.fio": "[j]\nrw=read\nsize=$ncpus*0+1m\n",
+    }
+    for name, text in tricks.items():
+        (tmp_path / name).write_text(text)
+    assert main(["profile", "check", *(str(tmp_path / name) for name in tricks)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(": refused: ")[0] for line in out] == [
+        str(tmp_path / name) for name in tricks
+    ]
+    assert "holds a backslash" in out[0] and "holds a backslash" in out[1]
+    assert "fio would compute it with sh and bc on the worker" in out[2]
+
+
+def test_profile_check_expands_only_the_variables_it_is_told_to(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("POOL_NAME", "bench")
+    monkeypatch.delenv("FIO_ENV", raising=False)
+    profile = tmp_path / "var.fio"
+    profile.write_text(GOOD + "description=pool ${POOL_NAME}\n")
+    assert main(["profile", "check", str(profile)]) == 1
+    assert "allow it with --fio-env POOL_NAME" in capsys.readouterr().out
+    assert main(["profile", "check", "--fio-env", "POOL_NAME", str(profile)]) == 0
+    monkeypatch.setenv("FIO_ENV", "POOL_NAME")
+    assert main(["profile", "check", str(profile)]) == 0
+
+
+def test_profile_check_applies_the_caps(tmp_path, capsys):
+    profile = tmp_path / "many.fio"
+    profile.write_text(GOOD + "numjobs=400\n")
+    assert main(["profile", "check", str(profile)]) == 1
+    assert "400 jobs at once per worker" in capsys.readouterr().out
+    assert main(["profile", "check", "--caps", "numjobs=400", str(profile)]) == 0
+
+
 def test_console_script_is_installed():
     completed = subprocess.run(
         [sys.executable, "-m", "pytest_fioloadgen.cli", "--version"],

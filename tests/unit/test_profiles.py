@@ -948,3 +948,80 @@ def test_option_equality_ignores_where_it_was_written():
     assert Option("bs", "4k", 3) == Option("bs", "4k", 9, "inc.fio")
     assert Option("bs", "4k", 3) != Option("bs", "8k", 3)
     assert Option("time_based", None, 1) != Option("time_based", "", 1)
+
+
+# ------------------------------------------------------- profile files (issue 19, item 3)
+
+
+def test_a_profile_linked_out_of_its_directory_is_refused_without_reading_it(tmp_path, monkeypatch):
+    """``ln -s /proc/self/environ profiles/env.fio``: the collection error quoted the
+    file's first line, the whole environment."""
+    monkeypatch.setenv("FAKE_SECRET", "hunter2")
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "env.fio").symlink_to("/proc/self/environ")
+    with pytest.raises(ProfileError) as info:
+        select_profiles(profiles, "env")
+    message = str(info.value)
+    assert message.startswith(
+        f"profile 'env.fio': {profiles / 'env.fio'} is a symbolic link to /proc/"
+    )
+    assert message.endswith(
+        f"environ, outside the profiles directory {profiles}; profiles are regular files inside it"
+    )
+    assert "hunter2" not in message
+
+
+def test_a_link_inside_the_directory_is_a_profile_like_any_other(tmp_path):
+    profiles = tmp_path / "profiles"
+    (profiles / "real").mkdir(parents=True)
+    (profiles / "real" / "a.fio").write_text("[j]\nrw=read\n")
+    (profiles / "a.fio").symlink_to(profiles / "real" / "a.fio")
+    assert select_profiles(profiles, "a")[0].sections[0].get("rw") == "read"
+
+
+def test_only_regular_files_of_bounded_size_are_read(tmp_path):
+    fifo = tmp_path / "fifo.fio"
+    os.mkfifo(fifo)
+    with pytest.raises(ProfileError, match="is not a regular file"):
+        load_profile(fifo)  # never blocks on the FIFO
+    big = tmp_path / "big.fio"
+    big.write_text("[j]\n" + "# padding\n" * 200_000)
+    with pytest.raises(ProfileError, match="is larger than 1024 KiB: not a job file"):
+        load_profile(big)
+    binary = tmp_path / "bin.fio"
+    binary.write_bytes(b"[j]\nrw=read\n\xff\xfe")
+    with pytest.raises(ProfileError) as info:
+        load_profile(binary)
+    assert str(info.value) == (
+        f"profile 'bin.fio': {binary} is not UTF-8 text (byte 0xff at offset 12)"
+    )
+
+
+def test_an_include_linked_out_of_the_directory_is_refused(tmp_path):
+    outside = tmp_path / "outside.fio"
+    outside.write_text("bs=4k\n")
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "inc.fio").symlink_to(outside)
+    path = write(profiles, "main.fio", "[j]\ninclude inc.fio\n")
+    with pytest.raises(ProfileError, match=r"include inc\.fio leaves the profile directory"):
+        load_profile(path)
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "FAKE_SECRET=hunter2-" + "x" * 500 + "\x00PATH=/usr/bin",
+        "\x1b]0;owned\x07\x1b[2J" + "y" * 100,
+        "[" + "z" * 300,
+    ],
+)
+def test_errors_quote_a_short_escaped_excerpt_never_raw_text(first_line):
+    with pytest.raises(ProfileError) as info:
+        parse(first_line + "\n[j]\nrw=read\n")
+    message = str(info.value)
+    assert message.isprintable()
+    assert len(message) < 200
+    assert "\x1b" not in message and "\x00" not in message
+    assert "hunter2-" + "x" * 40 not in message
