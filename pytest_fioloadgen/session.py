@@ -406,6 +406,12 @@ class BenchmarkSession:
                     on_progress=on_progress,
                 )
             except FioLoadgenError as err:
+                # fio's message may echo an allowed variable's value: it goes into the
+                # record, the test report and CI logs as ${VAR}.
+                if profile.variables:
+                    err.args = (scrubbed(str(err), profile.variables),)
+                    if isinstance(getattr(err, "stderr_tail", None), str):
+                        err.stderr_tail = scrubbed(err.stderr_tail, profile.variables)  # type: ignore[attr-defined]
                 try:
                     self._record_failure(case, profile, started, str(err), identity)
                 except StoreError as store_error:
