@@ -438,9 +438,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "caps",
-        "raise (or lift with none) what one profile may take: numjobs=64, memory=1g (I/O "
-        "buffers per worker), time=1h (startdelay+ramp_time+runtime), disk_margin=10% "
-        "(free space kept on a local target); repeatable; also [caps] in the thresholds file",
+        "raise (or lift with none) what one profile may take: numjobs (default 64), memory "
+        "(I/O buffers per worker, 1g), time (startdelay+ramp_time+runtime, 1h), disk_margin "
+        "(free space a local target keeps, 10 percent); repeatable; also [caps] in the "
+        "thresholds file",
         "KEY=VALUE,...",
         repeatable=True,
     ),

@@ -80,30 +80,62 @@ def _in_sandbox(path: str) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
+def _interpreters(path: str) -> list[str]:
+    """The programs a ``#!`` script needs to start (``#!/usr/bin/env sh``: env and sh)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return []
+    if not first.startswith(b"#!"):
+        return []
+    words = first[2:].decode(errors="replace").split()
+    if not words:
+        return []
+    if os.path.basename(words[0]) == "env" and len(words) > 1:
+        return [words[0], words[1]]
+    return [words[0]]
+
+
 @functools.lru_cache(maxsize=16)
 def program_files(program: str) -> tuple[str, tuple[str, ...], bool]:
     """(where ``program`` is, the files it needs to start, whether ldd listed them):
     the program and every library ldd lists. Without ldd (or when it fails) the library
-    directories are bound instead."""
+    directories are bound instead. A script (a wrapper of fio given as --fio-binary) gets
+    its interpreter and the fio on PATH too, nothing else it might call."""
     found = shutil.which(program)
     if found is None:
         raise FileNotFoundError(program)
     path = _in_sandbox(os.path.abspath(found))
+    files: list[str] = [path]
+    listed = True
+    interpreters = _interpreters(found)
+    if interpreters:
+        fio = shutil.which("fio")
+        helpers = [
+            *interpreters,
+            *([fio] if fio and os.path.realpath(fio) != os.path.realpath(found) else []),
+        ]
+        for helper in helpers:
+            _helper_path, helper_files, helper_listed = program_files(helper)
+            files += helper_files
+            listed = listed and helper_listed
+        return path, tuple(files), listed
     ldd = shutil.which("ldd")
     if ldd is None:
         return path, (path,), False
     try:
-        listed = subprocess.run(
+        listed_by = subprocess.run(
             [ldd, path], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return path, (path,), False
-    if "not a dynamic executable" in listed.stdout + listed.stderr:
+    if "not a dynamic executable" in listed_by.stdout + listed_by.stderr:
         return path, (path,), True
-    if listed.returncode != 0 or "not found" in listed.stdout:
+    if listed_by.returncode != 0 or "not found" in listed_by.stdout:
         return path, (path,), False
     libraries = [
-        match.group(1) for line in listed.stdout.splitlines() if (match := _LDD_LINE.match(line))
+        match.group(1) for line in listed_by.stdout.splitlines() if (match := _LDD_LINE.match(line))
     ]
     return path, (path, *libraries), True
 

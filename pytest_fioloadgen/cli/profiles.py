@@ -43,15 +43,17 @@ def _check(args: argparse.Namespace) -> int:
     )
     variables = allowed_variables(parse_variable_names(names, names_where), os.environ)
     caps_where, caps_spec = (
-        ("--caps", args.caps) if args.caps is not None else ("FIO_CAPS", os.environ.get("FIO_CAPS"))
+        ("--fio-caps", args.fio_caps)
+        if args.fio_caps is not None
+        else ("FIO_CAPS", os.environ.get("FIO_CAPS"))
     )
     caps = DEFAULT_CAPS.with_values(
         parse_caps([part for part in (caps_spec or "").split(",") if part.strip()], caps_where),
         caps_where,
     )
     mode_where, mode = (
-        ("--sandbox", args.sandbox)
-        if args.sandbox is not None
+        ("--fio-sandbox", args.fio_sandbox)
+        if args.fio_sandbox is not None
         else ("FIO_SANDBOX", os.environ.get("FIO_SANDBOX") or "auto")
     )
     # fio --parse-only of a file nobody checked yet: confined like every fio process.
@@ -142,13 +144,13 @@ def register(commands: Any) -> None:
         "FIO_ENV, else none: any ${VAR} is refused)",
     )
     check.add_argument(
-        "--caps",
+        "--fio-caps",
         metavar="KEY=VALUE,...",
         help="raise resource caps as --fio-caps does, e.g. numjobs=128,time=2h "
         "(default: FIO_CAPS, else the defaults)",
     )
     check.add_argument(
-        "--sandbox",
+        "--fio-sandbox",
         choices=SANDBOX_MODES,
         help="where fio --parse-only runs: auto (bubblewrap when it can start; never "
         "unconfined when CI is set), bwrap or none (default: FIO_SANDBOX, else auto)",

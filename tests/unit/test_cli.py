@@ -109,7 +109,7 @@ def test_profile_check_applies_the_caps(tmp_path, capsys):
     profile.write_text(GOOD + "numjobs=400\n")
     assert main(["profile", "check", str(profile)]) == 1
     assert "400 jobs at once per worker" in capsys.readouterr().out
-    assert main(["profile", "check", "--caps", "numjobs=400", str(profile)]) == 0
+    assert main(["profile", "check", "--fio-caps", "numjobs=400", str(profile)]) == 0
 
 
 def test_console_script_is_installed():
