@@ -57,6 +57,10 @@ CORPUS: dict[str, str] = {
     "double-expansion": "[j]\nfilename=$${UNSET_VAR}{CANARY_DIR}/double\nrw=write\nsize=4k\n",
     "env-splice-exec": "[j]\n${SPLICE}=touch OUT/spliced\nrw=read\nsize=64k\n",
     "ioscheduler": "[j]\nrw=read\nsize=64k\nioscheduler=none\n",
+    # fio's arithmetic through sh and bc: bc prints the path (dash's echo makes \n a break).
+    "bc-opendir": '[j]\nrw=write\nsize=4k\nopendir=x=$ncpus/1\\n"OUT\\n"\n',
+    "bc-filename": '[j]\nrw=write\nsize=4k\nfilename=x=$ncpus/1\\n"OUT/victim\\n"\n',
+    "bc-mem-file": '[j]\nrw=read\nsize=64k\nmem=x=$ncpus/1\\n"mmap:OUT/victim\\n"\n',
     # Traversal in every path option.
     "filename-absolute": "[j]\nfilename=OUT/abs\nrw=write\nsize=4k\n",
     "filename-dotdot": "[j]\nfilename={UP}OUTREL/up\nrw=write\nsize=4k\n",
@@ -100,6 +104,8 @@ READ_CORPUS: dict[str, str] = {
     # A quoted pattern names a file fio reads into its buffers.
     "pattern-file": "[j]\nrw=write\nsize=4k\nbuffer_pattern='OUT/secret'\n",
     "verify-pattern-file": "[j]\nrw=write\nsize=4k\nverify=pattern\nverify_pattern='OUT/secret'\n",
+    # \0047 is a quote once dash's echo has read it: a quoted pattern, from bc.
+    "pattern-file-bc": '[j]\nrw=write\nsize=4k\nbuffer_pattern=x=$ncpus/1\\n"\\0047OUT/secret\\0047"\n',
 }
 #: What root can read on the host and a profile must not: the canary is added per test.
 READ_ROOTS = ("/etc/shadow", "/root", "/home", "/var")
