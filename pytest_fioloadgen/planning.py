@@ -40,6 +40,7 @@ from .store import Store, default_store_uri, open_store
 from .verdicts.gating import GatingPolicy
 from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE
 from .verdicts.thresholds import Limit, Thresholds, validate_level
+from .verdicts.validity import DEFAULT_STALL_FACTOR
 
 #: Keyword arguments of the fio marker that are not profile overrides.
 MARKER_KEYS = ("profile", "workers", "targets", "thresholds", "sweep", "max_iops_under")
@@ -395,6 +396,8 @@ class Planner:
             prefill=settings.prefill,
             read_ceiling=settings.read_ceiling,
             read_probe=settings.read_probe,
+            timeline=settings.timeline,
+            stall_factor=float(self.thresholds.gating.get("stall_factor", DEFAULT_STALL_FACTOR)),
             session_id=session_id or uuid.uuid4().hex,
             fingerprint_extra=fingerprint_extra,
             allowance=self.allowance,

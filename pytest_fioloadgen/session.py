@@ -24,6 +24,7 @@ from .exceptions import FioLoadgenError, StoreError
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .fio.steadystate import steady_state
+from .fio.timeline import timeline_of
 from .identity import history_key, override_tags
 from .profiles import (
     NO_ALLOWANCE,
@@ -40,6 +41,7 @@ from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large
 from .verdicts.regression import Comparison, compare
 from .verdicts.status import Status
 from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
+from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, window_metrics
 from .verdicts.variation import Variation, variations
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -166,6 +168,17 @@ def git_labels(rootdir: Path) -> dict[str, str]:
     return labels
 
 
+@dataclass(frozen=True)
+class JudgedTimeline:
+    """A result with what its timeline said: metrics added (or the common window's),
+    notes, reasons the run is unstable, and evidence to store."""
+
+    result: RunResult
+    notes: tuple[str, ...] = ()
+    unstable: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class BenchmarkSession:
     """Owns the environment for a whole session and runs cases in it."""
@@ -185,6 +198,10 @@ class BenchmarkSession:
     #: Whether a short direct-I/O probe measures each target's read ceiling (per worker
     #: count) before its first read, when no ceiling is configured.
     read_probe: bool = False
+    #: Whether each run keeps its timeline (fio's histogram logs merged per interval).
+    timeline: bool = True
+    #: Stalls: an interval p99 above this many times the run's median interval p99.
+    stall_factor: float = DEFAULT_STALL_FACTOR
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Extra fingerprint facts (e.g. from a pytest hook), merged over the backend's.
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
@@ -370,6 +387,7 @@ class BenchmarkSession:
                     workers,
                     expected_runtime_s=expected,
                     on_progress=on_progress,
+                    timeline=self.timeline,
                 )
             except FioLoadgenError as err:
                 try:
@@ -381,6 +399,8 @@ class BenchmarkSession:
                 raise
             finished = time.time()
         result = self._with_scaling(case, profile, result)
+        judged = self._judge_timeline(result, workers)
+        result = judged.result
         checks = evaluate(result, limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
@@ -393,11 +413,13 @@ class BenchmarkSession:
             *profile.notes,
             *([cache_note] if cache_note else []),
             *([suspicion.host_note] if suspicion.host_note else []),
+            *judged.notes,
             *([f"lint {capped.line()}"] if capped else []),
             *([settled.note()] if settled else []),
         )
         spread = self.variation(key, result, window=case.repeats) if final_repeat else ()
         unsettled = [settled.note()] if settled and not settled.attained else []
+        unsettled += judged.unstable
         left = self.gating.confirm - confirmation
         if confirmation == 0 and left <= 0 and any(large_change(c) for c in comparisons):
             left = 1  # a change far beyond its tolerance is always run once more
@@ -417,7 +439,7 @@ class BenchmarkSession:
             notes=notes,
             repeat=case.repeat + confirmation,
             verdict=verdict.status.value,
-            evidence=verdict.evidence(),
+            evidence={**verdict.evidence(), **judged.evidence},
         )
         if self.store is not None:
             self.store.record(record)
@@ -577,12 +599,23 @@ class BenchmarkSession:
     def _prefill(
         self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
     ) -> None:
-        """Write a read profile's data set once per target and worker count, so reads
-        find real data laid out before they start rather than files fio fills on the fly."""
-        if not self.prefill or not profile.is_read_only:
+        """Before a read runs on a target and worker count, have its files written (with
+        --fio-prefill, a read-only profile's whole data set) or at least laid out, once:
+        then every worker's measurement starts together, none after its own layout."""
+        if self.prefill and profile.is_read_only:
+            writer = profile.as_prefill()
+            done = (case.target, case.workers, writer.content_hash)
+        elif profile.reads and not workers[0].device:
+            # fio lays out a read's files before the job starts, each worker on its own:
+            # under load one worker's layout takes longer and its measurement starts late
+            # (seen here: up to 0.75 s apart; under 20 ms with the files laid out first).
+            # One round lays out every worker of the target: a fio client round costs
+            # about 1.4 s whatever it does, so larger worker counts reuse these files.
+            writer = profile.as_layout()
+            workers = self.backend.resolve(env, case.target, len(env.workers[case.target]))
+            done = (case.target, 0, writer.content_hash)
+        else:
             return
-        writer = profile.as_prefill()
-        done = (case.target, case.workers, writer.content_hash)
         if done in self._prefilled:
             return
         self.backend.run_job(env, writer.render(), workers, expected_runtime_s=UNKNOWN_RUNTIME_S)
@@ -673,6 +706,36 @@ class BenchmarkSession:
             backend=self.backend.name,
             target=case.target,
             fingerprint=self.fingerprint(),
+        )
+
+    def _judge_timeline(self, result: RunResult, workers: Sequence[Worker]) -> JudgedTimeline:
+        """The run's timeline judged (verdicts/validity.py): its metrics join the result's,
+        and with window skew the merged figures are the common window's."""
+        timeline = timeline_of(result.raw)
+        if timeline is None:
+            return JudgedTimeline(result)
+        judgement = judge(
+            timeline,
+            [worker.iops for worker in result.workers],
+            stall_factor=self.stall_factor,
+            worker_names={worker.address.name: worker.name for worker in workers},
+        )
+        metrics = dict(result.metrics)
+        metrics.update(judgement.metrics)
+        notes = judgement.notes()
+        if judgement.common_window is not None:
+            metrics.update(window_metrics(timeline, judgement.common_window))
+            notes.append(
+                "timeline: merged figures are over the workers' common window only"
+                f" (intervals {judgement.common_window[0]}-{judgement.common_window[1]})"
+            )
+        if timeline.notes:
+            notes += [f"timeline: {note}" for note in timeline.notes]
+        return JudgedTimeline(
+            replace(result, metrics=metrics),
+            tuple(notes),
+            tuple(judgement.unstable_reasons),
+            {"timeline": judgement.evidence()},
         )
 
     def _with_scaling(self, case: Case, profile: Profile, result: RunResult) -> RunResult:

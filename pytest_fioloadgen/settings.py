@@ -388,6 +388,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "which a buffered read is flagged cache? (direct reads never are; default: on)",
         "on|off",
     ),
+    OptionSpec(
+        "timeline",
+        "keep every run's timeline: fio's histogram logs merged exactly across workers per "
+        "interval (IOPS, p50/p90/p99/p99.9/max over time), checked for window skew, "
+        "stragglers, imbalance and stalls (default: on)",
+        "on|off",
+    ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
     # -- the session summary (like pytest-benchmark's --benchmark-columns/sort/group-by) ----
     OptionSpec(
@@ -528,6 +535,7 @@ class Settings:
     prefill: bool = False
     read_ceiling: float | None = None
     read_probe: bool = True
+    timeline: bool = True
     bmf: Path | None = None
     columns: tuple[str, ...] = DEFAULT_SUMMARY_COLUMNS
     sort: str = "name"
@@ -610,6 +618,7 @@ _CONVERTERS: dict[str, Converter] = {
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "read_probe": lambda v, w, r: parse_bool(v[-1], w),
+    "timeline": lambda v, w, r: parse_bool(v[-1], w),
     "bmf": lambda v, w, r: _path(v[-1], r),
     "columns": lambda v, w, r: parse_names(v[-1], w, SUMMARY_COLUMNS),
     "sort": lambda v, w, r: parse_choice(v[-1], w, SUMMARY_SORTS),

@@ -52,8 +52,16 @@ LATENCY_METRICS: tuple[str, ...] = tuple(
     for direction in DIRECTIONS
     for stat in ("mean", "p50", "p95", "p99", "p999", "max")
 )
+#: What a run's timeline adds (verdicts/validity.py), all lower-is-better: the worst
+#: interval's p99 per direction, the seconds stalled, the workers' IOPS CV (percent).
+TIMELINE_METRICS: tuple[str, ...] = (
+    "read_lat_worst_p99_ms",
+    "write_lat_worst_p99_ms",
+    "stall_s",
+    "worker_iops_cv_pct",
+)
 #: Every flat metric name of the user-facing contract.
-METRIC_NAMES: tuple[str, ...] = THROUGHPUT_METRICS + LATENCY_METRICS
+METRIC_NAMES: tuple[str, ...] = THROUGHPUT_METRICS + LATENCY_METRICS + TIMELINE_METRICS
 
 
 def higher_is_better(metric: str) -> bool:

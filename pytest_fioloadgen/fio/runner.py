@@ -22,6 +22,7 @@ from typing import IO, Any
 from ..exceptions import FioRunError, ResultError
 from . import timeseries
 from .results import RunResult, parse_result, split_output
+from .timeline import TimelineInputs, build_timeline, hist_logging
 
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
 #: needs time to lay out files and to collect results from every server.
@@ -209,13 +210,17 @@ def run_fio(
     confine: Confine | None = None,
     workdir: Path | None = None,
     diagnose: Diagnose | None = None,
+    timeline: bool = True,
+    same_clock: bool = False,
 ) -> tuple[RunResult, FioInvocation]:
     """Run ``job_text`` on every worker and return the merged result.
 
     ``confine`` starts the client in a sandbox where only its temporary directory (made
-    under ``workdir`` when given) is writable. Raises FioRunError naming the worker for a
-    server that is missing from the output, reported an error or stopped answering, and
-    carrying fio's stderr tail for any failure.
+    under ``workdir`` when given) is writable. ``timeline`` asks fio for histogram logs
+    and keeps the run's exact timeline (fio/timeline.py); ``same_clock`` says the workers
+    run on this machine's clock. Raises FioRunError naming the worker for a server that
+    is missing from the output, reported an error or stopped answering, and carrying
+    fio's stderr tail for any failure.
     """
     if not workers:
         raise FioRunError("no workers to run on")
@@ -224,9 +229,11 @@ def run_fio(
         hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
         jobfile = Path(tmp) / "job.fio"
         interval_ms = timeseries.log_interval_ms(expected_runtime_s)
-        jobfile.write_text(timeseries.with_logging(job_text, interval_ms))
+        extra = hist_logging(interval_ms) if timeline else ""
+        jobfile.write_text(timeseries.with_logging(job_text, interval_ms, extra))
         argv = build_argv(fio_binary, hostfile, jobfile)
         started = time.monotonic()
+        client_start_ms = time.time() * 1000.0
         try:
             process = subprocess.Popen(
                 confine(argv, Path(tmp)) if confine is not None else argv,
@@ -250,11 +257,44 @@ def run_fio(
             # Ctrl-C (or a failing progress callback): never leave a fio client behind.
             _kill(process)
             raise
-        series = timeseries.collect(Path(tmp), [(w.host, w.name) for w in workers], interval_ms)
-    invocation = FioInvocation(
-        tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
-    )
-    return with_timeseries(check_invocation(invocation, workers), series), invocation
+        client_span_ms = (client_start_ms, time.time() * 1000.0)
+        series = timeseries.collect(
+            Path(tmp),
+            [(w.host, w.name) for w in workers],
+            interval_ms,
+            client_start_ms=client_start_ms,
+        )
+        invocation = FioInvocation(
+            tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
+        )
+        result = with_timeseries(check_invocation(invocation, workers), series)
+        if timeline:
+            inputs = TimelineInputs(
+                interval_ms=interval_ms,
+                client_span_ms=client_span_ms,
+                workers=hosts_of(workers),
+                same_clock=frozenset(w.host for w in workers) if same_clock else frozenset(),
+            )
+            result = with_timeline(result, build_timeline(Path(tmp), result.raw, inputs))
+    return result, invocation
+
+
+def hosts_of(workers: Sequence[WorkerAddress]) -> dict[str, str]:
+    """host -> worker name for hosts with one worker: fio names its logs by host only, so
+    two servers on one address (static hosts on several ports) would mix their logs."""
+    by_host: dict[str, list[str]] = {}
+    for worker in workers:
+        by_host.setdefault(worker.host, []).append(worker.name)
+    return {host: names[0] for host, names in by_host.items() if len(names) == 1}
+
+
+def with_timeline(result: RunResult, timeline: dict[str, Any] | None) -> RunResult:
+    """The result with the run's timeline kept in its raw document (see fio/timeline)."""
+    if timeline is None:
+        return result
+    raw = dict(result.raw)
+    raw[timeseries.RAW_KEY] = {**dict(raw.get(timeseries.RAW_KEY) or {}), "timeline": timeline}
+    return replace(result, raw=raw)
 
 
 def with_timeseries(result: RunResult, series: dict[str, Any] | None) -> RunResult:

@@ -30,7 +30,7 @@ from ..report.export import (
 from ..report.html import SPARKLINE_RUNS
 from ..report.repeatability import repeatability_lines
 from ..report.response_curve import curves
-from ..report.terminal import gating_lines, scaling_lines, summary_lines
+from ..report.terminal import gating_lines, scaling_lines, summary_lines, timeline_lines
 from ..session import BenchmarkSession, CaseOutcome
 from ..settings import Settings
 from ..store import RunRecord, default_store_uri
@@ -364,6 +364,7 @@ class FioLoadgenPlugin:
             suspects = [(outcome, outcome.cache_note) for outcome in outcomes if outcome.cache_note]
         lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in suspects]
         lines += repeatability_lines(outcomes)
+        lines += timeline_lines(outcomes)
         lines += [curve.describe() for curve in curves(outcomes)]
         lines += self._memory_target_lines(outcomes)
         for line in lines:

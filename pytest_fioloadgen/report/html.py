@@ -14,12 +14,14 @@ from typing import Any
 
 from .. import numbers
 from ..fio.results import RunResult, worker_metrics
+from ..fio.timeline import timeline_of
 from ..fio.timeseries import timeseries_of
 from ..session import CaseOutcome
 from ..store.base import RunRecord
 from ..verdicts.regression import INCONCLUSIVE, REGRESSION, Comparison
 from ..verdicts.status import Status
 from . import charts
+from .timeline_view import timeline_view
 
 #: Headline metrics of the summary table: (title, metric name); values carry their unit.
 SUMMARY_METRICS: tuple[tuple[str, str], ...] = (
@@ -209,9 +211,17 @@ def history_sparkline(history: Sequence[RunRecord], current_run_id: str) -> str 
     )
 
 
-def run_charts(result: RunResult, series: Mapping[str, object] | None) -> list[str]:
+def run_charts(
+    result: RunResult,
+    series: Mapping[str, object] | None,
+    evidence: Mapping[str, Any] | None = None,
+) -> list[str]:
     svgs = [charts.latency_percentiles(result), charts.worker_iops(result)]
-    if series:
+    stored = timeline_of(result.raw)
+    if stored is not None:
+        view = timeline_view(stored, evidence)
+        svgs += [charts.timeline(view, "iops"), charts.timeline(view, "lat")]
+    elif series:
         svgs += [charts.timeseries(series, "iops"), charts.timeseries(series, "lat")]
     return [svg for svg in svgs if svg]
 
@@ -231,7 +241,7 @@ def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
     parts.append(summary_table(view))
     parts.append(workers_table(view.result))
     parts.append('<div class="fio-charts">')
-    parts += run_charts(view.result, timeseries_of(view.result.raw))
+    parts += run_charts(view.result, timeseries_of(view.result.raw), record.evidence)
     parts.append("</div>")
     failed = [check for check in view.checks if not check.get("passed")]
     if failed:

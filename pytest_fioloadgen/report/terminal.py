@@ -337,3 +337,15 @@ def gating_lines(
             )
         lines.append(line)
     return lines
+
+
+def timeline_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One line per run whose timeline said something (window skew, a straggler,
+    imbalance, a stall): the stored findings, never judged again here."""
+    lines = []
+    for outcome in outcomes:
+        stored = outcome.record.evidence.get("timeline") or {}
+        findings = [f"{f['code']} {f['name']}: {f['message']}" for f in stored.get("findings", [])]
+        if findings:
+            lines.append(f"timeline {outcome.case.id}: " + "; ".join(findings))
+    return lines

@@ -296,9 +296,14 @@ class KubernetesBackend:
         *,
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
+        timeline: bool = False,
     ) -> RunResult:
         result = ClientJob(self.api, self.spec).run(
-            job_text, workers, expected_runtime_s=expected_runtime_s, on_progress=on_progress
+            job_text,
+            workers,
+            expected_runtime_s=expected_runtime_s,
+            on_progress=on_progress,
+            timeline=timeline,
         )
         version = result.raw.get("fio version")
         if version:
