@@ -20,7 +20,11 @@ from typing import Any
 from filelock import FileLock
 
 from .backends.base import Backend, Environment, SharesResources, Worker
-from .exceptions import FioLoadgenError, StoreError
+from .exceptions import FaultError, FioLoadgenError, StoreError
+from .faults.base import Fault, FaultContext, FaultEvent
+from .faults.case import CaseFaults
+from .faults.registry import Lookup, lookup
+from .faults.spec import FaultSpec
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .fio.steadystate import steady_state
@@ -38,10 +42,11 @@ from .profiles.lint import LintContext, lint, rate_cap_finding
 from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
+from .verdicts.phases import analyse, phase_line
 from .verdicts.regression import Comparison, compare
 from .verdicts.status import Status
 from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
-from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, window_metrics
+from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, measured_span, window_metrics
 from .verdicts.variation import Variation, variations
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -67,11 +72,15 @@ class Case:
     #: Which of the overrides are sweep axes (--fio-sweep, the marker's sweep=): the
     #: response curves are drawn along them.
     swept: tuple[str, ...] = ()
+    #: Faults injected during the run (faults/): part of its id and its history.
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def name(self) -> str:
-        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k'."""
-        return "-".join([self.profile.name, *override_tags(dict(self.overrides))])
+        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k';
+        a case under a fault carries its tag: 'randread-4k-fault-throttle'."""
+        tags = [*override_tags(dict(self.overrides)), *(f.tag for f in self.faults)]
+        return "-".join([self.profile.name, *tags])
 
     @property
     def id(self) -> str:
@@ -82,6 +91,10 @@ class Case:
     def key(self) -> tuple[str, str, int, str]:
         """Cases sharing a key are repeats of the same measurement."""
         return (self.test, self.name, self.workers, self.target)
+
+    def with_faults(self, faults: Sequence[FaultSpec] | None) -> Case:
+        """The case under ``faults`` instead of its own (None: unchanged)."""
+        return self if faults is None else replace(self, faults=tuple(faults))
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> Case:
         """The case with more overrides (later ones win)."""
@@ -220,6 +233,12 @@ class BenchmarkSession:
     _pinned: list[RunRecord] | None = None
     _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
     _ceilings: ReadCeilings = field(init=False)
+    #: Finds a fault by name (built-in or a conftest's, faults/registry.py).
+    fault_lookup: Lookup = field(default_factory=lookup)
+    #: Loads a profile by name for faults that run one (noisy-neighbor).
+    load_profile: Callable[[str], Profile] | None = None
+    #: Faults whose undo failed, per target: its cases are errors until they clear.
+    _uncleared: dict[str, list[tuple[Fault, FaultEvent]]] = field(default_factory=dict)
     _locks: dict[str, FileLock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -376,19 +395,25 @@ class BenchmarkSession:
         # One measurement at a time per device (or backend target), across processes:
         # pytest-xdist workers would otherwise perturb each other's figures.
         with self.measurement_lock(env, case.target):
-            self._prefill(env, case, profile, workers)
-            self._probe_read_ceiling(env, case, profile, workers)
-            expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
             started = time.time()
             try:
-                result = self.backend.run_job(
-                    env,
-                    profile.render(),
-                    workers,
-                    expected_runtime_s=expected,
-                    on_progress=on_progress,
-                    timeline=self.timeline,
-                )
+                self._check_cleared(case.target)
+                self._prefill(env, case, profile, workers)
+                self._probe_read_ceiling(env, case, profile, workers)
+                expected = profile.expected_runtime_s or UNKNOWN_RUNTIME_S
+                faults = self._case_faults(case, env, workers, profile)
+                with faults or contextlib.nullcontext() as schedule:
+                    result = self.backend.run_job(
+                        env,
+                        profile.render(),
+                        workers,
+                        expected_runtime_s=expected,
+                        on_progress=on_progress,
+                        timeline=self.timeline,
+                        on_start=schedule.start if schedule is not None else None,
+                        lost_ok=schedule.lost_workers if schedule is not None else frozenset(),
+                    )
+                self._after_faults(case, faults)
             except FioLoadgenError as err:
                 try:
                     self._record_failure(case, profile, started, str(err), identity)
@@ -399,7 +424,7 @@ class BenchmarkSession:
                 raise
             finished = time.time()
         result = self._with_scaling(case, profile, result)
-        judged = self._judge_timeline(result, workers)
+        judged = self._judge_timeline(result, workers, faults)
         result = judged.result
         checks = evaluate(result, limits)
         key = self.key_of(case, profile)
@@ -674,7 +699,7 @@ class BenchmarkSession:
             target=case.target,
             started_at=started,
             labels={**self.labels, **identity.labels},
-            fingerprint=self.fingerprint(),
+            fingerprint=self.fingerprint_of(case),
             test_id=identity.test_id,
             history_key=self.key_of(case, profile),
             **fields,
@@ -705,24 +730,61 @@ class BenchmarkSession:
             workers=case.workers,
             backend=self.backend.name,
             target=case.target,
-            fingerprint=self.fingerprint(),
+            fingerprint=self.fingerprint_of(case),
         )
 
-    def _judge_timeline(self, result: RunResult, workers: Sequence[Worker]) -> JudgedTimeline:
+    def fingerprint_of(self, case: Case) -> dict[str, Any]:
+        """The environment facts of a case's runs: a case under a fault carries the
+        fault's canonical spec, so it never shares history with the undisturbed case."""
+        facts = self.fingerprint()
+        if not case.faults:
+            return facts
+        return {**facts, "faults": [fault.canonical() for fault in case.faults]}
+
+    def _judge_timeline(
+        self, result: RunResult, workers: Sequence[Worker], faults: CaseFaults | None
+    ) -> JudgedTimeline:
         """The run's timeline judged (verdicts/validity.py): its metrics join the result's,
-        and with window skew the merged figures are the common window's."""
+        and with window skew the merged figures are the common window's. Under a fault,
+        its phases (verdicts/phases.py) give their metrics too, and what the fault
+        disturbed on purpose is expected, not unstable."""
+        stored_faults = faults.stored() if faults is not None else []
         timeline = timeline_of(result.raw)
         if timeline is None:
-            return JudgedTimeline(result)
+            return JudgedTimeline(
+                result, evidence={"faults": stored_faults} if stored_faults else {}
+            )
+        analysis = None
+        injected = [event for event in stored_faults if event.get("injected_s") is not None]
+        if injected:
+            analysis = analyse(timeline, injected[0], measured=measured_span(timeline))
+        expected = [analysis.disturbed_s] if analysis is not None else []
         judgement = judge(
             timeline,
             [worker.iops for worker in result.workers],
             stall_factor=self.stall_factor,
             worker_names={worker.address.name: worker.name for worker in workers},
+            expected=expected,
         )
         metrics = dict(result.metrics)
         metrics.update(judgement.metrics)
         notes = judgement.notes()
+        evidence: dict[str, Any] = {"timeline": judgement.evidence()}
+        if stored_faults:
+            evidence["faults"] = stored_faults
+            notes += [
+                f"fault {event['describe']}: " + "; ".join(event["said"]) for event in stored_faults
+            ]
+            notes += [
+                f"fault {event['describe']}: {event['error']}"
+                for event in stored_faults
+                if event["error"]
+            ]
+        if analysis is not None:
+            metrics.update(analysis.metrics())
+            phases = analysis.evidence(timeline)
+            evidence["phases"] = phases
+            notes.append("phases " + phase_line(phases))
         if judgement.common_window is not None:
             metrics.update(window_metrics(timeline, judgement.common_window))
             notes.append(
@@ -735,8 +797,52 @@ class BenchmarkSession:
             replace(result, metrics=metrics),
             tuple(notes),
             tuple(judgement.unstable_reasons),
-            {"timeline": judgement.evidence()},
+            evidence,
         )
+
+    # -- faults ------------------------------------------------------------------------
+    def _case_faults(
+        self, case: Case, env: Environment, workers: Sequence[Worker], profile: Profile
+    ) -> CaseFaults | None:
+        """The case's faults made for this run (None without faults)."""
+        if not case.faults:
+            return None
+        context = FaultContext(
+            backend=self.backend,
+            env=env,
+            target=case.target,
+            workers=workers,
+            load_profile=self.load_profile,
+            fio_binary=getattr(self.backend, "fio_binary", "fio"),
+        )
+        return CaseFaults(
+            case.faults, context, self.fault_lookup, profile.ramp_time_s, self.lock_dir
+        )
+
+    def _after_faults(self, case: Case, faults: CaseFaults | None) -> None:
+        """Keep what could not be undone (the target's later cases are errors until it
+        clears); a fault that could not be injected makes the run an error."""
+        if faults is None:
+            return
+        for fault, event in faults.schedule.uncleared():
+            self._uncleared.setdefault(case.target, []).append((fault, event))
+        failed = faults.failed_injection()
+        if failed:
+            raise FaultError(f"the case's fault did not happen: {failed}")
+
+    def _check_cleared(self, target: str) -> None:
+        """A target a fault may still act on measures nothing until the fault is gone."""
+        pending = []
+        for fault, event in self._uncleared.get(target, []):
+            if not fault.cleared():
+                pending.append((fault, event))
+        self._uncleared[target] = pending
+        if pending:
+            said = "; ".join(f"{event.spec.describe()} ({event.error})" for _f, event in pending)
+            raise FaultError(
+                f"target {target!r} may still be under a fault whose undo failed: {said};"
+                " its cases are errors until it is cleared"
+            )
 
     def _with_scaling(self, case: Case, profile: Profile, result: RunResult) -> RunResult:
         """scaling_efficiency = iops(N) / (N x iops(1)) against this session's 1-worker run

@@ -218,7 +218,7 @@
 
   // Spans of a timeline drawn as shaded bands behind the data: a stall red, a straggler
   // orange, the common window of skewed workers grey, an injected fault blue.
-  var MARK_COLORS = { stall: 'rgba(214,39,40,0.16)', straggler: 'rgba(255,127,14,0.16)',
+  var MARK_COLORS = { stall: 'rgba(214,39,40,0.16)', straggler: 'rgba(255,127,14,0.16)', recovery: 'rgba(44,160,44,0.14)',
     skew: 'rgba(120,120,120,0.12)', fault: 'rgba(31,119,180,0.16)' };
   var shade = {
     id: 'fioShade',
@@ -320,6 +320,15 @@
             title: { display: true, text: direction + ' latency percentiles over time (exact across workers)' } } }
       }));
     });
+    if (view.phases && view.phases.length) {
+      // The run's phases around its fault (verdicts/phases.py), as stored.
+      parts.push(el('h4', {}, ['phases around the fault']));
+      parts.push(objectTable(view.phases, ['phase', 'from_s', 'to_s', 'iops', 'bw_mib_s',
+        'read_lat_mean_ms', 'read_lat_p99_ms', 'write_lat_mean_ms', 'write_lat_p99_ms'],
+      'fio-phases', function (row, column) {
+        return column === 'phase' || /_s$/.test(column) ? null : column;
+      }));
+    }
     parts.push(el('p', { 'class': 'fio-note' }, ['Percentiles per interval come from the workers\' histograms summed, ' +
       'within ' + text(view.error_pct) + '% (the stored bins\' width); an interval with too few I/Os for a percentile ' +
       'leaves a gap (p99 needs 1,000, p99.9 10,000).']));

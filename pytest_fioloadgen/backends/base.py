@@ -87,10 +87,14 @@ class Backend(Protocol):
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
         timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         """Run fio as a client against ``workers`` wherever the client must run (here for
         local and static workers, inside the cluster for Kubernetes) and merge the result;
-        with ``timeline`` the result keeps the run's exact timeline (fio/timeline.py)."""
+        with ``timeline`` the result keeps the run's exact timeline (fio/timeline.py).
+        ``on_start`` is told when the client started (epoch seconds); workers named in
+        ``lost_ok`` may be missing from the result (a fault's doing)."""
 
     def teardown(self, env: Environment) -> None:
         """Remove everything deploy created (processes, data); idempotent."""
@@ -166,6 +170,8 @@ class RunsClientHere:
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
         timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         addresses = [worker.address for worker in workers]
         result, _invocation = run_fio(
@@ -179,6 +185,8 @@ class RunsClientHere:
             diagnose=self.diagnose,
             timeline=timeline,
             same_clock=self.same_clock(addresses),
+            on_start=on_start,
+            lost_ok=lost_ok,
         )
         return result
 

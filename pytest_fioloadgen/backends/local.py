@@ -33,7 +33,9 @@ from typing import Any
 
 from ..exceptions import BackendError
 from ..fio.runner import WorkerAddress, tail
+from ..processes import descendants
 from .base import Environment, RunsClientHere, Worker, first_workers
+from .cgroups import release
 from .facts import filesystem_of, fio_version, host_facts
 from .medium import Medium, check_target
 from .reaper import Reaper, sweep_stale, write_owner
@@ -216,6 +218,8 @@ class LocalBackend(RunsClientHere):
         self._servers: list[_Server] = []
         self._cleanup_dirs: list[Path] = []
         self._reaper = Reaper()
+        #: Cgroups a fault made (frozen or throttled workers) not yet undone.
+        self._guarded_cgroups: set[Path] = set()
 
     # -- checks before anything runs ---------------------------------------------------
     def preflight(self, targets: Sequence[str], workers: int) -> None:
@@ -492,6 +496,11 @@ class LocalBackend(RunsClientHere):
 
     # -- teardown ------------------------------------------------------------------
     def teardown(self, env: Environment) -> None:
+        # A frozen process ignores even SIGKILL: thaw and lift what a fault left first.
+        for cgroup in sorted(self._guarded_cgroups):
+            release(cgroup)
+            self._reaper.remove_cgroup(cgroup)
+        self._guarded_cgroups.clear()
         roots = {server.process.pid for server in self._servers}
         # Taken before anything dies: once a server exits its job processes are adopted
         # by PID 1 and nothing links them to us any more.
@@ -531,6 +540,35 @@ class LocalBackend(RunsClientHere):
     def running_pids(self) -> list[int]:
         """PIDs of servers still alive (empty after teardown); used by leak checks."""
         return [s.process.pid for s in self._servers if s.process.poll() is None]
+
+    # -- faults (faults/base.py LocalFaultSupport) ---------------------------------
+    def worker_pids(self, worker: Worker) -> set[int]:
+        """Every process of ``worker``: its sandbox, server and the job processes below."""
+        for server in self._servers:
+            if server.worker.name == worker.name and server.process.poll() is None:
+                return {server.process.pid} | descendants({server.process.pid})
+        return set()
+
+    def target_directory(self, env: Environment, target: str) -> Path:
+        return Path(env.details["directories"][target])
+
+    def guard(self, *, cgroup: Path | None = None, pid: int | None = None) -> None:
+        if cgroup is not None:
+            self._guarded_cgroups.add(cgroup)
+            self._reaper.add_cgroup(cgroup)
+        if pid is not None:
+            self._reaper.add_pid(pid)
+
+    def unguard(self, *, cgroup: Path | None = None, pid: int | None = None) -> None:
+        if cgroup is not None:
+            self._guarded_cgroups.discard(cgroup)
+            self._reaper.remove_cgroup(cgroup)
+        if pid is not None:
+            self._reaper.remove_pid(pid)
+
+    def sandboxed(self, argv: list[str], directory: Path) -> list[str]:
+        command = self.sandbox.command(argv, writable=[directory], cwd=directory)
+        return self.wrap_command(command) if self.wrap_command is not None else command
 
     # -- facts ---------------------------------------------------------------------
     def fingerprint(self, env: Environment) -> dict[str, Any]:

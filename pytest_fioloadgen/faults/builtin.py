@@ -25,10 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..exceptions import FaultError
-from ..profiles.lint import size_bytes
-from .base import Fault, FaultContext, needs_local, worker_index
-from .cgroups import (
+from ..backends.cgroups import (
     Freeze,
     IoLimits,
     IoThrottle,
@@ -36,6 +33,9 @@ from .cgroups import (
     freezer_controller,
     io_controller,
 )
+from ..exceptions import FaultError
+from ..profiles.lint import size_bytes
+from .base import Fault, FaultContext, needs_local, worker_index
 from .spec import FaultSpec
 
 #: How long a command fault may run before it counts as failed.

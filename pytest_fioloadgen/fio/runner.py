@@ -212,15 +212,19 @@ def run_fio(
     diagnose: Diagnose | None = None,
     timeline: bool = True,
     same_clock: bool = False,
+    on_start: Callable[[float], None] | None = None,
+    lost_ok: frozenset[str] = frozenset(),
 ) -> tuple[RunResult, FioInvocation]:
     """Run ``job_text`` on every worker and return the merged result.
 
     ``confine`` starts the client in a sandbox where only its temporary directory (made
     under ``workdir`` when given) is writable. ``timeline`` asks fio for histogram logs
     and keeps the run's exact timeline (fio/timeline.py); ``same_clock`` says the workers
-    run on this machine's clock. Raises FioRunError naming the worker for a server that
-    is missing from the output, reported an error or stopped answering, and carrying
-    fio's stderr tail for any failure.
+    run on this machine's clock. ``on_start`` is told the client's start (epoch seconds,
+    the moment it was started: injected faults count from it). Workers in ``lost_ok``
+    (host:port) may be missing from the output: a fault took them out on purpose. Raises
+    FioRunError naming the worker for a server that is missing from the output, reported
+    an error or stopped answering, and carrying fio's stderr tail for any failure.
     """
     if not workers:
         raise FioRunError("no workers to run on")
@@ -249,6 +253,8 @@ def run_fio(
             )
         except FileNotFoundError as err:
             raise FioRunError(f"fio binary {fio_binary!r} not found") from err
+        if on_start is not None:
+            on_start(client_start_ms / 1000.0)
         try:
             stdout, stderr = _wait(
                 process, expected_runtime_s + slack_s, on_progress, started, workers, diagnose
@@ -267,7 +273,7 @@ def run_fio(
         invocation = FioInvocation(
             tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
         )
-        result = with_timeseries(check_invocation(invocation, workers), series)
+        result = with_timeseries(check_invocation(invocation, workers, lost_ok), series)
         if timeline:
             inputs = TimelineInputs(
                 interval_ms=interval_ms,
@@ -313,8 +319,14 @@ def _missing_reason(worker: WorkerAddress, stderr: str) -> str:
     return "not in fio's output"
 
 
-def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]) -> RunResult:
-    """Turn a finished fio invocation into a result, or the error that names the culprit."""
+def check_invocation(
+    invocation: FioInvocation,
+    workers: Sequence[WorkerAddress],
+    lost_ok: frozenset[str] = frozenset(),
+) -> RunResult:
+    """Turn a finished fio invocation into a result, or the error that names the culprit.
+    Workers in ``lost_ok`` may be missing (a fault killed them on purpose): fio then exits
+    1 with the survivors' results, which stand."""
     try:
         document, before_json = split_output(invocation.stdout, source="fio's stdout")
     except ResultError as err:
@@ -332,8 +344,9 @@ def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]
             f"fio exited with status {invocation.returncode}: {err}", stderr_tail=said
         ) from err
     reported = {(w.host, w.port) for w in result.workers}
+    lost = {w.name for w in workers if (w.host, w.port) not in reported and w.name in lost_ok}
     for worker in workers:
-        if (worker.host, worker.port) not in reported:
+        if (worker.host, worker.port) not in reported and worker.name not in lost:
             reason = _missing_reason(worker, invocation.stderr)
             raise FioRunError(
                 f"worker {worker.name} did not report: {reason}",
@@ -348,6 +361,6 @@ def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]
                 stderr_tail=said,
                 worker=worker_result.name,
             )
-    if invocation.returncode != 0:
+    if invocation.returncode != 0 and not lost:
         raise FioRunError(f"fio exited with status {invocation.returncode}", stderr_tail=said)
     return result

@@ -433,6 +433,16 @@ class Profile:
         return replace(self, name=f"{self.name}-layout", sections=tuple(sections), notes=())
 
     @property
+    def ramp_time_s(self) -> float:
+        """The longest ``ramp_time`` of its jobs (seconds): fio measures nothing before."""
+        ramps = [
+            _fio_time_s(options["ramp_time"] or "0") or 0.0
+            for _section, options in self.effective_job_options()
+            if "ramp_time" in options
+        ]
+        return max(ramps, default=0.0)
+
+    @property
     def expected_runtime_s(self) -> float:
         """Seconds the profile should take, or 0.0 when that is unknown.
 

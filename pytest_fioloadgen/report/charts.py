@@ -336,7 +336,13 @@ def timeseries(
 
 
 #: How the timeline's marks are drawn: a band along the bottom of the chart.
-MARK_STYLE = {"stall": "#d62728", "straggler": "#ff7f0e", "skew": "#999999", "fault": "#1f77b4"}
+MARK_STYLE = {
+    "stall": "#d62728",
+    "straggler": "#ff7f0e",
+    "skew": "#999999",
+    "fault": "#1f77b4",
+    "recovery": "#2ca02c",
+}
 
 
 def timeline(

@@ -12,6 +12,7 @@ from typing import Any
 from .. import numbers
 from ..session import Case, CaseOutcome
 from ..settings import DEFAULT_SUMMARY_COLUMNS, SUMMARY_COLUMNS
+from ..verdicts.phases import phase_line
 from ..verdicts.regression import (
     DEFAULT_MIN_BASELINE,
     IMPROVEMENT,
@@ -348,4 +349,17 @@ def timeline_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
         findings = [f"{f['code']} {f['name']}: {f['message']}" for f in stored.get("findings", [])]
         if findings:
             lines.append(f"timeline {outcome.case.id}: " + "; ".join(findings))
+    return lines
+
+
+def fault_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One line per run under a fault: its phases as stored (verdicts/phases.py)."""
+    lines = []
+    for outcome in outcomes:
+        phases = outcome.record.evidence.get("phases")
+        if phases:
+            lines.append(f"fault {outcome.case.id}: {phase_line(phases)}")
+        for event in outcome.record.evidence.get("faults") or []:
+            if event.get("error"):
+                lines.append(f"fault {outcome.case.id}: {event['describe']}: {event['error']}")
     return lines

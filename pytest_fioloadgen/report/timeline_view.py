@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..fio.results import PHASE_BASE_METRICS
 from ..fio.timeline import LADDER, Timeline
 
 #: The finding codes that mark a span of the timeline, and how.
@@ -48,6 +49,27 @@ def timeline_view(timeline: Timeline, evidence: Mapping[str, Any] | None = None)
             marks.append(
                 {"kind": kind, "from_s": span[0], "to_s": span[1], "label": finding["message"]}
             )
+    for event in (evidence or {}).get("faults") or []:
+        start = event.get("injected_s")
+        if start is None:
+            continue
+        end = event.get("undone_s") if event.get("reversible", True) else None
+        if end is None:
+            end = start + (event.get("planned_for_s") or timeline.interval_s)
+        marks.append({"kind": "fault", "from_s": start, "to_s": end, "label": event["describe"]})
+    phases = (evidence or {}).get("phases") or {}
+    for phase in phases.get("phases", []):
+        if phase["name"] == "recovery" and phase.get("span_s"):
+            recovered = phases.get("recovery_s")
+            label = f"recovered in {recovered:.2f} s" if recovered is not None else "not recovered"
+            marks.append(
+                {
+                    "kind": "recovery",
+                    "from_s": phase["span_s"][0],
+                    "to_s": phase["span_s"][1],
+                    "label": label,
+                }
+            )
     window = stored.get("common_window")
     if window:
         marks.append(
@@ -67,4 +89,26 @@ def timeline_view(timeline: Timeline, evidence: Mapping[str, Any] | None = None)
         "marks": marks,
         "partial": partial,
         "error_pct": timeline.document.get("error_pct"),
+        "phases": phase_rows(evidence),
     }
+
+
+#: The phase table's columns: the phase metrics without their phase prefix.
+PHASE_COLUMNS = PHASE_BASE_METRICS
+
+
+def phase_rows(evidence: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per phase of the run's stored phases: its span and its metrics."""
+    stored = (evidence or {}).get("phases") or {}
+    rows = []
+    for phase in stored.get("phases", []):
+        span = phase.get("span_s")
+        rows.append(
+            {
+                "phase": phase["name"],
+                "from_s": span[0] if span else None,
+                "to_s": span[1] if span else None,
+                **{name: phase.get("metrics", {}).get(name) for name in PHASE_COLUMNS},
+            }
+        )
+    return rows

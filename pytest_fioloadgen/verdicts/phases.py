@@ -5,9 +5,12 @@ the client started, the timeline's clock):
 
 * ``before``: the whole intervals before the fault was injected (the run's first, partial
   interval left out);
-* ``during``: from the injection to the undo (a fault without an undo, like a killed
-  worker: its ``for`` window, or to the end);
+* ``during``: the whole intervals between the injection and the undo (a fault without an
+  undo, like a killed worker: its ``for`` window, or to the end);
 * ``recovery``: from the undo until recovered; ``after``: the rest.
+
+The interval in which the fault starts, and the one in which it is undone, are part one
+phase, part the next: they are in no phase (a phase's figures are never a blend).
 
 *Recovered* means K consecutive intervals (default 3) inside the ``before`` phase's own
 interval-to-interval range (its p5-p95, for IOPS and, where intervals have a p99, for
@@ -21,7 +24,6 @@ histograms (exact at interval resolution; means within the stored bins' width).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,7 +157,12 @@ def analyse(
     undo_index = max(start_index, timeline.index_at(undone))
     notes: list[str] = []
     before = (first, start_index - 1) if start_index - 1 >= first else None
-    during = (start_index, min(undo_index, last)) if start_index <= last else None
+    if undo_index - 1 >= start_index + 1:
+        during: tuple[int, int] | None = (start_index + 1, min(undo_index - 1, last))
+    else:
+        # Shorter than two intervals: its own intervals, blended as they are.
+        during = (start_index, min(undo_index, last)) if start_index <= last else None
+        notes.append("the fault is shorter than two intervals: its phase includes its edges")
     iops = timeline.iops()
     recovered_at: int | None = None
     if before is not None:
@@ -209,24 +216,26 @@ def analyse(
     )
 
 
-def phase_line(analysis: PhaseAnalysis) -> str:
-    """``throttle-target@3s for 3s: p99 before 0.10 ms, during 99 ms, IOPS -99 %,
-    recovered in 0.5 s``."""
-    before, during = analysis.phase("before").metrics, analysis.phase("during").metrics
+def phase_line(stored: Mapping[str, Any]) -> str:
+    """The stored phases (PhaseAnalysis.evidence) in one line: ``throttle-target@3s for
+    3s: p99 before 0.10 ms, during 99 ms, IOPS -99 %, recovered in 0.5 s``."""
+    metrics = {phase["name"]: phase.get("metrics", {}) for phase in stored.get("phases", [])}
+    before, during = metrics.get("before", {}), metrics.get("during", {})
     parts = []
     p99_name = next(
         (f"{d}_lat_p99_ms" for d in ("read", "write") if f"{d}_lat_p99_ms" in before), None
     )
-    if p99_name is not None:
+    if p99_name is not None and p99_name in during:
         parts.append(
             f"p99 before {numbers.latency(before[p99_name])}, during "
-            f"{numbers.latency(during.get(p99_name, math.nan))}"
+            f"{numbers.latency(during[p99_name])}"
         )
     if before.get("iops") and "iops" in during:
         change = 100.0 * (during["iops"] - before["iops"]) / before["iops"]
         parts.append(f"IOPS {change:+.0f} %")
-    if analysis.recovery_s is not None:
-        parts.append(f"recovered in {analysis.recovery_s:.1f} s")
+    recovery = stored.get("recovery_s")
+    if recovery is not None:
+        parts.append(f"recovered in {recovery:.1f} s")
     else:
-        parts.extend(analysis.notes[-1:] or ["not recovered"])
-    return f"{analysis.fault}: " + ", ".join(parts)
+        parts.extend(list(stored.get("notes", []))[-1:] or ["not recovered"])
+    return f"{stored.get('fault', 'fault')}: " + ", ".join(parts)

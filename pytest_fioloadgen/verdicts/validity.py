@@ -155,6 +155,17 @@ def _windows(timeline: Timeline) -> dict[str, _Window]:
     return windows
 
 
+def measured_span(timeline: Timeline) -> tuple[int, int]:
+    """The whole intervals every phase analysis may use: from the earliest worker's
+    second interval (its first is partial) to the latest worker's last row."""
+    windows = _windows(timeline)
+    if not windows:
+        return (0, timeline.intervals - 1)
+    first = min(window.first for window in windows.values()) + 1
+    last = max(window.last for window in windows.values())
+    return (min(first, last), last)
+
+
 def judge(
     timeline: Timeline,
     worker_iops: Sequence[float] = (),

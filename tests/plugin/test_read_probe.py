@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_fioloadgen.faults.cgroups import IoLimits, IoThrottle, block_device_of, io_controller
+from pytest_fioloadgen.backends.cgroups import IoLimits, IoThrottle, block_device_of, io_controller
 
 pytestmark = pytest.mark.slow
 

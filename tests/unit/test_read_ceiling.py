@@ -59,9 +59,9 @@ def test_a_sequential_read_raises_the_session_ceiling_and_is_not_judged() -> Non
     assert ceilings.judge("disk", 1, SEQUENTIAL, reading(500)) == ceilings.judge(
         "other", 1, SEQUENTIAL, reading(10)
     )
-    assert "this session's sequential read" in ceilings.judge(
-        "disk", 4, BUFFERED, reading(800)
-    ).flag
+    assert (
+        "this session's sequential read" in ceilings.judge("disk", 4, BUFFERED, reading(800)).flag
+    )
     assert ceilings.judge("other", 4, BUFFERED, reading(11)).flag
 
 

@@ -100,7 +100,8 @@ def test_rows_of_a_fixed_fio_pass_through_unchanged(tmp_path):
             for time, bs, row in zip(s.times_ms, s.block_sizes, s.rows, strict=True)
         )
         text = "".join(
-            f"{t}, {d}, {bs}, " + ", ".join(str(int(v)) for v in row) + "\n" for t, d, bs, row in rows
+            f"{t}, {d}, {bs}, " + ", ".join(str(int(v)) for v in row) + "\n"
+            for t, d, bs, row in rows
         )
         (tmp_path / f"fioloadgen_clat_hist.1.log.{host}").write_text(text)
     fixed = streams_of(tmp_path, document)
@@ -163,9 +164,7 @@ def test_a_merged_interval_is_the_union_of_its_workers_samples(tmp_path):
             assert stored is None
             continue
         assert stored == pytest.approx(percentile_from_bins(union, percentile) / 1e6, rel=1e-9)
-    per_worker = [
-        timeline.workers[name]["read"]["ios"][interval] for name in timeline.workers
-    ]
+    per_worker = [timeline.workers[name]["read"]["ios"][interval] for name in timeline.workers]
     assert sum(per_worker) == timeline.merged("read")["ios"][interval]
 
 
@@ -206,7 +205,7 @@ def test_jobs_are_numbered_per_host_in_reporting_order(tmp_path):
 
 
 def test_a_run_past_the_read_budget_keeps_no_timeline(tmp_path):
-    document, span = unpack("randrw-w2", tmp_path)
+    unpack("randrw-w2", tmp_path)
     reader = histlog.HistLogReader(tmp_path, limit_bytes=1000)
     with pytest.raises(histlog.LogTooLarge, match="histogram logs exceed"):
         reader.streams_of(reader.hosts[0])

@@ -22,7 +22,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -252,6 +252,8 @@ class ClientJob:
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
         timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         if not workers:
             raise BackendError("no workers to run on")
@@ -287,7 +289,7 @@ class ClientJob:
             )
             created.append(("job", api.batch.delete_namespaced_job))
             watch = WorkerWatch(api, self.namespace, {pod_name_of(w) for w in workers})
-            pod = self._wait(name, watch, timeout_s, started, on_progress)
+            pod = self._wait(name, watch, timeout_s, started, on_progress, on_start)
             client_end_ms = time.time() * 1000.0
             log = self._read_log(str(pod.metadata.name))
             exit_code = _exit_code(pod)
@@ -312,7 +314,7 @@ class ClientJob:
             stderr=outside_document(output),
             duration_s=time.monotonic() - started,
         )
-        result = check_fio_invocation(invocation, [worker.address for worker in workers])
+        result = check_fio_invocation(invocation, [worker.address for worker in workers], lost_ok)
         addresses = [worker.address for worker in workers]
         with tempfile.TemporaryDirectory(prefix="fioloadgen-k8s-logs-") as tmp:
             notes = list(pod_log.notes)
@@ -346,9 +348,11 @@ class ClientJob:
         timeout_s: float,
         started: float,
         on_progress: ProgressCallback | None,
+        on_start: Callable[[float], None] | None = None,
     ) -> Any:
         """The client pod once it has finished (Succeeded or Failed); a worker lost
-        mid-run, a refused or broken client pod, or the deadline raise instead."""
+        mid-run, a refused or broken client pod, or the deadline raise instead.
+        ``on_start`` is told when the client pod is first seen running (fio's start)."""
         deadline = started + timeout_s + CLIENT_START_S
         next_event_check = 0.0
         seen_client = False
@@ -376,6 +380,13 @@ class ClientJob:
                 labels = pod.metadata.labels or {}
                 if labels.get("job-name") == name:
                     seen_client = True
+                    running = pod.status is not None and pod.status.phase in (
+                        "Running",
+                        "Succeeded",
+                    )
+                    if on_start is not None and running:
+                        on_start(time.time())
+                        on_start = None
                     if _finished(pod) and change.kind != "DELETED":
                         return pod
                     cause = pod_cause(pod)
