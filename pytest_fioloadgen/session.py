@@ -43,7 +43,7 @@ from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, Rea
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
 from .verdicts.phases import analyse, phase_line
-from .verdicts.regression import Comparison, compare
+from .verdicts.regression import FAULT_GATED_METRICS, Comparison, compare
 from .verdicts.status import Status
 from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
 from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, measured_span, window_metrics
@@ -429,7 +429,12 @@ class BenchmarkSession:
         checks = evaluate(result, limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
-        comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
+        gated = self.gating.metrics
+        if case.faults:
+            gated = (*gated, *(m for m in FAULT_GATED_METRICS if m not in gated))
+        comparisons = (
+            self.compare(key, result, tolerances or {}, metrics=gated) if final_repeat else ()
+        )
         suspicion = self._ceilings.judge(case.target, case.workers, profile, result)
         cache_note = suspicion.flag
         capped = rate_cap_finding(profile, [worker.iops for worker in result.workers])

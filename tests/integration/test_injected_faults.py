@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_fioloadgen.backends.cgroups import CGROUP_ROOT, PARENT, freezer_controller, io_controller
+from pytest_fioloadgen.backends.cgroups import (
+    CGROUP_ROOT,
+    PARENT,
+    freezer_controller,
+    io_controller,
+)
 from pytest_fioloadgen.store import open_store
 
 pytestmark = [
@@ -197,9 +202,14 @@ def test_later(fio_run):
 
 @pytest.mark.parametrize(
     ("fault", "controller"),
-    [("throttle-target:iops=100,at=1s,for=30s", "blkio"), ("pause-worker:at=1s,for=30s", "freezer")],
+    [
+        ("throttle-target:iops=100,at=1s,for=30s", "blkio"),
+        ("pause-worker:at=1s,for=30s", "freezer"),
+    ],
 )
-def test_pytest_killed_mid_fault_leaves_no_cgroup_and_no_fio_within_10_s(tmp_path, fault, controller):
+def test_pytest_killed_mid_fault_leaves_no_cgroup_and_no_fio_within_10_s(
+    tmp_path, fault, controller
+):
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "steady.fio").write_text(STEADY.format(runtime=60))
@@ -261,5 +271,3 @@ def test_a_fault_that_leaves_no_room_after_it_is_a_collection_error(pytester):
             " at least 1 s after it to measure the recovery*"
         ]
     )
-
-
