@@ -135,3 +135,22 @@ def test_garbage_is_a_value_error(tmp_path):
         logframe.unpack("!!!", tmp_path)
     with pytest.raises(ValueError, match="not a readable archive"):
         logframe.unpack(base64.b64encode(b"plain").decode(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("workers", "runtime_s", "plan"),
+    [(1, 60, (500, 0)), (48, 60, (500, 1)), (64, 60, (500, 2)), (256, 60, (1000, 3))],
+)
+def test_the_timeline_is_planned_to_fit_the_pod_log(workers, runtime_s, plan):
+    from pytest_fioloadgen.backends.kubernetes.client_job import (
+        HIST_BUDGET_SHARE,
+        HIST_ROW_BYTES,
+        framed_histogram_logging,
+    )
+    from pytest_fioloadgen.fio.timeseries import log_interval_ms
+
+    interval = log_interval_ms(runtime_s)
+    assert framed_histogram_logging(workers, runtime_s, interval) == plan
+    hist_interval, coarseness = plan
+    rows = workers * 2 * runtime_s * 1000 / hist_interval
+    assert rows * HIST_ROW_BYTES[coarseness] <= logframe.LIMIT_BYTES * HIST_BUDGET_SHARE

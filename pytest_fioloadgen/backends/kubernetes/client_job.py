@@ -65,13 +65,14 @@ def framed_histogram_logging(
     workers: int, expected_runtime_s: float, interval_ms: int
 ) -> tuple[int, int]:
     """(log_hist_msec, log_hist_coarseness) whose logs fit the pod log's section: finer
-    bins first (up to coarseness 2, percentiles within 3 %), then longer intervals (up to
-    4x, about 30 points), then coarser bins. 256 workers of a 2-direction run get
-    coarseness 3 (within 6.3 %) at 2x the interval. One job per worker is assumed: more
-    jobs, and the section may still be skipped (the run then says so)."""
+    bins first (up to coarseness 2, percentiles within 3 %), then twice the interval (60
+    points) with coarseness 2 or 3 (within 6.3 %), then 4x the interval and coarser bins.
+    256 workers of a 60 s two-direction run get coarseness 3 at 2x the interval. One job
+    per worker is assumed: with more jobs the section may still be skipped (the run then
+    says so, and keeps its averaged series)."""
     budget = logframe.LIMIT_BYTES * HIST_BUDGET_SHARE
-    plans = [(1, c) for c in range(3)] + [(m, 2) for m in (2, 4)]
-    plans += [(m, c) for c in range(3, len(HIST_ROW_BYTES)) for m in (2, 4)]
+    plans = [(1, 0), (1, 1), (1, 2), (2, 2), (2, 3)]
+    plans += [(4, c) for c in range(3, len(HIST_ROW_BYTES))]
     for multiple, coarseness in plans:
         rows = workers * 2 * max(1.0, expected_runtime_s * 1000.0 / (interval_ms * multiple))
         if rows * HIST_ROW_BYTES[coarseness] <= budget:
