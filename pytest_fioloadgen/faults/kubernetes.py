@@ -652,8 +652,7 @@ KUBERNETES: Mapping[str, FaultType] = {
             "delete-pod",
             frozenset({"name", "selector", "namespace", "workers", "timeout"}),
             DeletePod,
-            "delete a pod (name or selector) through the API; the undo waits for its"
-            " replacement",
+            "delete a pod (name or selector) through the API; the undo waits for its replacement",
             ("kubernetes",),
         ),
         FaultType(
