@@ -528,9 +528,10 @@ class DrainNode:
                 pending.pop((namespace, name))
             if not pending:
                 break
-            if time.monotonic() + pause > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise FaultError(self._stuck(node, pending, last_refusal))
-            time.sleep(pause)
+            time.sleep(min(pause, remaining))
         self._wait_gone(node, evicted, deadline)
         parts = [f"cordoned {node}, evicted {len(evicted)} pod{'s' if len(evicted) != 1 else ''}"]
         if refusals:
