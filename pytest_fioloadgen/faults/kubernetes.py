@@ -290,7 +290,7 @@ class DeletePod:
         return f"deleted pod{'s' if len(self._deleted) > 1 else ''} {names}"
 
     def _missing(self, pods: Iterable[Any]) -> list[str]:
-        """Controllers still short of a Ready replacement, as ``Kind ns/name (pod p)``."""
+        """Controllers still short of a Ready replacement, as ``Kind ns/name (for p)``."""
         needed: dict[str, list[Deleted]] = {}
         for deleted in self._deleted:
             if deleted.owner_uid is not None:
@@ -302,10 +302,10 @@ class DeletePod:
                 continue
             ready[str(owner.uid)] = ready.get(str(owner.uid), 0) + 1
         missing = []
-        for owner_uid, deleted in needed.items():
-            if ready.get(owner_uid, 0) < len(deleted):
-                first = deleted[0]
-                pods_named = ", ".join(d.name for d in deleted)
+        for owner_uid, of_owner in needed.items():
+            if ready.get(owner_uid, 0) < len(of_owner):
+                first = of_owner[0]
+                pods_named = ", ".join(d.name for d in of_owner)
                 missing.append(
                     f"{first.owner_kind} {self._namespace}/{first.owner_name} (for {pods_named})"
                 )

@@ -995,7 +995,14 @@ class Cluster:
         updated["metadata"]["deletionTimestamp"] = now_rfc3339()
         self.store.update(BY_PLURAL["pods"], updated)
         self.delete(BY_PLURAL["pods"], namespace, name, {})
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        # As the API server answers a create that returns a Status: its code is 201.
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
 
     def _command(
         self, namespace: str, pod: dict[str, Any], ip: str
