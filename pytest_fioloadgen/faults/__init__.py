@@ -20,6 +20,7 @@ def _spec(
     name: str,
     at: float,
     duration: float | None,
+    /,
     *,
     action_fn: Callable[[], Any] | None = None,
     undo_fn: Callable[[], Any] | None = None,
@@ -81,6 +82,41 @@ def command(
     return _spec("command", at, duration, run=run, undo=undo, timeout=seconds)
 
 
+def delete_pod(
+    *,
+    at: float,
+    duration: float | None = None,
+    name: str | None = None,
+    selector: str | None = None,
+    namespace: str | None = None,
+    workers: str | None = None,
+    timeout: float | None = None,
+) -> FaultSpec:
+    """Delete a pod (``name``) or pods (label ``selector``) in ``namespace`` (the run's by
+    default); the undo, ``duration`` later, waits up to ``timeout`` seconds for their
+    replacements to be Ready. ``workers="allow"`` lets it take one of the run's workers."""
+    seconds = f"{timeout}s" if timeout is not None else None
+    return _spec(
+        "delete-pod", at, duration, name=name, selector=selector, namespace=namespace,
+        workers=workers, timeout=seconds,
+    )  # fmt: skip
+
+
+def drain_node(
+    *,
+    at: float,
+    duration: float,
+    node: str | None = None,
+    selector: str | None = None,
+    timeout: float | None = None,
+) -> FaultSpec:
+    """Cordon ``node`` (or the nodes a label ``selector`` picks) and evict its pods through
+    the Eviction API, retrying PodDisruptionBudget refusals up to ``timeout`` seconds; the
+    undo, ``duration`` later, uncordons."""
+    seconds = f"{timeout}s" if timeout is not None else None
+    return _spec("drain-node", at, duration, node=node, selector=selector, timeout=seconds)
+
+
 def call(
     action: Callable[[], Any],
     *,
@@ -96,6 +132,8 @@ __all__ = [
     "FaultSpec",
     "call",
     "command",
+    "delete_pod",
+    "drain_node",
     "kill_worker",
     "noisy_neighbor",
     "pause_worker",
