@@ -74,6 +74,8 @@ def bucket_value_ns(index: int) -> int:
 #: Bucket values of every index, and the inverse for json+ keys.
 BUCKET_VALUES_NS: tuple[int, ...] = tuple(bucket_value_ns(i) for i in range(PLAT_NR))
 _INDEX_OF_VALUE: Mapping[int, int] = {value: index for index, value in enumerate(BUCKET_VALUES_NS)}
+#: The bucket values in order (they increase with the index), for searchsorted.
+_BUCKETS = np.asarray(BUCKET_VALUES_NS, dtype=np.int64)
 
 
 def coarse_value_ns(column: int, coarseness: int) -> int:
@@ -93,11 +95,19 @@ def bins_to_counts(bins: Mapping[Any, Any], coarseness: int = 0) -> Counts:
     """json+ ``bins`` (bucket value in ns -> count) as a dense vector of histogram
     columns at ``coarseness``; a key that is no bucket value is a ResultError."""
     counts = np.zeros(PLAT_NR >> coarseness, dtype=np.int64)
-    for value, count in bins.items():
-        index = _INDEX_OF_VALUE.get(int(value))
-        if index is None:
-            raise ResultError(f"json+ latency bin {value!r} is not one of fio's bucket values")
-        counts[index >> coarseness] += int(count)
+    if not bins:
+        return counts
+    try:
+        keys = np.fromiter((int(value) for value in bins), dtype=np.int64, count=len(bins))
+        amounts = np.fromiter((int(n) for n in bins.values()), dtype=np.int64, count=len(bins))
+    except (TypeError, ValueError) as err:
+        raise ResultError(f"json+ latency bins are not numbers: {err}") from err
+    indices = np.searchsorted(_BUCKETS, keys)
+    known = (indices < PLAT_NR) & (_BUCKETS[np.minimum(indices, PLAT_NR - 1)] == keys)
+    if not known.all():
+        value = int(keys[np.flatnonzero(~known)[0]])
+        raise ResultError(f"json+ latency bin {value!r} is not one of fio's bucket values")
+    np.add.at(counts, indices >> coarseness, amounts)
     return counts
 
 
@@ -162,19 +172,24 @@ class LogTooLarge(ResultError):
 
 
 def _rows(path: Path, budget: list[int]) -> Iterator[tuple[int, int, int, Counts]]:
-    """(time, direction, bs, counts) of each well-formed row, streaming; ``budget`` is
-    the bytes still allowed (shared by every file of a run)."""
-    with path.open("rb") as handle:
-        for line in handle:
-            budget[0] -= len(line)
-            if budget[0] < 0:
-                raise LogTooLarge(
-                    f"histogram logs exceed {READ_LIMIT_BYTES // 2**20} MiB for one run"
-                )
-            values = np.fromstring(line, dtype=np.int64, sep=",")
-            if values.size < 4:
-                continue
-            yield int(values[0]), int(values[1]), int(values[2]), values[3:]
+    """(time, direction, bs, counts) of each well-formed row; ``budget`` is the bytes
+    still allowed (shared by every file of a run), checked before a file is read. A file
+    is parsed in one call when its rows are all of one width (numpy parses text at ~40
+    MB/s that way, ~20 MB/s line by line), row by row otherwise (a truncated last row)."""
+    budget[0] -= path.stat().st_size
+    if budget[0] < 0:
+        raise LogTooLarge(f"histogram logs exceed {READ_LIMIT_BYTES // 2**20} MiB for one run")
+    data = path.read_bytes().rstrip(b"\n")
+    lines = data.count(b"\n") + 1 if data else 0
+    values = np.fromstring(data.replace(b"\n", b","), dtype=np.int64, sep=",")
+    if lines and values.size % lines == 0 and values.size // lines >= 4:
+        for row in values.reshape(lines, -1):
+            yield int(row[0]), int(row[1]), int(row[2]), row[3:]
+        return
+    for line in data.splitlines():
+        row = np.fromstring(line, dtype=np.int64, sep=",")
+        if row.size >= 4:
+            yield int(row[0]), int(row[1]), int(row[2]), row[3:]
 
 
 class HistLogReader:

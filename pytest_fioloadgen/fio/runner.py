@@ -22,7 +22,7 @@ from typing import IO, Any
 from ..exceptions import FioRunError, ResultError
 from . import timeseries
 from .results import RunResult, parse_result, split_output
-from .timeline import TimelineInputs, build_timeline, hist_logging
+from .timeline import TimelineInputs, build_timeline, hist_coarseness, hist_logging
 
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
 #: needs time to lay out files and to collect results from every server.
@@ -228,12 +228,14 @@ def run_fio(
     """
     if not workers:
         raise FioRunError("no workers to run on")
-    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-", dir=workdir) as made:
+        # Absolute: fio runs in it and reads the host file by this path.
+        tmp = str(Path(made).resolve())
         hostfile = Path(tmp) / "hosts"
         hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
         jobfile = Path(tmp) / "job.fio"
         interval_ms = timeseries.log_interval_ms(expected_runtime_s)
-        extra = hist_logging(interval_ms) if timeline else ""
+        extra = hist_logging(interval_ms, hist_coarseness(len(workers))) if timeline else ""
         jobfile.write_text(timeseries.with_logging(job_text, interval_ms, extra))
         argv = build_argv(fio_binary, hostfile, jobfile)
         started = time.monotonic()

@@ -209,3 +209,14 @@ def test_a_run_past_the_read_budget_keeps_no_timeline(tmp_path):
     reader = histlog.HistLogReader(tmp_path, limit_bytes=1000)
     with pytest.raises(histlog.LogTooLarge, match="histogram logs exceed"):
         reader.streams_of(reader.hosts[0])
+
+
+def test_every_interval_at_once_reads_the_same_ladder_as_one_at_a_time():
+    rng = np.random.default_rng(3)
+    matrix = np.zeros((40, histlog.PLAT_NR >> 1), dtype=np.int64)
+    for row in range(40):
+        size = int(rng.choice([0, 5, 150, 5000, 20000]))
+        np.add.at(matrix[row], rng.integers(100, 700, size=size), 1)
+    from pytest_fioloadgen.fio.timeline import ladder_rows
+
+    assert ladder_rows(matrix, 1) == [percentiles_of(row, 1) for row in matrix]

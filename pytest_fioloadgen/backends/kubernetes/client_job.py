@@ -289,7 +289,10 @@ class ClientJob:
                 manifests.run_job(self.spec, name, int(timeout_s + CLIENT_START_S)),
             )
             created.append(("job", api.batch.delete_namespaced_job))
-            watch = WorkerWatch(api, self.namespace, {pod_name_of(w) for w in workers})
+            # A worker a fault takes out on purpose (delete-pod workers=allow) is not a
+            # lost run: fio's client carries on with the others.
+            watched = {pod_name_of(w) for w in workers if w.address.name not in lost_ok}
+            watch = WorkerWatch(api, self.namespace, watched)
             pod = self._wait(name, watch, timeout_s, started, on_progress, on_start)
             client_end_ms = time.time() * 1000.0
             log = self._read_log(str(pod.metadata.name))
