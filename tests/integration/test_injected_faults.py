@@ -271,3 +271,38 @@ def test_a_fault_that_leaves_no_room_after_it_is_a_collection_error(pytester):
             " at least 1 s after it to measure the recovery*"
         ]
     )
+
+
+NOISY = """# a neighbour that writes hard
+[global]
+ioengine=libaio
+direct=1
+size=64m
+iodepth=16
+[noisy]
+rw=randwrite
+bs=64k
+"""
+
+
+def test_a_noisy_neighbor_runs_beside_the_workers_for_its_window_only(pytester):
+    directory = project(pytester)
+    (directory / "noisy.fio").write_text(NOISY)
+    pytester.makepyfile(
+        test_storage="""
+import pytest
+
+@pytest.mark.fio(profile="steady", fault="noisy-neighbor:profile=noisy,at=3s,for=2s")
+def test_beside(fio_run):
+    fio_run()
+"""
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    (run_doc,) = exported(pytester)["runs"]
+    notes = " ".join(run_doc["profile"]["notes"])
+    assert "started profile noisy beside the workers; stopped the neighbour" in notes
+    # The neighbour's directory is gone with it, and no fio of it is left.
+    target = Path(run_doc["profile"]["text"].split("directory=")[-1].split("\n")[0]).parent
+    assert not list(target.parent.glob("**/fioloadgen-neighbor-*"))
+    assert "during_iops" in run_doc["metrics"]

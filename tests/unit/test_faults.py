@@ -199,3 +199,35 @@ def test_an_irreversible_fault_spans_its_for_window():
     analysis = analyse(phased_timeline(iops), killed, measured=(1, 32))
     # Its for window (3.1 + 2 s, the interval holding 5.1 s left out), not the run's end.
     assert analysis.phase("during").span == (13, 19)
+
+
+def test_cluster_faults_never_overlap_across_sessions(tmp_path):
+    """Two sessions (pytest-xdist workers) each with a cluster-wide fault: the second
+    waits for the first's lock before it makes its run."""
+    import threading
+
+    from pytest_fioloadgen.faults.builtin import FaultType
+    from pytest_fioloadgen.faults.case import CaseFaults
+
+    spans: list[tuple[str, float, float]] = []
+
+    def make(spec, context):
+        return Recording(spec, scope="cluster")
+
+    find = lookup(lambda name: FaultType("mine", frozenset(), make) if name == "mine" else None)
+
+    def session(name: str) -> None:
+        spec = FaultSpec("mine", at_s=0.0, for_s=0.1)
+        with CaseFaults([spec], context=None, find=find, lock_dir=tmp_path) as schedule:
+            start = time.time()
+            schedule.start(start)
+            time.sleep(0.3)
+        spans.append((name, start, time.time()))
+
+    threads = [threading.Thread(target=session, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (_a, _start_a, end_a), (_b, start_b, _end_b) = sorted(spans, key=lambda s: s[1])
+    assert start_b >= end_a - 0.01
