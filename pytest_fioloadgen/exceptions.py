@@ -55,3 +55,8 @@ class ResultError(FioLoadgenError):
 
 class StoreError(FioLoadgenError):
     """The history store cannot be opened, read or written."""
+
+
+class FaultError(FioLoadgenError):
+    """A fault could not be set up, injected or undone (a bad spec, no cgroup controller,
+    an undo that failed)."""

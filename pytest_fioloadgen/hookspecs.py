@@ -9,6 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .backends.base import Backend, Environment
+    from .faults.builtin import FaultType
     from .session import CaseOutcome
     from .settings import Settings
 
@@ -40,3 +41,14 @@ def pytest_fioloadgen_fingerprint(env: Environment) -> Mapping[str, Any] | None:
 
 def pytest_fioloadgen_result_recorded(outcome: CaseOutcome) -> None:
     """Called after a run was evaluated and stored."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_fioloadgen_fault_type(name: str) -> FaultType | None:
+    """Register a named fault: return its ``FaultType`` (its keys and how to make it for a
+    run, see pytest_fioloadgen.faults) for ``name``, or None for names of others.
+
+    A registered fault is used like a built-in one: ``--fio-fault 'NAME:key=value,at=..'``,
+    the ``fio`` marker's ``fault=`` and ``fio_run(faults=[...])``; its keys are checked, it
+    is injected on time, undone on every exit, and its run is measured in phases.
+    """

@@ -24,6 +24,10 @@ from .backends.base import Backend, Environment
 from .backends.facts import host_facts
 from .backends.sandbox import UNCONFINED, Sandbox
 from .exceptions import ConfigError, FioLoadgenError, StoreError
+from .faults.registry import Lookup, lookup
+from .faults.registry import parse as parse_fault
+from .faults.spec import FaultSpec
+from .fio.timeseries import log_interval_ms
 from .profiles import (
     OVERRIDABLE_OPTIONS,
     Allowance,
@@ -44,9 +48,23 @@ from .store import Store, default_store_uri, open_store
 from .verdicts.gating import GatingPolicy
 from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE
 from .verdicts.thresholds import Limit, Thresholds, validate_level
+from .verdicts.validity import DEFAULT_STALL_FACTOR
 
 #: Keyword arguments of the fio marker that are not profile overrides.
-MARKER_KEYS = ("profile", "workers", "targets", "thresholds", "sweep", "max_iops_under")
+MARKER_KEYS = (
+    "profile",
+    "workers",
+    "targets",
+    "thresholds",
+    "sweep",
+    "max_iops_under",
+    "fault",
+    "faults",
+)
+#: A run must go on this long after its last fault ends (its recovery is measured there),
+#: and at least this many intervals of its timeline.
+FAULT_ROOM_S = 1.0
+FAULT_ROOM_INTERVALS = 3
 
 
 def load_thresholds(settings: Settings) -> Thresholds:
@@ -77,9 +95,12 @@ def named_setting(settings: Settings, setting: str | None, err: Exception) -> st
     if setting is None or setting not in OPTIONS_BY_NAME:
         return f"fioloadgen: {err}"
     option = OPTIONS_BY_NAME[setting]
-    field_name = {"target": "targets", "binary": "fio_binary", "label": "labels"}.get(
-        setting, setting
-    )
+    field_name = {
+        "target": "targets",
+        "binary": "fio_binary",
+        "label": "labels",
+        "fault": "faults",
+    }.get(setting, setting)
     source = settings.source_of(field_name)
     if source == option.cli:
         return f"{option.cli}: {err}"
@@ -109,6 +130,9 @@ class CaseRequest:
     sweep: Mapping[str, Any] | None = None
     #: False for one ad-hoc run (fio_run("profile")): the session's sweep is for the matrix.
     session_sweep: bool = True
+    #: Faults of this request (a spec string, a FaultSpec, or a list); None: the session's
+    #: --fio-fault (a marker's faults replace the session's, they do not add to them).
+    faults: Any = None
 
 
 #: What the marker's max_iops_under may say, and the type each value must have.
@@ -156,6 +180,7 @@ def marker_request(test: str, where: str, kwargs: Mapping[str, Any], base_dir: P
         overrides=overrides,
         base_dir=base_dir,
         sweep=kwargs.get("sweep"),
+        faults=kwargs.get("faults", kwargs.get("fault")),
     )
 
 
@@ -170,8 +195,11 @@ class Planner:
         targets: Sequence[str],
         allowance: Allowance | None = None,
         sandbox: Sandbox | Callable[[], Sandbox] = UNCONFINED,
+        fault_lookup: Lookup | None = None,
     ) -> None:
         self.settings = settings
+        #: Finds a fault type by name: the built-in ones and a conftest's (plugin hook).
+        self.fault_lookup = fault_lookup or lookup()
         self.thresholds = thresholds
         self.targets = list(targets)
         #: Only the user's own settings (ini, env, command line) can allow more engines.
@@ -302,6 +330,50 @@ class Planner:
             points = [{**point, option: value} for point in points for value in values]
         return points
 
+    def faults(self, request: CaseRequest) -> tuple[FaultSpec, ...]:
+        """The request's faults, or the session's --fio-fault when it gives none; each
+        checked against its fault's keys (one line naming it and where it came from)."""
+        if request.faults is None:
+            where = named_setting(self.settings, "fault", Exception("")).rstrip(": ")
+            return self.faults_from(self.settings.faults, where)
+        return self.faults_from(request.faults, f"{request.where}: fault")
+
+    def faults_from(self, faults: Any, where: str) -> tuple[FaultSpec, ...]:
+        """Specs from a spec string, a FaultSpec, or a list of them."""
+        given = [faults] if isinstance(faults, str | FaultSpec) else list(faults)
+        specs = []
+        for item in given:
+            if isinstance(item, FaultSpec):
+                specs.append(item)
+            elif isinstance(item, str):
+                specs.append(parse_fault(item, where, self.fault_lookup))
+            else:
+                raise ConfigError(f"{where}: {item!r} is not a fault (a spec or a string)")
+        return tuple(specs)
+
+    def check_fault_room(self, case: Case, where: str) -> None:
+        """A fault must end early enough that the run measures after it (its recovery)."""
+        if not case.faults:
+            return
+        profile = case.profile.with_overrides(
+            runtime=self.settings.runtime, size=self.settings.size
+        )
+        if case.overrides:
+            profile = profile.with_overrides(**dict(case.overrides))
+        total = profile.expected_runtime_s
+        if not total:
+            return  # a size-bound run: nothing known to check against
+        measured = total - profile.ramp_time_s
+        room = max(FAULT_ROOM_S, FAULT_ROOM_INTERVALS * log_interval_ms(total) / 1000.0)
+        for fault in case.faults:
+            if fault.ends_s + room > measured:
+                raise ConfigError(
+                    f"{where}: case {case.id}: fault {fault.describe()} ends {fault.ends_s:g} s"
+                    f" into a measurement of {measured:g} s: leave at least {room:g} s after"
+                    " it to measure the recovery (a longer runtime, or an earlier or shorter"
+                    " fault)"
+                )
+
     def cases(self, request: CaseRequest) -> list[Case]:
         """Profiles x sweep points x workers x targets, repeats outermost (A B C A B C:
         drift over time does not pile onto one case)."""
@@ -311,6 +383,7 @@ class Planner:
         overrides = self._overrides(request)
         points = self._sweep(request)
         swept = tuple(points[0]) if points else ()
+        faults = self.faults(request)
         if request.thresholds is not None:
             validate_level(request.thresholds, f"{request.where} thresholds")
         self.max_workers = max(self.max_workers, *workers)
@@ -325,6 +398,7 @@ class Planner:
                 request.test,
                 normalized_overrides({**dict(overrides), **point}),
                 swept,
+                faults,
             )
             for repeat in range(repeats)
             for profile in profiles
@@ -336,6 +410,7 @@ class Planner:
             if case.repeat == 0:
                 self.check_caps(case, request.where)
                 self.check_lint(case, request.where)
+                self.check_fault_room(case, request.where)
         return cases
 
     def check_caps(self, case: Case, where: str) -> None:
@@ -439,6 +514,10 @@ class Planner:
             prefill=settings.prefill,
             read_ceiling=settings.read_ceiling,
             read_probe=settings.read_probe,
+            timeline=settings.timeline,
+            fault_lookup=self.fault_lookup,
+            load_profile=self.one_profile,
+            stall_factor=float(self.thresholds.gating.get("stall_factor", DEFAULT_STALL_FACTOR)),
             session_id=session_id or uuid.uuid4().hex,
             fingerprint_extra=fingerprint_extra,
             allowance=self.allowance,

@@ -20,10 +20,15 @@ from typing import Any
 from filelock import FileLock
 
 from .backends.base import Backend, Environment, KnowsFreeSpace, SharesResources, Worker
-from .exceptions import FioLoadgenError, StoreError
+from .exceptions import FaultError, FioLoadgenError, StoreError
+from .faults.base import Fault, FaultContext, FaultEvent
+from .faults.case import CaseFaults
+from .faults.registry import Lookup, lookup
+from .faults.spec import FaultSpec
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
 from .fio.steadystate import steady_state
+from .fio.timeline import timeline_of
 from .identity import history_key, override_tags
 from .profiles import (
     NO_ALLOWANCE,
@@ -39,9 +44,11 @@ from .profiles.model import scrubbed
 from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
 from .store.base import RunRecord, Store
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
-from .verdicts.regression import Comparison, compare
+from .verdicts.phases import analyse, phase_line
+from .verdicts.regression import FAULT_GATED_METRICS, Comparison, compare
 from .verdicts.status import Status
 from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
+from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, measured_span, window_metrics
 from .verdicts.variation import Variation, variations
 
 #: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
@@ -67,11 +74,15 @@ class Case:
     #: Which of the overrides are sweep axes (--fio-sweep, the marker's sweep=): the
     #: response curves are drawn along them.
     swept: tuple[str, ...] = ()
+    #: Faults injected during the run (faults/): part of its id and its history.
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def name(self) -> str:
-        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k'."""
-        return "-".join([self.profile.name, *override_tags(dict(self.overrides))])
+        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k';
+        a case under a fault carries its tag: 'randread-4k-fault-throttle'."""
+        tags = [*override_tags(dict(self.overrides)), *(f.tag for f in self.faults)]
+        return "-".join([self.profile.name, *tags])
 
     @property
     def id(self) -> str:
@@ -82,6 +93,10 @@ class Case:
     def key(self) -> tuple[str, str, int, str]:
         """Cases sharing a key are repeats of the same measurement."""
         return (self.test, self.name, self.workers, self.target)
+
+    def with_faults(self, faults: Sequence[FaultSpec] | None) -> Case:
+        """The case under ``faults`` instead of its own (None: unchanged)."""
+        return self if faults is None else replace(self, faults=tuple(faults))
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> Case:
         """The case with more overrides (later ones win)."""
@@ -168,6 +183,17 @@ def git_labels(rootdir: Path) -> dict[str, str]:
     return labels
 
 
+@dataclass(frozen=True)
+class JudgedTimeline:
+    """A result with what its timeline said: metrics added (or the common window's),
+    notes, reasons the run is unstable, and evidence to store."""
+
+    result: RunResult
+    notes: tuple[str, ...] = ()
+    unstable: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class BenchmarkSession:
     """Owns the environment for a whole session and runs cases in it."""
@@ -187,6 +213,10 @@ class BenchmarkSession:
     #: Whether a short direct-I/O probe measures each target's read ceiling (per worker
     #: count) before its first read, when no ceiling is configured.
     read_probe: bool = False
+    #: Whether each run keeps its timeline (fio's histogram logs merged per interval).
+    timeline: bool = True
+    #: Stalls: an interval p99 above this many times the run's median interval p99.
+    stall_factor: float = DEFAULT_STALL_FACTOR
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Extra fingerprint facts (e.g. from a pytest hook), merged over the backend's.
     fingerprint_extra: Callable[[Environment], Mapping[str, Any]] | None = None
@@ -208,6 +238,12 @@ class BenchmarkSession:
     _pinned: list[RunRecord] | None = None
     _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
     _ceilings: ReadCeilings = field(init=False)
+    #: Finds a fault by name (built-in or a conftest's, faults/registry.py).
+    fault_lookup: Lookup = field(default_factory=lookup)
+    #: Loads a profile by name for faults that run one (noisy-neighbor).
+    load_profile: Callable[[str], Profile] | None = None
+    #: Faults whose undo failed, per target: its cases are errors until they clear.
+    _uncleared: dict[str, list[tuple[Fault, FaultEvent]]] = field(default_factory=dict)
     _locks: dict[str, FileLock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -393,18 +429,25 @@ class BenchmarkSession:
         # One measurement at a time per device (or backend target), across processes:
         # pytest-xdist workers would otherwise perturb each other's figures.
         with self.measurement_lock(env, case.target):
-            self._prefill(env, case, profile, workers)
-            self._probe_read_ceiling(env, case, profile, workers)
-            expected = self.hang_timeout_base_s(profile)
             started = time.time()
             try:
-                result = self.backend.run_job(
-                    env,
-                    profile.render(),
-                    workers,
-                    expected_runtime_s=expected,
-                    on_progress=on_progress,
-                )
+                self._check_cleared(case.target)
+                self._prefill(env, case, profile, workers)
+                self._probe_read_ceiling(env, case, profile, workers)
+                expected = self.hang_timeout_base_s(profile)
+                faults = self._case_faults(case, env, workers, profile)
+                with faults or contextlib.nullcontext() as schedule:
+                    result = self.backend.run_job(
+                        env,
+                        profile.render(),
+                        workers,
+                        expected_runtime_s=expected,
+                        on_progress=on_progress,
+                        timeline=self.timeline,
+                        on_start=schedule.start if schedule is not None else None,
+                        lost_ok=schedule.lost_workers if schedule is not None else frozenset(),
+                    )
+                self._after_faults(case, faults)
             except FioLoadgenError as err:
                 # fio's message may echo an allowed variable's value: it goes into the
                 # record, the test report and CI logs as ${VAR}.
@@ -421,10 +464,17 @@ class BenchmarkSession:
                 raise
             finished = time.time()
         result = self._with_scaling(case, profile, result)
+        judged = self._judge_timeline(result, workers, faults)
+        result = judged.result
         checks = evaluate(result, limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
-        comparisons = self.compare(key, result, tolerances or {}) if final_repeat else ()
+        gated = self.gating.metrics
+        if case.faults:
+            gated = (*gated, *(m for m in FAULT_GATED_METRICS if m not in gated))
+        comparisons = (
+            self.compare(key, result, tolerances or {}, metrics=gated) if final_repeat else ()
+        )
         suspicion = self._ceilings.judge(case.target, case.workers, profile, result)
         cache_note = suspicion.flag
         capped = rate_cap_finding(profile, [worker.iops for worker in result.workers])
@@ -433,11 +483,13 @@ class BenchmarkSession:
             *profile.notes,
             *([cache_note] if cache_note else []),
             *([suspicion.host_note] if suspicion.host_note else []),
+            *judged.notes,
             *([f"lint {capped.line()}"] if capped else []),
             *([settled.note()] if settled else []),
         )
         spread = self.variation(key, result, window=case.repeats) if final_repeat else ()
         unsettled = [settled.note()] if settled and not settled.attained else []
+        unsettled += judged.unstable
         left = self.gating.confirm - confirmation
         if confirmation == 0 and left <= 0 and any(large_change(c) for c in comparisons):
             left = 1  # a change far beyond its tolerance is always run once more
@@ -457,7 +509,7 @@ class BenchmarkSession:
             notes=notes,
             repeat=case.repeat + confirmation,
             verdict=verdict.status.value,
-            evidence=verdict.evidence(),
+            evidence={**verdict.evidence(), **judged.evidence},
         )
         if self.store is not None:
             self.store.record(record)
@@ -617,12 +669,23 @@ class BenchmarkSession:
     def _prefill(
         self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
     ) -> None:
-        """Write a read profile's data set once per target and worker count, so reads
-        find real data laid out before they start rather than files fio fills on the fly."""
-        if not self.prefill or not profile.is_read_only:
+        """Before a read runs on a target and worker count, have its files written (with
+        --fio-prefill, a read-only profile's whole data set) or at least laid out, once:
+        then every worker's measurement starts together, none after its own layout."""
+        if self.prefill and profile.is_read_only:
+            writer = profile.as_prefill()
+            done = (case.target, case.workers, writer.content_hash)
+        elif profile.reads and not workers[0].device:
+            # fio lays out a read's files before the job starts, each worker on its own:
+            # under load one worker's layout takes longer and its measurement starts late
+            # (seen here: up to 0.75 s apart; under 20 ms with the files laid out first).
+            # One round lays out every worker of the target: a fio client round costs
+            # about 1.4 s whatever it does, so larger worker counts reuse these files.
+            writer = profile.as_layout()
+            workers = self.backend.resolve(env, case.target, len(env.workers[case.target]))
+            done = (case.target, 0, writer.content_hash)
+        else:
             return
-        writer = profile.as_prefill()
-        done = (case.target, case.workers, writer.content_hash)
         if done in self._prefilled:
             return
         self.backend.run_job(env, writer.render(), workers, expected_runtime_s=UNKNOWN_RUNTIME_S)
@@ -686,7 +749,7 @@ class BenchmarkSession:
             target=case.target,
             started_at=started,
             labels={**self.labels, **identity.labels},
-            fingerprint=self.fingerprint(),
+            fingerprint=self.fingerprint_of(case),
             test_id=identity.test_id,
             history_key=self.key_of(case, profile),
             **fields,
@@ -717,8 +780,119 @@ class BenchmarkSession:
             workers=case.workers,
             backend=self.backend.name,
             target=case.target,
-            fingerprint=self.fingerprint(),
+            fingerprint=self.fingerprint_of(case),
         )
+
+    def fingerprint_of(self, case: Case) -> dict[str, Any]:
+        """The environment facts of a case's runs: a case under a fault carries the
+        fault's canonical spec, so it never shares history with the undisturbed case."""
+        facts = self.fingerprint()
+        if not case.faults:
+            return facts
+        return {**facts, "faults": [fault.canonical() for fault in case.faults]}
+
+    def _judge_timeline(
+        self, result: RunResult, workers: Sequence[Worker], faults: CaseFaults | None
+    ) -> JudgedTimeline:
+        """The run's timeline judged (verdicts/validity.py): its metrics join the result's,
+        and with window skew the merged figures are the common window's. Under a fault,
+        its phases (verdicts/phases.py) give their metrics too, and what the fault
+        disturbed on purpose is expected, not unstable."""
+        stored_faults = faults.stored() if faults is not None else []
+        timeline = timeline_of(result.raw)
+        if timeline is None:
+            return JudgedTimeline(
+                result, evidence={"faults": stored_faults} if stored_faults else {}
+            )
+        analysis = None
+        injected = [event for event in stored_faults if event.get("injected_s") is not None]
+        if injected:
+            analysis = analyse(timeline, injected[0], measured=measured_span(timeline))
+        expected = [analysis.disturbed_s] if analysis is not None else []
+        judgement = judge(
+            timeline,
+            [worker.iops for worker in result.workers],
+            stall_factor=self.stall_factor,
+            worker_names={worker.address.name: worker.name for worker in workers},
+            expected=expected,
+        )
+        metrics = dict(result.metrics)
+        metrics.update(judgement.metrics)
+        notes = judgement.notes()
+        evidence: dict[str, Any] = {"timeline": judgement.evidence()}
+        if stored_faults:
+            evidence["faults"] = stored_faults
+            notes += [
+                f"fault {event['describe']}: " + "; ".join(event["said"]) for event in stored_faults
+            ]
+            notes += [
+                f"fault {event['describe']}: {event['error']}"
+                for event in stored_faults
+                if event["error"]
+            ]
+        if analysis is not None:
+            metrics.update(analysis.metrics())
+            phases = analysis.evidence(timeline)
+            evidence["phases"] = phases
+            notes.append("phases " + phase_line(phases))
+        if judgement.common_window is not None:
+            metrics.update(window_metrics(timeline, judgement.common_window))
+            notes.append(
+                "timeline: merged figures are over the workers' common window only"
+                f" (intervals {judgement.common_window[0]}-{judgement.common_window[1]})"
+            )
+        if timeline.notes:
+            notes += [f"timeline: {note}" for note in timeline.notes]
+        return JudgedTimeline(
+            replace(result, metrics=metrics),
+            tuple(notes),
+            tuple(judgement.unstable_reasons),
+            evidence,
+        )
+
+    # -- faults ------------------------------------------------------------------------
+    def _case_faults(
+        self, case: Case, env: Environment, workers: Sequence[Worker], profile: Profile
+    ) -> CaseFaults | None:
+        """The case's faults made for this run (None without faults)."""
+        if not case.faults:
+            return None
+        context = FaultContext(
+            backend=self.backend,
+            env=env,
+            target=case.target,
+            workers=workers,
+            load_profile=self.load_profile,
+            fio_binary=getattr(self.backend, "fio_binary", "fio"),
+        )
+        return CaseFaults(
+            case.faults, context, self.fault_lookup, profile.ramp_time_s, self.lock_dir
+        )
+
+    def _after_faults(self, case: Case, faults: CaseFaults | None) -> None:
+        """Keep what could not be undone (the target's later cases are errors until it
+        clears); a fault that could not be injected makes the run an error."""
+        if faults is None:
+            return
+        for fault, event in faults.schedule.uncleared():
+            self._uncleared.setdefault(case.target, []).append((fault, event))
+        failed = faults.failed_injection()
+        if failed:
+            raise FaultError(f"the case's fault did not happen: {failed}")
+
+    def _check_cleared(self, target: str) -> None:
+        """A target a fault may still act on measures nothing until the fault is gone."""
+        pending = []
+        for fault, event in self._uncleared.get(target, []):
+            if not fault.cleared():
+                pending.append((fault, event))
+        self._uncleared[target] = pending
+        if pending:
+            said = "; ".join(f"{event.spec.describe()} ({event.error})" for _f, event in pending)
+            raise FaultError(
+                f"target {target!r} may still be under a fault whose undo failed: {said};"
+                " its cases are errors until it is cleared"
+            )
 
     def _with_scaling(self, case: Case, profile: Profile, result: RunResult) -> RunResult:
         """scaling_efficiency = iops(N) / (N x iops(1)) against this session's 1-worker run

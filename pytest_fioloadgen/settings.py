@@ -285,6 +285,9 @@ class OptionSpec:
     repeatable: bool = False
     flag: bool = False
     choices: tuple[str, ...] | None = None
+    #: What separates a repeatable option's values in the environment and ini files
+    #: (a fault spec has commas of its own: faults are separated by ';' or lines).
+    separator: str = ","
 
     @property
     def cli(self) -> str:
@@ -397,6 +400,23 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "before the first buffered read on a target and worker count, measure its "
         "direct-I/O sequential read bandwidth with a one-second probe: the ceiling above "
         "which a buffered read is flagged cache? (direct reads never are; default: on)",
+        "on|off",
+    ),
+    OptionSpec(
+        "fault",
+        "inject a fault into every case, NAME:key=value,... e.g. "
+        "'throttle-target:iops=200,at=3s,for=3s' or 'pause-worker:worker=2,at=10s,for=3s'"
+        " (at: seconds after the measurement starts); repeatable; in FIO_FAULT and ini "
+        "fio_fault several are separated by ';' or lines; a marker's fault= replaces these",
+        "SPEC",
+        repeatable=True,
+        separator=";",
+    ),
+    OptionSpec(
+        "timeline",
+        "keep every run's timeline: fio's histogram logs merged exactly across workers per "
+        "interval (IOPS, p50/p90/p99/p99.9/max over time), checked for window skew, "
+        "stragglers, imbalance and stalls (default: on)",
         "on|off",
     ),
     OptionSpec("bmf", "write the session's results as Bencher Metric Format JSON to PATH", "PATH"),
@@ -555,6 +575,9 @@ class Settings:
     prefill: bool = False
     read_ceiling: float | None = None
     read_probe: bool = True
+    timeline: bool = True
+    #: --fio-fault specs as given (parsed by planning, which knows the registered faults).
+    faults: tuple[str, ...] = ()
     bmf: Path | None = None
     columns: tuple[str, ...] = DEFAULT_SUMMARY_COLUMNS
     sort: str = "name"
@@ -641,6 +664,8 @@ _CONVERTERS: dict[str, Converter] = {
     "prefill": lambda v, w, r: parse_bool(v[-1], w),
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "read_probe": lambda v, w, r: parse_bool(v[-1], w),
+    "timeline": lambda v, w, r: parse_bool(v[-1], w),
+    "fault": lambda v, w, r: tuple(v),
     "bmf": lambda v, w, r: _path(v[-1], r),
     "columns": lambda v, w, r: parse_names(v[-1], w, SUMMARY_COLUMNS),
     "sort": lambda v, w, r: parse_choice(v[-1], w, SUMMARY_SORTS),
@@ -678,6 +703,7 @@ _FIELD = {
     "binary": "fio_binary",
     "baseline_label": "baseline_labels",
     "storageclass": "storageclasses",
+    "fault": "faults",
     "existing_pvc": "existing_pvcs",
     "env": "env_vars",
 }
@@ -698,7 +724,13 @@ def _raw_values(option: OptionSpec, raw: Any) -> list[str] | None:
         values = [str(raw)]
     if option.repeatable:
         # From the environment and ini files a repeatable option is a comma list.
-        values = [part for value in values for part in _split(value)]
+        values = [
+            part.strip()
+            for value in values
+            for line in value.splitlines()
+            for part in line.split(option.separator)
+            if part.strip()
+        ]
     return values or None
 
 

@@ -46,6 +46,7 @@ class ReplayBackend:
         *,
         expected_runtime_s: float,
         on_progress: Any = None,
+        timeline: bool = False,
     ) -> RunResult:
         entry = GOLDEN["client_stats"][0]
         document = copy.deepcopy(GOLDEN)

@@ -144,4 +144,4 @@ class Catalog:
 def run_document(run: RunRecord) -> dict[str, Any]:
     """The record and what is derived from its fio output (report.run_document)."""
     record: Mapping[str, Any] = run_to_json(run, with_raw=False)
-    return {"run": dict(record), "derived": derived(run.raw)}
+    return {"run": dict(record), "derived": derived(run.raw, run.evidence)}

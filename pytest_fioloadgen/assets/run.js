@@ -216,6 +216,125 @@
     return parts.length ? section('time series', 'timeseries', parts) : null;
   }
 
+  // Spans of a timeline drawn as shaded bands behind the data: a stall red, a straggler
+  // orange, the common window of skewed workers grey, an injected fault blue.
+  var MARK_COLORS = { stall: 'rgba(214,39,40,0.16)', straggler: 'rgba(255,127,14,0.16)', recovery: 'rgba(44,160,44,0.14)',
+    skew: 'rgba(120,120,120,0.12)', fault: 'rgba(31,119,180,0.16)' };
+  var shade = {
+    id: 'fioShade',
+    beforeDatasetsDraw: function (chart, args, opts) {
+      var marks = (opts && opts.marks) || [];
+      var x = chart.scales.x;
+      var area = chart.chartArea;
+      var ctx = chart.ctx;
+      ctx.save();
+      marks.forEach(function (mark) {
+        var left = Math.max(x.getPixelForValue(mark.from_s), area.left);
+        var right = Math.min(x.getPixelForValue(mark.to_s), area.right);
+        if (right <= left) { return; }
+        ctx.fillStyle = MARK_COLORS[mark.kind] || 'rgba(0,0,0,0.1)';
+        ctx.fillRect(left, area.top, right - left, area.bottom - area.top);
+      });
+      ctx.restore();
+    }
+  };
+
+  // The run over time (report/timeline_view.py): merged IOPS per direction with every
+  // worker's line on demand, and p50/p99/p99.9 per direction on a log latency axis,
+  // exact across workers per interval; stalls, stragglers, skew and faults shaded.
+  function timelineSection(derived) {
+    var view = derived.timeline;
+    if (!view || !view.times_s || !view.times_s.length) { return null; }
+    var times = view.times_s;
+    var marks = view.marks || [];
+    var seconds = { type: 'linear', title: { display: true, text: 'seconds since the client started' } };
+    function points(values) {
+      return values.map(function (v, i) { return { x: times[i], y: v === null ? null : v }; });
+    }
+    var parts = [];
+    if (marks.length) {
+      parts.push(el('ul', { id: 'timeline-marks', 'class': 'fio-marks' }, marks.map(function (m) {
+        return el('li', { 'data-kind': m.kind }, [el('span', { 'class': 'fio-mark fio-mark-' + m.kind }, [m.kind]),
+          ' ' + C.sig3(m.from_s) + '-' + C.sig3(m.to_s) + ' s: ' + m.label]);
+      })));
+    }
+    var iopsSets = [];
+    var iopsValues = [];
+    Object.keys(view.directions).forEach(function (direction, index) {
+      var values = view.directions[direction].iops;
+      iopsValues = iopsValues.concat(values);
+      iopsSets.push({ label: direction + ' IOPS (all workers)', fioSeries: direction + ':iops',
+        borderColor: palette[index], backgroundColor: palette[index], pointRadius: 0, data: points(values) });
+    });
+    Object.keys(view.workers || {}).forEach(function (worker, index) {
+      var color = palette[(index + 2) % palette.length];
+      iopsSets.push({ label: worker + ' IOPS', fioSeries: 'worker:' + worker, hidden: true,
+        borderColor: color, backgroundColor: color, borderWidth: 1, pointRadius: 0,
+        data: points(view.workers[worker].iops) });
+    });
+    var toggle = el('input', { type: 'checkbox', id: 'timeline-per-worker' });
+    parts.push(el('label', { 'class': 'fio-toggle' }, [toggle, ' per-worker lines']));
+    parts.push(chart('chart-timeline-iops', {
+      type: 'line',
+      data: { datasets: iopsSets },
+      plugins: [shade],
+      options: { parsing: false, scales: { x: seconds, y: C.valueAxis(iopsValues, 'count', 'IOPS', true) },
+        plugins: { fioShade: { marks: marks },
+          title: { display: true, text: 'IOPS over time, ' + C.sig3(view.interval_s) + ' s intervals' } } }
+    }));
+    toggle.addEventListener('change', function () {
+      var canvas = document.getElementById('chart-timeline-iops');
+      var drawn = canvas && window.Chart ? window.Chart.getChart(canvas) : null;
+      if (!drawn) { return; }
+      drawn.data.datasets.forEach(function (d) {
+        if (/^worker:/.test(d.fioSeries)) { d.hidden = !toggle.checked; }
+      });
+      drawn.update();
+    });
+    Object.keys(view.directions).forEach(function (direction) {
+      var series = view.directions[direction];
+      var sets = [];
+      var values = [];
+      [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']].forEach(function (pair, index) {
+        var data = series[pair[0]] || [];
+        values = values.concat(data.filter(function (v) { return v !== null; }));
+        sets.push({ label: direction + ' ' + pair[1], fioSeries: direction + ':' + pair[0],
+          borderColor: palette[index], backgroundColor: palette[index], pointRadius: 1.5,
+          spanGaps: false, data: points(data) });
+      });
+      if (!values.length) { return; }
+      var axis = C.valueAxis(values, 'latency', direction + ' completion latency');
+      if (axis.type !== 'logarithmic') {
+        // Latency over time reads on a log axis: a stall of 100x sits beside 1x.
+        var positive = values.filter(function (v) { return v > 0; });
+        axis = C.valueAxis(positive.concat([Math.min.apply(null, positive) / 10]), 'latency',
+          direction + ' completion latency');
+        axis.type = 'logarithmic';
+      }
+      parts.push(chart('chart-timeline-lat-' + direction, {
+        type: 'line',
+        data: { datasets: sets },
+        plugins: [shade],
+        options: { parsing: false, scales: { x: seconds, y: axis },
+          plugins: { fioShade: { marks: marks },
+            title: { display: true, text: direction + ' latency percentiles over time (exact across workers)' } } }
+      }));
+    });
+    if (view.phases && view.phases.length) {
+      // The run's phases around its fault (verdicts/phases.py), as stored.
+      parts.push(el('h4', {}, ['phases around the fault']));
+      parts.push(objectTable(view.phases, ['phase', 'from_s', 'to_s', 'iops', 'bw_mib_s',
+        'read_lat_mean_ms', 'read_lat_p99_ms', 'write_lat_mean_ms', 'write_lat_p99_ms'],
+      'fio-phases', function (row, column) {
+        return column === 'phase' || /_s$/.test(column) ? null : column;
+      }));
+    }
+    parts.push(el('p', { 'class': 'fio-note' }, ['Percentiles per interval come from the workers\' histograms summed, ' +
+      'within ' + text(view.error_pct) + '% (the stored bins\' width); an interval with too few I/Os for a percentile ' +
+      'leaves a gap (p99 needs 1,000, p99.9 10,000).']));
+    return section('timeline', 'timeline', parts);
+  }
+
   function render(main, doc, options) {
     var run = doc.run;
     var derived = doc.derived || {};
@@ -245,7 +364,8 @@
     if (derived.unreadable) {
       parts.push(el('p', { 'class': 'fio-error' }, ['stored fio output unreadable: ' + derived.unreadable]));
     }
-    [workerSection(derived), latencySection(derived), timeseriesSection(derived)].forEach(function (s) {
+    [timelineSection(derived), workerSection(derived), latencySection(derived),
+      timeseriesSection(derived)].forEach(function (s) {
       if (s) { parts.push(s); }
     });
     if (run.notes && run.notes.length) {

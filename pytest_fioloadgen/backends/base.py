@@ -6,6 +6,7 @@ captured once at deploy time, because on Kubernetes a pod can restart with a new
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +86,15 @@ class Backend(Protocol):
         *,
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
+        timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         """Run fio as a client against ``workers`` wherever the client must run (here for
-        local and static workers, inside the cluster for Kubernetes) and merge the result."""
+        local and static workers, inside the cluster for Kubernetes) and merge the result;
+        with ``timeline`` the result keeps the run's exact timeline (fio/timeline.py).
+        ``on_start`` is told when the client started (epoch seconds); workers named in
+        ``lost_ok`` may be missing from the result (a fault's doing)."""
 
     def teardown(self, env: Environment) -> None:
         """Remove everything deploy created (processes, data); idempotent."""
@@ -164,6 +171,11 @@ class RunsClientHere:
         """What the backend can tell about a worker that stopped answering."""
         return ""
 
+    def same_clock(self, addresses: Sequence[WorkerAddress]) -> bool:
+        """Whether every worker's log times are on this machine's clock (then no host
+        clock offset is estimated): servers on loopback run here."""
+        return all(_is_loopback(address.host) for address in addresses)
+
     def _confine(self, argv: list[str], workdir: Path) -> list[str]:
         command = self.sandbox.command(argv, writable=[workdir], cwd=workdir)
         return self.wrap_command(command) if self.wrap_command is not None else command
@@ -176,15 +188,30 @@ class RunsClientHere:
         *,
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
+        timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
+        addresses = [worker.address for worker in workers]
         result, _invocation = run_fio(
             job_text,
-            [worker.address for worker in workers],
+            addresses,
             expected_runtime_s=expected_runtime_s,
             fio_binary=self.fio_binary,
             on_progress=on_progress,
             confine=self._confine,
             workdir=self.client_workdir(env),
             diagnose=self.diagnose,
+            timeline=timeline,
+            same_clock=self.same_clock(addresses),
+            on_start=on_start,
+            lost_ok=lost_ok,
         )
         return result
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -34,18 +34,48 @@ from typing import Any
 from ..exceptions import BackendError
 from ..fio.process import fio_environment
 from ..fio.runner import WorkerAddress, tail
+from ..processes import descendants
 from .base import Environment, FreeSpace, RunsClientHere, Worker, first_workers
+from .cgroups import release
 from .facts import filesystem_of, fio_version, host_facts
 from .medium import Medium, check_target
 from .reaper import Reaper, sweep_stale, write_owner
 from .sandbox import UNCONFINED, Sandbox
 
 FIRST_HOST_OCTET = 2
+#: Loopback addresses used per /24: 127.0.K.2 .. 127.0.K.251 (all of 127/8 is loopback).
+HOSTS_PER_BLOCK = 250
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 PORT_ATTEMPTS = 5
-#: 127.0.0.2 .. 127.0.0.251: one loopback address per worker.
-MAX_LOCAL_WORKERS = 250
+#: More local fio servers than this is a mistake, not a benchmark.
+MAX_LOCAL_WORKERS = 4096
+#: What one local worker takes while it runs a job: the proportional set size (PSS) of
+#: its sandbox, server and job processes with the timeline's histogram logs was 9.3 MiB at
+#: 256 workers (benchmarks/timeline_cost.py --part memory); 16 MiB leaves room for a
+#: profile's own buffers.
+MEMORY_PER_WORKER_BYTES = 16 * 1024 * 1024
+#: The share of the machine's available memory the workers may plan to use.
+MEMORY_SHARE = 0.8
+
+
+def worker_host(index: int) -> str:
+    """The loopback address of the ``index``-th local worker (0-based)."""
+    block, offset = divmod(index, HOSTS_PER_BLOCK)
+    return f"127.0.{block}.{FIRST_HOST_OCTET + offset}"
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (None where it cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 SESSION_DIR_PREFIX = "fioloadgen-"
 _PR_SET_PDEATHSIG = 1
 _PROCESS_STATES = {
@@ -217,6 +247,8 @@ class LocalBackend(RunsClientHere):
         self._servers: list[_Server] = []
         self._cleanup_dirs: list[Path] = []
         self._reaper = Reaper()
+        #: Cgroups a fault made (frozen or throttled workers) not yet undone.
+        self._guarded_cgroups: set[Path] = set()
 
     # -- checks before anything runs ---------------------------------------------------
     def preflight(self, targets: Sequence[str], workers: int) -> None:
@@ -225,7 +257,17 @@ class LocalBackend(RunsClientHere):
         if needed > MAX_LOCAL_WORKERS:
             raise BackendError(
                 f"{needed} local workers ({len(targets)} target(s) x {workers}) exceed the"
-                f" {MAX_LOCAL_WORKERS} loopback addresses the local backend uses",
+                f" {MAX_LOCAL_WORKERS} the local backend starts",
+                setting="workers",
+            )
+        available = available_memory_bytes()
+        memory = needed * MEMORY_PER_WORKER_BYTES
+        if available is not None and memory > MEMORY_SHARE * available:
+            raise BackendError(
+                f"{needed} local workers ({len(targets)} target(s) x {workers}) need about"
+                f" {memory / 2**30:.1f} GiB while they run ({MEMORY_PER_WORKER_BYTES // 2**20}"
+                f" MiB each), but this machine has {available / 2**30:.1f} GiB available;"
+                f" use fewer workers or a machine with more memory",
                 setting="workers",
             )
         for name in targets:
@@ -373,7 +415,7 @@ class LocalBackend(RunsClientHere):
                 for number in range(workers):
                     directory = session_dir / f"w{number}"
                     directory.mkdir()
-                    host = f"127.0.0.{FIRST_HOST_OCTET + index}"
+                    host = worker_host(index)
                     batch.append(self._spawn(f"{name}-w{number}", name, host, directory))
                     index += 1
             self._servers.extend(batch)
@@ -518,6 +560,11 @@ class LocalBackend(RunsClientHere):
 
     # -- teardown ------------------------------------------------------------------
     def teardown(self, env: Environment) -> None:
+        # A frozen process ignores even SIGKILL: thaw and lift what a fault left first.
+        for cgroup in sorted(self._guarded_cgroups):
+            release(cgroup)
+            self._reaper.remove_cgroup(cgroup)
+        self._guarded_cgroups.clear()
         roots = {server.process.pid for server in self._servers}
         # Taken before anything dies: once a server exits its job processes are adopted
         # by PID 1 and nothing links them to us any more.
@@ -557,6 +604,35 @@ class LocalBackend(RunsClientHere):
     def running_pids(self) -> list[int]:
         """PIDs of servers still alive (empty after teardown); used by leak checks."""
         return [s.process.pid for s in self._servers if s.process.poll() is None]
+
+    # -- faults (faults/base.py LocalFaultSupport) ---------------------------------
+    def worker_pids(self, worker: Worker) -> set[int]:
+        """Every process of ``worker``: its sandbox, server and the job processes below."""
+        for server in self._servers:
+            if server.worker.name == worker.name and server.process.poll() is None:
+                return {server.process.pid} | descendants({server.process.pid})
+        return set()
+
+    def target_directory(self, env: Environment, target: str) -> Path:
+        return Path(env.details["directories"][target])
+
+    def guard(self, *, cgroup: Path | None = None, pid: int | None = None) -> None:
+        if cgroup is not None:
+            self._guarded_cgroups.add(cgroup)
+            self._reaper.add_cgroup(cgroup)
+        if pid is not None:
+            self._reaper.add_pid(pid)
+
+    def unguard(self, *, cgroup: Path | None = None, pid: int | None = None) -> None:
+        if cgroup is not None:
+            self._guarded_cgroups.discard(cgroup)
+            self._reaper.remove_cgroup(cgroup)
+        if pid is not None:
+            self._reaper.remove_pid(pid)
+
+    def sandboxed(self, argv: list[str], directory: Path) -> list[str]:
+        command = self.sandbox.command(argv, writable=[directory], cwd=directory)
+        return self.wrap_command(command) if self.wrap_command is not None else command
 
     # -- facts ---------------------------------------------------------------------
     def fingerprint(self, env: Environment) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from .cgroups import CGROUP_ROOT, PARENT, release
+
 OWNER_FILE = ".fioloadgen-owner"
 KILL_WAIT_S = 2.5
 
@@ -131,10 +133,17 @@ def _kill_working_in(directories: list[Path], pids: Iterable[int] = ()) -> None:
         time.sleep(0.02)
 
 
+def _is_harness_cgroup(path: Path) -> bool:
+    """Only a cgroup the harness made (under .../fioloadgen/) is ever released: a message
+    on the pipe must not make the reaper move processes out of any other."""
+    return path.parent.name == PARENT and str(path).startswith(str(CGROUP_ROOT) + "/")
+
+
 def reap(stream: IO[str]) -> None:
     """The reaper's loop: follow the harness's messages until the pipe closes."""
     directories: dict[str, None] = {}
     pids: set[int] = set()
+    cgroups: dict[str, None] = {}
     for line in stream:
         try:
             message: Any = json.loads(line)
@@ -152,7 +161,15 @@ def reap(stream: IO[str]) -> None:
             pids.add(message["pid"])
         if isinstance(message.get("unpid"), int):
             pids.discard(message["unpid"])
-    # The pipe closed without a goodbye: the harness is gone.
+        if isinstance(message.get("cgroup"), str):
+            cgroups[message["cgroup"]] = None
+        if isinstance(message.get("uncgroup"), str):
+            cgroups.pop(message["uncgroup"], None)
+    # The pipe closed without a goodbye: the harness is gone. A frozen process ignores
+    # SIGKILL until thawed, and a throttle would outlive everyone: release them first.
+    for cgroup in cgroups:
+        if _is_harness_cgroup(Path(cgroup)):
+            release(Path(cgroup))
     paths = [Path(directory) for directory in directories]
     _kill_working_in(paths, pids)
     for path in paths:
@@ -196,6 +213,13 @@ class Reaper:
     def remove_pid(self, pid: int) -> None:
         if self._process is not None:
             self._send({"unpid": pid})
+
+    def add_cgroup(self, path: Path) -> None:
+        self._send({"cgroup": str(path)})
+
+    def remove_cgroup(self, path: Path) -> None:
+        if self._process is not None:
+            self._send({"uncgroup": str(path)})
 
     def close(self) -> None:
         """Say goodbye (teardown did the cleaning) and let the reaper exit."""

@@ -52,13 +52,41 @@ LATENCY_METRICS: tuple[str, ...] = tuple(
     for direction in DIRECTIONS
     for stat in ("mean", "p50", "p95", "p99", "p999", "max")
 )
+#: What a run's timeline adds (verdicts/validity.py), all lower-is-better: the worst
+#: interval's p99 per direction, the seconds stalled, the workers' IOPS CV (percent).
+TIMELINE_METRICS: tuple[str, ...] = (
+    "read_lat_worst_p99_ms",
+    "write_lat_worst_p99_ms",
+    "stall_s",
+    "worker_iops_cv_pct",
+)
+#: The phases of a run under a fault (verdicts/phases.py) and what each phase measures:
+#: ``before_iops``, ``during_read_lat_p99_ms``...; then how deep the dip went (percent of
+#: the before phase's IOPS) and how long the recovery took.
+PHASES: tuple[str, ...] = ("before", "during", "recovery", "after")
+PHASE_BASE_METRICS: tuple[str, ...] = (
+    "iops",
+    "bw_mib_s",
+    "read_lat_mean_ms",
+    "read_lat_p99_ms",
+    "write_lat_mean_ms",
+    "write_lat_p99_ms",
+)
+FAULT_METRICS: tuple[str, ...] = (
+    *(f"{phase}_{metric}" for phase in PHASES for metric in PHASE_BASE_METRICS),
+    "dip_pct",
+    "recovery_s",
+)
 #: Every flat metric name of the user-facing contract.
-METRIC_NAMES: tuple[str, ...] = THROUGHPUT_METRICS + LATENCY_METRICS
+METRIC_NAMES: tuple[str, ...] = (
+    THROUGHPUT_METRICS + LATENCY_METRICS + TIMELINE_METRICS + FAULT_METRICS
+)
 
 
 def higher_is_better(metric: str) -> bool:
-    """Throughput metrics improve upwards, latency metrics downwards."""
-    return metric in THROUGHPUT_METRICS
+    """Throughput metrics improve upwards (in any phase), everything else downwards."""
+    phase, _sep, base = metric.partition("_")
+    return metric in THROUGHPUT_METRICS or (phase in PHASES and base in THROUGHPUT_METRICS)
 
 
 def percentile_from_bins(bins: Mapping[int, int], percentile: float) -> float | None:

@@ -23,6 +23,7 @@ from ..exceptions import FioRunError, ResultError
 from . import timeseries
 from .process import fio_environment
 from .results import RunResult, parse_result, split_output
+from .timeline import TimelineInputs, build_timeline, hist_coarseness, hist_logging
 
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
 #: needs time to lay out files and to collect results from every server.
@@ -210,24 +211,36 @@ def run_fio(
     confine: Confine | None = None,
     workdir: Path | None = None,
     diagnose: Diagnose | None = None,
+    timeline: bool = True,
+    same_clock: bool = False,
+    on_start: Callable[[float], None] | None = None,
+    lost_ok: frozenset[str] = frozenset(),
 ) -> tuple[RunResult, FioInvocation]:
     """Run ``job_text`` on every worker and return the merged result.
 
     ``confine`` starts the client in a sandbox where only its temporary directory (made
-    under ``workdir`` when given) is writable. Raises FioRunError naming the worker for a
-    server that is missing from the output, reported an error or stopped answering, and
-    carrying fio's stderr tail for any failure.
+    under ``workdir`` when given) is writable. ``timeline`` asks fio for histogram logs
+    and keeps the run's exact timeline (fio/timeline.py); ``same_clock`` says the workers
+    run on this machine's clock. ``on_start`` is told the client's start (epoch seconds,
+    the moment it was started: injected faults count from it). Workers in ``lost_ok``
+    (host:port) may be missing from the output: a fault took them out on purpose. Raises
+    FioRunError naming the worker for a server that is missing from the output, reported
+    an error or stopped answering, and carrying fio's stderr tail for any failure.
     """
     if not workers:
         raise FioRunError("no workers to run on")
-    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="fioloadgen-run-", dir=workdir) as made:
+        # Absolute: fio runs in it and reads the host file by this path.
+        tmp = str(Path(made).resolve())
         hostfile = Path(tmp) / "hosts"
         hostfile.write_text("".join(w.hostfile_line() + "\n" for w in workers))
         jobfile = Path(tmp) / "job.fio"
         interval_ms = timeseries.log_interval_ms(expected_runtime_s)
-        jobfile.write_text(timeseries.with_logging(job_text, interval_ms))
+        extra = hist_logging(interval_ms, hist_coarseness(len(workers))) if timeline else ""
+        jobfile.write_text(timeseries.with_logging(job_text, interval_ms, extra))
         argv = build_argv(fio_binary, hostfile, jobfile)
         started = time.monotonic()
+        client_start_ms = time.time() * 1000.0
         try:
             process = subprocess.Popen(
                 confine(argv, Path(tmp)) if confine is not None else argv,
@@ -243,6 +256,8 @@ def run_fio(
             )
         except FileNotFoundError as err:
             raise FioRunError(f"fio binary {fio_binary!r} not found") from err
+        if on_start is not None:
+            on_start(client_start_ms / 1000.0)
         try:
             stdout, stderr = _wait(
                 process, expected_runtime_s + slack_s, on_progress, started, workers, diagnose
@@ -251,11 +266,44 @@ def run_fio(
             # Ctrl-C (or a failing progress callback): never leave a fio client behind.
             _kill(process)
             raise
-        series = timeseries.collect(Path(tmp), [(w.host, w.name) for w in workers], interval_ms)
-    invocation = FioInvocation(
-        tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
-    )
-    return with_timeseries(check_invocation(invocation, workers), series), invocation
+        client_span_ms = (client_start_ms, time.time() * 1000.0)
+        series = timeseries.collect(
+            Path(tmp),
+            [(w.host, w.name) for w in workers],
+            interval_ms,
+            client_start_ms=client_start_ms,
+        )
+        invocation = FioInvocation(
+            tuple(argv), process.returncode, stdout, stderr, time.monotonic() - started
+        )
+        result = with_timeseries(check_invocation(invocation, workers, lost_ok), series)
+        if timeline:
+            inputs = TimelineInputs(
+                interval_ms=interval_ms,
+                client_span_ms=client_span_ms,
+                workers=hosts_of(workers),
+                same_clock=frozenset(w.host for w in workers) if same_clock else frozenset(),
+            )
+            result = with_timeline(result, build_timeline(Path(tmp), result.raw, inputs))
+    return result, invocation
+
+
+def hosts_of(workers: Sequence[WorkerAddress]) -> dict[str, str]:
+    """host -> worker name for hosts with one worker: fio names its logs by host only, so
+    two servers on one address (static hosts on several ports) would mix their logs."""
+    by_host: dict[str, list[str]] = {}
+    for worker in workers:
+        by_host.setdefault(worker.host, []).append(worker.name)
+    return {host: names[0] for host, names in by_host.items() if len(names) == 1}
+
+
+def with_timeline(result: RunResult, timeline: dict[str, Any] | None) -> RunResult:
+    """The result with the run's timeline kept in its raw document (see fio/timeline)."""
+    if timeline is None:
+        return result
+    raw = dict(result.raw)
+    raw[timeseries.RAW_KEY] = {**dict(raw.get(timeseries.RAW_KEY) or {}), "timeline": timeline}
+    return replace(result, raw=raw)
 
 
 def with_timeseries(result: RunResult, series: dict[str, Any] | None) -> RunResult:
@@ -274,8 +322,14 @@ def _missing_reason(worker: WorkerAddress, stderr: str) -> str:
     return "not in fio's output"
 
 
-def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]) -> RunResult:
-    """Turn a finished fio invocation into a result, or the error that names the culprit."""
+def check_invocation(
+    invocation: FioInvocation,
+    workers: Sequence[WorkerAddress],
+    lost_ok: frozenset[str] = frozenset(),
+) -> RunResult:
+    """Turn a finished fio invocation into a result, or the error that names the culprit.
+    Workers in ``lost_ok`` may be missing (a fault killed them on purpose): fio then exits
+    1 with the survivors' results, which stand."""
     try:
         document, before_json = split_output(invocation.stdout, source="fio's stdout")
     except ResultError as err:
@@ -293,8 +347,9 @@ def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]
             f"fio exited with status {invocation.returncode}: {err}", stderr_tail=said
         ) from err
     reported = {(w.host, w.port) for w in result.workers}
+    lost = {w.name for w in workers if (w.host, w.port) not in reported and w.name in lost_ok}
     for worker in workers:
-        if (worker.host, worker.port) not in reported:
+        if (worker.host, worker.port) not in reported and worker.name not in lost:
             reason = _missing_reason(worker, invocation.stderr)
             raise FioRunError(
                 f"worker {worker.name} did not report: {reason}",
@@ -309,6 +364,6 @@ def check_invocation(invocation: FioInvocation, workers: Sequence[WorkerAddress]
                 stderr_tail=said,
                 worker=worker_result.name,
             )
-    if invocation.returncode != 0:
+    if invocation.returncode != 0 and not lost:
         raise FioRunError(f"fio exited with status {invocation.returncode}", stderr_tail=said)
     return result

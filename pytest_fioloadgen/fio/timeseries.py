@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,9 @@ def log_interval_ms(expected_runtime_s: float) -> int:
     return max(MIN_INTERVAL_MS, int(raw // 50 * 50))
 
 
-def with_logging(job_text: str, interval_ms: int) -> str:
-    """The job file with a leading [global] section asking for averaged logs.
+def with_logging(job_text: str, interval_ms: int, extra: str = "") -> str:
+    """The job file with a leading [global] section asking for averaged logs (and
+    ``extra`` lines, e.g. the timeline's histogram logs).
 
     fio merges repeated [global] sections in order, so the profile's own options (even its
     own write_iops_log) still win; the profile text stored with the run is unchanged.
@@ -53,35 +54,62 @@ def with_logging(job_text: str, interval_ms: int) -> str:
         "[global]\n"
         f"write_iops_log={LOG_PREFIX}\n"
         f"write_lat_log={LOG_PREFIX}\n"
-        f"log_avg_msec={interval_ms}\n\n"
+        f"log_avg_msec={interval_ms}\n"
+        f"{extra}\n"
     )
     return header + job_text
 
 
-def _read_log(path: Path) -> list[tuple[int, float, int]]:
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        fields = [field.strip() for field in line.split(",")]
-        if len(fields) < 3:
-            continue
-        try:
-            rows.append((int(fields[0]), float(fields[1]), int(fields[2])))
-        except ValueError:
-            continue
-    return rows
+#: The most averaged-log text read for one run. The policy refuses windows under 10 ms,
+#: so a sane run writes a few MB; a log beyond this would only exhaust the harness.
+READ_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+class LogsTooLarge(Exception):
+    """The averaged logs of a run exceed READ_LIMIT_BYTES."""
+
+
+def _read_log(path: Path, budget: list[int]) -> Iterator[tuple[int, float, int]]:
+    """The (time, value, direction) rows of a log, streaming; ``budget`` holds the bytes
+    still allowed for the run."""
+    with path.open("rb") as handle:
+        for line in handle:
+            budget[0] -= len(line)
+            if budget[0] < 0:
+                raise LogsTooLarge(
+                    f"fio's averaged logs exceed {READ_LIMIT_BYTES // 2**20} MiB for one run"
+                )
+            fields = line.split(b",")
+            if len(fields) < 3:
+                continue
+            try:
+                yield int(fields[0]), float(fields[1]), int(fields[2])
+            except ValueError:
+                continue
+
+
+#: Log times above this are epoch milliseconds (log_unix_epoch=1), not time since start.
+EPOCH_MS = 10**12
 
 
 def collect(
-    directory: Path, workers: Sequence[tuple[str, str]], interval_ms: int
+    directory: Path,
+    workers: Sequence[tuple[str, str]],
+    interval_ms: int,
+    *,
+    client_start_ms: float | None = None,
 ) -> dict[str, Any] | None:
     """The time series found in ``directory`` for ``workers`` ((host, worker name) pairs).
 
     Several jobs of one worker are combined per window: IOPS add up, latencies are the
     mean of the jobs' window means (fio logs no per-window counts to weight them by).
+    Epoch times (log_unix_epoch=1, which the timeline asks for) are made relative to
+    ``client_start_ms``, so every stored series counts from the run's start.
     """
     hosts: dict[str, list[str]] = defaultdict(list)
     for host, name in workers:
         hosts[host].append(name)
+    budget = [READ_LIMIT_BYTES]
     iops: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     lat: dict[str, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(dict))
     for path in sorted(directory.iterdir()):
@@ -93,17 +121,10 @@ def collect(
         if len(names) != 1:
             continue  # unknown host, or several workers behind one name (see module doc)
         name = names[0]
-        for time_ms, value, direction_code in _read_log(path):
-            direction = _DIRECTIONS.get(direction_code)
-            if direction is None:
-                continue
-            # Jobs start a few ms apart: align their samples on the window grid.
-            slot = round(time_ms / interval_ms) * interval_ms
-            if kind == "iops":
-                series = iops[name][f"{direction}_iops"]
-                series[slot] = series.get(slot, 0.0) + value
-            else:
-                lat[name][f"{direction}_lat_ms"].setdefault(slot, []).append(value / 1e6)
+        try:
+            _add_rows(_read_log(path, budget), kind, name, interval_ms, client_start_ms, iops, lat)
+        except LogsTooLarge as err:
+            return {"interval_ms": interval_ms, "workers": {}, "unavailable": str(err)}
     result: dict[str, dict[str, Series]] = {}
     for name in sorted(set(iops) | set(lat)):
         per_worker: dict[str, Series] = {}
@@ -118,6 +139,30 @@ def collect(
     if not result:
         return None
     return {"interval_ms": interval_ms, "workers": result}
+
+
+def _add_rows(
+    rows: Iterator[tuple[int, float, int]],
+    kind: str,
+    name: str,
+    interval_ms: int,
+    client_start_ms: float | None,
+    iops: dict[str, dict[str, dict[int, float]]],
+    lat: dict[str, dict[str, dict[int, list[float]]]],
+) -> None:
+    for time_ms, value, direction_code in rows:
+        direction = _DIRECTIONS.get(direction_code)
+        if direction is None:
+            continue
+        if time_ms >= EPOCH_MS and client_start_ms is not None:
+            time_ms = max(0, round(time_ms - client_start_ms))
+        # Jobs start a few ms apart: align their samples on the window grid.
+        slot = round(time_ms / interval_ms) * interval_ms
+        if kind == "iops":
+            series = iops[name][f"{direction}_iops"]
+            series[slot] = series.get(slot, 0.0) + value
+        else:
+            lat[name][f"{direction}_lat_ms"].setdefault(slot, []).append(value / 1e6)
 
 
 def timeseries_of(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:

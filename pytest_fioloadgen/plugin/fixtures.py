@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -20,6 +20,7 @@ import pytest
 
 from ..backends.base import Environment
 from ..exceptions import ConfigError, FioLoadgenError
+from ..faults.spec import FaultSpec
 from ..fio.results import RunResult
 from ..planning import sla_request
 from ..profiles import Profile
@@ -178,6 +179,8 @@ def fio_run(
         case_or_profile: Case | Profile | str | Path | None = None,
         workers: int | None = None,
         target: str | None = None,
+        *,
+        faults: Sequence[FaultSpec | str] | FaultSpec | str | None = None,
         **overrides: Any,
     ) -> RunResult:
         if case_or_profile is None and marker_sla is not None:
@@ -185,6 +188,11 @@ def fio_run(
             # (metric sla_iops) is what the test gets.
             return max_iops_under(None, None, workers, target, **overrides).outcome.result
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
+        if faults is not None:
+            # faults= replaces the case's (the marker's or the session's).
+            where = f"fio_run on {request.node.nodeid}: faults"
+            case = case.with_faults(plugin.planner.faults_from(faults, where))
+            plugin.planner.check_fault_room(case, f"fio_run on {request.node.nodeid}")
         return run_case(case).result
 
     def max_iops_under(

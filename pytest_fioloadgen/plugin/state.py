@@ -19,6 +19,7 @@ from ..backends.base import Environment, SupportsPreflight
 from ..backends.medium import OPT_IN
 from ..backends.sandbox import Sandbox
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
+from ..faults.registry import lookup
 from ..planning import CaseRequest, Planner, marker_request, named_setting
 from ..report import html_hooks as html_report
 from ..report.export import (
@@ -30,7 +31,13 @@ from ..report.export import (
 from ..report.html import SPARKLINE_RUNS
 from ..report.repeatability import repeatability_lines
 from ..report.response_curve import curves
-from ..report.terminal import gating_lines, scaling_lines, summary_lines
+from ..report.terminal import (
+    fault_lines,
+    gating_lines,
+    scaling_lines,
+    summary_lines,
+    timeline_lines,
+)
 from ..session import BenchmarkSession, CaseOutcome
 from ..settings import Settings
 from ..store import RunRecord, default_store_uri
@@ -85,12 +92,14 @@ class FioLoadgenPlugin:
         self.config = config
         self.settings = settings
         self.thresholds = thresholds
+        registered = config.pluginmanager.hook.pytest_fioloadgen_fault_type
         self.planner = Planner(
             settings,
             thresholds,
             targets=target_names(settings),
             # fio --parse-only runs where the backend's fio runs: in the sandbox.
             sandbox=lambda: sandbox_of(settings),
+            fault_lookup=lookup(lambda name: registered(name=name)),
         )
         self._session: BenchmarkSession | None = None
         self._setup_error: str | None = None
@@ -384,6 +393,8 @@ class FioLoadgenPlugin:
             suspects = [(outcome, outcome.cache_note) for outcome in outcomes if outcome.cache_note]
         lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in suspects]
         lines += repeatability_lines(outcomes)
+        lines += timeline_lines(outcomes)
+        lines += fault_lines(outcomes)
         lines += [curve.describe() for curve in curves(outcomes)]
         lines += self._memory_target_lines(outcomes)
         for line in lines:

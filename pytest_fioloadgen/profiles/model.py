@@ -106,6 +106,10 @@ _FILE_NAMING_OPTIONS = frozenset(
 _READ_ONLY_RW = frozenset({"read", "randread"})
 _WRITE_ONLY_RW = frozenset({"write", "randwrite", "trim", "randtrim", "trimwrite"})
 # Options that would make a prefill stop early, skip data or write something else.
+_NOT_FOR_LAYOUT = frozenset(
+    {"time_based", "runtime", "ramp_time", "startdelay", "iodepth", "thinktime"}
+    | {"rate", "rate_iops", "rate_min", "rate_iops_min", "rate_process", "rwmixread"}
+)
 _NOT_FOR_PREFILL = frozenset(
     {
         "time_based",
@@ -537,6 +541,30 @@ class Profile:
             else:
                 phases[-1].append(effective)
         return phases
+
+    def as_layout(self) -> Profile:
+        """The profile with ``create_only=1`` on every job: fio lays out the files the
+        jobs would use (writing what reads need) and runs no I/O. Options that shape no
+        file (timing, rates, queue depth) are dropped, so every sweep point of a profile
+        shares one layout."""
+        sections = []
+        for section in self.sections:
+            kept = tuple(o for o in section.options if _canonical(o.key) not in _NOT_FOR_LAYOUT)
+            if not section.is_global:
+                kept = (*kept, Option("create_only", "1", 0))
+            sections.append(replace(section, options=kept))
+        return replace(self, name=f"{self.name}-layout", sections=tuple(sections), notes=())
+
+    @property
+    def ramp_time_s(self) -> float:
+        """The longest ``ramp_time`` of its jobs (seconds): fio measures nothing before."""
+        ramps = [
+            _time_of(options, "ramp_time")
+            for phase in self.phases()
+            for options in phase
+            if "ramp_time" in options
+        ]
+        return max(ramps, default=0.0)
 
     @property
     def expected_runtime_s(self) -> float:

@@ -24,13 +24,12 @@ from pygal.style import Style
 
 from .. import numbers
 from ..fio.results import DIRECTIONS, RunResult, percentile_from_bins
+from ..verdicts.validity import unbalanced
 
 CHART_CLASS = "fioloadgen-chart"
 SVG_NS = "http://www.w3.org/2000/svg"
 #: Percentiles of the latency curve, drawn from the merged histogram.
 CURVE_PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99)
-#: A worker below this share of the mean worker IOPS is drawn in the warning colour.
-UNBALANCED_SHARE = 0.8
 WARNING_COLOR = "#d62728"
 
 STYLE = Style(
@@ -241,9 +240,10 @@ def worker_iops(result: RunResult, *, width: int = 420, height: int = 220) -> st
     )
     chart.x_labels = [worker.name for worker in result.workers]
     points: list[dict[str, Any]] = []
-    for value in values:
+    # One definition of "unbalanced" for this chart and the run's imbalance note.
+    for value, low in zip(values, unbalanced(values), strict=True):
         point: dict[str, Any] = {"value": round(value), "label": numbers.si(value)}
-        if mean and value < UNBALANCED_SHARE * mean:
+        if low:
             point["color"] = WARNING_COLOR
         points.append(point)
     chart.add("IOPS", points, formatter=_count)
@@ -332,6 +332,75 @@ def timeseries(
     for name, points in lines:
         at = dict(points)
         chart.add(name, [at.get(t) for t in times])
+    return _trimmed(chart)
+
+
+#: How the timeline's marks are drawn: a band along the bottom of the chart.
+MARK_STYLE = {
+    "stall": "#d62728",
+    "straggler": "#ff7f0e",
+    "skew": "#999999",
+    "fault": "#1f77b4",
+    "recovery": "#2ca02c",
+}
+
+
+def timeline(
+    view: Mapping[str, Any], kind: str, *, width: int = 420, height: int = 220
+) -> str | None:
+    """The run over time (report/timeline_view.py): ``kind="iops"`` the merged IOPS per
+    direction, ``"lat"`` p50/p99/p99.9 per direction on a log axis; each mark (stall,
+    straggler, skew window, fault) is a thick band along the bottom over its span."""
+    times = list(view.get("times_s") or [])
+    directions = view.get("directions") or {}
+    if not times or not directions:
+        return None
+    lines: list[tuple[str, list[float | None]]] = []
+    for direction, series in sorted(directions.items()):
+        if kind == "iops":
+            lines.append((f"{direction} IOPS", [round(v) for v in series.get("iops", [])]))
+        else:
+            for name, label in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
+                values = series.get(name, [])
+                if any(v is not None for v in values):
+                    lines.append((f"{direction} {label}", list(values)))
+    values = [v for _name, line in lines for v in line if v is not None]
+    if not values:
+        return None
+    positive = [v for v in values if v > 0]
+    log = kind == "lat" and bool(positive)
+    floor = min(positive) / 1.5 if log else 0.0
+    chart = _chart(
+        pygal.Line,
+        width=width,
+        height=height,
+        title=(
+            "IOPS over time (all workers)"
+            if kind == "iops"
+            else "latency percentiles over time (log axis)"
+        ),
+        x_title="seconds since the client started",
+        show_dots=False,
+        legend_at_bottom=True,
+        truncate_legend=24,
+        value_formatter=_count if kind == "iops" else _latency,
+        x_labels=[numbers.sig3(t) for t in times],
+        x_labels_major_every=max(1, len(times) // 8),
+        show_minor_x_labels=False,
+        **({"logarithmic": True, "y_labels": _log_labels(positive)} if log else {}),
+    )
+    for name, line in lines:
+        chart.add(name, [v if not log or (v is not None and v > 0) else None for v in line])
+    for mark in view.get("marks") or []:
+        band = [floor if mark["from_s"] < t <= mark["to_s"] + 1e-9 else None for t in times]
+        if any(v is not None for v in band):
+            chart.add(
+                mark["kind"],
+                band,
+                stroke_style={"width": 8, "linecap": "butt"},
+                show_dots=False,
+                color=MARK_STYLE.get(mark["kind"], WARNING_COLOR),
+            )
     return _trimmed(chart)
 
 

@@ -14,12 +14,15 @@ from typing import Any
 
 from .. import numbers
 from ..fio.results import RunResult, worker_metrics
+from ..fio.timeline import timeline_of
 from ..fio.timeseries import timeseries_of
 from ..session import CaseOutcome
 from ..store.base import RunRecord
+from ..verdicts.phases import phase_line
 from ..verdicts.regression import INCONCLUSIVE, REGRESSION, Comparison
 from ..verdicts.status import Status
 from . import charts
+from .timeline_view import PHASE_COLUMNS, phase_rows, timeline_view
 
 #: Headline metrics of the summary table: (title, metric name); values carry their unit.
 SUMMARY_METRICS: tuple[tuple[str, str], ...] = (
@@ -189,6 +192,23 @@ def workers_table(result: RunResult) -> str:
     return "".join(parts)
 
 
+def phases_table(evidence: Mapping[str, Any]) -> str:
+    """The stored phases around the run's fault, one row each ("" without a fault)."""
+    rows = phase_rows(evidence)
+    if not rows:
+        return ""
+    stored = evidence.get("phases") or {}
+    heads = "".join(f"<th>{escape(name)}</th>" for name in ("phase", "seconds", *PHASE_COLUMNS))
+    parts = [f'<table class="fio-phases"><thead><tr>{heads}</tr></thead><tbody>']
+    for row in rows:
+        span = f"{row['from_s']:.2f}-{row['to_s']:.2f}" if row["from_s"] is not None else "-"
+        cells = "".join(f"<td>{number(row[name], name)}</td>" for name in PHASE_COLUMNS)
+        parts.append(f"<tr><td>{escape(row['phase'])}</td><td>{span}</td>{cells}</tr>")
+    parts.append("</tbody></table>")
+    parts.append(f'<p class="fio-phase-line">{escape(phase_line(stored))}</p>')
+    return "".join(parts)
+
+
 def history_sparkline(history: Sequence[RunRecord], current_run_id: str) -> str | None:
     """IOPS of the key's recent runs (``history`` newest first), this run marked."""
     runs = [run for run in history if run.status == "complete" and "iops" in run.metrics]
@@ -209,9 +229,17 @@ def history_sparkline(history: Sequence[RunRecord], current_run_id: str) -> str 
     )
 
 
-def run_charts(result: RunResult, series: Mapping[str, object] | None) -> list[str]:
+def run_charts(
+    result: RunResult,
+    series: Mapping[str, object] | None,
+    evidence: Mapping[str, Any] | None = None,
+) -> list[str]:
     svgs = [charts.latency_percentiles(result), charts.worker_iops(result)]
-    if series:
+    stored = timeline_of(result.raw)
+    if stored is not None:
+        view = timeline_view(stored, evidence)
+        svgs += [charts.timeline(view, "iops"), charts.timeline(view, "lat")]
+    elif series:
         svgs += [charts.timeseries(series, "iops"), charts.timeseries(series, "lat")]
     return [svg for svg in svgs if svg]
 
@@ -230,8 +258,9 @@ def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
         parts.append(sparkline)
     parts.append(summary_table(view))
     parts.append(workers_table(view.result))
+    parts.append(phases_table(record.evidence))
     parts.append('<div class="fio-charts">')
-    parts += run_charts(view.result, timeseries_of(view.result.raw))
+    parts += run_charts(view.result, timeseries_of(view.result.raw), record.evidence)
     parts.append("</div>")
     failed = [check for check in view.checks if not check.get("passed")]
     if failed:

@@ -21,12 +21,14 @@ from typing import Any
 from ..apiclient import without_non_finite
 from ..exceptions import ResultError
 from ..fio.results import RunResult, parse_result, worker_metrics
+from ..fio.timeline import timeline_of
 from ..fio.timeseries import timeseries_of
 from ..store.base import RunRecord
 from ..store.wire import run_to_json
+from .timeline_view import timeline_view
 
 #: Bumped when the document changes shape: the site rewrites every run's data then.
-RUN_DOCUMENT_FORMAT = 1
+RUN_DOCUMENT_FORMAT = 2
 #: Latency buckets are powers of two in microseconds: 1 us ... ~17 s is 25 buckets.
 LATENCY_BUCKETS = 25
 
@@ -46,9 +48,17 @@ def latency_histogram(bins: Mapping[int, int]) -> list[dict[str, float]]:
     ]
 
 
-def derived(raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Per-worker figures, latency distributions and time series of a raw fio document."""
-    document: dict[str, Any] = {"per_worker": [], "latency": {}, "timeseries": None}
+def derived(
+    raw: Mapping[str, Any] | None, evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Per-worker figures, latency distributions, time series and the timeline (marked
+    with the stored ``evidence``'s findings) of a raw fio document."""
+    document: dict[str, Any] = {
+        "per_worker": [],
+        "latency": {},
+        "timeseries": None,
+        "timeline": None,
+    }
     if not raw:
         return document
     try:
@@ -78,6 +88,9 @@ def derived(raw: Mapping[str, Any] | None) -> dict[str, Any]:
                 "samples": latency.samples,
             }
     document["timeseries"] = timeseries_of(raw)
+    timeline = timeline_of(raw)
+    if timeline is not None:
+        document["timeline"] = timeline_view(timeline, evidence)
     return document
 
 
@@ -88,7 +101,7 @@ def run_document(run: RunRecord, *, key_title: str, key_page: str) -> dict[str, 
             "format": RUN_DOCUMENT_FORMAT,
             "key": {"history_key": run.history_key, "title": key_title, "page": key_page},
             "run": run_to_json(run, with_raw=False),
-            "derived": derived(run.raw),
+            "derived": derived(run.raw, run.evidence),
         }
     )
     return document

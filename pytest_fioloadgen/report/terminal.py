@@ -12,6 +12,7 @@ from typing import Any
 from .. import numbers
 from ..session import Case, CaseOutcome
 from ..settings import DEFAULT_SUMMARY_COLUMNS, SUMMARY_COLUMNS
+from ..verdicts.phases import phase_line
 from ..verdicts.regression import (
     DEFAULT_MIN_BASELINE,
     IMPROVEMENT,
@@ -336,4 +337,29 @@ def gating_lines(
                 "A,B,C, then --fio-baseline NAME"
             )
         lines.append(line)
+    return lines
+
+
+def timeline_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One line per run whose timeline said something (window skew, a straggler,
+    imbalance, a stall): the stored findings, never judged again here."""
+    lines = []
+    for outcome in outcomes:
+        stored = outcome.record.evidence.get("timeline") or {}
+        findings = [f"{f['code']} {f['name']}: {f['message']}" for f in stored.get("findings", [])]
+        if findings:
+            lines.append(f"timeline {outcome.case.id}: " + "; ".join(findings))
+    return lines
+
+
+def fault_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:
+    """One line per run under a fault: its phases as stored (verdicts/phases.py)."""
+    lines = []
+    for outcome in outcomes:
+        phases = outcome.record.evidence.get("phases")
+        if phases:
+            lines.append(f"fault {outcome.case.id}: {phase_line(phases)}")
+        for event in outcome.record.evidence.get("faults") or []:
+            if event.get("error"):
+                lines.append(f"fault {outcome.case.id}: {event['describe']}: {event['error']}")
     return lines

@@ -123,6 +123,10 @@ FAMILY_TOLERANCE_PCT: tuple[tuple[str, float], ...] = (
     ("scaling_efficiency", 10.0),
     ("iops", 10.0),
     ("bw_mib_s", 10.0),
+    # A recovery is a handful of intervals: it moves by one interval from run to run.
+    ("recovery_s", 40.0),
+    ("dip_pct", 20.0),
+    ("stall_s", 50.0),
 )
 #: Metrics gated unless the thresholds file names others: one throughput figure (bandwidth
 #: is IOPS times block size) and the mean and p99 latency of each direction.
@@ -132,6 +136,15 @@ DEFAULT_GATED_METRICS = (
     "write_lat_mean_ms",
     "read_lat_p99_ms",
     "write_lat_p99_ms",
+)
+#: What a case under a fault adds to its gated metrics: how deep, how slow to recover, and
+#: the latency while it lasted.
+FAULT_GATED_METRICS = (
+    "recovery_s",
+    "dip_pct",
+    "during_iops",
+    "during_read_lat_p99_ms",
+    "during_write_lat_p99_ms",
 )
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_BASELINE = 3

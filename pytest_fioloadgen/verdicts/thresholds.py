@@ -30,6 +30,8 @@ import jsonschema
 from ..exceptions import ThresholdError
 from ..fio.results import METRIC_NAMES, RunResult, higher_is_better, worker_metrics
 
+IMBALANCE_METRIC = "worker_iops_cv_pct"
+
 _LIMIT_SCHEMA: dict[str, Any] = {
     "oneOf": [
         {"type": "number"},
@@ -51,10 +53,14 @@ _TOLERANCE_SCHEMA: dict[str, Any] = {
     "properties": {name: {"type": "number", "minimum": 0} for name in METRIC_NAMES},
     "additionalProperties": False,
 }
+#: ``max_worker_cv = 30``: the workers' IOPS may vary by at most this CV (percent), the
+#: same limit as ``worker_iops_cv_pct = {max = 30}`` (verdicts/validity.py).
+MAX_WORKER_CV = "max_worker_cv"
 _LEVEL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         **{name: _LIMIT_SCHEMA for name in METRIC_NAMES},
+        MAX_WORKER_CV: {"type": "number", "exclusiveMinimum": 0},
         "per_worker": _METRICS_SCHEMA,
         # Regression gating: how much worse (percent) a metric may get before it counts.
         "tolerance": _TOLERANCE_SCHEMA,
@@ -66,6 +72,8 @@ _GATING_SCHEMA: dict[str, Any] = {
     "properties": {
         "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
         "min_baseline": {"type": "integer", "minimum": 2},
+        # Timeline stalls: an interval p99 above this many times the median interval p99.
+        "stall_factor": {"type": "number", "exclusiveMinimum": 1},
         "metrics": {
             "type": "array",
             "items": {"enum": list(METRIC_NAMES)},
@@ -215,6 +223,11 @@ def _level_limits(level: Mapping[str, Any], source: str) -> dict[tuple[str, bool
     limits: dict[tuple[str, bool], list[Limit]] = {}
     for key, spec in level.items():
         if key in ("workers", "per_worker", "tolerance"):
+            continue
+        if key == MAX_WORKER_CV:
+            limits[(IMBALANCE_METRIC, False)] = _limit(
+                IMBALANCE_METRIC, {"max": spec}, f"{source} {MAX_WORKER_CV}", False
+            )
             continue
         limits[(key, False)] = _limit(key, spec, source, False)
     for key, spec in level.get("per_worker", {}).items():

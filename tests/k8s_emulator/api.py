@@ -71,6 +71,12 @@ RESOURCES = [
     Resource("", "v1", "events", "Event", True, ("ev",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Resource("batch", "v1", "jobs", "Job", True),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
@@ -343,6 +349,8 @@ class ApiServer:
     evict: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None
     #: (what, body) for controls beyond faults and config (oom); set by the controllers.
     act: Callable[[str, dict[str, Any]], None] | None = None
+    #: bearer token -> user, beyond the administrator's (rbac.py)
+    tokens: dict[str, rbac.User] = field(default_factory=dict)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=64 * 1024**2)
@@ -381,7 +389,10 @@ class ApiServer:
             self.faults.clear()
         elif what == "config" and request.method == "POST" and self.control is not None:
             self.control(await request.json())
-        elif request.method == "POST" and self.act is not None and what in ("oom",):
+        elif what == "users" and request.method == "POST":
+            body = await request.json()
+            self.tokens[body["token"]] = rbac.User(body["user"], tuple(body.get("groups", ())))
+        elif request.method == "POST" and self.act is not None and what in ("oom", "pdb"):
             self.act(what, await request.json())
         else:
             raise ApiStatus(404, "NotFound", f"no emulator control {what!r}")
@@ -453,7 +464,14 @@ class ApiServer:
                     "shortNames": list(r.short),
                 }
             )
-            if r.plural in ("pods", "statefulsets", "deployments", "jobs"):
+            if r.plural in (
+                "pods",
+                "statefulsets",
+                "deployments",
+                "daemonsets",
+                "jobs",
+                "poddisruptionbudgets",
+            ):
                 listed.append(
                     {
                         "name": f"{r.plural}/status",
@@ -471,6 +489,18 @@ class ApiServer:
                         "namespaced": True,
                         "kind": "Pod",
                         "verbs": ["get"],
+                    }
+                )
+                # What kubectl drain looks for before it evicts (else it deletes).
+                listed.append(
+                    {
+                        "name": "pods/eviction",
+                        "singularName": "",
+                        "namespaced": True,
+                        "group": "policy",
+                        "version": "v1",
+                        "kind": "Eviction",
+                        "verbs": ["create"],
                     }
                 )
         return web.json_response(
@@ -509,8 +539,10 @@ class ApiServer:
             "POST": "create",
             "PUT": "update",
             "PATCH": "patch",
-            "DELETE": "delete",
+            "DELETE": "delete" if name else "deletecollection",
         }.get(method, "unknown")
+        user = rbac.authenticate(self.tokens, request.headers.get("Authorization"))
+        rbac.authorize(self.store, user, rbac.Attributes(verb, resource, sub, namespace, name))
         self._check_faults(verb, resource.plural, namespace, name)
         ns = namespace or "" if resource.namespaced else ""
         if resource.namespaced and method in ("POST",) and namespace is not None:
@@ -529,6 +561,10 @@ class ApiServer:
             validation.check(EVICTION, body)
             if self.store.get("pods", ns, name) is None:
                 raise not_found(resource, name)
+            if (body.get("metadata") or {}).get("name") != name:
+                raise ApiStatus(
+                    400, "BadRequest", "name in URL does not match name in Eviction object"
+                )
             assert self.evict is not None
             return web.json_response(self.evict(ns, name, body), status=201)
         if name is None:
@@ -686,4 +722,4 @@ class ApiServer:
         return response
 
 
-from . import validation  # noqa: E402  (it uses ApiStatus and Resource above)
+from . import rbac, validation  # noqa: E402  (they use ApiStatus and Resource above)

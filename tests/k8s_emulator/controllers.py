@@ -1,7 +1,10 @@
 """The controllers of the emulator: what a cluster does after the API stored an object.
 
 StatefulSet -> PVCs (from volumeClaimTemplates) and pods, all at once; Deployment ->
-``replicas`` pods from its template (a deleted one is replaced under a new name); PVC -> Bound (or
+``replicas`` pods from its template (a deleted one is replaced under a new name); DaemonSet
+-> a pod per node, pinned there by node affinity and tolerating a cordon, as the DaemonSet
+controller makes them; PodDisruptionBudget -> its status, and the Eviction API's decision
+(disruption.py); PVC -> Bound (or
 Pending with a ProvisioningFailed event); pod -> scheduled, a real process started in
 its sandbox, Ready ``ready_delay_s`` after its creation; Job -> a pod whose command really runs and
 whose output is its log; deletion of a namespace cascades, deletion of an owner deletes
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import admission
+from . import admission, disruption
 from .api import BY_PLURAL, ApiServer, ApiStatus, Resource, Store, now_rfc3339
 from .runtime import PodGone, Runtime
 from .scheduler import choose_node
@@ -108,6 +111,41 @@ def _apply_fs_group(root: Path, gid: int, policy: str) -> None:
             os.chmod(path, os.stat(path).st_mode | 0o660)
 
 
+#: What the DaemonSet controller adds to its pods (the DaemonSet page's "Taints and
+#: tolerations"): they stay on nodes under pressure, unreachable or cordoned.
+DAEMONSET_TOLERATIONS = tuple(
+    {"key": f"node.kubernetes.io/{key}", "operator": "Exists", "effect": effect}
+    for key, effect in (
+        ("not-ready", "NoExecute"),
+        ("unreachable", "NoExecute"),
+        ("disk-pressure", "NoSchedule"),
+        ("memory-pressure", "NoSchedule"),
+        ("pid-pressure", "NoSchedule"),
+        ("unschedulable", "NoSchedule"),
+    )
+)
+
+
+def daemon_node(pod: dict[str, Any]) -> str | None:
+    """The node a DaemonSet's pod is pinned to (its required matchFields affinity)."""
+    affinity = (pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for field_ in term.get("matchFields") or []:
+            if field_.get("key") == "metadata.name" and field_.get("values"):
+                return str(field_["values"][0])
+    return pod["spec"].get("nodeName")
+
+
+def disruption_covering(budgets: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]]:
+    labels = pod["metadata"].get("labels") or {}
+    return [
+        b
+        for b in budgets
+        if disruption.selector_matches((b.get("spec") or {}).get("selector"), labels)
+    ]
+
+
 def _key(pod: dict[str, Any]) -> str:
     meta = pod["metadata"]
     return f"{meta['namespace']}/{meta['name']}/{meta['uid']}"
@@ -135,6 +173,8 @@ class Cluster:
         self._devices: dict[tuple[str, str], str] = {}
         #: pod keys whose process exit is an OOM kill being reported (not a crash)
         self._oom_killed: dict[str, bool] = {}
+        #: (namespace, budget) -> evictions still to refuse (act "pdb", disruption.py)
+        self._holds: dict[tuple[str, str], int] = {}
         self.store.listeners.append(self._changed)
 
     # -- bootstrapping ---------------------------------------------------------------
@@ -184,6 +224,9 @@ class Cluster:
 
     def _changed(self, kind: str, plural: str, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
+        if plural == "pods":
+            # The disruption controller follows the pods its budgets cover.
+            self._budgets(meta["namespace"])
         if kind == "ADDED" and plural == "statefulsets":
             self._spawn(self.reconcile_statefulset(meta["namespace"], meta["name"]))
         elif kind == "MODIFIED" and plural == "statefulsets":
@@ -195,6 +238,12 @@ class Cluster:
             spec = json.dumps(obj.get("spec"), sort_keys=True)
             if self._reconciled.get(meta["uid"]) != spec:
                 self._spawn(self.reconcile_deployment(meta["namespace"], meta["name"]))
+        elif plural == "daemonsets" and kind in ("ADDED", "MODIFIED"):
+            spec = json.dumps(obj.get("spec"), sort_keys=True)
+            if self._reconciled.get(meta["uid"]) != spec:
+                self._spawn(self.reconcile_daemonset(meta["namespace"], meta["name"]))
+        elif plural == "poddisruptionbudgets" and kind in ("ADDED", "MODIFIED"):
+            self._budgets(meta["namespace"])
         elif kind == "ADDED" and plural == "jobs":
             self._spawn(self.start_job(meta["namespace"], meta["name"]))
         elif kind == "ADDED" and plural == "persistentvolumeclaims":
@@ -206,6 +255,8 @@ class Cluster:
                     self._spawn(self.reconcile_statefulset(meta["namespace"], ref["name"]))
                 elif ref.get("kind") == "Deployment":
                     self._spawn(self.reconcile_deployment(meta["namespace"], ref["name"]))
+                elif ref.get("kind") == "DaemonSet":
+                    self._spawn(self.reconcile_daemonset(meta["namespace"], ref["name"]))
         elif kind == "ADDED" and plural == "pods":
             key = (meta["namespace"], meta["name"])
             self._pod_tasks[key] = self._spawn(self.run_pod(*key))
@@ -402,6 +453,140 @@ class Cluster:
             )
         self._set_status("deployments", deployment, {"replicas": replicas})
 
+    # -- DaemonSet -------------------------------------------------------------------
+    async def reconcile_daemonset(self, namespace: str, name: str) -> None:
+        """A pod per node its template's nodeSelector allows, made as the DaemonSet
+        controller makes them: required node affinity on ``metadata.name`` (the scheduler
+        binds it there) and the controller's tolerations, among them
+        ``node.kubernetes.io/unschedulable`` (a cordoned node keeps its daemon)."""
+        daemonset = self.store.get("daemonsets", namespace, name)
+        namespace_obj = self.store.get("namespaces", "", namespace)
+        if (
+            daemonset is None
+            or namespace_obj is None
+            or namespace_obj.get("status", {}).get("phase") == "Terminating"
+        ):
+            return
+        uid = daemonset["metadata"]["uid"]
+        self._reconciled[uid] = json.dumps(daemonset.get("spec"), sort_keys=True)
+        template = daemonset["spec"]["template"]
+        selector = template["spec"].get("nodeSelector") or {}
+        covered = {
+            daemon_node(pod)
+            for pod in self.store.items("pods", namespace)
+            if any(ref["uid"] == uid for ref in pod["metadata"].get("ownerReferences", []))
+        }
+        nodes = [
+            node["metadata"]["name"]
+            for node in self.store.items("nodes")
+            if all(node["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+        ]
+        for node in nodes:
+            if node in covered:
+                continue
+            pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+            refusal, admitted, annotations = self._pod_refusal(
+                namespace, pod_name, template["spec"]
+            )
+            if refusal is not None:
+                self.event(namespace, daemonset, "FailedCreate", refusal)
+                continue
+            pod_spec = copy.deepcopy(admitted)
+            pod_spec["affinity"] = {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchFields": [
+                                    {"key": "metadata.name", "operator": "In", "values": [node]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            }
+            pod_spec["tolerations"] = list(pod_spec.get("tolerations") or []) + [
+                dict(toleration) for toleration in DAEMONSET_TOLERATIONS
+            ]
+            self.store.add(
+                BY_PLURAL["pods"],
+                namespace,
+                {
+                    "metadata": {
+                        "name": pod_name,
+                        "labels": dict(template["metadata"].get("labels", {})),
+                        "annotations": annotations,
+                        "ownerReferences": [self._owner_ref(daemonset)],
+                    },
+                    "spec": pod_spec,
+                    "status": {"phase": "Pending"},
+                },
+            )
+        self._set_status(
+            "daemonsets",
+            daemonset,
+            {
+                "desiredNumberScheduled": len(nodes),
+                "currentNumberScheduled": len(nodes),
+                "numberMisscheduled": 0,
+                "numberReady": 0,
+            },
+        )
+
+    # -- PodDisruptionBudget -----------------------------------------------------------
+    def _scale_of(self, pod: dict[str, Any]) -> int | None:
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            plural = {"StatefulSet": "statefulsets", "Deployment": "deployments"}.get(
+                ref.get("kind", "")
+            )
+            if ref.get("controller") and plural is not None:
+                owner = self.store.get(plural, pod["metadata"]["namespace"], ref["name"])
+                if owner is not None:
+                    return int(owner["spec"].get("replicas", 1))
+        return None
+
+    def _budgets(self, namespace: str) -> None:
+        """The disruption controller: every budget's status over its pods, now."""
+        budgets = self.store.items("poddisruptionbudgets", namespace)
+        if not budgets:
+            return
+        pods = self.store.items("pods", namespace)
+        for budget in budgets:
+            held = self._holds.get((namespace, budget["metadata"]["name"]), 0) > 0
+            status = disruption.status(budget, pods, self._scale_of, held=held)
+            if status != budget.get("status"):
+                updated = copy.deepcopy(budget)
+                updated["status"] = status
+                self.store.update(BY_PLURAL["poddisruptionbudgets"], updated)
+
+    def _check_budget(self, namespace: str, pod: dict[str, Any]) -> None:
+        """The Eviction API's budget check: a 429 or 500 ApiStatus, or the budget is
+        decremented and the pod recorded as disrupted."""
+        if disruption.can_skip_budget(pod):
+            return
+        budgets = disruption_covering(self.store.items("poddisruptionbudgets", namespace), pod)
+        if len(budgets) > 1:
+            raise disruption.two_budgets()
+        if not budgets:
+            return
+        budget = budgets[0]
+        key = (namespace, budget["metadata"]["name"])
+        if self._holds.get(key, 0) > 0:
+            self._holds[key] -= 1
+            refusal = disruption.refuse(budget)
+            self._budgets(namespace)
+            raise refusal
+        status = budget.get("status") or {}
+        healthy, desired = status.get("currentHealthy", 0), status.get("desiredHealthy", 0)
+        if not disruption.is_ready(pod) and healthy >= desired and desired > 0:
+            return  # not Ready: not counted as healthy, its eviction costs nothing
+        if status.get("disruptionsAllowed", 0) <= 0:
+            raise disruption.refuse(budget)
+        updated = copy.deepcopy(budget)
+        updated["status"]["disruptionsAllowed"] = status["disruptionsAllowed"] - 1
+        updated["status"].setdefault("disruptedPods", {})[pod["metadata"]["name"]] = now_rfc3339()
+        self.store.update(BY_PLURAL["poddisruptionbudgets"], updated)
+
     def _pod_refusal(
         self, namespace: str, pod_name: str, pod_spec: dict[str, Any]
     ) -> tuple[str | None, dict[str, Any], dict[str, str]]:
@@ -530,7 +715,9 @@ class Cluster:
             pod = current()
             if pod is None:
                 return
-        node = None
+        # A pod created with spec.nodeName (a mirror pod, a DaemonSet's of old) is bound
+        # already: the scheduler never sees it.
+        node = pod["spec"].get("nodeName") or None
         while node is None:
             # Filters and spread against the pods bound so far; no await in between, so
             # pods starting together see each other's nodes.
@@ -728,6 +915,10 @@ class Cluster:
     def act(self, what: str, body: dict[str, Any]) -> None:
         if what == "oom":
             self._spawn(self.oom_kill(body["namespace"], body["pod"]))
+        elif what == "pdb":
+            # The next ``hold`` evictions the budget is asked about are refused (429).
+            self._holds[(body["namespace"], body["name"])] = int(body["hold"])
+            self._budgets(body["namespace"])
 
     async def oom_kill(self, namespace: str, name: str) -> None:
         """The kernel's OOM killer on the pod's container, then the kubelet's restart."""
@@ -783,10 +974,12 @@ class Cluster:
         )
 
     def evict(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The Eviction API (what ``kubectl drain`` calls): the pod is marked as a
-        disruption target, then deleted; its controller makes a new one elsewhere."""
+        """The Eviction API (what ``kubectl drain`` calls): the pod's budget is checked
+        (disruption.py: 429 while it allows no disruption), then the pod is marked as a
+        disruption target and deleted; its controller makes a new one elsewhere."""
         pod = self._pod(namespace, name)
         assert pod is not None
+        self._check_budget(namespace, pod)
         updated = copy.deepcopy(pod)
         conditions = [
             c
@@ -802,7 +995,14 @@ class Cluster:
         updated["metadata"]["deletionTimestamp"] = now_rfc3339()
         self.store.update(BY_PLURAL["pods"], updated)
         self.delete(BY_PLURAL["pods"], namespace, name, {})
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        # As the API server answers a create that returns a Status: its code is 201.
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
 
     def _command(
         self, namespace: str, pod: dict[str, Any], ip: str

@@ -120,13 +120,14 @@ class Emulator:
         self.stop()
 
     # -- kubeconfig and control ------------------------------------------------------
-    def kubeconfig(self, path: Path, *, context: str = "emulator") -> Path:
-        """Write a kubeconfig (JSON is valid YAML) pointing at this emulator."""
+    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str = "emulator") -> Path:
+        """Write a kubeconfig (JSON is valid YAML) pointing at this emulator; the token is
+        the administrator's unless one of ``add_user`` is given."""
         document = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {"token": "emulator"}}],
+            "users": [{"name": "emulator", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": context,
@@ -147,6 +148,14 @@ class Emulator:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+    def add_user(self, token: str, user: str, groups: tuple[str, ...] = ()) -> None:
+        """Authenticate ``token`` as ``user`` (RBAC decides what it may do: rbac.py)."""
+        self.control("users", {"token": token, "user": user, "groups": list(groups)})
+
+    def hold_budget(self, namespace: str, name: str, evictions: int = 1) -> None:
+        """Make a PodDisruptionBudget refuse (429) the next ``evictions`` evictions."""
+        self.control("pdb", {"namespace": namespace, "name": name, "hold": evictions})
 
     def fault(self, **rule: Any) -> None:
         """Answer matching requests with an error (see api.Fault for the fields)."""

@@ -1,8 +1,10 @@
 """Where an emulated pod runs: the scheduler's filters and its spreading, in small.
 
 Filters, as kube-scheduler's plugins of the same names: NodeUnschedulable (a cordoned
-node), NodeAffinity (``nodeSelector`` only), TaintToleration (NoSchedule and NoExecute
-taints need a toleration). Then PodTopologySpread: with ``DoNotSchedule`` a domain whose
+node, unless the pod tolerates ``node.kubernetes.io/unschedulable:NoSchedule`` as a
+DaemonSet's pods do), NodeAffinity (``nodeSelector``, and required node affinity terms:
+``matchExpressions`` on labels, ``matchFields`` on ``metadata.name``), TaintToleration
+(NoSchedule and NoExecute taints need a toleration). Then PodTopologySpread: with ``DoNotSchedule`` a domain whose
 count would exceed the least loaded one by more than ``maxSkew`` is filtered out; with
 ``ScheduleAnyway`` (and without constraints) the least loaded eligible node wins. A pod
 that fits nowhere gets the scheduler's message ("0/3 nodes are available: ...").
@@ -27,6 +29,38 @@ def _tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool
     return False
 
 
+#: The taint NodeUnschedulable treats a cordon as (tolerating it lets a pod on).
+UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
+
+def _requirement(requirement: dict[str, Any], value: str | None) -> bool:
+    operator, values = requirement.get("operator"), requirement.get("values") or []
+    if operator == "In":
+        return value in values
+    if operator == "NotIn":
+        return value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    return False
+
+
+def _affinity_allows(spec: dict[str, Any], node: dict[str, Any]) -> bool:
+    """Required node affinity: any term whose requirements all hold."""
+    affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if not required:
+        return True
+    labels = node["metadata"].get("labels", {})
+    fields = {"metadata.name": node["metadata"]["name"]}
+    return any(
+        all(_requirement(r, labels.get(r["key"])) for r in term.get("matchExpressions") or [])
+        and all(_requirement(r, fields.get(r["key"])) for r in term.get("matchFields") or [])
+        for term in required.get("nodeSelectorTerms") or []
+    )
+
+
 def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
 
@@ -43,9 +77,11 @@ def choose_node(
     for node in nodes:
         labels = node["metadata"].get("labels", {})
         node_spec = node.get("spec", {})
-        if node_spec.get("unschedulable"):
+        if node_spec.get("unschedulable") and not _tolerates(tolerations, UNSCHEDULABLE_TAINT):
             reasons["node(s) were unschedulable"] += 1
-        elif any(labels.get(k) != v for k, v in selector.items()):
+        elif any(labels.get(k) != v for k, v in selector.items()) or not _affinity_allows(
+            spec, node
+        ):
             reasons["node(s) didn't match Pod's node affinity/selector"] += 1
         elif any(
             taint.get("effect") in ("NoSchedule", "NoExecute")

@@ -46,6 +46,10 @@ def run(pytester, *args):
         # to run, and confirmation re-runs would change the run counts.
         "--fio-thresholds=limits.toml",
         "--fio-confirm=0",
+        # What is compared here is the views, not the repeatability: one run starved by a
+        # busy machine (seen in CI: 199 IOPS beside 400 and 400) must not make the case
+        # unstable and change the run counts.
+        "--fio-max-cv=1000",
         *args,
     )
 

@@ -28,10 +28,14 @@ MAX_BACKOFF_S = 5.0
 class KubeApiError(BackendError):
     """The API refused a request; ``status`` and ``reason`` tell how."""
 
-    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int = 0, reason: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        #: The API's Retry-After, in seconds, when it gave one.
+        self.retry_after = retry_after
 
 
 def _import_client() -> Any:
@@ -97,15 +101,25 @@ class KubeApi:
         self.apps = kubernetes.client.AppsV1Api(self.api_client)
         self.batch = kubernetes.client.BatchV1Api(self.api_client)
         self.storage = kubernetes.client.StorageV1Api(self.api_client)
+        self.policy = kubernetes.client.PolicyV1Api(self.api_client)
         self.version = kubernetes.client.VersionApi(self.api_client)
         self.info = ClusterInfo(server=str(client_config.host), context=context_name)
 
     def close(self) -> None:
         self.api_client.close()
 
-    def call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def call(
+        self,
+        what: str,
+        function: Callable[..., Any],
+        *args: Any,
+        transient: frozenset[int] = TRANSIENT_STATUSES,
+        **kwargs: Any,
+    ) -> Any:
         """``function(*args, **kwargs)`` with retries; ``what`` names the action and object
-        ("create statefulset fio/fio-standard") for the error message."""
+        ("create statefulset fio/fio-standard") for the error message. ``transient``: the
+        statuses retried here (an eviction's 429 is a PodDisruptionBudget's answer that the
+        caller retries against its own deadline)."""
         exceptions = self._k8s.client.exceptions
         backoff = FIRST_BACKOFF_S
         for attempt in range(RETRIES + 1):
@@ -114,13 +128,16 @@ class KubeApi:
             except exceptions.ApiException as err:
                 status = int(err.status or 0)
                 reason, message = _status_of(err)
-                if status in TRANSIENT_STATUSES and attempt < RETRIES:
+                if status in transient and attempt < RETRIES:
                     time.sleep(_retry_after(err) or backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
                 detail = f"{reason}: {message}" if message else reason or f"HTTP {status}"
                 raise KubeApiError(
-                    f"{what}: {detail} (HTTP {status})", status=status, reason=reason
+                    f"{what}: {detail} (HTTP {status})",
+                    status=status,
+                    reason=reason,
+                    retry_after=_retry_after(err),
                 ) from err
             except ValueError as err:
                 # The client validates (pydantic) what it sends and what it reads back.

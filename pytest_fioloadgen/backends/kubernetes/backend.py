@@ -296,9 +296,18 @@ class KubernetesBackend:
         *,
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
+        timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         result = ClientJob(self.api, self.spec).run(
-            job_text, workers, expected_runtime_s=expected_runtime_s, on_progress=on_progress
+            job_text,
+            workers,
+            expected_runtime_s=expected_runtime_s,
+            on_progress=on_progress,
+            timeline=timeline,
+            on_start=on_start,
+            lost_ok=lost_ok,
         )
         version = result.raw.get("fio version")
         if version:

@@ -22,7 +22,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,16 @@ from typing import Any
 from ...exceptions import BackendError, FioRunError, ResultError
 from ...fio import timeseries
 from ...fio.results import RunResult, split_output
-from ...fio.runner import DEFAULT_SLACK_S, FioInvocation, ProgressCallback, with_timeseries
+from ...fio.runner import (
+    DEFAULT_SLACK_S,
+    FioInvocation,
+    ProgressCallback,
+    hosts_of,
+    with_timeline,
+    with_timeseries,
+)
 from ...fio.runner import check_invocation as check_fio_invocation
+from ...fio.timeline import TimelineInputs, build_timeline, hist_logging
 from ..base import Worker
 from . import logframe, manifests
 from .api import KubeApi, KubeApiError
@@ -44,6 +52,41 @@ CLIENT_START_S = 120.0
 EVENT_CHECK_S = 3.0
 #: One watch request while a run is followed (progress is reported between them).
 RUN_WATCH_CHUNK_S = 1.0
+
+
+#: Compressed bytes of one histogram-log row (4 KiB random I/O, measured with fio 3.33 and
+#: gzip) by log_hist_coarseness 0..6; 5 and 6 extrapolated.
+HIST_ROW_BYTES = (367, 247, 167, 98, 64, 45, 32)
+#: The share of the pod log's section limit a timeline may plan to fill.
+HIST_BUDGET_SHARE = 0.75
+
+
+def framed_histogram_logging(
+    workers: int, expected_runtime_s: float, interval_ms: int
+) -> tuple[int, int]:
+    """(log_hist_msec, log_hist_coarseness) whose logs fit the pod log's section: finer
+    bins first (up to coarseness 2, percentiles within 3 %), then twice the interval (60
+    points) with coarseness 2 or 3 (within 6.3 %), then 4x the interval and coarser bins.
+    256 workers of a 60 s two-direction run get coarseness 3 at 2x the interval. One job
+    per worker is assumed: with more jobs the section may still be skipped (the run then
+    says so, and keeps its averaged series)."""
+    budget = logframe.LIMIT_BYTES * HIST_BUDGET_SHARE
+    plans = [(1, 0), (1, 1), (1, 2), (2, 2), (2, 3)]
+    plans += [(4, c) for c in range(3, len(HIST_ROW_BYTES))]
+    for multiple, coarseness in plans:
+        rows = workers * 2 * max(1.0, expected_runtime_s * 1000.0 / (interval_ms * multiple))
+        if rows * HIST_ROW_BYTES[coarseness] <= budget:
+            return interval_ms * multiple, coarseness
+    return interval_ms * 4, len(HIST_ROW_BYTES) - 1
+
+
+def _unpacked(section: str, directory: Path, notes: list[str]) -> bool:
+    try:
+        logframe.unpack(section, directory)
+    except ValueError as err:
+        notes.append(f"logs not readable: {err}")  # the result stands without them
+        return False
+    return True
 
 
 def pod_name_of(worker: Worker) -> str:
@@ -209,6 +252,9 @@ class ClientJob:
         *,
         expected_runtime_s: float,
         on_progress: ProgressCallback | None = None,
+        timeline: bool = False,
+        on_start: Callable[[float], None] | None = None,
+        lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
         if not workers:
             raise BackendError("no workers to run on")
@@ -216,7 +262,14 @@ class ClientJob:
         hosts = [worker.address.hostfile_line() for worker in workers]
         timeout_s = expected_runtime_s + DEFAULT_SLACK_S
         interval_ms = timeseries.log_interval_ms(expected_runtime_s)
+        extra, hist_interval_ms = "", interval_ms
+        if timeline:
+            hist_interval_ms, coarseness = framed_histogram_logging(
+                len(workers), expected_runtime_s, interval_ms
+            )
+            extra = hist_logging(hist_interval_ms, coarseness)
         started = time.monotonic()
+        client_start_ms = time.time() * 1000.0
         created: list[tuple[str, Any]] = []
         api = self.api
         try:
@@ -225,7 +278,7 @@ class ClientJob:
                 api.core.create_namespaced_config_map,
                 self.namespace,
                 manifests.run_configmap(
-                    self.spec, name, timeseries.with_logging(job_text, interval_ms), hosts
+                    self.spec, name, timeseries.with_logging(job_text, interval_ms, extra), hosts
                 ),
             )
             created.append(("configmap", api.core.delete_namespaced_config_map))
@@ -236,8 +289,12 @@ class ClientJob:
                 manifests.run_job(self.spec, name, int(timeout_s + CLIENT_START_S)),
             )
             created.append(("job", api.batch.delete_namespaced_job))
-            watch = WorkerWatch(api, self.namespace, {pod_name_of(w) for w in workers})
-            pod = self._wait(name, watch, timeout_s, started, on_progress)
+            # A worker a fault takes out on purpose (delete-pod workers=allow) is not a
+            # lost run: fio's client carries on with the others.
+            watched = {pod_name_of(w) for w in workers if w.address.name not in lost_ok}
+            watch = WorkerWatch(api, self.namespace, watched)
+            pod = self._wait(name, watch, timeout_s, started, on_progress, on_start)
+            client_end_ms = time.time() * 1000.0
             log = self._read_log(str(pod.metadata.name))
             exit_code = _exit_code(pod)
         finally:
@@ -252,7 +309,8 @@ class ClientJob:
                         self.namespace,
                         propagation_policy="Background",
                     )
-        output, section, note = logframe.split_log(log)
+        pod_log = logframe.split_log(log)
+        output = pod_log.output
         invocation = FioInvocation(
             argv=tuple(manifests.client_command()),
             returncode=exit_code,
@@ -260,25 +318,32 @@ class ClientJob:
             stderr=outside_document(output),
             duration_s=time.monotonic() - started,
         )
-        result = check_fio_invocation(invocation, [worker.address for worker in workers])
-        series = self._series(section, workers, interval_ms) if section is not None else None
-        if note:
+        result = check_fio_invocation(invocation, [worker.address for worker in workers], lost_ok)
+        addresses = [worker.address for worker in workers]
+        with tempfile.TemporaryDirectory(prefix="fioloadgen-k8s-logs-") as tmp:
+            notes = list(pod_log.notes)
+            series = None
+            if pod_log.averaged is not None and _unpacked(pod_log.averaged, Path(tmp), notes):
+                series = timeseries.collect(
+                    Path(tmp),
+                    [(a.host, a.name) for a in addresses],
+                    interval_ms,
+                    client_start_ms=client_start_ms,
+                )
+            result = with_timeseries(result, series)
+            if pod_log.histograms is not None and _unpacked(pod_log.histograms, Path(tmp), notes):
+                inputs = TimelineInputs(
+                    interval_ms=hist_interval_ms,
+                    client_span_ms=(client_start_ms, client_end_ms),
+                    workers=hosts_of(addresses),
+                )
+                result = with_timeline(result, build_timeline(Path(tmp), result.raw, inputs))
+        if notes:
             raw = dict(result.raw)
             ours = dict(raw.get(timeseries.RAW_KEY) or {})
-            raw[timeseries.RAW_KEY] = {**ours, "timeseries_note": note}
+            raw[timeseries.RAW_KEY] = {**ours, "timeseries_note": "; ".join(notes)}
             result = replace(result, raw=raw)
-        return with_timeseries(result, series)
-
-    @staticmethod
-    def _series(section: str, workers: Sequence[Worker], interval_ms: int) -> dict[str, Any] | None:
-        with tempfile.TemporaryDirectory(prefix="fioloadgen-k8s-logs-") as tmp:
-            try:
-                logframe.unpack(section, Path(tmp))
-            except ValueError:
-                return None  # the result stands without its time series
-            return timeseries.collect(
-                Path(tmp), [(w.address.host, w.address.name) for w in workers], interval_ms
-            )
+        return result
 
     def _wait(
         self,
@@ -287,9 +352,11 @@ class ClientJob:
         timeout_s: float,
         started: float,
         on_progress: ProgressCallback | None,
+        on_start: Callable[[float], None] | None = None,
     ) -> Any:
         """The client pod once it has finished (Succeeded or Failed); a worker lost
-        mid-run, a refused or broken client pod, or the deadline raise instead."""
+        mid-run, a refused or broken client pod, or the deadline raise instead.
+        ``on_start`` is told when the client pod is first seen running (fio's start)."""
         deadline = started + timeout_s + CLIENT_START_S
         next_event_check = 0.0
         seen_client = False
@@ -317,6 +384,13 @@ class ClientJob:
                 labels = pod.metadata.labels or {}
                 if labels.get("job-name") == name:
                     seen_client = True
+                    running = pod.status is not None and pod.status.phase in (
+                        "Running",
+                        "Succeeded",
+                    )
+                    if on_start is not None and running:
+                        on_start(time.time())
+                        on_start = None
                     if _finished(pod) and change.kind != "DELETED":
                         return pod
                     cause = pod_cause(pod)

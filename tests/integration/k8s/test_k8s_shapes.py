@@ -11,6 +11,7 @@ import pytest
 from pytest_fioloadgen.backends.kubernetes.manifests import DEVICE_PATH
 from pytest_fioloadgen.backends.kubernetes.options import Spread
 from pytest_fioloadgen.exceptions import BackendError, FioRunError
+from pytest_fioloadgen.fio.timeline import timeline_of
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession, Case
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
@@ -58,6 +59,14 @@ def test_block_workers_run_on_their_loop_device(emulator, make_backend, namespac
         series = outcome.result.raw["fioloadgen"]["timeseries"]
         assert len(series["workers"]) == 2
         assert all(points["read_iops"] for points in series["workers"].values())
+        # The timeline came back in its own framed section, exact against json+, with
+        # each pod's clock offset estimated (pods are not this machine's processes).
+        timeline = timeline_of(outcome.result.raw)
+        assert timeline is not None and len(timeline.workers) == 2
+        for direction in timeline.directions:
+            latency = getattr(outcome.result, direction).latency
+            assert sum(timeline.merged(direction)["ios"]) == latency.samples
+        assert all("uncertainty_ms" in clock for clock in timeline.document["hosts"].values())
         # The volume's shape is part of what the history key compares.
         assert session.fingerprint()["targets"]["standard"]["volume_mode"] == "block"
     finally:
