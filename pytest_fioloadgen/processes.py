@@ -59,3 +59,18 @@ def working_in(directories: Iterable[Path]) -> set[int]:
         if cwd.startswith(prefixes):
             found.add(int(entry.name))
     return found
+
+
+def carrying(variable: str) -> set[int]:
+    """Live processes whose environment holds ``variable`` (``NAME=VALUE``, exactly): how
+    a run's marker finds what it started wherever it was reparented."""
+    needle = variable.encode()
+    found: set[int] = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environment.split(b"\0") and alive(int(entry.name)):
+            found.add(int(entry.name))
+    return found

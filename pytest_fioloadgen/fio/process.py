@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..processes import carrying, process_table
+
 __all__ = [
     "MARKER_VARIABLE",
     "PARSE_LIMITS",
@@ -83,32 +85,15 @@ def fio_environment(marker: str | None = None) -> dict[str, str]:
     return environment
 
 
-def _group_of(pid: int) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None  # a zombie holds nothing
-    return int(fields[2])
-
-
 def marked_processes(marker: str, group: int | None = None) -> set[int]:
     """Live processes carrying ``marker`` in their environment, or in process ``group``."""
-    needle = f"{MARKER_VARIABLE}={marker}".encode()
-    found: set[int] = set()
-    for entry in Path("/proc").glob("[0-9]*"):
-        pid = int(entry.name)
-        process_group = _group_of(pid)
-        if process_group is None:
-            continue
-        if group is not None and process_group == group:
-            found.add(pid)
-            continue
-        with contextlib.suppress(OSError):
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.add(pid)
+    found = carrying(f"{MARKER_VARIABLE}={marker}")
+    if group is not None:
+        found |= {
+            pid
+            for pid, (_parent, process_group, state) in process_table().items()
+            if process_group == group and state not in ("Z", "X")
+        }
     found.discard(os.getpid())
     return found
 
