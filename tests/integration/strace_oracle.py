@@ -30,6 +30,10 @@ STRACE = shutil.which("strace")
 TRACED = "%file,%process,mount,umount2,pivot_root,chroot"
 
 _LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<([^>]*)>)?(?:\s+(E[A-Z0-9]+))?")
+# strace -f splits a call another process interrupts: "PID call(args <unfinished ...>",
+# later "PID <... call resumed>rest". Joined again, or the call (its path) would be lost.
+_UNFINISHED = re.compile(r"^(\d+)\s+(.*?)\s*<unfinished \.\.\.>\s*$")
+_RESUMED = re.compile(r"^(\d+)\s+<\.\.\. \w+ resumed>\s*(.*)$")
 _PATH_ARG = re.compile(r'(?:(AT_FDCWD|\d+)<([^>]*)>,\s*)?"((?:[^"\\]|\\.)*)"')
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
@@ -177,6 +181,21 @@ class _Call:
     cwd: str
 
 
+def _joined(lines: Iterable[str]) -> Iterable[str]:
+    """strace's lines with every interrupted call joined to its resumption."""
+    pending: dict[str, str] = {}
+    for line in lines:
+        unfinished = _UNFINISHED.match(line)
+        if unfinished is not None:
+            pending[unfinished.group(1)] = unfinished.group(2)
+            continue
+        resumed = _RESUMED.match(line)
+        if resumed is not None and resumed.group(1) in pending:
+            yield f"{resumed.group(1)} {pending.pop(resumed.group(1))}{resumed.group(2)}"
+            continue
+        yield line
+
+
 def _fio_calls(lines: Iterable[str]) -> Iterable[_Call]:
     """The calls of fio and of what it started, each with its process's working
     directory (for relative paths)."""
@@ -188,7 +207,7 @@ def _fio_calls(lines: Iterable[str]) -> Iterable[_Call]:
     seen: set[int] = set()
     fio_pids: set[int] = set()
     cwd: dict[int, str] = {}
-    for line in lines:
+    for line in _joined(lines):
         match = _LINE.match(line)
         if match is None:
             continue
