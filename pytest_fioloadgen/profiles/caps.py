@@ -238,7 +238,7 @@ def check_caps(profile: Profile, caps: Caps) -> None:
                     f" the memory cap of {human_bytes(caps.memory)}",
                     "memory",
                     caps,
-                    f"{math.ceil(memory / 1024**2)}m",
+                    _size_text(memory),
                 )
     if caps.time_s is not None:
         asked = profile.time_bound_s
@@ -249,8 +249,23 @@ def check_caps(profile: Profile, caps: Caps) -> None:
                 f" over the time cap of {_duration(caps.time_s)}",
                 "time",
                 caps,
-                f"{math.ceil(asked / 60)}m",
+                _time_text(asked),
             )
+
+
+def _size_text(count: int) -> str:
+    """A cap value at least ``count`` bytes, in the largest whole unit: 2048m, 800g."""
+    if count >= 1024**3:
+        return f"{math.ceil(count / 1024**3)}g"
+    return f"{math.ceil(count / 1024**2)}m"
+
+
+def _time_text(seconds: float) -> str:
+    """A time cap at least ``seconds``, in the largest whole unit: 31d, 2h, 90m."""
+    for unit, scale in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= scale:
+            return f"{math.ceil(seconds / scale)}{unit}"
+    return f"{math.ceil(seconds)}s"
 
 
 def _duration(seconds: float) -> str:

@@ -59,7 +59,7 @@ def test_a_gigabyte_of_io_buffers_is_refused():
         "profile 'p': I/O buffers of 2.00 GiB per worker at once (largest job: iodepth 128 x"
         " block 16.0 MiB x numjobs 1) exceed the memory cap of 1.00 GiB (default)"
     )
-    assert "--fio-caps memory=2048m" in message
+    assert "--fio-caps memory=2g" in message
     # The largest block of a list, range or split counts.
     assert "I/O buffers" in refusal("[j]\niodepth=64\nbssplit=4k/50:32m/50\n")
     check_caps(profile("[j]\niodepth=32\nbs=1m\nnumjobs=4\n"), DEFAULT_CAPS)
