@@ -152,15 +152,14 @@ def fio_run(
     )
 
     def run_case(case: Case, *, check_limits: bool = True) -> CaseOutcome:
-        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        rules = plugin.planner.rules_for(case, inline_thresholds)
         if not check_limits:
-            limits = []
+            rules = replace(rules, limits=())
         progress = _Progress(request.config, case.id, fio_session.prepare(case).expected_runtime_s)
         try:
             outcome = fio_session.run(
                 case,
-                limits=limits,
-                tolerances=tolerances,
+                rules=rules,
                 test_id=request.node.nodeid,
                 on_progress=progress if progress.enabled else None,
             )
@@ -219,15 +218,15 @@ def fio_run(
         direction = direction or defaults.get("direction", "read")
         probes = probes or defaults.get("probes", DEFAULT_PROBES)
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
-        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        rules = plugin.planner.rules_for(case, inline_thresholds)
         found = search_sla(
             fio_session,
             case,
             p99_ms=p99_ms,
             direction=direction,
             probes=probes,
-            limits=limits,
-            tolerances=tolerances,
+            limits=rules.limits,
+            tolerances=rules.tolerances,
             test_id=request.node.nodeid,
             # Probes overshoot the target on purpose: only the answer is held to limits.
             run=lambda probe: run_case(probe, check_limits=False),
