@@ -71,3 +71,14 @@ def spectrum_of_raw(raw: Mapping[str, Any] | None) -> dict[str, dict[str, float 
 def needed_ios(name: str) -> int:
     """How many I/Os quantile ``name`` needs before it means anything."""
     return 1 if name == "max" else min_ios(PERCENTILE_OF[name])
+
+
+def spectrum_measures(spectrum: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """A stored spectrum as flat measures for exports: ``read_spectrum_p9999_ms``...
+    (quantiles left empty are left out)."""
+    return {
+        f"{direction}_spectrum_{name}_ms": float(value)
+        for direction, ladder in spectrum.items()
+        for name, value in ladder.items()
+        if isinstance(value, int | float)
+    }

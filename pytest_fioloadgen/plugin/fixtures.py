@@ -22,6 +22,7 @@ from ..backends.base import Environment
 from ..exceptions import ConfigError, FioLoadgenError
 from ..faults.spec import FaultSpec
 from ..fio.results import RunResult
+from ..fio.spectrum import spectrum_measures
 from ..planning import sla_request
 from ..profiles import Profile
 from ..session import BenchmarkSession, Case, CaseOutcome
@@ -254,6 +255,10 @@ def _record_properties(node: pytest.Item, outcome: CaseOutcome, *, first: bool) 
         *(
             (f"fio_{name}", round(value, 6))
             for name, value in sorted(outcome.result.metrics.items())
+        ),
+        *(
+            (f"fio_{name}", round(value, 6))
+            for name, value in sorted(spectrum_measures(outcome.record.spectrum).items())
         ),
         *(
             (f"fio_{c.metric}_delta_pct", round(c.delta_pct, 3))

@@ -202,13 +202,14 @@ def current_spectrum(samples: Sequence[Mapping[str, Any]], direction: str) -> di
     return merged
 
 
-def _mass(names: Sequence[str]) -> float:
+def _mass(names: Sequence[str], known: Mapping[str, float]) -> float:
     """The share (percent) of I/Os a contiguous range of quantiles covers: between the
-    ladder's quantile below it and the one above it (the max's: 100)."""
+    nearest quantile below it and the nearest above it that were measured (``known``);
+    none above (too few I/Os for the far tail): up to the max, 100."""
     order = [name for name, _ in SPECTRUM]
     first, last = order.index(names[0]), order.index(names[-1])
-    below = PERCENTILE_OF[order[first - 1]] if first > 0 else 0.0
-    above = PERCENTILE_OF[order[last + 1]] if last + 1 < len(order) else 100.0
+    below = max((PERCENTILE_OF[n] for n in order[:first] if n in known), default=0.0)
+    above = min((PERCENTILE_OF[n] for n in order[last + 1 :] if n in known), default=100.0)
     return above - below
 
 
@@ -251,6 +252,9 @@ def compare_spectrum(
             "baseline": math.exp(quantile.centre),
             "spread": quantile.spread,
             "z": round(z[name], 2),
+            # The band the gate holds this quantile to (what the views shade).
+            "low": math.exp(quantile.centre - policy.band_k * quantile.spread),
+            "high": math.exp(quantile.centre + policy.band_k * quantile.spread),
         }
     for worse in (True, False):
         sign = 1.0 if worse else -1.0
@@ -264,9 +268,13 @@ def compare_spectrum(
             )
             for name, _ in SPECTRUM
         ]
-        ranges = [names for names in _runs(flags) if _mass(names) >= policy.min_mass_pct]
+
+        def mass(names: Sequence[str]) -> float:
+            return _mass(names, z)
+
+        ranges = [names for names in _runs(flags) if mass(names) >= policy.min_mass_pct]
         if ranges:
-            names = max(ranges, key=_mass)
+            names = max(ranges, key=mass)
             ratio = max(
                 (current[n] / math.exp(band[n].centre) for n in names),
                 key=lambda r: sign * math.log(r),
@@ -277,7 +285,7 @@ def compare_spectrum(
                 "slow-path" if worse else "fast-path",
                 tuple(names),
                 ratio,
-                _mass(names),
+                mass(names),
                 runs,
                 detail,
             )
