@@ -6,7 +6,8 @@ job is judged exactly like ``pytest -m benchmark``.
 
 * ``Planner.cases(CaseRequest)``: a test's (or a job's) profiles x workers x targets x
   repeats, each case carrying its test identity and its overrides;
-* ``Planner.limits_for(case, inline)``: its thresholds and regression tolerances;
+* ``Planner.rules_for(case, inline)``: its thresholds, regression tolerances and
+  distribution gate table;
 * ``Planner.gating_policy(store)``: options plus the thresholds file's [gating] table;
 * ``Planner.session(...)``: the BenchmarkSession those settings describe.
 """
@@ -41,13 +42,14 @@ from .profiles import (
 from .profiles.caps import DEFAULT_CAPS, Caps, check_caps, parse_caps
 from .profiles.lint import LintContext, blocking, lint
 from .profiles.model import allowed_variables
-from .session import BenchmarkSession, Case, git_labels, normalized_overrides
+from .session import BenchmarkSession, Case, CaseRules, git_labels, normalized_overrides
 from .settings import OPTIONS_BY_NAME, Settings
 from .sla import DEFAULT_PROBES
 from .store import Store, default_store_uri, open_store
+from .verdicts.distribution import DistributionPolicy
 from .verdicts.gating import GatingPolicy
 from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE
-from .verdicts.thresholds import Limit, Thresholds, validate_level
+from .verdicts.thresholds import Thresholds, validate_level
 from .verdicts.validity import DEFAULT_STALL_FACTOR
 
 #: Keyword arguments of the fio marker that are not profile overrides.
@@ -451,14 +453,15 @@ class Planner:
                 f" {stopping[0].line()}{rest}"
             )
 
-    def limits_for(
-        self, case: Case, inline: Mapping[str, Any] | None = None
-    ) -> tuple[list[Limit], dict[str, float]]:
-        """The case's limits and regression tolerances (inline thresholds win)."""
+    def rules_for(self, case: Case, inline: Mapping[str, Any] | None = None) -> CaseRules:
+        """The case's limits, regression tolerances and distribution gate table (inline
+        thresholds win)."""
         name = case.profile.name
-        limits = self.thresholds.limits_for(name, case.workers, inline)
-        tolerances = self.thresholds.tolerances_for(name, case.workers, inline)
-        return limits, tolerances
+        return CaseRules(
+            tuple(self.thresholds.limits_for(name, case.workers, inline)),
+            self.thresholds.tolerances_for(name, case.workers, inline),
+            self.thresholds.distribution_for(name, case.workers, inline),
+        )
 
     def gating_policy(self, store: Store | None) -> GatingPolicy:
         """Options and the thresholds file's [gating] table; a named baseline must exist."""
@@ -481,6 +484,7 @@ class Planner:
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
             max_cv=settings.max_cv if settings.max_cv is not None else table.get("max_cv"),
             until_stable=settings.until_stable,
+            distribution=DistributionPolicy(enabled=settings.distribution_gate),
         )
 
     def open_store(self) -> Store | None:

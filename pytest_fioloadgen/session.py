@@ -27,6 +27,7 @@ from .faults.registry import Lookup, lookup
 from .faults.spec import FaultSpec
 from .fio.results import RunResult
 from .fio.runner import ProgressCallback
+from .fio.spectrum import run_spectrum
 from .fio.steadystate import steady_state
 from .fio.timeline import timeline_of
 from .identity import history_key, override_tags
@@ -43,6 +44,7 @@ from .profiles.lint import LintContext, lint, rate_cap_finding
 from .profiles.model import scrubbed
 from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
 from .store.base import RunRecord, Store
+from .verdicts.distribution import DistributionComparison, compare_spectrum
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
 from .verdicts.phases import analyse, phase_line
 from .verdicts.regression import FAULT_GATED_METRICS, Comparison, compare
@@ -120,6 +122,16 @@ def normalized_overrides(overrides: Mapping[str, Any]) -> tuple[tuple[str, str],
         for key, value in sorted(overrides.items(), key=position)
         if value is not None
     )
+
+
+@dataclass(frozen=True)
+class CaseRules:
+    """What a case's runs are judged by: limits, regression tolerances and the
+    distribution gate's table (thresholds file and marker)."""
+
+    limits: tuple[Limit, ...] = ()
+    tolerances: Mapping[str, float] = field(default_factory=dict)
+    distribution: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -351,8 +363,7 @@ class BenchmarkSession:
         self,
         case: Case,
         *,
-        limits: Sequence[Limit] = (),
-        tolerances: Mapping[str, float] | None = None,
+        rules: CaseRules | None = None,
         overrides: Mapping[str, Any] | None = None,
         test_id: str = "",
         on_progress: ProgressCallback | None = None,
@@ -365,7 +376,9 @@ class BenchmarkSession:
         names the first run (confirmation runs get ``<run_id>-c<n>``); ``labels`` join the
         session's labels on these runs.
 
-        ``overrides`` join the case's own (they are part of its id and history).
+        ``rules`` are its limits, tolerances and distribution gate table (none: no
+        limits, default tolerances); ``overrides`` join the case's own (they are part of
+        its id and history).
         A suspected regression, or a change much larger than its tolerance that the
         statistics could not judge, is run again up to ``gating.confirm`` times; every run
         is recorded and the last one's outcome (over all samples) is returned.
@@ -373,7 +386,8 @@ class BenchmarkSession:
         case = case.with_overrides(overrides)
         first = run_id or uuid.uuid4().hex
         identity = _RunIdentity(test_id, first, dict(labels or {}))
-        outcome = self._run_once(case, limits, tolerances, identity, on_progress, 0)
+        rules = rules or CaseRules()
+        outcome = self._run_once(case, rules, identity, on_progress, 0)
         confirmations = 0
         reruns = 0
         while True:
@@ -381,9 +395,7 @@ class BenchmarkSession:
             while outcome.status is Status.SUSPECT:
                 confirmations += 1
                 again = replace(identity, run_id=f"{first}-c{confirmations}" if run_id else "")
-                outcome = self._run_once(
-                    case, limits, tolerances, again, on_progress, confirmations
-                )
+                outcome = self._run_once(case, rules, again, on_progress, confirmations)
             # --fio-until-stable: repeats that disagree get more repeats (Phoronix-style),
             # each one recorded; the variation is over all of them.
             if not (
@@ -395,15 +407,12 @@ class BenchmarkSession:
             reruns += 1
             case = replace(case, repeat=case.repeat + 1)
             again = replace(identity, run_id=f"{first}-s{reruns}" if run_id else "")
-            outcome = self._run_once(
-                case, limits, tolerances, again, on_progress, 0, stability_rerun=reruns
-            )
+            outcome = self._run_once(case, rules, again, on_progress, 0, stability_rerun=reruns)
 
     def _run_once(
         self,
         case: Case,
-        limits: Sequence[Limit],
-        tolerances: Mapping[str, float] | None,
+        rules: CaseRules,
         identity: _RunIdentity,
         on_progress: ProgressCallback | None,
         confirmation: int,
@@ -466,14 +475,18 @@ class BenchmarkSession:
         result = self._with_scaling(case, profile, result)
         judged = self._judge_timeline(result, workers, faults)
         result = judged.result
-        checks = evaluate(result, limits)
+        checks = evaluate(result, rules.limits)
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
         gated = self.gating.metrics
         if case.faults:
             gated = (*gated, *(m for m in FAULT_GATED_METRICS if m not in gated))
         comparisons = (
-            self.compare(key, result, tolerances or {}, metrics=gated) if final_repeat else ()
+            self.compare(key, result, rules.tolerances, metrics=gated) if final_repeat else ()
+        )
+        spectrum = run_spectrum(result)
+        shapes = (
+            self.compare_distribution(key, spectrum, rules.distribution) if final_repeat else ()
         )
         suspicion = self._ceilings.judge(case.target, case.workers, profile, result)
         cache_note = suspicion.flag
@@ -495,7 +508,12 @@ class BenchmarkSession:
             left = 1  # a change far beyond its tolerance is always run once more
         # Decided here, once: every view renders what is stored with the run.
         verdict = decide(
-            checks, comparisons, confirmations_left=left, unstable=unsettled, variations=spread
+            checks,
+            comparisons,
+            confirmations_left=left,
+            unstable=unsettled,
+            variations=spread,
+            distribution=shapes,
         )
         record = self._record_of(
             case,
@@ -510,6 +528,7 @@ class BenchmarkSession:
             repeat=case.repeat + confirmation,
             verdict=verdict.status.value,
             evidence={**verdict.evidence(), **judged.evidence},
+            spectrum=spectrum,
         )
         if self.store is not None:
             self.store.record(record)
@@ -614,6 +633,28 @@ class BenchmarkSession:
         outcome = CaseOutcome(case, result, verdict, record, profile)
         self.outcomes.append(outcome)
         return outcome
+
+    def compare_distribution(
+        self,
+        key: str,
+        spectrum: Mapping[str, Any],
+        overrides: Mapping[str, Any] | None = None,
+    ) -> tuple[DistributionComparison, ...]:
+        """The latency distribution (this key's spectra in the session, the current one
+        last) against the baseline runs' spectra, per direction (verdicts/distribution)."""
+        policy = self.gating.distribution.with_overrides(overrides)
+        # Latency must be gated at all ([gating] metrics = ["iops"] says it is not).
+        gates_latency = any("_lat_" in metric for metric in self.gating.metrics)
+        if self.store is None or not self.gating.enabled or not policy.enabled:
+            return ()
+        if not gates_latency:
+            return ()
+        baseline = [run.spectrum for run in self.baseline_samples(key)]
+        session = [o.record.spectrum for o in self.outcomes if o.record.history_key == key]
+        samples = [*session, spectrum]
+        return tuple(
+            compare_spectrum(direction, samples, baseline, policy) for direction in spectrum
+        )
 
     def compare(
         self,

@@ -413,6 +413,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         separator=";",
     ),
     OptionSpec(
+        "distribution_gate",
+        "gate on the whole latency distribution too: a slow path on a few per cent of the "
+        "I/Os or a shift of every quantile, judged against the key's run-to-run variation "
+        "(default: on)",
+        "on|off",
+    ),
+    OptionSpec(
         "timeline",
         "keep every run's timeline: fio's histogram logs merged exactly across workers per "
         "interval (IOPS, p50/p90/p99/p99.9/max over time), checked for window skew, "
@@ -576,6 +583,7 @@ class Settings:
     read_ceiling: float | None = None
     read_probe: bool = True
     timeline: bool = True
+    distribution_gate: bool = True
     #: --fio-fault specs as given (parsed by planning, which knows the registered faults).
     faults: tuple[str, ...] = ()
     bmf: Path | None = None
@@ -665,6 +673,7 @@ _CONVERTERS: dict[str, Converter] = {
     "read_ceiling": lambda v, w, r: _positive_float(v[-1], w),
     "read_probe": lambda v, w, r: parse_bool(v[-1], w),
     "timeline": lambda v, w, r: parse_bool(v[-1], w),
+    "distribution_gate": lambda v, w, r: parse_bool(v[-1], w),
     "fault": lambda v, w, r: tuple(v),
     "bmf": lambda v, w, r: _path(v[-1], r),
     "columns": lambda v, w, r: parse_names(v[-1], w, SUMMARY_COLUMNS),

@@ -171,7 +171,7 @@ class Executor:
             targets=[job.target],
         )
         case = replace(self.planner.cases(request)[0], repeat=0, repeats=1)
-        limits, tolerances = self.planner.limits_for(case)
+        rules = self.planner.rules_for(case)
         try:
             session.environment()
         except Exception:
@@ -182,8 +182,7 @@ class Executor:
         try:
             outcome = session.run(
                 case,
-                limits=limits,
-                tolerances=tolerances,
+                rules=rules,
                 test_id=JOB_TEST,
                 run_id=job.id,
                 labels={**job.labels, "job_title": job.title},

@@ -182,7 +182,52 @@
       });
     });
     add('compare-timeseries-lat', 'read/write mean latency over the run, overlaid', latSets, 'latency', 'latency', seconds);
+    ['read', 'write'].forEach(function (direction) {
+      var config = distribution(direction + ' latency by percentile, overlaid', runs.map(function (run, index) {
+        return { label: run.name + ' ' + direction, spectrum: (run.spectrum || {})[direction],
+          color: palette[index % palette.length] };
+      }));
+      if (config) { found.push({ id: 'compare-distribution-' + direction, title: config.options.plugins.title.text, config: config }); }
+    });
     return found;
+  }
+
+  // The HdrHistogram percentile distribution plot: latency (log) against 1/(1-p) (log),
+  // so 50 %, 90 %, 99 %, 99.9 %, 99.99 % stand equally apart. ``ladder`` is the stored
+  // spectrum's order ([[name, percentile], ...]); ``sets`` are {label, spectrum (name ->
+  // ms), dashed, color, fill}; returns a Chart.js config.
+  var LADDER = [['p1', 1], ['p5', 5], ['p10', 10], ['p25', 25], ['p50', 50], ['p75', 75],
+    ['p90', 90], ['p95', 95], ['p99', 99], ['p995', 99.5], ['p999', 99.9], ['p9995', 99.95],
+    ['p9999', 99.99]];
+  var PERCENT_TICKS = { 2: '50%', 10: '90%', 100: '99%', 1000: '99.9%', 10000: '99.99%' };
+  function odds(percentile) { return 1 / (1 - percentile / 100); }
+  function distribution(title, sets) {
+    var values = [];
+    var datasets = sets.map(function (set, index) {
+      var color = set.color || palette[index % palette.length];
+      var data = [];
+      LADDER.forEach(function (step) {
+        var value = (set.spectrum || {})[step[0]];
+        if (value === null || value === undefined || !(value > 0)) { return; }
+        data.push({ x: odds(step[1]), y: value });
+        values.push(value);
+      });
+      return { label: set.label, data: data, borderColor: color, backgroundColor: set.fill || color,
+        borderDash: set.dashed ? [5, 4] : [], pointRadius: set.dashed ? 0 : 2, fill: set.fillTo || false,
+        fioReference: !!set.dashed, fioSpectrum: set.key || set.label };
+    }).filter(function (d) { return d.data.length; });
+    if (!datasets.length) { return null; }
+    var y = valueAxis(values.concat([Math.min.apply(null, values) / 10]), 'latency', 'completion latency');
+    y.type = 'logarithmic';
+    y.min = Math.min.apply(null, values) / 1.5;
+    y.max = Math.max.apply(null, values) * 1.5;
+    var x = { type: 'logarithmic', min: 1, max: 20000, title: { display: true, text: 'percentile' },
+      afterBuildTicks: function (scale) {
+        scale.ticks = Object.keys(PERCENT_TICKS).map(function (v) { return { value: Number(v) }; });
+      },
+      ticks: { callback: function (value) { return PERCENT_TICKS[value] || ''; } } };
+    return { type: 'line', data: { datasets: datasets },
+      options: { parsing: false, scales: { x: x, y: y }, plugins: { title: { display: true, text: title } } } };
   }
 
   // Change of ``value`` against ``base`` in percent, and whether it is worse.
@@ -194,5 +239,5 @@
 
   window.fioloadgenCharts = { palette: palette, reference: reference, sig3: sig3, si: si,
     latency: latency, metric: metric, percent: percent, valueAxis: valueAxis, save: save, make: make,
-    overlays: overlays, delta: delta };
+    overlays: overlays, delta: delta, distribution: distribution, ladder: LADDER };
 }());

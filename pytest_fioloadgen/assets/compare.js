@@ -66,7 +66,8 @@
     main.appendChild(el('table', { id: 'compare-table' }, [el('thead', {}, [el('tr', {}, head)]), el('tbody', {}, rows)]));
     var charts = C.overlays(found.map(function (doc) {
       var derived = doc.derived || {};
-      return { name: name(doc), latency: derived.latency, timeseries: derived.timeseries };
+      return { name: name(doc), latency: derived.latency, timeseries: derived.timeseries,
+        spectrum: (doc.run || {}).spectrum };
     }));
     var boxes = charts.map(function (item) {
       var canvas = el('canvas', { id: item.id, 'class': 'fio-run-chart' });

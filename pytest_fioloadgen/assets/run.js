@@ -20,7 +20,7 @@
   var SHOWN = ['run_id', 'session_id', 'profile_name', 'profile_hash', 'profile_text',
     'workers', 'backend', 'target', 'started_at', 'finished_at', 'status', 'metrics',
     'labels', 'fingerprint', 'notes', 'repeat', 'test_id', 'verdict', 'error',
-    'history_key', 'comparisons', 'evidence'];
+    'history_key', 'comparisons', 'evidence', 'spectrum'];
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -181,6 +181,37 @@
       parts.push(el('h4', {}, [direction + ' latency']), pairsTable(shown, 'fio-latency'));
     });
     return section('latency', 'latency', parts);
+  }
+
+  // The run's latency by percentile (HdrHistogram style) per direction, from its stored
+  // spectrum; with a comparison, the band the distribution gate held it to, shaded.
+  function distributionSection(run) {
+    var spectrum = run.spectrum || {};
+    var judged = {};
+    (((run.evidence || {}).distribution) || []).forEach(function (item) { judged[item.direction] = item; });
+    var parts = [];
+    Object.keys(spectrum).sort().forEach(function (direction) {
+      var detail = (judged[direction] || {}).detail || {};
+      var pick = function (edge) {
+        var out = {};
+        Object.keys(detail).forEach(function (name) { out[name] = detail[name][edge]; });
+        return out;
+      };
+      var sets = [];
+      if (Object.keys(detail).length) {
+        sets.push({ label: 'baseline band (low)', key: 'band-low', spectrum: pick('low'), dashed: true, color: '#999' });
+        sets.push({ label: 'baseline band (high)', key: 'band-high', spectrum: pick('high'), dashed: true,
+          color: '#999', fill: 'rgba(150,150,150,0.15)', fillTo: '-1' });
+        sets.push({ label: 'baseline median', key: 'baseline', spectrum: pick('baseline'), dashed: true, color: '#555' });
+      }
+      sets.push({ label: direction + ' this run', key: 'current', spectrum: spectrum[direction], color: palette[0] });
+      var config = C.distribution(direction + ' latency by percentile', sets);
+      if (config) { parts.push(chart('chart-distribution-' + direction, config)); }
+      if (judged[direction] && judged[direction].message) {
+        parts.push(el('p', { 'class': 'fio-reason', 'data-direction': direction }, [judged[direction].message]));
+      }
+    });
+    return parts.length ? section('latency distribution', 'distribution', parts) : null;
   }
 
   function timeseriesSection(derived) {
@@ -364,8 +395,8 @@
     if (derived.unreadable) {
       parts.push(el('p', { 'class': 'fio-error' }, ['stored fio output unreadable: ' + derived.unreadable]));
     }
-    [timelineSection(derived), workerSection(derived), latencySection(derived),
-      timeseriesSection(derived)].forEach(function (s) {
+    [timelineSection(derived), distributionSection(run), workerSection(derived),
+      latencySection(derived), timeseriesSection(derived)].forEach(function (s) {
       if (s) { parts.push(s); }
     });
     if (run.notes && run.notes.length) {

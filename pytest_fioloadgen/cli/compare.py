@@ -10,9 +10,17 @@ from typing import Any
 
 from .. import numbers
 from ..fio.results import METRIC_NAMES
+from ..fio.spectrum import LABELS
 from ..report.terminal import format_table
 from ..store.selection import resolve, sessions
-from ..verdicts.comparing import DEFAULT_METRICS, any_regression, compare_sets, unpaired
+from ..verdicts.comparing import (
+    DEFAULT_METRICS,
+    SpectrumDelta,
+    any_regression,
+    compare_sets,
+    spectrum_deltas,
+    unpaired,
+)
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 from .history import add_store_argument, store_from, when_short
 
@@ -78,6 +86,7 @@ def _compare(args: argparse.Namespace) -> int:
     )
     only_a, only_b = unpaired(before.runs, after.runs)
     regression = any_regression(rows)
+    spectra = spectrum_deltas(before.runs, after.runs) if args.spectrum else []
     if args.json:
         document = {
             "a": {"name": before.name, "description": before.description, "runs": len(before.runs)},
@@ -86,6 +95,7 @@ def _compare(args: argparse.Namespace) -> int:
             "only_in_a": only_a,
             "only_in_b": only_b,
             "regression": regression,
+            **({"spectrum": [delta.as_dict() for delta in spectra]} if args.spectrum else {}),
         }
         json.dump(document, sys.stdout, indent=1)
         print()
@@ -114,11 +124,27 @@ def _compare(args: argparse.Namespace) -> int:
         print("no case was measured in both A and B (runs pair by history key)")
     if only_a or only_b:
         print(f"unpaired: {only_a} key(s) only in A, {only_b} only in B")
+    for delta in spectra:
+        _print_spectrum(delta)
     verdicts: dict[str, int] = {}
     for row in rows:
         verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
     print(f"verdicts: {_verdicts(verdicts)}")
     return EXIT_CHECK_FAILED if regression else EXIT_OK
+
+
+def _print_spectrum(delta: SpectrumDelta) -> None:
+    """One key's spectra side by side, quantile by quantile, and the gate's word on it."""
+    print()
+    print(f"{delta.case} {delta.direction} latency by quantile ({delta.verdict}: {delta.message})")
+    table = [
+        [LABELS[name], numbers.latency(a), numbers.latency(b), numbers.percent(change)]
+        for name, a, b, change in delta.rows
+    ]
+    for line in format_table(
+        ["quantile", "A", "B", "delta"], table, text=[True, False, False, False]
+    ):
+        print(line)
 
 
 def register(commands: Any) -> None:
@@ -152,6 +178,12 @@ def register(commands: Any) -> None:
     )
     compare.add_argument(
         "--last", type=int, default=5, help="K=V selectors: the newest N sessions (5)"
+    )
+    compare.add_argument(
+        "--spectrum",
+        action="store_true",
+        help="also the latency at every quantile (p1 ... p99.99, max) of each key, A against"
+        " B, and the distribution gate's verdict",
     )
     compare.add_argument("--json", action="store_true", help="print JSON")
     add_store_argument(compare)

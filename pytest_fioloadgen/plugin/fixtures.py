@@ -22,6 +22,7 @@ from ..backends.base import Environment
 from ..exceptions import ConfigError, FioLoadgenError
 from ..faults.spec import FaultSpec
 from ..fio.results import RunResult
+from ..fio.spectrum import spectrum_measures
 from ..planning import sla_request
 from ..profiles import Profile
 from ..session import BenchmarkSession, Case, CaseOutcome
@@ -152,15 +153,14 @@ def fio_run(
     )
 
     def run_case(case: Case, *, check_limits: bool = True) -> CaseOutcome:
-        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        rules = plugin.planner.rules_for(case, inline_thresholds)
         if not check_limits:
-            limits = []
+            rules = replace(rules, limits=())
         progress = _Progress(request.config, case.id, fio_session.prepare(case).expected_runtime_s)
         try:
             outcome = fio_session.run(
                 case,
-                limits=limits,
-                tolerances=tolerances,
+                rules=rules,
                 test_id=request.node.nodeid,
                 on_progress=progress if progress.enabled else None,
             )
@@ -219,15 +219,15 @@ def fio_run(
         direction = direction or defaults.get("direction", "read")
         probes = probes or defaults.get("probes", DEFAULT_PROBES)
         case = _case_for(request, plugin, case_or_profile, workers, target, overrides)
-        limits, tolerances = plugin.planner.limits_for(case, inline_thresholds)
+        rules = plugin.planner.rules_for(case, inline_thresholds)
         found = search_sla(
             fio_session,
             case,
             p99_ms=p99_ms,
             direction=direction,
             probes=probes,
-            limits=limits,
-            tolerances=tolerances,
+            limits=rules.limits,
+            tolerances=rules.tolerances,
             test_id=request.node.nodeid,
             # Probes overshoot the target on purpose: only the answer is held to limits.
             run=lambda probe: run_case(probe, check_limits=False),
@@ -255,6 +255,10 @@ def _record_properties(node: pytest.Item, outcome: CaseOutcome, *, first: bool) 
         *(
             (f"fio_{name}", round(value, 6))
             for name, value in sorted(outcome.result.metrics.items())
+        ),
+        *(
+            (f"fio_{name}", round(value, 6))
+            for name, value in sorted(spectrum_measures(outcome.record.spectrum).items())
         ),
         *(
             (f"fio_{c.metric}_delta_pct", round(c.delta_pct, 3))

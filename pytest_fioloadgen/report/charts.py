@@ -23,13 +23,12 @@ from pygal.etree import etree
 from pygal.style import Style
 
 from .. import numbers
-from ..fio.results import DIRECTIONS, RunResult, percentile_from_bins
+from ..fio.results import DIRECTIONS, RunResult
+from ..fio.spectrum import SPECTRUM
 from ..verdicts.validity import unbalanced
 
 CHART_CLASS = "fioloadgen-chart"
 SVG_NS = "http://www.w3.org/2000/svg"
-#: Percentiles of the latency curve, drawn from the merged histogram.
-CURVE_PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99)
 WARNING_COLOR = "#d62728"
 
 STYLE = Style(
@@ -183,37 +182,77 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def latency_percentiles(result: RunResult, *, width: int = 420, height: int = 220) -> str | None:
-    """Completion latency by percentile, read and write, from the merged histograms; on a
-    log axis when the curve spans a decade (a tail to p99.99 usually does)."""
-    curves: dict[str, list[float | None]] = {}
-    for direction in DIRECTIONS:
-        stats = getattr(result, direction)
-        if stats.latency is None or not stats.latency.bins:
+#: Where the percentile distribution plot labels its x axis: 1/(1-p) for these p.
+DISTRIBUTION_TICKS: tuple[tuple[float, str], ...] = (
+    (2.0, "50%"),
+    (10.0, "90%"),
+    (100.0, "99%"),
+    (1000.0, "99.9%"),
+    (10000.0, "99.99%"),
+)
+
+
+def _odds(percentile: float) -> float:
+    """A percentile on the percentile distribution plot's axis: 1/(1-p)."""
+    return 1.0 / (1.0 - percentile / 100.0)
+
+
+def percentile_distribution(
+    spectrum: Mapping[str, Mapping[str, Any]],
+    distribution: Sequence[Mapping[str, Any]] = (),
+    *,
+    width: int = 420,
+    height: int = 240,
+) -> str | None:
+    """The HdrHistogram percentile distribution plot: latency (log) against the
+    percentile on the 1/(1-p) log axis (50 %, 90 %, 99 %, 99.9 %, 99.99 % equally apart),
+    per direction, from the run's stored spectrum; with a comparison, the baseline band
+    the distribution gate held each quantile to, dashed."""
+    lines: list[tuple[str, list[tuple[float, float]], dict[str, Any]]] = []
+    bands = {item.get("direction"): item.get("detail") or {} for item in distribution}
+    for direction, ladder in sorted(spectrum.items()):
+        points = [
+            (_odds(percentile), round(float(value), 6))
+            for name, percentile in SPECTRUM
+            if isinstance(value := ladder.get(name), int | float) and value > 0
+        ]
+        if not points:
             continue
-        values: list[float | None] = []
-        for pct in CURVE_PERCENTILES:
-            ns = percentile_from_bins(stats.latency.bins, pct)
-            values.append(_ms(None if ns is None else ns / 1e6))
-        curves[direction] = values
-    if not curves:
+        lines.append((f"{direction} this run", points, {"dots_size": 2}))
+        detail = bands.get(direction) or {}
+        for edge in ("low", "high"):
+            band = [
+                (_odds(percentile), round(float(detail[name][edge]), 6))
+                for name, percentile in SPECTRUM
+                if name in detail and detail[name].get(edge)
+            ]
+            if band:
+                lines.append(
+                    (
+                        f"{direction} baseline band ({edge})",
+                        band,
+                        {"stroke_style": {"dasharray": "5, 4", "width": 1.2}, "show_dots": False},
+                    )
+                )
+    if not lines:
         return None
-    every = [v for values in curves.values() for v in values]
-    log = spans_decades(every)
+    every = [value for _label, points, _style in lines for _x, value in points]
     chart = _chart(
-        pygal.Line,
+        pygal.XY,
         width=width,
         height=height,
-        title="read/write completion latency by percentile" + (" (log axis)" if log else ""),
+        title="latency by percentile (HdrHistogram style, log axes)",
         legend_at_bottom=True,
+        truncate_legend=28,
+        logarithmic=True,
+        x_labels=[tick for tick, _label in DISTRIBUTION_TICKS],
+        x_value_formatter=lambda value: dict(DISTRIBUTION_TICKS).get(value, f"{value:g}"),
+        y_labels=_log_labels(every),
         value_formatter=_latency,
-        dots_size=2,
-        logarithmic=log,
-        **({"y_labels": _log_labels(every)} if log else {}),
+        x_title="percentile",
     )
-    chart.x_labels = [f"p{p:g}" for p in CURVE_PERCENTILES]
-    for direction, values in curves.items():
-        chart.add(f"{direction} latency", values)
+    for label, points, style in lines:
+        chart.add(label, points, **style)
     return _trimmed(chart)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..fio.results import LATENCY_METRICS, THROUGHPUT_METRICS, higher_is_better, worker_metrics
+from ..fio.spectrum import spectrum_measures
 from ..session import CaseOutcome
 from .terminal import short_test
 
@@ -38,6 +39,9 @@ def outcome_document(outcome: CaseOutcome) -> dict[str, Any]:
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "metrics": dict(record.metrics),
+        # The latency at the fixed ladder of quantiles, per direction (ms; null: too few
+        # I/Os for that quantile).
+        "spectrum": {direction: dict(ladder) for direction, ladder in record.spectrum.items()},
         "per_worker": {worker.name: worker_metrics(worker) for worker in outcome.result.workers},
         "history_key": record.history_key,
         "confirmation": outcome.confirmation,
@@ -87,7 +91,8 @@ def _samples_by_case(outcomes: Sequence[CaseOutcome]) -> dict[str, dict[str, lis
         name = f"{case_name}-w{workers}-{target}"
         if test:
             name = f"{short_test(test)}/{name}"
-        for metric, value in outcome.result.metrics.items():
+        measures = {**outcome.result.metrics, **spectrum_measures(outcome.record.spectrum)}
+        for metric, value in measures.items():
             cases.setdefault(name, {}).setdefault(metric, []).append(value)
     return cases
 

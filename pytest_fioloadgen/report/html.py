@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import numbers
 from ..fio.results import RunResult, worker_metrics
+from ..fio.spectrum import run_spectrum
 from ..fio.timeline import timeline_of
 from ..fio.timeseries import timeseries_of
 from ..session import CaseOutcome
@@ -233,8 +234,13 @@ def run_charts(
     result: RunResult,
     series: Mapping[str, object] | None,
     evidence: Mapping[str, Any] | None = None,
+    spectrum: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
-    svgs = [charts.latency_percentiles(result), charts.worker_iops(result)]
+    distribution = list((evidence or {}).get("distribution") or [])
+    svgs = [
+        charts.percentile_distribution(spectrum or run_spectrum(result), distribution),
+        charts.worker_iops(result),
+    ]
     stored = timeline_of(result.raw)
     if stored is not None:
         view = timeline_view(stored, evidence)
@@ -260,7 +266,9 @@ def run_fragment(view: RunView, history: Sequence[RunRecord] = ()) -> str:
     parts.append(workers_table(view.result))
     parts.append(phases_table(record.evidence))
     parts.append('<div class="fio-charts">')
-    parts += run_charts(view.result, timeseries_of(view.result.raw), record.evidence)
+    parts += run_charts(
+        view.result, timeseries_of(view.result.raw), record.evidence, record.spectrum
+    )
     parts.append("</div>")
     failed = [check for check in view.checks if not check.get("passed")]
     if failed:

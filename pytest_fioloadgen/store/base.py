@@ -80,6 +80,12 @@ class RunRecord:
         default_factory=dict,
         metadata=_column("object", "the verdict's reason, threshold checks and comparisons"),
     )
+    #: The latency at the fixed ladder of quantiles, per direction (fio/spectrum.py):
+    #: what the distribution gate compares, small enough to read without the raw document.
+    spectrum: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata=_column("object", "latency (ms) at a ladder of quantiles, per direction"),
+    )
 
 
 @dataclass(frozen=True)

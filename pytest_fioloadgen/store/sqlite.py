@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import StoreError
+from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, history_key
 from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
@@ -208,12 +209,34 @@ def _v5_keys_with_test(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM key_summaries")
 
 
+def _v6_spectra(conn: sqlite3.Connection) -> None:
+    """Runs gain their percentile spectrum (fio/spectrum.py): read from each stored raw
+    document once, here, so no view or gate ever decompresses one for it."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "spectrum" not in present:
+        conn.execute("ALTER TABLE runs ADD COLUMN spectrum TEXT NOT NULL DEFAULT '{}'")
+    rows = conn.execute(
+        "SELECT runs.id, raw_results.fio_json_z FROM runs JOIN raw_results"
+        " ON raw_results.run = runs.id WHERE runs.spectrum = '{}'"
+    )
+    updates = []
+    for key, packed in rows:
+        try:
+            spectrum = spectrum_of_raw(json.loads(zlib.decompress(packed)))
+        except (ValueError, zlib.error):
+            continue  # an unreadable document stays without (views say so already)
+        if spectrum:
+            updates.append((json.dumps(spectrum), key))
+    conn.executemany("UPDATE runs SET spectrum = ? WHERE id = ?", updates)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_history_key,
     _v3_baselines,
     _v4_key_versions,
     _v5_keys_with_test,
+    _v6_spectra,
 ]
 
 

@@ -27,13 +27,15 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from ..exceptions import StoreError
+from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, record_key
 from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .schema import RUN_FIELDS
 
 FORMAT = "pytest-fioloadgen-history"
 #: 2: history keys include the test part (see _v2_keys_with_test).
-FORMAT_VERSION = 2
+#: 3: runs carry their percentile spectrum (see _v3_spectra).
+FORMAT_VERSION = 3
 _META, _RUNS, _RAW, _BASELINES = "meta", "runs", "raw", "baselines"
 # The fields of the record schema that are JSON as they are; raw is packed apart.
 _SCALAR_FIELDS = tuple(
@@ -103,8 +105,12 @@ class TinyDBStore:
                     f"history store {self.path} has format version {meta[0]['version']}, this "
                     f"pytest-fioloadgen knows up to {FORMAT_VERSION}; upgrade pytest-fioloadgen"
                 )
-            elif int(meta[0].get("version", 0)) < 2:
-                _v2_keys_with_test(db)
+            else:
+                version = int(meta[0].get("version", 0))
+                if version < 2:
+                    _v2_keys_with_test(db)
+                if version < 3:
+                    _v3_spectra(db)
 
     def _foreign(self) -> StoreError:
         return StoreError(f"history store {self.path} is a JSON file of something else; left as is")
@@ -322,4 +328,25 @@ def _v2_keys_with_test(db: TinyDB) -> None:
             {"history_key": record_key(replace(record, test_id=test_id)), "test_id": test_id},
             doc_ids=[document.doc_id],
         )
+    db.table(_META).update({"version": 2})
+
+
+def _v3_spectra(db: TinyDB) -> None:
+    """Runs gain their percentile spectrum, read from each stored raw document once (as
+    the sqlite store's v6 migration does), then the file is marked version 3."""
+    runs = db.table(_RUNS)
+    packed_by_run = {row["run_id"]: row["fio_json_z"] for row in db.table(_RAW).all()}
+    for document in runs.all():
+        if document.get("spectrum"):
+            continue
+        packed = packed_by_run.get(document.get("run_id"))
+        if packed is None:
+            continue
+        try:
+            raw = json.loads(zlib.decompress(base64.b64decode(packed)))
+        except (ValueError, zlib.error):
+            continue
+        spectrum = spectrum_of_raw(raw)
+        if spectrum:
+            runs.update({"spectrum": spectrum}, doc_ids=[document.doc_id])
     db.table(_META).update({"version": FORMAT_VERSION})

@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..fio.spectrum import SPECTRUM
 from ..store.base import RunRecord
+from .distribution import DistributionPolicy, compare_spectrum, current_spectrum
 from .regression import (
     DEFAULT_ALPHA,
     DEFAULT_GATED_METRICS,
@@ -141,3 +143,61 @@ def any_regression(rows: Sequence[MetricDelta]) -> bool:
 def judged(rows: Sequence[MetricDelta]) -> bool:
     """Whether any row had enough runs on both sides for a statistical verdict."""
     return any(row.verdict != INSUFFICIENT for row in rows)
+
+
+@dataclass(frozen=True)
+class SpectrumDelta:
+    """One key and direction: both sides' median spectra, quantile by quantile, and the
+    distribution gate's verdict on B against A."""
+
+    case: str
+    history_key: str
+    direction: str
+    #: (quantile, A median, B median, change in percent) for quantiles both sides have.
+    rows: tuple[tuple[str, float, float, float], ...]
+    verdict: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "history_key": self.history_key,
+            "direction": self.direction,
+            "quantiles": [
+                {"quantile": name, "a": a, "b": b, "delta_pct": delta}
+                for name, a, b, delta in self.rows
+            ],
+            "verdict": self.verdict,
+            "message": self.message,
+        }
+
+
+def spectrum_deltas(
+    baseline: Sequence[RunRecord], current: Sequence[RunRecord]
+) -> list[SpectrumDelta]:
+    """Every key both sets measured: their spectra side by side (medians over each side's
+    runs) and the distribution gate's verdict with A as the baseline."""
+    before = by_key(baseline)
+    found: list[SpectrumDelta] = []
+    for key, runs in by_key(current).items():
+        if key not in before:
+            continue
+        then = [run.spectrum for run in before[key]]
+        now = [run.spectrum for run in runs]
+        for direction in ("read", "write"):
+            a = current_spectrum(then, direction)
+            b = current_spectrum(now, direction)
+            rows = tuple(
+                (name, a[name], b[name], 100.0 * (b[name] - a[name]) / a[name])
+                for name, _percentile in SPECTRUM
+                if name in a and name in b and a[name] > 0
+            )
+            if not rows:
+                continue
+            judged = compare_spectrum(direction, now, then, DistributionPolicy(min_baseline=1))
+            found.append(
+                SpectrumDelta(
+                    case_label(runs[-1]), key, direction, rows, judged.status, judged.message()
+                )
+            )
+    return found

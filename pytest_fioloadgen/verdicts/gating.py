@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..fio.results import higher_is_better
+from .distribution import DistributionComparison, DistributionPolicy
 from .regression import (
     DEFAULT_ALPHA,
     DEFAULT_GATED_METRICS,
@@ -51,6 +52,8 @@ class GatingPolicy:
     max_cv: float | Mapping[str, float] | None = None
     #: --fio-until-stable: re-runs an unstable case may get.
     until_stable: int = 0
+    #: The gate on the whole latency distribution (verdicts/distribution.py).
+    distribution: DistributionPolicy = field(default_factory=DistributionPolicy)
 
     @property
     def enabled(self) -> bool:
@@ -88,6 +91,8 @@ class Verdict:
     comparisons: tuple[Comparison, ...] = ()
     #: The spread of each gated metric over the case's repeats (empty for one run).
     variations: tuple[Variation, ...] = ()
+    #: The latency distribution against its baseline band, per direction.
+    distribution: tuple[DistributionComparison, ...] = ()
 
     def evidence(self) -> dict[str, Any]:
         """What is stored with the run (RunRecord.evidence) for every view to render."""
@@ -98,6 +103,8 @@ class Verdict:
         }
         if self.variations:
             evidence["variation"] = [variation.as_dict() for variation in self.variations]
+        if self.distribution:
+            evidence["distribution"] = [item.as_dict() for item in self.distribution]
         return evidence
 
 
@@ -117,6 +124,7 @@ def decide(
     confirmations_left: int = 0,
     unstable: Sequence[str] = (),
     variations: Sequence[Variation] = (),
+    distribution: Sequence[DistributionComparison] = (),
 ) -> Verdict:
     """The status of a run (see verdicts.status for the order), decided once.
 
@@ -126,9 +134,13 @@ def decide(
     ``variations`` (stored as evidence either way).
     """
     verdict = _decide(
-        checks, comparisons, confirmations_left, [*unstable_reasons(variations), *unstable]
+        checks,
+        comparisons,
+        confirmations_left,
+        [*unstable_reasons(variations), *unstable],
+        distribution,
     )
-    return replace(verdict, variations=tuple(variations))
+    return replace(verdict, variations=tuple(variations), distribution=tuple(distribution))
 
 
 def _decide(
@@ -136,6 +148,7 @@ def _decide(
     comparisons: Sequence[Comparison],
     confirmations_left: int,
     unstable: Sequence[str],
+    distribution: Sequence[DistributionComparison] = (),
 ) -> Verdict:
     compared = tuple(comparisons)
     all_checks = tuple(checks.checks)
@@ -144,9 +157,12 @@ def _decide(
         reason = "; ".join(check.message() for check in failures)
         return Verdict(Status.FAIL, f"threshold: {reason}", all_checks, compared)
     regressions = [c for c in compared if c.status == REGRESSION]
-    if regressions:
+    shapes = [d for d in distribution if d.is_regression]
+    if regressions or shapes:
         status = Status.SUSPECT if confirmations_left > 0 else Status.REGRESSION
-        reason = "; ".join(_comparison_reason(c) for c in regressions)
+        reason = "; ".join(
+            [*(_comparison_reason(c) for c in regressions), *(d.message() for d in shapes)]
+        )
         prefix = "looks worse, confirming" if status is Status.SUSPECT else "worse than baseline"
         return Verdict(status, f"{prefix}: {reason}", all_checks, compared)
     if unstable:

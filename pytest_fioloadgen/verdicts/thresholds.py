@@ -64,6 +64,17 @@ _LEVEL_SCHEMA: dict[str, Any] = {
         "per_worker": _METRICS_SCHEMA,
         # Regression gating: how much worse (percent) a metric may get before it counts.
         "tolerance": _TOLERANCE_SCHEMA,
+        # The gate on the whole latency distribution (verdicts/distribution.py).
+        "distribution": {
+            "type": "object",
+            "properties": {
+                "gate": {"type": "boolean"},
+                "tolerance_pct": {"type": "number", "exclusiveMinimum": 0},
+                "shift_tolerance_pct": {"type": "number", "exclusiveMinimum": 0},
+                "min_mass_pct": {"type": "number", "exclusiveMinimum": 0},
+            },
+            "additionalProperties": False,
+        },
     },
     "additionalProperties": False,
 }
@@ -222,7 +233,7 @@ def _level_limits(level: Mapping[str, Any], source: str) -> dict[tuple[str, bool
     """Limits of one level keyed by (metric, per_worker), so a later level replaces them."""
     limits: dict[tuple[str, bool], list[Limit]] = {}
     for key, spec in level.items():
-        if key in ("workers", "per_worker", "tolerance"):
+        if key in ("workers", "per_worker", "tolerance", "distribution"):
             continue
         if key == MAX_WORKER_CV:
             limits[(IMBALANCE_METRIC, False)] = _limit(
@@ -370,6 +381,16 @@ class Thresholds:
         for level, source in self._levels(profile, workers, inline, inline_source):
             merged.update(_level_limits(level, source))
         return [limit for limits in merged.values() for limit in limits]
+
+    def distribution_for(
+        self, profile: str, workers: int, inline: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The distribution gate's table for a case (``gate``, ``tolerance_pct``,
+        ``shift_tolerance_pct``, ``min_mass_pct``), most specific level winning per key."""
+        merged: dict[str, Any] = {}
+        for level, _source in self._levels(profile, workers, inline, "marker"):
+            merged.update(level.get("distribution", {}))
+        return merged
 
     def tolerances_for(
         self, profile: str, workers: int, inline: Mapping[str, Any] | None = None

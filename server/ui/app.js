@@ -287,7 +287,7 @@
       }))));
     const grid = el("div", { class: "charts", id: "compare-charts" });
     // The same overlaid charts as the static site's compare page (charts.js).
-    for (const item of C.overlays(runs.map((r) => ({ name: name(r), latency: r.latency, timeseries: r.timeseries })))) {
+    for (const item of C.overlays(runs.map((r) => ({ name: name(r), latency: r.latency, timeseries: r.timeseries, spectrum: r.spectrum })))) {
       const box = chart(item.title, item.config);
       box.querySelector("canvas").id = item.id;
       grid.append(box);

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import console_errors, save_screenshot
 from pytest_fioloadgen.fio.results import parse_result
+from pytest_fioloadgen.fio.spectrum import run_spectrum
 from pytest_fioloadgen.report import charts
 from pytest_fioloadgen.report.html import history_sparkline, page_styles
 from pytest_fioloadgen.report.site import build_site
@@ -263,7 +264,7 @@ def test_report_pygal_charts_read_right(browser, tmp_path):
     }
     panels = charts.scaling(curves)
     parts = [
-        charts.latency_percentiles(result),
+        charts.percentile_distribution(run_spectrum(result)),
         charts.worker_iops(result),
         charts.timeseries(series(jump=True), "iops"),
         charts.timeseries(series(jump=True), "lat"),
@@ -277,12 +278,15 @@ def test_report_pygal_charts_read_right(browser, tmp_path):
     browser.get(page.as_uri())
     found = browser.execute_script(SVG_AXES)
     by_title = {chart["title"]: chart for chart in found}
-    percentiles = next(
-        c for t, c in by_title.items() if t.startswith("read/write completion latency")
-    )
-    assert "(log axis)" in percentiles["title"]  # this run's tail spans decades
+    # The HdrHistogram plot: latency (log, with units) against 1/(1-p) labelled in percent.
+    percentiles = by_title["latency by percentile (HdrHistogram style, log axes)"]
     assert all(t.endswith(("µs", "ms", "s")) for t in percentiles["ticks"] if t), percentiles
     assert {t.split()[0][0] for t in percentiles["ticks"] if t} <= {"1", "2", "5"}, percentiles
+    x_labels = browser.execute_script(
+        "return [...document.querySelectorAll('svg.fioloadgen-chart .axis.x text')]"
+        ".map(t => t.textContent)"
+    )
+    assert {"50%", "90%", "99%", "99.9%"} <= set(x_labels), x_labels
     lat = next(c for t, c in by_title.items() if t.startswith("read/write mean latency"))
     assert "(log axis)" in lat["title"] and any(t.endswith("ms") for t in lat["ticks"])
     iops = by_title["read+write IOPS over time"]

@@ -145,6 +145,14 @@ def test_two_sessions_with_repeats_then_compare(pytester, capsys, monkeypatch):
     assert {row["metric"] for row in document["rows"]} >= {"iops", "read_lat_p99_ms"}
     assert all(row["baseline_n"] == 3 and row["current_n"] == 3 for row in document["rows"])
 
+    # --spectrum: each key's latency quantile by quantile, and the distribution gate's word.
+    assert main(["compare", oldest, newest, "--spectrum", "--store", store_uri]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "test_storage[steady-w1-local] read latency by quantile (" in out
+    assert re.search(r"\np50\s+[\d.]+ [mµ]s\s+[\d.]+ [mµ]s\s+[+-][\d.]+%", out), out
+    # p99.9 needs 10,000 I/Os: a 1 s run at 400 IOPS has none to show.
+    assert "\np99.9 " not in out
+
     # A 30% slower copy of the newest session: a regression, exit status 1.
     store = open_store(store_uri)
     try:

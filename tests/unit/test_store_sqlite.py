@@ -51,7 +51,7 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 5
+    assert len(MIGRATIONS) == 6
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert tables == [
@@ -234,7 +234,7 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 5; "
+        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 6; "
         "upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
@@ -453,3 +453,28 @@ def test_version_1_file_gets_history_keys_computed(db_path: Path) -> None:
         assert store.get("v1").history_key == expected
         assert [run.run_id for run in store.query(history_key=expected)] == ["v1"]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+
+
+def test_v6_gives_older_runs_their_spectrum_from_the_raw_document_once(db_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_fioloadgen.fio.results import parse_result
+    from pytest_fioloadgen.fio.spectrum import run_spectrum
+
+    golden = Path(__file__).parents[1] / "data" / "golden" / "randread-w2.json"
+    raw = json.loads(golden.read_text())
+    with SQLiteStore(db_path) as store:
+        store.record(replace(make_run("old"), raw=raw))
+        store.record(replace(make_run("bare"), raw=None))
+    # As a version 5 file left them: no spectrum column filled.
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE runs SET spectrum = '{}'")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(db_path) as store:
+        old, bare = store.get("old"), store.get("bare")
+    assert old.spectrum == run_spectrum(parse_result(raw)) != {}
+    assert old.spectrum["read"]["p50"] > 0
+    assert bare.spectrum == {}
+    assert peek(db_path, "PRAGMA user_version") == [(6,)]

@@ -43,7 +43,7 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"meta": {"1": {"format": "pytest-fioloadgen-history", "version": 9}}})
     )
-    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 2"):
+    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 3"):
         TinyDBStore(path)
 
 
@@ -64,3 +64,28 @@ def test_several_writer_processes(tmp_path: Path) -> None:
         process.join(60)
         assert process.exitcode == 0
     assert len(TinyDBStore(path).query()) == 60
+
+
+def test_version_3_gives_older_runs_their_spectrum(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_fioloadgen.fio.results import parse_result
+    from pytest_fioloadgen.fio.spectrum import run_spectrum
+
+    golden = Path(__file__).parents[1] / "data" / "golden" / "randrw-w4.json"
+    raw = json.loads(golden.read_text())
+    path = tmp_path / "h.json"
+    store = TinyDBStore(path)
+    store.record(replace(make_run("old"), raw=raw))
+    store.close()
+    document = json.loads(path.read_text())
+    for run in document["runs"].values():
+        run.pop("spectrum", None)
+    document["meta"]["1"]["version"] = 2
+    path.write_text(json.dumps(document))
+    store = TinyDBStore(path)
+    old = store.get("old")
+    store.close()
+    assert old.spectrum == run_spectrum(parse_result(raw))
+    assert set(old.spectrum) == {"read", "write"}
+    assert json.loads(path.read_text())["meta"]["1"]["version"] == 3

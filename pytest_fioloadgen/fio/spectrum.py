@@ -1,0 +1,84 @@
+"""A run's percentile spectrum: the latency at one fixed ladder of quantiles, per
+direction, read from the run's merged json+ histogram (exact across workers).
+
+This is the one ladder: the run's stored spectrum, the distribution gate
+(verdicts/distribution.py), the report's latency-by-percentile chart and the percentile
+distribution plots of the site and the UI all use it. A quantile with fewer than 10/(1-p)
+I/Os behind it is left empty (None): p99.99 needs 100,000 I/Os.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .histlog import bins_to_counts
+from .results import DIRECTIONS, RunResult
+from .timeline import min_ios, percentiles_of
+
+#: (name, percentile): the spectrum's ladder, from the body to the far tail.
+SPECTRUM: tuple[tuple[str, float], ...] = (
+    ("p1", 1.0),
+    ("p5", 5.0),
+    ("p10", 10.0),
+    ("p25", 25.0),
+    ("p50", 50.0),
+    ("p75", 75.0),
+    ("p90", 90.0),
+    ("p95", 95.0),
+    ("p99", 99.0),
+    ("p995", 99.5),
+    ("p999", 99.9),
+    ("p9995", 99.95),
+    ("p9999", 99.99),
+)
+PERCENTILE_OF: Mapping[str, float] = dict(SPECTRUM)
+#: Labels people read: p99.9, not p999.
+LABELS: Mapping[str, str] = {name: "p" + f"{percentile:g}" for name, percentile in SPECTRUM} | {
+    "max": "max"
+}
+
+
+def spectrum_of_bins(bins: Mapping[Any, Any]) -> dict[str, float | None]:
+    """The ladder and the max (ms) of one json+ histogram (bucket value in ns -> count)."""
+    counts = bins_to_counts(bins)
+    return percentiles_of(counts, 0, SPECTRUM)
+
+
+def run_spectrum(result: RunResult) -> dict[str, dict[str, float | None]]:
+    """Per direction with I/O, the spectrum of the run's merged histogram."""
+    spectra: dict[str, dict[str, float | None]] = {}
+    for direction in DIRECTIONS:
+        latency = getattr(result, direction).latency
+        if latency is not None and latency.bins:
+            spectra[direction] = spectrum_of_bins(latency.bins)
+    return spectra
+
+
+def spectrum_of_raw(raw: Mapping[str, Any] | None) -> dict[str, dict[str, float | None]]:
+    """The spectrum of a stored raw fio document ({} when it has none to give)."""
+    from ..exceptions import ResultError
+    from .results import parse_result
+
+    if not raw:
+        return {}
+    try:
+        return run_spectrum(parse_result(raw))
+    except ResultError:
+        return {}
+
+
+def needed_ios(name: str) -> int:
+    """How many I/Os quantile ``name`` needs before it means anything."""
+    return 1 if name == "max" else min_ios(PERCENTILE_OF[name])
+
+
+def spectrum_measures(spectrum: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """A stored spectrum as flat measures for exports: ``read_spectrum_p9999_ms``...
+    (quantiles left empty are left out)."""
+    return {
+        f"{direction}_spectrum_{name}_ms": float(value)
+        for direction, ladder in spectrum.items()
+        for name, value in ladder.items()
+        if isinstance(value, int | float)
+    }
