@@ -20,7 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from .backends.base import Backend, Environment, KnowsFreeSpace, SharesResources, Worker
-from .exceptions import FaultError, FioLoadgenError, StoreError
+from .exceptions import FaultError, FioLoadgenError, FioRunError, StoreError
 from .faults.base import Fault, FaultContext, FaultEvent
 from .faults.case import CaseFaults
 from .faults.registry import Lookup, lookup
@@ -462,8 +462,8 @@ class BenchmarkSession:
                 # record, the test report and CI logs as ${VAR}.
                 if profile.variables:
                     err.args = (scrubbed(str(err), profile.variables),)
-                    if isinstance(getattr(err, "stderr_tail", None), str):
-                        err.stderr_tail = scrubbed(err.stderr_tail, profile.variables)  # type: ignore[attr-defined]
+                    if isinstance(err, FioRunError):
+                        err.stderr_tail = scrubbed(err.stderr_tail, profile.variables)
                 try:
                     self._record_failure(case, profile, started, str(err), identity)
                 except StoreError as store_error:
