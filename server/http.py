@@ -297,10 +297,18 @@ def json_object(limit: int) -> dict[str, Any]:
     return document
 
 
-def require_token(token: str) -> None:
-    if not token_matches(token, header("Authorization")):
+def has_token(token: str) -> bool:
+    """Whether the request carries the server's token."""
+    return token_matches(token, header("Authorization"))
+
+
+def require_token(
+    token: str,
+    message: str = "this request needs the server's token (Authorization: Bearer TOKEN)",
+) -> None:
+    if not has_token(token):
         raise bottle.HTTPResponse(
-            error_body(401, "this request needs the server's token (Authorization: Bearer TOKEN)"),
+            error_body(401, message),
             401,
             {"Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="fioloadgen"'},
         )

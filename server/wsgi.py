@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cheroot import server as cheroot_server
-from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from pytest_fioloadgen.exceptions import ConfigError
 
 from .app import build_context, create_app
 from .config import ServerConfig
+from .connections import GatheringServer
 from .context import ServerContext
 
 access_log = logging.getLogger("fioloadgen_server.access")
@@ -54,22 +53,6 @@ class AccessLog:
                 (time.perf_counter() - started) * 1000,
             )
         return result
-
-
-class _Request(cheroot_server.HTTPRequest):
-    """cheroot's request reader, but a transfer coding it cannot decode is the client's
-    error (400 naming the header), not a server error: RFC 9112 only says SHOULD 501, and a
-    5xx reads as a fault of ours in every monitor."""
-
-    def simple_response(self, status: str | int, msg: str = "") -> None:
-        if str(status).startswith("501"):
-            status = "400 Bad Request"
-            msg = "Transfer-Encoding must be chunked (no other transfer coding is accepted)"
-        super().simple_response(status, msg)
-
-
-class _Connection(cheroot_server.HTTPConnection):
-    RequestHandlerClass = _Request
 
 
 def is_loopback(host: str) -> bool:
@@ -135,7 +118,7 @@ class Server:
         adapter = tls_adapter(config) if config.tls_cert or config.tls_key else None
         self.ctx = ctx or build_context(config)
         app = AccessLog(create_app(self.ctx))
-        self._server = wsgi.Server(
+        self._server = GatheringServer(
             (config.host, config.port),
             app,
             numthreads=config.threads,
@@ -143,10 +126,11 @@ class Server:
             request_queue_size=256,
             server_name="fioloadgen",
             timeout=30,
+            head_deadline=config.head_deadline_s,
+            request_deadline=config.request_deadline_s,
         )
         # cheroot refuses larger bodies itself (413) before the app reads a byte.
         self._server.max_request_body_size = config.max_bulk_body
-        self._server.ConnectionClass = _Connection
         if adapter is not None:
             self._server.ssl_adapter = adapter
         if self.warning:
@@ -184,6 +168,8 @@ class Server:
             self._server.stop()
         with contextlib.suppress(Exception):
             self.ctx.executor.stop()
+        with contextlib.suppress(Exception):
+            self.ctx.work.close()
         with contextlib.suppress(Exception):
             self.ctx.store.close()
         with contextlib.suppress(Exception):

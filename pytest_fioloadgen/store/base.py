@@ -196,6 +196,28 @@ class Store(Protocol):
         loaded when ``with_raw`` is true, so listing long histories stays cheap.
         """
 
+    def run_ids(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        history_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """The ids of the runs ``query`` would return, in its order, without the runs: a
+        bulk read takes this list first, then the runs a few at a time (``runs_json``)."""
+
+    def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
+        """(run id, the run's JSON wire document as text: store.wire.run_json_text) for
+        each of ``run_ids`` that exists, in that order, once each (unknown ids are left
+        out). What bulk reads send: a store may pass fio's stored document through."""
+
     def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
         """A page of the runs matching ``query``, newest first, and their total count
         (never with the raw fio documents)."""
