@@ -14,6 +14,12 @@ from ..exceptions import StoreError
 RUN_STATUSES = ("complete", "failed")
 
 
+#: Run ids travel in URLs, file names (the static site's run data) and terminals: up to
+#: 100 ASCII letters, digits, '.', '_', ':' or '-' (uuids, hex digests, "<id>-c1"). Runs
+#: that come in from outside (the API, imports) are checked against it.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+
+
 def _column(kind: str, doc: str, **extra: Any) -> dict[str, Any]:
     """Field metadata read by store.schema: how the field is typed, stored and documented."""
     return {"kind": kind, "doc": doc, **extra}
@@ -33,7 +39,7 @@ class RunRecord:
     ``directory=`` replaced by the worker's directory.
     """
 
-    run_id: str = field(metadata=_column("text", "unique id of the run"))
+    run_id: str = field(metadata=_column("text", "unique id of the run", pattern=RUN_ID_PATTERN))
     session_id: str = field(metadata=_column("text", "the session (or server job) it ran in"))
     profile_name: str = field(metadata=_column("text", "the profile's name"))
     profile_hash: str = field(metadata=_column("text", "sha256 of the profile text as run"))
@@ -141,6 +147,7 @@ class RunPage:
 
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,19 @@ class Baseline:
     run_ids: tuple[str, ...]
     created_at: float
     note: str = ""
+
+
+def check_run_id(run_id: str, *, where: str = "run") -> str:
+    """A run id by the rule of RUN_ID (checked wherever runs come in from outside)."""
+    if not RUN_ID.match(run_id):
+        shown = repr(run_id)
+        if len(run_id) > 60:
+            shown = f"{run_id[:40]!r}... ({len(run_id)} characters)"
+        raise StoreError(
+            f"{where}: run id {shown} is not a run id: 1-100 ASCII letters, digits, '.', '_', "
+            "':' or '-', starting with a letter or digit"
+        )
+    return run_id
 
 
 def check_baseline_name(name: str) -> str:

@@ -280,13 +280,15 @@ class SQLiteStore:
     # -- opening ---------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise StoreError(f"history store {self.path} is a directory, not a file")
         try:
+            # is_dir() raises for a name the system refuses (a component over 255 bytes).
+            if self.path.is_dir():
+                raise StoreError(f"history store {self.path} is a directory, not a file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(
-                f"history store {self.path}: cannot create directory {self.path.parent} ({err})"
+                f"history store {self.path}: cannot create directory {self.path.parent} ("
+                f"{err.strerror or err})"
             ) from err
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), the

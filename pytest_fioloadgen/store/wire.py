@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import StoreError
-from .base import Baseline, RunRecord
+from .base import Baseline, RunRecord, check_run_id
 from .schema import FIELDS_BY_NAME, MAX_COUNT, MAX_TIME, REQUIRED, RUN_FIELDS
 
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -109,6 +109,7 @@ def run_from_json(document: Any, *, where: str = "run") -> RunRecord:
                 if not isinstance(number, int | float) or isinstance(number, bool):
                     raise StoreError(f"{where}: metric {metric!r} is not a number")
         values[name] = value
+    check_run_id(values["run_id"], where=where)
     try:
         for spec in RUN_FIELDS:
             if spec.name not in values:
