@@ -135,6 +135,16 @@ class Tally:
             self.bytes += size
             self.seconds.append(seconds)
 
+    def snapshot(self) -> Tally:
+        """What it got so far (answers after the load ended, e.g. at shutdown, not)."""
+        with self.lock:
+            return Tally(
+                collections.Counter(self.statuses),
+                self.bytes,
+                list(self.seconds),
+                collections.Counter(self.errors),
+            )
+
     def error(self, err: BaseException) -> None:
         with self.lock:
             self.errors[type(err).__name__] += 1
@@ -189,6 +199,10 @@ class Slowloris:
     lifetimes: list[float] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
+    def snapshot(self) -> Slowloris:
+        with self.lock:
+            return Slowloris(self.opened, list(self.lifetimes))
+
     def describe(self, seconds: float) -> str:
         if not self.lifetimes:
             return f"{self.opened} sockets opened, none closed by the server in {seconds:.0f} s"
@@ -218,6 +232,8 @@ def slowloris(port: int, record: Slowloris, stop: threading.Event) -> None:
                     line += 1
                     sock.sendall(f"X-Slow-{line}: {'a' * 20}\r\n".encode())
         except OSError:
+            if stop.is_set():
+                return  # the load is over: the server may be going away
             with record.lock:
                 record.lifetimes.append(time.monotonic() - opened)
             stop.wait(0.2)
@@ -326,17 +342,25 @@ def hostile_load(
         time.sleep(0.2)
     probed = json.loads(prober.communicate()[0])
     stop.set()
-    for thread in threads:
-        thread.join(130)
+    stopped = time.monotonic()
     peak, last_rss = server.rss_mb()
+    exported, compared, slowed = (
+        export_tally.snapshot(),
+        compare_tally.snapshot(),
+        slow_record.snapshot(),
+    )
+    # A compare may wait on the server's pool for its budget: the threads are daemons and
+    # end with the server's connections; the tallies are what they had by now.
+    for thread in threads:
+        thread.join(max(0.0, stopped + 2.0 - time.monotonic()))
     return LoadResult(
         status_ms=probed["ms"],
         status_failures=probed["failures"],
         peak_rss_mb=peak,
         last_rss_mb=last_rss,
-        exports=export_tally,
-        compares=compare_tally,
-        slow=slow_record,
+        exports=exported,
+        compares=compared,
+        slow=slowed,
         seconds=seconds,
     )
 

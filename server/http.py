@@ -246,6 +246,9 @@ def read_body(limit: int) -> bytes:
         raise _too_large(limit) from err
     except ValueError as err:  # cheroot: a chunk size that is not hex, a missing CRLF
         fail(400, f"chunked request body is malformed ({err})")
+    except TimeoutError:
+        # connections.py: the request's deadline passed while its body was still coming.
+        fail(408, "request body was not sent within the server's request deadline")
     except OSError as err:
         # cheroot raises a bare IOError for a chunk announced past its own limit.
         if "too large" in str(err).lower():

@@ -193,4 +193,18 @@ def serving_in_thread(config: ServerConfig, *, join: bool = True) -> Iterator[Se
             server.stop()
             thread.join(10)
         else:
-            threading.Thread(target=server.stop, daemon=True).start()
+            stopping = threading.Thread(target=server.stop, daemon=True)
+            stopping.start()
+            _STOPPING.append(stopping)
+
+
+#: Servers of serving_in_thread(join=False) still stopping in the background.
+_STOPPING: list[threading.Thread] = []
+
+
+def wait_for_stops(timeout: float = 15.0) -> None:
+    """For test sessions: wait until every server stopped in the background has stopped
+    (its worker threads are not daemons and would outlive the session)."""
+    deadline = time.monotonic() + timeout
+    while _STOPPING:
+        _STOPPING.pop().join(max(0.0, deadline - time.monotonic()))
