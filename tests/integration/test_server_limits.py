@@ -19,13 +19,14 @@ import time
 import bottle
 import pytest
 import requests
-from fioloadgen_server.limits import ANONYMOUS_BULK_RUNS, WorkPool
 
 from pytest_fioloadgen.apiclient import ApiClient
 from tests.conftest import server_config
 from tests.integration.test_server_tls import pki  # noqa: F401  (a fixture)
 from tests.unit.test_store_contract import make_run
 
+#: server.limits.ANONYMOUS_BULK_RUNS (spelled out: the tests also run against older code).
+ANONYMOUS_BULK_RUNS = 100
 HEAD_DEADLINE_S = 1.0
 REQUEST_DEADLINE_S = 2.0
 
@@ -188,6 +189,9 @@ def _record(live, count: int) -> None:
 
 
 def test_an_anonymous_bulk_read_beyond_100_runs_needs_the_token(limited):
+    from fioloadgen_server.limits import ANONYMOUS_BULK_RUNS as documented
+
+    assert documented == ANONYMOUS_BULK_RUNS
     live = limited()
     _record(live, ANONYMOUS_BULK_RUNS + 1)
     anonymous = requests.get(live.url + "/api/v1/export?limit=100000", timeout=30)
@@ -231,6 +235,8 @@ def test_bulk_reads_beyond_their_streams_get_503_at_once(limited):
 
 
 def test_computed_reads_beyond_the_pool_get_503_at_once():
+    from fioloadgen_server.limits import WorkPool
+
     pool = WorkPool(workers=1, waiting=1, budget_s=10)
     gate = threading.Event()
     answers = []
@@ -258,6 +264,8 @@ def test_computed_reads_beyond_the_pool_get_503_at_once():
 
 
 def test_a_late_computed_read_is_503_and_its_request_thread_goes_free():
+    from fioloadgen_server.limits import WorkPool
+
     pool = WorkPool(workers=1, waiting=0, budget_s=0.2)
     began = time.monotonic()
     with pytest.raises(bottle.HTTPResponse) as late:

@@ -11,7 +11,6 @@ import json
 import pytest
 
 from pytest_fioloadgen.cli import main
-from pytest_fioloadgen.cli.common import printable
 from pytest_fioloadgen.report.site import MANIFEST, run_data_path
 from pytest_fioloadgen.store import open_store
 from tests.unit.test_report_site import run
@@ -187,5 +186,7 @@ def test_errors_naming_stored_text_are_printable_too(tmp_path, capsys):
 
 
 def test_printable_keeps_text_newlines_and_tabs():
+    from pytest_fioloadgen.cli.common import printable
+
     assert printable("a\tb\nc ü ✓") == "a\tb\nc ü ✓"
     assert printable("\x00\x1b\x7f\x9b\u2066") == "\\x00\\x1b\\x7f\\x9b\\u2066"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pytest_fioloadgen.exceptions import StoreError
-from pytest_fioloadgen.store.base import RUN_ID, Store, check_run_id
+from pytest_fioloadgen.store.base import Store
 from pytest_fioloadgen.store.schema import run_json_schema
 from pytest_fioloadgen.store.sqlite import SQLiteStore
-from pytest_fioloadgen.store.wire import run_from_json, run_json_text, run_to_json
+from pytest_fioloadgen.store.wire import run_from_json, run_to_json
 from tests.unit.test_store_contract import (  # noqa: F401  (fixtures)
     history,
     make_run,
@@ -52,37 +52,40 @@ def test_runs_json_is_standard_json_even_for_non_finite_numbers(store: Store) ->
 
 def test_the_stored_fio_document_passes_through_unparsed(tmp_path: Path, monkeypatch) -> None:
     """A bulk read spent most of its time parsing and encoding fio documents again."""
-    store = SQLiteStore(tmp_path / "h.db")
-    store.record(make_run("a", raw={"fio-document-marker": [1, 2, 3]}))
+    sqlite_store = SQLiteStore(tmp_path / "h.db")
+    sqlite_store.record(make_run("a", raw={"fio-document-marker": [1, 2, 3]}))
     parsed: list[str] = []
     real = json.loads
     monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(text) or real(text, **kw))
-    ((_run_id, text),) = store.runs_json(["a"])
+    ((_run_id, text),) = sqlite_store.runs_json(["a"])
     monkeypatch.undo()
-    store.close()
+    sqlite_store.close()
     assert parsed  # the record's own small JSON columns
     assert not [t for t in parsed if "fio-document-marker" in str(t)]
     assert real(text)["raw"] == {"fio-document-marker": [1, 2, 3]}
 
 
 def test_run_json_text_places_the_stored_document_as_it_is() -> None:
+    from pytest_fioloadgen.store.wire import run_json_text
+
     run = make_run("a", raw=None)
     text = run_json_text(run, raw_text='{"jobs":[1,2]}')
     assert json.loads(text)["raw"] == {"jobs": [1, 2]}
-    assert json.loads(run_json_text(run, with_raw=False)).keys() == run_to_json(
-        run, with_raw=False
-    ).keys()
+    assert (
+        json.loads(run_json_text(run, with_raw=False)).keys()
+        == run_to_json(run, with_raw=False).keys()
+    )
 
 
 def test_a_sessions_runs_are_found_through_its_index(tmp_path: Path) -> None:
     """Without statistics sqlite took the status index (two values) for a session's complete
     runs, a scan of the whole history; the session's own index is the one used."""
-    store = SQLiteStore(tmp_path / "h.db")
+    sqlite_store = SQLiteStore(tmp_path / "h.db")
     statements: list[str] = []
-    assert store._conn is not None
-    store._conn.set_trace_callback(statements.append)
-    store.query(session_id="s", status="complete")
-    store.close()
+    assert sqlite_store._conn is not None
+    sqlite_store._conn.set_trace_callback(statements.append)
+    sqlite_store.query(session_id="s", status="complete")
+    sqlite_store.close()
     select = next(s for s in statements if s.startswith("SELECT id, run_id"))
     conn = sqlite3.connect(tmp_path / "h.db")
     plan = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {select}"))
@@ -98,6 +101,8 @@ def test_a_sessions_runs_are_found_through_its_index(tmp_path: Path) -> None:
     ["a", "0f3c9a", "8d5e6b1c-2f4a-4b7e-9c1d-3e5f7a9b1c2d", "abc-c1", "seed-x-3", "a.b:c_d"],
 )
 def test_the_ids_we_make_follow_the_rule(run_id: str) -> None:
+    from pytest_fioloadgen.store.base import check_run_id
+
     assert check_run_id(run_id) == run_id
 
 
@@ -115,4 +120,6 @@ def test_ids_outside_the_rule_are_refused_on_the_wire(run_id: str) -> None:
 
 
 def test_the_rule_is_in_the_published_schema() -> None:
+    from pytest_fioloadgen.store.base import RUN_ID
+
     assert run_json_schema()["properties"]["run_id"]["pattern"] == RUN_ID.pattern
