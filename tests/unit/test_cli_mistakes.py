@@ -180,11 +180,6 @@ def test_profile_ls_shows_a_comments_terminal_escapes_as_text(tmp_path, capsys):
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in out and "\\u202egnp.exe" in out
 
 
-def test_errors_naming_stored_text_are_printable_too(tmp_path, capsys):
-    assert main(["profile", "show", "\x1b[2Jx", "--dir", str(tmp_path)]) == 2
-    assert "\x1b" not in capsys.readouterr().err
-
-
 def test_printable_keeps_text_newlines_and_tabs():
     from pytest_fioloadgen.cli.common import printable
 
