@@ -121,7 +121,9 @@ def server_process(store: Path, state_dir: Path, *, threads: int = 10) -> Iterat
 
 @dataclasses.dataclass
 class Tally:
-    """What one kind of attacker got back."""
+    """What one kind of attacker got back: answers by status (counted when the status line
+    arrives, so a stream still going counts), body bytes as they come, seconds per
+    finished answer."""
 
     statuses: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
     bytes: int = 0
@@ -129,10 +131,16 @@ class Tally:
     errors: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
-    def add(self, status: int, size: int, seconds: float) -> None:
+    def answered(self, status: int) -> None:
         with self.lock:
             self.statuses[status] += 1
+
+    def received(self, size: int) -> None:
+        with self.lock:
             self.bytes += size
+
+    def finished(self, seconds: float) -> None:
+        with self.lock:
             self.seconds.append(seconds)
 
     def snapshot(self) -> Tally:
@@ -151,26 +159,26 @@ class Tally:
 
     def describe(self) -> str:
         answers = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items()))
-        slowest = f", slowest {max(self.seconds):.1f} s" if self.seconds else ""
+        slowest = f", slowest finished {max(self.seconds):.1f} s" if self.seconds else ""
         failed = ", ".join(f"{name} {n}" for name, n in sorted(self.errors.items()))
         return f"answers {answers or 'none'}{slowest}, {self.bytes / 1e6:.0f} MB read" + (
             f"; no answer: {failed}" if failed else ""
         )
 
 
-def _get(port: int, path: str, headers: dict[str, str], stop: threading.Event) -> tuple[int, int]:
-    """(status, body bytes) of one GET, the body read and thrown away as it comes."""
+def _get(port: int, path: str, headers: dict[str, str], tally: Tally, stop: threading.Event) -> int:
+    """The status of one GET, its body read and thrown away as it comes."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
-        size = 0
+        tally.answered(response.status)
         while not stop.is_set():
             chunk = response.read(1 << 16)
             if not chunk:
                 break
-            size += len(chunk)
-        return response.status, size
+            tally.received(len(chunk))
+        return response.status
     finally:
         conn.close()
 
@@ -182,12 +190,13 @@ def requester(
     while not stop.is_set():
         began = time.monotonic()
         try:
-            status, size = _get(port, path, headers, stop)
+            status = _get(port, path, headers, tally, stop)
         except (OSError, http.client.HTTPException) as err:
             tally.error(err)
             stop.wait(0.5)
             continue
-        tally.add(status, size, time.monotonic() - began)
+        if not stop.is_set():
+            tally.finished(time.monotonic() - began)
         if status in (429, 503):
             stop.wait(1.0)
 

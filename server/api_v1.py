@@ -81,6 +81,13 @@ def _time_param(name: str, raw: str | None) -> float | None:
     return value
 
 
+def _lower(limit: int | None, cap: int | None) -> int | None:
+    """The smaller of two optional bounds (None: no bound)."""
+    if limit is None or cap is None:
+        return cap if limit is None else limit
+    return min(limit, cap)
+
+
 def _metric(name: str | None) -> str:
     metric = name or "iops"
     if metric not in METRICS:
@@ -305,7 +312,9 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         limit = None if not query("limit") else query_int("limit", 0, 0, 10**7)
         with_raw = query_choice("with_raw", ("true", "false"), "false") == "true"
         return _runs_answer(
-            lambda: ctx.store.run_ids(**filters, labels=labels or None, limit=limit),
+            lambda cap: ctx.store.run_ids(
+                **filters, labels=labels or None, limit=_lower(limit, cap)
+            ),
             at_most=limit,
             with_raw=with_raw,
             what="this listing",
@@ -512,9 +521,9 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         profile_name = query("profile_name") or None
         limit = query_int("limit", 1000, 1, 100000)
 
-        def chosen() -> list[str]:
+        def chosen(cap: int | None) -> list[str]:
             if not ids:
-                return ctx.store.run_ids(profile_name=profile_name, limit=limit)
+                return ctx.store.run_ids(profile_name=profile_name, limit=_lower(limit, cap))
             present = {run_id for run_id, _text in ctx.store.runs_json(ids, with_raw=False)}
             missing = [run_id for run_id in ids if run_id not in present]
             if missing:
@@ -530,35 +539,38 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         )
 
     def _runs_answer(
-        chosen: Callable[[], list[str]],
+        chosen: Callable[[int | None], list[str]],
         *,
         at_most: int | None,
         with_raw: bool,
         what: str,
         head: str,
     ) -> Any:
-        """The runs ``chosen()`` names (``at_most`` of them, None: no bound), as ``head``,
-        a JSON array of them and ``]}``.
+        """The runs ``chosen(cap)`` names (at most ``cap`` of them when it is given; the
+        read holds at most ``at_most``, None: no bound), as ``head``, a JSON array of them
+        and ``]}``.
 
         A bulk read (it may hold more than one fio document, or more than
         ANONYMOUS_BULK_RUNS runs) takes a bulk slot before anything is read, so a refusal
         costs nothing, and streams; beyond ANONYMOUS_BULK_RUNS runs with their documents
-        it needs the token. Others are built in memory.
+        it needs the token (one more id than that is all it looks up to know). Others are
+        built in memory.
         """
         bulk = at_most is None or at_most > (1 if with_raw else ANONYMOUS_BULK_RUNS)
         if not bulk:
-            items = ",".join(text for _id, text in ctx.store.runs_json(chosen(), with_raw=with_raw))
+            found = ctx.store.runs_json(chosen(None), with_raw=with_raw)
             bottle.response.content_type = "application/json"
-            return head + items + "]}"
+            return head + ",".join(text for _id, text in found) + "]}"
         with_token = has_token(ctx.token)
         release = ctx.streams.take(what, with_token=with_token)
         try:
-            ids = chosen()
-            if with_raw and len(ids) > ANONYMOUS_BULK_RUNS and not with_token:
+            anonymous_raw = with_raw and not with_token
+            ids = chosen(ANONYMOUS_BULK_RUNS + 1 if anonymous_raw else None)
+            if anonymous_raw and len(ids) > ANONYMOUS_BULK_RUNS:
                 require_token(
                     ctx.token,
-                    f"{what} holds {len(ids)} runs with their fio documents; more than "
-                    f"{ANONYMOUS_BULK_RUNS} need the server's token (Authorization: Bearer TOKEN)",
+                    f"{what} holds more than {ANONYMOUS_BULK_RUNS} runs with their fio "
+                    "documents: that needs the server's token (Authorization: Bearer TOKEN)",
                 )
         except BaseException:
             release()
