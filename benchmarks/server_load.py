@@ -2,7 +2,7 @@
 README.
 
     .venv/bin/python benchmarks/server_load.py [--runs 12000] [--seconds 30] [--threads 10]
-        [--exports 10] [--compares 10] [--slowloris 12] [--last 100] [--anonymous]
+        [--exports 10] [--compares 10] [--slowloris 12] [--last 100] [--anonymous] [--alone]
 
 1. A history of N runs (benchmarks/history_data.py: 600 recorded runs with their json+
    documents and time series, copied to N) in a temporary directory.
@@ -10,10 +10,11 @@ README.
 3. For ``--seconds``, all at once: E clients each asking again and again for the bulk
    export of every run (``/api/v1/export?limit=100000``, with the token unless
    ``--anonymous``), C clients asking for a large compare of two label sets
-   (``/api/v1/compare/sets?a=branch=main&b=branch=main&last=L``), S slowloris sockets
-   (each sends one header line every 4 s and never ends its request; a closed one is
-   opened again), and a separate process asking for ``/api/v1/status`` every 100 ms on a
-   new connection.
+   (``/api/v1/compare/sets?a=git_branch=main&b=git_branch=main&last=L``), S slowloris
+   sockets (each sends one header line every 4 s and never ends its request; a closed one
+   is opened again), and a separate process asking for ``/api/v1/status`` every 100 ms on
+   a new connection. ``--alone`` first times each expensive read on its own (export,
+   ``runs?with_raw=true``, ``runs``, the compare) with the server's peak memory after it.
 4. Printed: ``/status`` latency (p50, p99, max; target p99 under 1 s), the server's
    resident memory (peak VmHWM and the last VmRSS; target under 500 MB), what each
    attacker got (answers by status, bytes, seconds per answer) and how long the server
@@ -374,6 +375,27 @@ def hostile_load(
     )
 
 
+def alone(server: ServerProcess, last: int) -> list[str]:
+    """Each expensive read once, on an idle server: seconds, size and the server's peak."""
+    lines = []
+    for path in (
+        EXPORT_PATH,
+        "/api/v1/runs?with_raw=true",
+        "/api/v1/runs",
+        f"/api/v1/compare/sets?a=git_branch%3Dmain&b=git_branch%3Dmain&last={last}",
+    ):
+        tally = Tally()
+        began = time.monotonic()
+        status = _get(
+            server.port, path, {"Authorization": f"Bearer {server.token}"}, tally, threading.Event()
+        )
+        lines.append(
+            f"  {path}: {status}, {tally.bytes / 1e6:.0f} MB in "
+            f"{time.monotonic() - began:.1f} s, server peak {server.rss_mb()[0]:.0f} MB"
+        )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=12_000)
@@ -384,6 +406,9 @@ def main() -> int:
     parser.add_argument("--slowloris", type=int, default=12)
     parser.add_argument("--last", type=int, default=100, help="sessions per compared set")
     parser.add_argument("--anonymous", action="store_true", help="exports without the token")
+    parser.add_argument(
+        "--alone", action="store_true", help="first each expensive read once, on its own"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fioloadgen-load-") as tmp:
         store = Path(tmp) / "history.db"
@@ -393,6 +418,9 @@ def main() -> int:
         print(f"history: {runs} runs, {size:.0f} MB, built in {time.monotonic() - began:.1f} s")
         with server_process(store, Path(tmp) / "state", threads=args.threads) as server:
             idle = server.rss_mb()[1]
+            if args.alone:
+                print(f"each read alone (server at rest {idle:.0f} MB):")
+                print("\n".join(alone(server, args.last)))
             result = hostile_load(
                 server,
                 seconds=args.seconds,
