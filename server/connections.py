@@ -7,15 +7,15 @@ TLS it was worse: cheroot's selector thread does the handshake itself, blocking,
 silent client stopped every new connection for 30 s.
 
 Here the selector thread gathers each request without blocking: the TLS handshake, the
-head and a body of up to GATHER_LIMIT bytes. A worker gets the connection only when the
-request is complete, or its body is too large to gather (only requests with the token may
-send one: an answer before the body is read closes the connection instead of reading the
-rest), or the client asked for ``100-continue`` or closed its side. A request must be
-gathered within ``head_deadline`` seconds of its first byte (of the accept for a new
-connection), else it gets 408 and the connection is closed; a worker reading the rest of
-a large body stops at ``request_deadline`` seconds from the first byte (408 too). Waiting
+head and the body. A request without the server's token is gathered whole (its body may
+be GATHER_LIMIT bytes at most: 413 at once beyond, which is more than any request that
+needs no token sends), so a worker never waits on a client without the token. A request
+with the token may send a larger body: it goes to a worker once its head is in, and the
+worker reads the body until ``request_deadline`` seconds from the request's first byte
+(408). Every request must be gathered within ``head_deadline`` seconds of its first byte
+(of the accept, for a new connection), else 408 and the connection is closed. Waiting
 costs a file descriptor and a buffer, never a worker; at most MAX_GATHERING connections
-wait at once, the ones waiting longest are dropped beyond that.
+wait at once, those waiting longest are dropped beyond that.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cheroot import connections as cheroot_connections
@@ -36,59 +37,89 @@ from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader
 
-#: A body up to this size is gathered before a worker sees the request (every body an
-#: anonymous request may send is smaller: the profile builder's spec is a few hundred bytes).
+#: The largest body a request without the token may send; it is gathered whole before a
+#: worker sees the request (the profile builder's spec, the only such body, is a few
+#: hundred bytes).
 GATHER_LIMIT = 64 * 1024
 #: The longest request line and headers taken (cheroot answers 414 or 413 beyond).
 MAX_HEAD = 64 * 1024
 #: Connections gathering a request at once; beyond, those waiting longest are dropped.
 MAX_GATHERING = 1024
 _RECEIVE = 64 * 1024
-_TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    b'Content-Length: 84\r\n\r\n{"status":"408 Request Timeout","message":"the request '
-    b'was not sent within the deadline"}'
+
+
+def _answer(status: str, document: bytes) -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        f"Content-Length: {len(document)}\r\n\r\n"
+    ).encode() + document
+
+
+_TIMEOUT_ANSWER = _answer(
+    "408 Request Timeout",
+    b'{"status":"408 Request Timeout","message":"the request was not sent within the '
+    b"server's deadline\"}",
 )
+_TOO_LARGE_ANSWER = _answer(
+    "413 Payload Too Large",
+    b'{"status":"413 Payload Too Large","message":"a request body over '
+    + str(GATHER_LIMIT).encode()
+    + b" bytes needs the server's token (Authorization: Bearer TOKEN)\"}",
+)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _PLAIN_HTTP_ON_TLS = (
     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
     b"Content-Length: 66\r\n\r\nThis server speaks HTTPS on this port; the client sent plain HTTP."
 )
 
+#: What gathering decides about a request so far.
+WAIT, READY, TOO_LARGE, CONTINUE = "wait", "ready", "too large", "continue"
 
-def request_complete(data: bytes | bytearray) -> bool:
-    """Whether ``data`` (what a client sent so far) is a request a worker should take now.
 
-    True for a whole head with its whole body, a head whose body is too large to gather
-    or announced with ``Expect: 100-continue``, and for anything cheroot will refuse at
-    once (a head beyond MAX_HEAD, a line not ended by CRLF, a bad Content-Length).
+def assess(data: bytes | bytearray, trusted: Callable[[str | None], bool]) -> str:
+    """What to do with a request of which ``data`` has arrived: WAIT for more; READY (a
+    worker takes it: it is whole, or it has the token and its head is in, or cheroot will
+    refuse it at once); TOO_LARGE (no token and a body over GATHER_LIMIT); CONTINUE (no
+    token, ``Expect: 100-continue``: say "100 Continue" and wait for the body).
+
+    ``trusted(authorization)`` says whether an Authorization value carries the token.
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
         newline = data.find(b"\n")
         if newline == 0 or (newline > 0 and data[newline - 1] != 0x0D):
-            return True  # a bare LF: cheroot answers 400 "HTTP requires CRLF terminators"
-        return len(data) > MAX_HEAD
+            return READY  # a bare LF: cheroot answers 400 "HTTP requires CRLF terminators"
+        return READY if len(data) > MAX_HEAD else WAIT
     length: int | None = None
-    chunked = False
+    chunked = expect = False
+    authorization: str | None = None
     for line in bytes(data[:end]).split(b"\r\n")[1:]:
         name, _sep, value = line.partition(b":")
         name = name.strip().lower()
-        value = value.strip().lower()
-        if name == b"expect" and value == b"100-continue":
-            return True  # the client waits for "100 Continue", which a worker sends
-        if name == b"transfer-encoding":
+        value = value.strip()
+        if name == b"expect" and value.lower() == b"100-continue":
+            expect = True
+        elif name == b"transfer-encoding":
             chunked = True
+        elif name == b"authorization":
+            authorization = value.decode("latin-1")
         elif name == b"content-length":
             if not value.isdigit():
-                return True  # cheroot answers 400
+                return READY  # cheroot answers 400
             length = int(value)
     body = len(data) - end - 4
-    if chunked:
-        # The last chunk (an extension or trailer defeats this: the worker reads on).
-        return body >= GATHER_LIMIT or data.endswith(b"0\r\n\r\n")
-    if not length:
-        return True
-    return length > GATHER_LIMIT or body >= length
+    if not chunked and not length:
+        return READY
+    if trusted(authorization):
+        return READY  # a worker reads the body, within the request deadline
+    if (length or 0) > GATHER_LIMIT or body > GATHER_LIMIT + (1024 if chunked else 0):
+        return TOO_LARGE
+    whole = data.endswith(b"0\r\n\r\n") if chunked else body >= (length or 0)
+    if whole:
+        return READY
+    # The last chunk with an extension or trailers is not seen here: the head deadline
+    # ends such a request (no client of this API sends them).
+    return CONTINUE if expect and body == 0 else WAIT
 
 
 class _GatheredSocketIO(socket.SocketIO):
@@ -170,6 +201,8 @@ class GatheredConnection(cheroot_server.HTTPConnection):
         self.started: float | None = time.monotonic()
         #: A TLS connection whose handshake is still to finish (gathered like a head).
         self.handshaking = False
+        #: "100 Continue" was sent for the request being gathered.
+        self.continued = False
 
 
 class GatheringConnectionManager(cheroot_connections.ConnectionManager):
@@ -195,6 +228,7 @@ class GatheringConnectionManager(cheroot_connections.ConnectionManager):
         conn.last_used = time.time()
         conn.raw_in.deadline = None
         conn.started = None
+        conn.continued = False
         leftover = conn.rfile.take_buffered()
         if leftover:
             conn.raw_in.gathered[:0] = leftover
@@ -262,9 +296,19 @@ class GatheringConnectionManager(cheroot_connections.ConnectionManager):
         if ended and not data:
             self._forget(conn)
             conn.close()
-        elif ended or request_complete(data):
+            return
+        verdict = READY if ended else assess(data, self.server.trusted)
+        if verdict == CONTINUE and not conn.continued:
+            conn.continued = self._send(conn, _CONTINUE)
+        if verdict == TOO_LARGE:
             self._forget(conn)
-            conn.raw_in.deadline = (conn.started or time.monotonic()) + self.server.request_deadline
+            self._send(conn, _TOO_LARGE_ANSWER)
+            conn.close()
+        elif verdict == READY:
+            self._forget(conn)
+            # Only a request with the token can still have reading to do.
+            started = conn.started or time.monotonic()
+            conn.raw_in.deadline = started + self.server.request_deadline
             self.server.hand_to_worker(conn)
         else:
             self._wait(conn)
@@ -334,6 +378,18 @@ class GatheringConnectionManager(cheroot_connections.ConnectionManager):
             self._forget(conn)
             conn.close()
 
+    def _send(self, conn: GatheredConnection, data: bytes) -> bool:
+        """Send a short answer without waiting (best effort); whether it all went."""
+        try:
+            conn.socket.settimeout(0.0)
+            sent = conn.socket.send(data)
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                conn.socket.settimeout(self.server.timeout)
+        return bool(sent == len(data))
+
     def _forget(self, conn: GatheredConnection) -> None:
         with self._lock:
             self._gathering.pop(conn, None)
@@ -343,9 +399,7 @@ class GatheringConnectionManager(cheroot_connections.ConnectionManager):
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(conn.socket.fileno())
         if answer:
-            with contextlib.suppress(OSError):
-                conn.socket.settimeout(0.0)
-                conn.socket.send(_TIMEOUT_ANSWER)
+            self._send(conn, _TIMEOUT_ANSWER)
         with contextlib.suppress(OSError):
             conn.close()
 
@@ -364,11 +418,18 @@ class GatheringServer(wsgi.Server):
     _connections: Any
 
     def __init__(
-        self, *args: Any, head_deadline: float, request_deadline: float, **kwargs: Any
+        self,
+        *args: Any,
+        head_deadline: float,
+        request_deadline: float,
+        trusted: Callable[[str | None], bool],
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.head_deadline = head_deadline
         self.request_deadline = request_deadline
+        #: Whether an Authorization header's value carries the server's token.
+        self.trusted = trusted
         self.max_request_header_size = MAX_HEAD
 
     def prepare(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import socket
@@ -18,6 +19,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from pytest_fioloadgen.exceptions import ConfigError
 
 from .app import build_context, create_app
+from .auth import token_matches
 from .config import ServerConfig
 from .connections import GatheringServer
 from .context import ServerContext
@@ -128,6 +130,7 @@ class Server:
             timeout=30,
             head_deadline=config.head_deadline_s,
             request_deadline=config.request_deadline_s,
+            trusted=functools.partial(token_matches, self.ctx.token),
         )
         # cheroot refuses larger bodies itself (413) before the app reads a byte.
         self._server.max_request_body_size = config.max_bulk_body

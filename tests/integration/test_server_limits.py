@@ -142,9 +142,9 @@ def test_a_body_slower_than_the_request_deadline_gets_408(limited):
     assert waited < REQUEST_DEADLINE_S + 1.0
 
 
-def test_an_answer_before_the_body_closes_the_connection(limited):
-    """A refused upload (no token) is answered at once and the connection closed: reading
-    the rest of a body nobody will take would let any client hold a worker."""
+def test_a_large_body_without_the_token_is_refused_before_any_worker_reads_it(limited):
+    """Refused at once (413) and the connection closed: reading the rest of a body nobody
+    will take would let any client hold a worker."""
     live = limited()
     with socket.create_connection(_address(live)) as sock:
         sock.sendall(
@@ -152,8 +152,56 @@ def test_an_answer_before_the_body_closes_the_connection(limited):
             b"Content-Length: 10000000\r\n\r\n" + b" " * 1000
         )
         answer, waited = _answer(sock, 10)
-    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"needs the server's token" in answer
     assert waited < 1.0
+
+
+def test_an_answer_before_the_body_closes_the_connection(limited):
+    """With the token a large body goes to a worker; refused before it is read (declared
+    as text/plain: 415), the connection is closed, not drained."""
+    live = limited()
+    with socket.create_connection(_address(live)) as sock:
+        sock.sendall(
+            b"POST /api/v1/import HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            + f"Authorization: Bearer {live.token}\r\n".encode()
+            + b"Content-Length: 10000000\r\n\r\n"
+            + b" " * 1000
+        )
+        answer, waited = _answer(sock, 10)
+    assert answer.startswith(b"HTTP/1.1 415"), answer[:200]
+    assert waited < 1.0
+
+
+def test_slow_bodies_without_the_token_never_reach_a_worker(limited):
+    """The profile builder takes bodies without the token: eight trickling ones (twice the
+    threads) are gathered, not read by workers, and end at the head deadline."""
+    live = limited()
+    host, port = _address(live)
+    body = b'{"pattern": "random", "read_pct": 100}'
+    sockets = []
+    for chunked in (False, True) * 4:
+        sock = socket.create_connection((host, port))
+        framing = (
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"pat'
+            if chunked
+            else f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5]
+        )
+        sock.sendall(
+            b"POST /api/v1/profile-builder HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\n" + framing
+        )
+        sockets.append(sock)
+    try:
+        began = time.monotonic()
+        response = requests.get(live.url + "/api/v1/status", timeout=5)
+        assert response.status_code == 200 and time.monotonic() - began < 0.5
+        for sock in sockets:
+            answer, _waited = _answer(sock, HEAD_DEADLINE_S + 2)
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_pipelined_and_100_continue_requests_are_answered(limited):
@@ -177,6 +225,19 @@ def test_pipelined_and_100_continue_requests_are_answered(limited):
         sock.sendall(body)
         answer, _waited = _answer(sock, 5)
     assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
+    # Without the token the gathering thread says "100 Continue" and takes the body.
+    spec = b'{"pattern": "random", "read_pct": 100}'
+    with socket.create_connection(_address(live)) as sock:
+        sock.sendall(
+            b"POST /api/v1/profile-builder HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            + f"Connection: close\r\nContent-Length: {len(spec)}\r\n\r\n".encode()
+        )
+        sock.settimeout(5)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(spec)
+        answer, _waited = _answer(sock, 5)
+    assert b"HTTP/1.1 200 OK" in answer, answer[:300]
 
 
 # -- bulk reads --------------------------------------------------------------------------
