@@ -159,3 +159,57 @@ def _timeseries(
             "read_lat_ms": [[t, float(v)] for t, v in zip(times, lat, strict=True)],
         }
     return {"interval_ms": interval, "workers": workers}
+
+
+def multiply_history(path: Path, copies: int) -> int:
+    """Make the sqlite history at ``path`` ``copies`` times as long, in one transaction.
+
+    For load tests that need a large store quickly: recording 12,000 runs one by one takes
+    over a minute, copying rows takes a second. Copy ``k`` of a run is the same run (its
+    fio document, metrics and labels) ``k`` spans later, under ``<run_id>-k`` in session
+    ``<session_id>-k``, so every copy is a run and a session of its own. Returns the run
+    count.
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        count, first, last = conn.execute("SELECT count(*), min(id), max(id) FROM runs").fetchone()
+        if (first, last) != (1, count):
+            raise ValueError(f"{path}: run ids are not 1..{count}; multiply a fresh history")
+        low, high = conn.execute("SELECT min(started_at), max(finished_at) FROM runs").fetchone()
+        span = high - low + 60.0
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)") if row[1] != "id"]
+        shifted = {
+            "run_id": "run_id || '-' || :k",
+            "session_id": "session_id || '-' || :k",
+            "started_at": "started_at + :k * :span",
+            "finished_at": "finished_at + :k * :span",
+        }
+        select = ", ".join(shifted.get(name, name) for name in columns)
+        for k in range(1, copies):
+            values = {"k": k, "span": span, "shift": k * count, "count": count}
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(columns)}) "
+                f"SELECT {select} FROM runs WHERE id <= :count ORDER BY id",
+                values,
+            )
+            for table, rest in (
+                ("metrics", "name, value"),
+                ("labels", "key, value"),
+                ("raw_results", "fio_json_z"),
+            ):
+                key = "run"
+                conn.execute(
+                    f"INSERT INTO {table} ({key}, {rest}) "
+                    f"SELECT {key} + :shift, {rest} FROM {table} WHERE {key} <= :count",
+                    values,
+                )
+        total = conn.execute("SELECT count(*), max(id) FROM runs").fetchone()
+        if total != (count * copies, count * copies):
+            raise ValueError(f"{path}: copying left {total[0]} runs, not {count * copies}")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return count * copies

@@ -25,8 +25,10 @@ from .context import ServerContext
 from .http import (
     Handler,
     RateLimiter,
+    dumps,
     fail,
     handled,
+    has_token,
     json_object,
     query,
     query_all,
@@ -37,14 +39,19 @@ from .http import (
     respond,
 )
 from .jobsdb import MAX_PAGE, STATES
+from .limits import ANONYMOUS_BULK_RUNS
 from .openapi import openapi_document
 from .profiles_repo import check_profile_name
+from .streaming import RunStream
 from .views import history_document, run_detail
 
 PREFIX = "/api/v1"
 EXPORT_FORMAT = "fioloadgen-runs"
 EXPORT_VERSION = 1
 MAX_COMPARE = 12
+#: A compare of two sets takes at most this many runs per set (100 sessions of 18 cases
+#: fit); resolving the names reads every session's runs, so the pool bounds it in time too.
+MAX_SET_RUNS = 2000
 MAX_SERIES = 5000
 #: Profile-builder previews per client address: a form clicked by hand, not a load test.
 BUILDER_RATE_PER_S = 5.0
@@ -72,6 +79,13 @@ def _time_param(name: str, raw: str | None) -> float | None:
     if not 0 <= value <= 2**34:
         fail(400, f"query parameter {name}={raw!r} is not a time (seconds since the epoch)")
     return value
+
+
+def _lower(limit: int | None, cap: int | None) -> int | None:
+    """The smaller of two optional bounds (None: no bound)."""
+    if limit is None or cap is None:
+        return cap if limit is None else limit
+    return min(limit, cap)
 
 
 def _metric(name: str | None) -> str:
@@ -295,15 +309,17 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
             if not sep:
                 fail(400, f"label filter {pair!r} is not KEY=VALUE")
             labels[key] = value
-        limit = query("limit")
+        limit = None if not query("limit") else query_int("limit", 0, 0, 10**7)
         with_raw = query_choice("with_raw", ("true", "false"), "false") == "true"
-        found = ctx.store.query(
-            **filters,
-            labels=labels or None,
-            limit=None if not limit else query_int("limit", 0, 0, 10**7),
+        return _runs_answer(
+            lambda cap: ctx.store.run_ids(
+                **filters, labels=labels or None, limit=_lower(limit, cap)
+            ),
+            at_most=limit,
             with_raw=with_raw,
+            what="this listing",
+            head='{"data":[',
         )
-        return {"data": [run_to_json(run, with_raw=with_raw) for run in found]}
 
     @route("/runs", "POST")
     def record_run() -> Any:
@@ -370,9 +386,12 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     # -- history, compare ----------------------------------------------------------
     @route("/history")
     def history_keys() -> Any:
-        recent = ctx.store.query(limit=query_int("limit", 2000, 1, 20000))
+        limit = query_int("limit", 2000, 1, 20000)
+        return ctx.work.run("the history keys", lambda: {"data": _recent_keys(limit)})
+
+    def _recent_keys(limit: int) -> list[dict[str, Any]]:
         keys: dict[str, dict[str, Any]] = {}
-        for run in recent:
+        for run in ctx.store.query(limit=limit):
             if not run.history_key:
                 continue
             entry = keys.setdefault(
@@ -388,13 +407,18 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
                 },
             )
             entry["runs"] += 1
-        return {"data": list(keys.values())}
+        return list(keys.values())
 
     @route("/history/<key>")
     def history(key: str) -> Any:
         metric = _metric(query("metric"))
         limit = query_int("limit", 1000, 1, MAX_SERIES)
-        document = history_document(ctx.store, key, metric, limit=limit, thresholds=ctx.thresholds)
+        document = ctx.work.run(
+            f"the history of {key[:40]!r}",
+            lambda: history_document(
+                ctx.store, key, metric, limit=limit, thresholds=ctx.thresholds
+            ),
+        )
         if document is None:
             fail(404, f"no runs with history key {key!r}")
         return {"data": document}
@@ -404,8 +428,11 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         ids = [item for item in (query("ids") or "").split(",") if item]
         if not 1 <= len(ids) <= MAX_COMPARE:
             fail(400, f"ids must name 1 to {MAX_COMPARE} runs, comma separated")
+        return ctx.work.run("this compare", lambda: _side_by_side(list(dict.fromkeys(ids))))
+
+    def _side_by_side(ids: list[str]) -> dict[str, Any]:
         compared = []
-        for run_id in dict.fromkeys(ids):
+        for run_id in ids:
             run = ctx.store.get(run_id)
             job = ctx.jobs.find(run_id)
             compared.append(
@@ -422,9 +449,14 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     @route("/sessions")
     def list_sessions() -> Any:
         """Plugin sessions (and with jobs=1 the server's jobs), newest first."""
-        found = sessions(ctx.store, include_jobs=query("jobs") in ("1", "true"))
+        include_jobs = query("jobs") in ("1", "true")
         limit = query_int("limit", 100, 1, 10000)
-        return {"data": [_session_json(summary) for summary in found[:limit]]}
+
+        def listed() -> dict[str, Any]:
+            found = sessions(ctx.store, include_jobs=include_jobs)
+            return {"data": [_session_json(summary) for summary in found[:limit]]}
+
+        return ctx.work.run("the session list", listed)
 
     @route("/compare/sets")
     def compare_two_sets() -> Any:
@@ -433,16 +465,33 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         names = {side: (query(side) or "").strip() for side in ("a", "b")}
         if not all(names.values()):
             fail(400, "a and b must each name runs: a session, baseline, run, K=V or latest")
-        try:
-            before = resolve_selection(ctx.store, names["a"], last=query_int("last", 5, 1, 100))
-            after = resolve_selection(ctx.store, names["b"], last=query_int("last", 5, 1, 100))
-        except StoreError as err:
-            fail(404, str(err))
-        metrics = [_metric(m) for m in (query("metrics") or "").split(",") if m]
+        last = query_int("last", 5, 1, 100)
+        metrics = tuple(_metric(m) for m in (query("metrics") or "").split(",") if m)
+        return ctx.work.run(
+            "this compare", lambda: _compare_sets(names["a"], names["b"], last, metrics)
+        )
+
+    def _compare_sets(
+        name_a: str, name_b: str, last: int, metrics: tuple[str, ...]
+    ) -> dict[str, Any]:
+        selected = []
+        for side, name in (("a", name_a), ("b", name_b)):
+            try:
+                selection = resolve_selection(ctx.store, name, last=last)
+            except StoreError as err:
+                fail(404, str(err))
+            if len(selection.runs) > MAX_SET_RUNS:
+                fail(
+                    400,
+                    f"{side}={name[:80]!r} is {len(selection.runs)} runs; a compare takes at "
+                    f"most {MAX_SET_RUNS} per set (ask for fewer sessions: last=)",
+                )
+            selected.append(selection)
+        before, after = selected
         rows = compare_sets(
             before.runs,
             after.runs,
-            metrics=tuple(metrics) if metrics else DEFAULT_COMPARED,
+            metrics=metrics or DEFAULT_COMPARED,
             baseline_description=before.description,
         )
         only_a, only_b = unpaired(before.runs, after.runs)
@@ -468,21 +517,66 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     # -- export / import (JSON, never SQL) -----------------------------------------
     @route("/export")
     def export() -> Any:
-        ids = [item for item in (query("ids") or "").split(",") if item]
-        if ids:
-            runs = [ctx.store.get(run_id) for run_id in dict.fromkeys(ids)]
-        else:
-            runs = ctx.store.query(
-                profile_name=query("profile_name") or None,
-                limit=query_int("limit", 1000, 1, 100000),
-                with_raw=True,
-            )
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "exported_at": time.time(),
-            "runs": [run_to_json(run) for run in runs],
-        }
+        ids = list(dict.fromkeys(item for item in (query("ids") or "").split(",") if item))
+        profile_name = query("profile_name") or None
+        limit = query_int("limit", 1000, 1, 100000)
+
+        def chosen(cap: int | None) -> list[str]:
+            if not ids:
+                return ctx.store.run_ids(profile_name=profile_name, limit=_lower(limit, cap))
+            present = {run_id for run_id, _text in ctx.store.runs_json(ids, with_raw=False)}
+            missing = [run_id for run_id in ids if run_id not in present]
+            if missing:
+                fail(404, f"history store {ctx.store.uri} has no run {missing[0]!r}")
+            return ids
+
+        head = (
+            f'{{"format":{dumps(EXPORT_FORMAT)},"version":{EXPORT_VERSION},'
+            f'"exported_at":{dumps(time.time())},"runs":['
+        )
+        return _runs_answer(
+            chosen, at_most=len(ids) or limit, with_raw=True, what="this export", head=head
+        )
+
+    def _runs_answer(
+        chosen: Callable[[int | None], list[str]],
+        *,
+        at_most: int | None,
+        with_raw: bool,
+        what: str,
+        head: str,
+    ) -> Any:
+        """The runs ``chosen(cap)`` names (at most ``cap`` of them when it is given; the
+        read holds at most ``at_most``, None: no bound), as ``head``, a JSON array of them
+        and ``]}``.
+
+        A bulk read (it may hold more than one fio document, or more than
+        ANONYMOUS_BULK_RUNS runs) takes a bulk slot before anything is read, so a refusal
+        costs nothing, and streams; beyond ANONYMOUS_BULK_RUNS runs with their documents
+        it needs the token (one more id than that is all it looks up to know). Others are
+        built in memory.
+        """
+        bulk = at_most is None or at_most > (1 if with_raw else ANONYMOUS_BULK_RUNS)
+        if not bulk:
+            found = ctx.store.runs_json(chosen(None), with_raw=with_raw)
+            bottle.response.content_type = "application/json"
+            return head + ",".join(text for _id, text in found) + "]}"
+        with_token = has_token(ctx.token)
+        release = ctx.streams.take(what, with_token=with_token)
+        try:
+            anonymous_raw = with_raw and not with_token
+            ids = chosen(ANONYMOUS_BULK_RUNS + 1 if anonymous_raw else None)
+            if anonymous_raw and len(ids) > ANONYMOUS_BULK_RUNS:
+                require_token(
+                    ctx.token,
+                    f"{what} holds more than {ANONYMOUS_BULK_RUNS} runs with their fio "
+                    "documents: that needs the server's token (Authorization: Bearer TOKEN)",
+                )
+        except BaseException:
+            release()
+            raise
+        bottle.response.content_type = "application/json"
+        return RunStream(ctx.store, ids, with_raw=with_raw, head=head, tail="]}", release=release)
 
     @route("/import", "POST")
     def import_runs() -> Any:

@@ -25,6 +25,11 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_BULK_BODY = 64 * 1024 * 1024
 #: Few threads: requests are short and CPU-bound, more threads only contend for the GIL.
 DEFAULT_THREADS = 10
+#: A request's line and headers (and a small body) must arrive within this many seconds
+#: of its first byte (of the connection, for its first request): slowloris clients end.
+DEFAULT_HEAD_DEADLINE_S = 10.0
+#: A whole request, a large body included, must arrive within this many seconds.
+DEFAULT_REQUEST_DEADLINE_S = 120.0
 #: Jobs may ask for up to this many workers per target unless serve --max-workers says.
 DEFAULT_MAX_WORKERS = 16
 
@@ -51,6 +56,8 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY
     max_bulk_body: int = DEFAULT_MAX_BULK_BODY
     threads: int = DEFAULT_THREADS
+    head_deadline_s: float = DEFAULT_HEAD_DEADLINE_S
+    request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S
     #: PEM certificate (chain) and private key: HTTPS through cheroot's built-in adapter.
     tls_cert: Path | None = None
     tls_key: Path | None = None

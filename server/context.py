@@ -18,6 +18,7 @@ from .catalog import Catalog, title_of
 from .config import ServerConfig
 from .executor import Executor
 from .jobsdb import QUEUED, RUNNING, Job, JobDB, JobError
+from .limits import BulkStreams, WorkPool, heavy_share
 from .profiles_repo import ProfileRepository
 
 MAX_TITLE = 200
@@ -35,6 +36,14 @@ class ServerContext:
     #: Limits drawn on history charts (``serve --thresholds``); loaded at start so a bad
     #: file is a start-up error, not a broken chart.
     thresholds: Thresholds | None = None
+    #: Computed reads and bulk reads, each bounded to a share of the worker threads.
+    work: WorkPool = field(init=False)
+    streams: BulkStreams = field(init=False)
+
+    def __post_init__(self) -> None:
+        share = heavy_share(self.config.threads)
+        self.work = WorkPool(workers=share, waiting=share)
+        self.streams = BulkStreams(total=share)
 
     @property
     def catalog(self) -> Catalog:

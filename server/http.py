@@ -246,6 +246,9 @@ def read_body(limit: int) -> bytes:
         raise _too_large(limit) from err
     except ValueError as err:  # cheroot: a chunk size that is not hex, a missing CRLF
         fail(400, f"chunked request body is malformed ({err})")
+    except TimeoutError:
+        # connections.py: the request's deadline passed while its body was still coming.
+        fail(408, "request body was not sent within the server's request deadline")
     except OSError as err:
         # cheroot raises a bare IOError for a chunk announced past its own limit.
         if "too large" in str(err).lower():
@@ -297,10 +300,18 @@ def json_object(limit: int) -> dict[str, Any]:
     return document
 
 
-def require_token(token: str) -> None:
-    if not token_matches(token, header("Authorization")):
+def has_token(token: str) -> bool:
+    """Whether the request carries the server's token."""
+    return token_matches(token, header("Authorization"))
+
+
+def require_token(
+    token: str,
+    message: str = "this request needs the server's token (Authorization: Bearer TOKEN)",
+) -> None:
+    if not has_token(token):
         raise bottle.HTTPResponse(
-            error_body(401, "this request needs the server's token (Authorization: Bearer TOKEN)"),
+            error_body(401, message),
             401,
             {"Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="fioloadgen"'},
         )

@@ -257,9 +257,13 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
         unknown = [name for name in fields if name not in JOB_FIELDS]
         if unknown:
             fail(400, f"unknown field {unknown[0]!r} (known: {', '.join(JOB_FIELDS)})")
-        page, _total = ctx.jobs.list(JobFilter(limit=MAX_LIST))
-        rows = [_row(job) for job in page]
-        return {"data": [{name: row[name] for name in fields} for row in rows]}
+
+        def listed() -> dict[str, Any]:
+            page, _total = ctx.jobs.list(JobFilter(limit=MAX_LIST))
+            rows = [_row(job) for job in page]
+            return {"data": [{name: row[name] for name in fields} for row in rows]}
+
+        return ctx.work.run("the job list", listed)
 
     @route("/job/<job_id>")
     def job(job_id: str) -> Any:
@@ -310,7 +314,8 @@ def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     def dump(table: str) -> Any:
         _table(table)
         key = _one_key(table)
-        return {"format": "fioloadgen-legacy-export", "table": table, "rows": _rows(table, key)}
+        rows = ctx.work.run(f"the {table} table", lambda: _rows(table, key))
+        return {"format": "fioloadgen-legacy-export", "table": table, "rows": rows}
 
     @route("/db/<table>", "POST")
     def import_sql(table: str) -> Any:

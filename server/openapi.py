@@ -50,6 +50,15 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 _SECURE: list[dict[str, list[str]]] = [{"token": []}]
+_COMPUTED = (
+    "A computed read: it runs on the server's small pool (server/limits.py); when the pool "
+    "is full, or the answer takes longer than 20 s, 503 with Retry-After."
+)
+_BULK = (
+    "A bulk read: streamed, a few runs at a time; more than 100 runs with their fio "
+    "documents need the token (401), and beyond the streams under way at once 503 with "
+    "Retry-After."
+)
 PROFILE_NAME = "^[A-Za-z0-9._-]{1,24}$"
 _JOB = {"$ref": "#/components/schemas/Job"}
 _RUN = {"$ref": "#/components/schemas/Run"}
@@ -339,9 +348,10 @@ def openapi_document() -> dict[str, Any]:
                         _query("limit", {"type": "integer", "minimum": 0}),
                         _query("with_raw", {"type": "string", "enum": ["true", "false"]}),
                     ],
+                    "description": _BULK,
                     "responses": {
                         "200": _ok("runs", _data({"type": "array", "items": _RUN})),
-                        **_errors(400),
+                        **_errors(400, 401, 503),
                     },
                 },
                 "post": {
@@ -411,7 +421,8 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 20000})
                     ],
-                    "responses": {"200": _ok("keys"), **_errors(400)},
+                    "description": _COMPUTED,
+                    "responses": {"200": _ok("keys"), **_errors(400, 503)},
                 }
             },
             "/history/{key}": {
@@ -422,14 +433,16 @@ def openapi_document() -> dict[str, Any]:
                         _query("metric", {"type": "string"}),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
                     ],
-                    "responses": {"200": _ok("the series"), **_errors(400, 404)},
+                    "description": _COMPUTED,
+                    "responses": {"200": _ok("the series"), **_errors(400, 404, 503)},
                 },
             },
             "/compare": {
                 "get": {
                     "summary": "runs side by side",
                     "parameters": [_query("ids", {"type": "string"}, "comma separated run ids")],
-                    "responses": {"200": _ok("the runs"), **_errors(400, 404)},
+                    "description": _COMPUTED,
+                    "responses": {"200": _ok("the runs"), **_errors(400, 404, 503)},
                 }
             },
             "/compare/sets": {
@@ -442,7 +455,8 @@ def openapi_document() -> dict[str, Any]:
                         _query("metrics", {"type": "string"}, "comma separated metric names"),
                         _query("last", {"type": "integer", "minimum": 1, "maximum": 100}),
                     ],
-                    "responses": {"200": _ok("the delta table"), **_errors(400, 404)},
+                    "description": _COMPUTED + " At most 2,000 runs per set (400 beyond).",
+                    "responses": {"200": _ok("the delta table"), **_errors(400, 404, 503)},
                 }
             },
             "/sessions": {
@@ -452,7 +466,8 @@ def openapi_document() -> dict[str, Any]:
                         _query("jobs", {"type": "string", "enum": ["0", "1", "true", "false"]}),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
                     ],
-                    "responses": {"200": _ok("the sessions")},
+                    "description": _COMPUTED,
+                    "responses": {"200": _ok("the sessions"), **_errors(400, 503)},
                 }
             },
             "/export": {
@@ -463,7 +478,8 @@ def openapi_document() -> dict[str, Any]:
                         _query("profile_name", {"type": "string"}),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 100000}),
                     ],
-                    "responses": {"200": _ok("export document"), **_errors(400, 404)},
+                    "description": _BULK,
+                    "responses": {"200": _ok("export document"), **_errors(400, 401, 404, 503)},
                 }
             },
             "/import": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import socket
@@ -13,14 +14,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cheroot import server as cheroot_server
-from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from pytest_fioloadgen.exceptions import ConfigError
 
 from .app import build_context, create_app
+from .auth import token_matches
 from .config import ServerConfig
+from .connections import GatheringServer
 from .context import ServerContext
 
 access_log = logging.getLogger("fioloadgen_server.access")
@@ -54,22 +55,6 @@ class AccessLog:
                 (time.perf_counter() - started) * 1000,
             )
         return result
-
-
-class _Request(cheroot_server.HTTPRequest):
-    """cheroot's request reader, but a transfer coding it cannot decode is the client's
-    error (400 naming the header), not a server error: RFC 9112 only says SHOULD 501, and a
-    5xx reads as a fault of ours in every monitor."""
-
-    def simple_response(self, status: str | int, msg: str = "") -> None:
-        if str(status).startswith("501"):
-            status = "400 Bad Request"
-            msg = "Transfer-Encoding must be chunked (no other transfer coding is accepted)"
-        super().simple_response(status, msg)
-
-
-class _Connection(cheroot_server.HTTPConnection):
-    RequestHandlerClass = _Request
 
 
 def is_loopback(host: str) -> bool:
@@ -135,7 +120,7 @@ class Server:
         adapter = tls_adapter(config) if config.tls_cert or config.tls_key else None
         self.ctx = ctx or build_context(config)
         app = AccessLog(create_app(self.ctx))
-        self._server = wsgi.Server(
+        self._server = GatheringServer(
             (config.host, config.port),
             app,
             numthreads=config.threads,
@@ -143,10 +128,12 @@ class Server:
             request_queue_size=256,
             server_name="fioloadgen",
             timeout=30,
+            head_deadline=config.head_deadline_s,
+            request_deadline=config.request_deadline_s,
+            trusted=functools.partial(token_matches, self.ctx.token),
         )
         # cheroot refuses larger bodies itself (413) before the app reads a byte.
         self._server.max_request_body_size = config.max_bulk_body
-        self._server.ConnectionClass = _Connection
         if adapter is not None:
             self._server.ssl_adapter = adapter
         if self.warning:
@@ -185,6 +172,8 @@ class Server:
         with contextlib.suppress(Exception):
             self.ctx.executor.stop()
         with contextlib.suppress(Exception):
+            self.ctx.work.close()
+        with contextlib.suppress(Exception):
             self.ctx.store.close()
         with contextlib.suppress(Exception):
             self.ctx.jobs.close()
@@ -207,4 +196,18 @@ def serving_in_thread(config: ServerConfig, *, join: bool = True) -> Iterator[Se
             server.stop()
             thread.join(10)
         else:
-            threading.Thread(target=server.stop, daemon=True).start()
+            stopping = threading.Thread(target=server.stop, daemon=True)
+            stopping.start()
+            _STOPPING.append(stopping)
+
+
+#: Servers of serving_in_thread(join=False) still stopping in the background.
+_STOPPING: list[threading.Thread] = []
+
+
+def wait_for_stops(timeout: float = 15.0) -> None:
+    """For test sessions: wait until every server stopped in the background has stopped
+    (its worker threads are not daemons and would outlive the session)."""
+    deadline = time.monotonic() + timeout
+    while _STOPPING:
+        _STOPPING.pop().join(max(0.0, deadline - time.monotonic()))

@@ -46,6 +46,18 @@ def server_config(tmp_path: Path, *, executor: bool = False, **settings: Any) ->
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stopped_before_the_session_ends() -> Iterator[None]:
+    """start_server stops its servers in the background; the last of them could still be
+    stopping when the session ends, with its worker threads (not daemons) alive."""
+    yield
+    import sys
+
+    wsgi = sys.modules.get("fioloadgen_server.wsgi")
+    if wsgi is not None:
+        wsgi.wait_for_stops()
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Starts servers (cheroot on a background thread, port 0); stops them afterwards."""

@@ -2,7 +2,10 @@
 
 Each area of commands lives in its own module with a ``register(commands)`` function that
 adds its subparsers and sets ``handler`` on them; this module only assembles them.
-Errors a user can cause print one line on stderr (a traceback only with ``--debug``).
+Errors a user can cause print one line on stderr (a traceback only with ``--debug``):
+the package's own errors, and any OSError (a file or directory the user named that
+cannot be used). Everything printed goes through common.printable(): no control
+character from a profile or a store reaches the terminal.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from . import (
     run,
     status,
 )
-from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
+from .common import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE, os_error_line, printable_output
 
 #: Modules whose ``register`` adds subcommands, in the order --help lists them.
 COMMAND_MODULES = (profiles, status, run, jobs, db, history, compare, power, report, cluster)
@@ -53,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with printable_output():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     # FIOLoadGen 1.5's verb forms (profile --ls, job --show ID, db-dump, ...) still work.
     arguments, note = legacy_forms.translate(sys.argv[1:] if argv is None else argv)
@@ -78,4 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # A file or directory the user named cannot be used (too long a name, a
+        # directory where a file goes, no permission): one line naming it.
+        if args.debug:
+            raise
+        print(f"fioloadgen: error: {os_error_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
     return status

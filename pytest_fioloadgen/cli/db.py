@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import FioLoadgenError
-from .common import EXIT_OK
+from .common import EXIT_OK, read_json_file
 from .remote import add_url_option, client
 
 
@@ -30,13 +29,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    try:
-        document = json.loads(path.read_text())
-    except OSError as err:
-        raise FioLoadgenError(f"cannot read {path}: {err.strerror or err}") from err
-    except ValueError as err:
-        raise FioLoadgenError(f"{path} is not a JSON export ({err})") from err
+    document = read_json_file(Path(args.file), "export")
     result = client(args).send("POST", "/import", document)["data"]
     imported, skipped = len(result["imported"]), len(result["skipped"])
     print(f"imported {imported} run(s), skipped {skipped} already present")

@@ -23,6 +23,9 @@ def _check_store_exists(uri: str) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if not args.out.strip():
+        # Path("") is the working directory: the site would land among the user's files.
+        raise FioLoadgenError("--out is empty: name the directory the site goes to")
     _check_store_exists(args.store)
     thresholds = Thresholds.load(Path(args.thresholds)) if args.thresholds else None
     store = open_store(args.store)
@@ -45,7 +48,13 @@ def register(commands: Any) -> None:
         "report", help="write a static HTML history site from a store (works offline)"
     )
     report.add_argument("--store", required=True, metavar="URI", help="history store URI")
-    report.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    report.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory: new, empty, or a site this command built (it removes only "
+        "files it wrote itself, as its manifest lists them)",
+    )
     report.add_argument(
         "--thresholds", metavar="PATH", help="thresholds file whose limits the trends show"
     )

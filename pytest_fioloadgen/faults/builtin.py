@@ -21,12 +21,15 @@ import shlex
 import signal
 import subprocess
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..backends.cgroups import (
     Freeze,
+    Group,
     IoLimits,
     IoThrottle,
     block_device_of,
@@ -37,24 +40,63 @@ from ..exceptions import FaultError
 from ..fio.process import fio_environment
 from ..profiles.lint import size_bytes
 from .base import Fault, FaultContext, needs_local, worker_index
-from .spec import FaultSpec
+
+if TYPE_CHECKING:
+    from ..backends.base import Worker
+from .spec import FaultSpec, parse_duration
 
 #: How long a command fault may run before it counts as failed.
 COMMAND_TIMEOUT_S = 60.0
 
 
 @dataclass
-class PauseWorker:
+class _LocalFault:
+    """What every local fault holds: its spec, the run, and the backend's support."""
+
     spec: FaultSpec
     context: FaultContext
     scope: str = "worker"
     lost_workers: frozenset[str] = frozenset()
     reversible: bool = True
-    _freeze: Freeze | None = None
 
     def __post_init__(self) -> None:
         self._support = needs_local(self.context, self.spec)
-        self._worker = self.context.workers[worker_index(self.spec, self.context.workers)]
+
+
+@dataclass
+class _CgroupFault(_LocalFault):
+    """A fault that puts processes in a cgroup of its own (frozen or capped): guarded by
+    the reaper while it holds, released by the undo, cleared once the cgroup is gone."""
+
+    _held: Group | None = None
+
+    def _hold(self, group: Group) -> None:
+        self._support.guard(cgroup=group.path)
+        self._held = group
+
+    def _let_go(self, release: Callable[[], None]) -> bool:
+        """Run ``release`` and forget the cgroup; False when nothing was held."""
+        if self._held is None:
+            return False
+        release()
+        self._support.unguard(cgroup=self._held.path)
+        return True
+
+    def cleared(self) -> bool:
+        return self._held is None or not self._held.path.exists()
+
+
+def _chosen_worker(fault: _LocalFault) -> Worker:
+    return fault.context.workers[worker_index(fault.spec, fault.context.workers)]
+
+
+@dataclass
+class PauseWorker(_CgroupFault):
+    _freeze: Freeze | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._worker = _chosen_worker(self)
         if freezer_controller() is None:
             raise FaultError("pause-worker: no cgroup freezer here (cgroup v1 freezer or v2)")
 
@@ -63,32 +105,24 @@ class PauseWorker:
         assert controller is not None
         self._freeze = Freeze(controller)
         pids = self._support.worker_pids(self._worker)
-        self._support.guard(cgroup=self._freeze.group.path)
+        self._hold(self._freeze.group)
         self._freeze.freeze(pids)
         return f"froze {self._worker.name} ({len(pids)} processes)"
 
     def undo(self) -> str:
-        if self._freeze is None:
+        freeze = self._freeze
+        if freeze is None or not self._let_go(freeze.thaw):
             return "nothing to thaw"
-        self._freeze.thaw()
-        self._support.unguard(cgroup=self._freeze.group.path)
         return f"thawed {self._worker.name}"
-
-    def cleared(self) -> bool:
-        return self._freeze is None or not self._freeze.group.path.exists()
 
 
 @dataclass
-class KillWorker:
-    spec: FaultSpec
-    context: FaultContext
-    scope: str = "worker"
-    lost_workers: frozenset[str] = frozenset()
+class KillWorker(_LocalFault):
     reversible: bool = False
 
     def __post_init__(self) -> None:
-        self._support = needs_local(self.context, self.spec)
-        self._worker = self.context.workers[worker_index(self.spec, self.context.workers)]
+        super().__post_init__()
+        self._worker = _chosen_worker(self)
         self.lost_workers = frozenset({self._worker.address.name})
 
     def inject(self) -> str:
@@ -137,16 +171,12 @@ def _limits(spec: FaultSpec) -> IoLimits:
 
 
 @dataclass
-class ThrottleTarget:
-    spec: FaultSpec
-    context: FaultContext
+class ThrottleTarget(_CgroupFault):
     scope: str = "target"
-    lost_workers: frozenset[str] = frozenset()
-    reversible: bool = True
     _throttle: IoThrottle | None = None
 
     def __post_init__(self) -> None:
-        self._support = needs_local(self.context, self.spec)
+        super().__post_init__()
         self._limits = _limits(self.spec)
         self._controller = io_controller()
         if self._controller is None:
@@ -163,34 +193,26 @@ class ThrottleTarget:
         pids: set[int] = set()
         for worker in self.context.workers:
             pids |= self._support.worker_pids(worker)
-        self._support.guard(cgroup=self._throttle.group.path)
+        self._hold(self._throttle.group)
         self._throttle.apply(pids)
         major, minor = self._device
         return f"capped {major}:{minor} at {self._limits.describe()} for {len(pids)} processes"
 
     def undo(self) -> str:
-        if self._throttle is None:
+        throttle = self._throttle
+        if throttle is None or not self._let_go(throttle.lift):
             return "nothing to lift"
-        self._throttle.lift()
-        self._support.unguard(cgroup=self._throttle.group.path)
         return "lifted the cap"
-
-    def cleared(self) -> bool:
-        return self._throttle is None or not self._throttle.group.path.exists()
 
 
 @dataclass
-class NoisyNeighbor:
-    spec: FaultSpec
-    context: FaultContext
+class NoisyNeighbor(_LocalFault):
     scope: str = "target"
-    lost_workers: frozenset[str] = frozenset()
-    reversible: bool = True
     _process: subprocess.Popen[bytes] | None = None
     _directory: Path | None = None
 
     def __post_init__(self) -> None:
-        self._support = needs_local(self.context, self.spec)
+        super().__post_init__()
         name = self.spec.get("profile")
         if not name:
             raise FaultError("noisy-neighbor: profile=NAME is missing (a profile to run beside)")
@@ -276,7 +298,11 @@ def _run(argv: list[str], timeout_s: float, what: str) -> str:
 
 
 @dataclass
-class Command:
+class _ActionFault(ABC):
+    """A fault that is an action and its undo (a command, a callable): it reaches beyond
+    the case's workers, and a failed undo is tried again until it succeeds (then the
+    fault is cleared)."""
+
     spec: FaultSpec
     context: FaultContext
     scope: str = "cluster"
@@ -284,29 +310,25 @@ class Command:
     reversible: bool = True
     _undone: bool = False
 
-    def __post_init__(self) -> None:
-        run = _argv(self.spec, "run")
-        if run is None:
-            raise FaultError('command: run="ARGV" is missing')
-        self._run, self._undo = run, _argv(self.spec, "undo")
-        timeout = self.spec.get("timeout")
-        self._timeout = float(timeout.rstrip("s")) if timeout else COMMAND_TIMEOUT_S
+    @abstractmethod
+    def _act(self) -> str:
+        """Do the action; one line saying what was done."""
+
+    @abstractmethod
+    def _reverse(self) -> str | None:
+        """Undo the action; None when it has no undo."""
 
     def inject(self) -> str:
-        return _run(self._run, self._timeout, "run")
+        return self._act()
 
     def undo(self) -> str:
-        if self._undo is None:
-            self._undone = True
-            return "no undo command"
-        said = _run(self._undo, self._timeout, "undo")
+        said = self._reverse()
         self._undone = True
-        return said
+        return said if said is not None else "no undo"
 
     def cleared(self) -> bool:
         if self._undone:
             return True
-        # An undo that failed is tried again: a command fault is cleared when it succeeds.
         try:
             self.undo()
         except FaultError:
@@ -315,45 +337,47 @@ class Command:
 
 
 @dataclass
-class Call:
-    spec: FaultSpec
-    context: FaultContext
-    scope: str = "cluster"
-    lost_workers: frozenset[str] = frozenset()
-    reversible: bool = True
-    _undone: bool = False
+class Command(_ActionFault):
+    def __post_init__(self) -> None:
+        run = _argv(self.spec, "run")
+        if run is None:
+            raise FaultError('command: run="ARGV" is missing')
+        self._run, self._undo_argv = run, _argv(self.spec, "undo")
+        timeout = self.spec.get("timeout")
+        self._timeout = (
+            parse_duration(timeout, "command: timeout") if timeout else COMMAND_TIMEOUT_S
+        )
 
+    def _act(self) -> str:
+        return _run(self._run, self._timeout, "run")
+
+    def _reverse(self) -> str | None:
+        return None if self._undo_argv is None else _run(self._undo_argv, self._timeout, "undo")
+
+
+@dataclass
+class Call(_ActionFault):
     def __post_init__(self) -> None:
         if self.spec.action is None:
             raise FaultError("call: no callable (use faults.call(fn, at=..., undo=...))")
 
-    def inject(self) -> str:
+    def _act(self) -> str:
         assert self.spec.action is not None
-        try:
-            self.spec.action()
-        except Exception as err:
-            raise FaultError(f"call: {err}") from err
+        _called(self.spec.action, "call")
         return "called the fault's action"
 
-    def undo(self) -> str:
+    def _reverse(self) -> str | None:
         if self.spec.undo is None:
-            self._undone = True
-            return "no undo callable"
-        try:
-            self.spec.undo()
-        except Exception as err:
-            raise FaultError(f"call: undo: {err}") from err
-        self._undone = True
+            return None
+        _called(self.spec.undo, "call: undo")
         return "called the fault's undo"
 
-    def cleared(self) -> bool:
-        if self._undone:
-            return True
-        try:
-            self.undo()
-        except FaultError:
-            return False
-        return True
+
+def _called(function: Callable[[], Any], what: str) -> None:
+    try:
+        function()
+    except Exception as err:
+        raise FaultError(f"{what}: {err}") from err
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,23 @@ Builds are incremental: ``.fioloadgen-site.json`` remembers each key's version
 (store.history_index) and runs, so a build writes only the pages of keys with new or
 deleted runs, the data of new runs and the index. Anything else (another store, another
 site format, ``full=True``) rebuilds everything; changed thresholds rewrite key pages.
+
+A build never removes a file it did not write: the manifest lists every file of the
+site, and only those are removed (a rebuild, a deleted run). A directory without a
+manifest must be empty (or new): the first build claims it by writing the manifest
+before anything else. A manifest that cannot be read stops the build, since nothing
+then says which files are the site's.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -57,6 +63,9 @@ TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 ASSETS = ("site.js", "site.css", "run.js", "charts.js", "compare.js")
 CHARTJS = "chart.umd.min.js"
 MANIFEST = ".fioloadgen-site.json"
+#: The directories a site makes: removed by a rebuild only when nothing else is left in
+#: them (deepest first).
+SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
 SITE_FORMAT = 3
 #: Runs to write before the work is spread over processes (their start costs a second).
@@ -316,7 +325,8 @@ def run_data_file(document: Mapping[str, Any]) -> str:
     return "fioloadgenRun(" + json.dumps(document, separators=(",", ":")) + ");\n"
 
 
-def copy_assets(out: Path) -> None:
+def copy_assets(out: Path) -> list[str]:
+    """Copy the site's scripts and styles into ``out/assets``; the paths written."""
     assets = out / "assets"
     assets.mkdir(parents=True, exist_ok=True)
     package = resources.files("pytest_fioloadgen") / "assets"
@@ -325,6 +335,7 @@ def copy_assets(out: Path) -> None:
     vendored = package / "vendor" / "chartjs"
     (assets / CHARTJS).write_bytes((vendored / CHARTJS).read_bytes())
     (assets / "chartjs-LICENSE.md").write_bytes((vendored / "LICENSE.md").read_bytes())
+    return [f"assets/{name}" for name in (*ASSETS, CHARTJS, "chartjs-LICENSE.md")]
 
 
 # -- building ----------------------------------------------------------------------------
@@ -344,20 +355,106 @@ def _inputs_digest(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _load_manifest(out: Path, store_uri: str) -> dict[str, Any] | None:
-    """The previous build's manifest when it describes a site of this store and format."""
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest of the site in ``out``, None when there is none.
+
+    FioLoadgenError when it cannot be read or is not a manifest: it is what says which
+    files are the site's, so without it no build may remove anything.
+    """
+    path = out / MANIFEST
     try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != SITE_FORMAT
-        or manifest.get("store") != store_uri
-        or not isinstance(manifest.get("keys"), dict)
-    ):
+    except (OSError, UnicodeDecodeError) as err:
+        problem = getattr(err, "strerror", None) or str(err)
+        raise _damaged(path, problem) from err
+    try:
+        manifest = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise _damaged(path, f"not JSON: {str(err)[:80]}") from err
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        raise _damaged(path, problem)
+    return dict(manifest)
+
+
+def _damaged(path: Path, problem: str) -> FioLoadgenError:
+    return FioLoadgenError(
+        f"{path} is damaged ({problem}); it lists the files of the site, so nothing is "
+        f"built or removed while it is unreadable: delete {path.parent} (or the site's "
+        "files and this manifest) and build the site again"
+    )
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """What makes ``manifest`` unusable, or None (the shapes build_site relies on)."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    if not isinstance(manifest.get("format"), int) or isinstance(manifest["format"], bool):
+        return "no format number"
+    if manifest["format"] != SITE_FORMAT:
+        # Another version's site: rebuilt, removing only what its manifest lists.
         return None
-    return manifest
+    if not isinstance(manifest.get("store"), str) or not isinstance(manifest.get("inputs"), str):
+        return "no store or inputs"
+    keys = manifest.get("keys")
+    if not isinstance(keys, dict):
+        return "no keys"
+    for key, entry in keys.items():
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("version"), int)
+            and isinstance(entry.get("runs"), list)
+            and all(isinstance(run_id, str) for run_id in entry["runs"])
+            and isinstance(entry.get("row"), dict)
+        ):
+            return f"key {str(key)[:40]!r} is not a version, runs and an index row"
+    files = manifest.get("files", [])
+    if not isinstance(files, list) or not all(_inside(name) for name in files):
+        return "its files are not paths inside the site"
+    return None
+
+
+def _inside(name: Any) -> bool:
+    """Whether ``name`` is a relative path that stays inside the site directory."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        return False
+    parts = Path(name).parts
+    return not Path(name).is_absolute() and ".." not in parts and "." not in name.split("/")
+
+
+def _listed_files(manifest: Mapping[str, Any]) -> set[str]:
+    """Every file a manifest says the site wrote. Manifests from before the list was kept
+    (and other formats) give what their keys and runs name, and the fixed pages."""
+    files = manifest.get("files")
+    if isinstance(files, list) and all(_inside(name) for name in files):
+        return set(files)
+    listed = {"index.html", "run.html", "compare.html", *(f"assets/{n}" for n in ASSETS)}
+    listed |= {f"assets/{CHARTJS}", "assets/chartjs-LICENSE.md"}
+    keys = manifest.get("keys")
+    for key, entry in keys.items() if isinstance(keys, dict) else ():
+        listed.add(key_page_name(str(key)))
+        runs = entry.get("runs") if isinstance(entry, dict) else None
+        for run_id in runs if isinstance(runs, list) else ():
+            listed.add(run_data_path(str(run_id)))
+    return {name for name in listed if _inside(name)}
+
+
+def _remove_site_files(out: Path, files: Iterable[str]) -> None:
+    """Remove the files a site wrote, then its directories left empty: nothing else."""
+    for name in files:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            continue  # someone put a directory where the site had a file: not ours
+        path.unlink(missing_ok=True)
+    for top in SITE_DIRECTORIES:
+        root = out / top
+        if not root.is_dir() or root.is_symlink():
+            continue
+        for directory in sorted(root.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: something not ours is in it
+                directory.rmdir()
 
 
 def _save_manifest(out: Path, manifest: Mapping[str, Any]) -> None:
@@ -443,25 +540,58 @@ def build_site(
     started = time.monotonic()
     if out.exists() and not out.is_dir():
         raise FioLoadgenError(f"report output {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = None if full else _load_manifest(out, store.uri)
-    rebuilt = manifest is None
-    if manifest is None:
-        for stale in ("keys", "runs"):
-            shutil.rmtree(out / stale, ignore_errors=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FioLoadgenError(
+            f"report output {out} cannot be made a directory: {err.strerror or err}"
+        ) from err
+    previous = _read_manifest(out)
+    if previous is None and any(out.iterdir()):
+        raise FioLoadgenError(
+            f"report output {out} is not empty and holds no site of fioloadgen report (no "
+            f"{MANIFEST}): a build may remove its own files later, so it goes to a new or "
+            "empty directory"
+        )
+    reusable = (
+        previous is not None
+        and not full
+        and previous["format"] == SITE_FORMAT
+        and previous.get("store") == store.uri
+    )
+    files: set[str]
+    if reusable and previous is not None:
+        manifest = previous
+        files = _listed_files(previous)
+    else:
+        if previous is not None:
+            _remove_site_files(out, _listed_files(previous))
         manifest = {"format": SITE_FORMAT, "store": store.uri, "inputs": "", "keys": {}}
+        files = set()
+        # The directory is the site's from now on, even if this build stops half way.
+        _save_manifest(out, {**manifest, "files": []})
+    rebuilt = not reusable
+
+    def write(name: str, text: str) -> None:
+        _write(out / name, text)
+        files.add(name)
+
+    def remove(name: str) -> None:
+        (out / name).unlink(missing_ok=True)
+        files.discard(name)
+
     inputs = _inputs_digest(thresholds, change_points)
     rewrite_all_keys = manifest["inputs"] != inputs
     known: dict[str, Any] = manifest["keys"]
     versions = key_versions(store)
-    copy_assets(out)
-    _write(out / "run.html", run_page())
-    _write(out / "compare.html", compare_page())
+    files.update(copy_assets(out))
+    write("run.html", run_page())
+    write("compare.html", compare_page())
 
     for gone in set(known) - set(versions):
         for run_id in known.pop(gone)["runs"]:
-            (out / run_data_path(run_id)).unlink(missing_ok=True)
-        (out / key_page_name(gone)).unlink(missing_ok=True)
+            remove(run_data_path(run_id))
+        remove(key_page_name(gone))
 
     jobs: list[_RunJob] = []
     keys_written = 0
@@ -478,20 +608,22 @@ def build_site(
             marked: Sequence[str] = change_points.get(key, ())
         else:
             marked = [c.run_id for c in series_summary(store, key, "iops").change_points]
-        _write(out / key_page_name(key), key_page(key, runs, thresholds, marked))
+        write(key_page_name(key), key_page(key, runs, thresholds, marked))
         keys_written += 1
-        previous = set(before["runs"]) if before is not None else set()
+        shown = set(before["runs"]) if before is not None else set()
         current = [run.run_id for run in runs]
-        for run_id in previous - set(current):
-            (out / run_data_path(run_id)).unlink(missing_ok=True)
-        new = [run_id for run_id in current if run_id not in previous]
+        for run_id in shown - set(current):
+            remove(run_data_path(run_id))
+        new = [run_id for run_id in current if run_id not in shown]
         if new:
             jobs.append(_RunJob(key, title_of(runs[-1]), tuple(new)))
         known[key] = {"version": version, "runs": current, "row": index_row(key, runs)}
+    files.update(run_data_path(run_id) for job in jobs for run_id in job.run_ids)
     runs_written = _write_all_run_files(store, out, jobs, processes)
     rows = [entry["row"] for entry in known.values()]
-    _write(out / "index.html", index_page(rows))
+    write("index.html", index_page(rows))
     manifest["inputs"] = inputs
+    manifest["files"] = sorted(files)
     _save_manifest(out, manifest)
     return SiteSummary(
         out,

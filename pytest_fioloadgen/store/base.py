@@ -14,6 +14,12 @@ from ..exceptions import StoreError
 RUN_STATUSES = ("complete", "failed")
 
 
+#: Run ids travel in URLs, file names (the static site's run data) and terminals: up to
+#: 100 ASCII letters, digits, '.', '_', ':' or '-' (uuids, hex digests, "<id>-c1"). Runs
+#: that come in from outside (the API, imports) are checked against it.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+
+
 def _column(kind: str, doc: str, **extra: Any) -> dict[str, Any]:
     """Field metadata read by store.schema: how the field is typed, stored and documented."""
     return {"kind": kind, "doc": doc, **extra}
@@ -33,7 +39,7 @@ class RunRecord:
     ``directory=`` replaced by the worker's directory.
     """
 
-    run_id: str = field(metadata=_column("text", "unique id of the run"))
+    run_id: str = field(metadata=_column("text", "unique id of the run", pattern=RUN_ID_PATTERN))
     session_id: str = field(metadata=_column("text", "the session (or server job) it ran in"))
     profile_name: str = field(metadata=_column("text", "the profile's name"))
     profile_hash: str = field(metadata=_column("text", "sha256 of the profile text as run"))
@@ -147,6 +153,7 @@ class RunPage:
 
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,19 @@ class Baseline:
     run_ids: tuple[str, ...]
     created_at: float
     note: str = ""
+
+
+def check_run_id(run_id: str, *, where: str = "run") -> str:
+    """A run id by the rule of RUN_ID (checked wherever runs come in from outside)."""
+    if not RUN_ID.match(run_id):
+        shown = repr(run_id)
+        if len(run_id) > 60:
+            shown = f"{run_id[:40]!r}... ({len(run_id)} characters)"
+        raise StoreError(
+            f"{where}: run id {shown} is not a run id: 1-100 ASCII letters, digits, '.', '_', "
+            "':' or '-', starting with a letter or digit"
+        )
+    return run_id
 
 
 def check_baseline_name(name: str) -> str:
@@ -201,6 +221,28 @@ class Store(Protocol):
         ``labels`` matches runs carrying all the given key=value pairs. ``raw`` is only
         loaded when ``with_raw`` is true, so listing long histories stays cheap.
         """
+
+    def run_ids(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        history_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """The ids of the runs ``query`` would return, in its order, without the runs: a
+        bulk read takes this list first, then the runs a few at a time (``runs_json``)."""
+
+    def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
+        """(run id, the run's JSON wire document as text: store.wire.run_json_text) for
+        each of ``run_ids`` that exists, in that order, once each (unknown ids are left
+        out). What bulk reads send: a store may pass fio's stored document through."""
 
     def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
         """A page of the runs matching ``query``, newest first, and their total count

@@ -15,7 +15,7 @@ from typing import Any
 from ..apiclient import ApiClient, ApiError, resolve_ca_file, resolve_token
 from ..exceptions import StoreError
 from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
-from .wire import baseline_from_json, run_from_json, run_to_json
+from .wire import baseline_from_json, run_from_json, run_json_text, run_to_json
 
 
 class HTTPStore:
@@ -104,6 +104,48 @@ class HTTPStore:
         return [
             run_from_json(item, where=f"history store {self.uri} run") for item in document["data"]
         ]
+
+    def run_ids(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        history_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        found = self.query(
+            profile_name=profile_name,
+            profile_hash=profile_hash,
+            workers=workers,
+            backend=backend,
+            target=target,
+            session_id=session_id,
+            history_key=history_key,
+            labels=labels,
+            status=status,
+            limit=limit,
+        )
+        return [run.run_id for run in found]
+
+    def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
+        found = []
+        for run_id in dict.fromkeys(run_ids):
+            document = self._call(
+                f"read run {run_id!r}",
+                "GET",
+                f"/runs/{ApiClient.quote(run_id)}",
+                expect=(200, 404),
+            )
+            if document and "data" in document:
+                run = run_from_json(document["data"], where=f"history store {self.uri} run")
+                found.append((run_id, run_json_text(run, with_raw=with_raw)))
+        return found
 
     def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
         params: list[tuple[str, str]] = [

@@ -40,6 +40,8 @@ class FieldSpec:
     doc: str
     required: bool
     default: Any
+    #: A regular expression a text value must match (the run id's rule), or None.
+    pattern: str | None = None
 
     @property
     def column(self) -> bool:
@@ -89,7 +91,10 @@ class FieldSpec:
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
             "raw": {"type": ["object", "null"]},
         }
-        return {**schemas[self.kind], "description": self.doc}
+        schema = {**schemas[self.kind], "description": self.doc}
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern
+        return schema
 
 
 def _spec(item: dataclasses.Field[Any]) -> FieldSpec:
@@ -100,7 +105,14 @@ def _spec(item: dataclasses.Field[Any]) -> FieldSpec:
         default = item.default_factory()
     else:
         default = None
-    return FieldSpec(item.name, item.metadata["kind"], item.metadata["doc"], required, default)
+    return FieldSpec(
+        item.name,
+        item.metadata["kind"],
+        item.metadata["doc"],
+        required,
+        default,
+        item.metadata.get("pattern"),
+    )
 
 
 RUN_FIELDS: tuple[FieldSpec, ...] = tuple(_spec(item) for item in dataclasses.fields(RunRecord))

@@ -31,6 +31,7 @@ from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, record_key
 from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
 from .schema import RUN_FIELDS
+from .wire import run_json_text
 
 FORMAT = "pytest-fioloadgen-history"
 #: 2: history keys include the test part (see _v2_keys_with_test).
@@ -231,6 +232,56 @@ class TinyDBStore:
                     if r["run_id"] in selected
                 }
         return [_to_record(d, raws.get(d["run_id"])) for d in documents]
+
+    def run_ids(
+        self,
+        *,
+        profile_name: str | None = None,
+        profile_hash: str | None = None,
+        workers: int | None = None,
+        backend: str | None = None,
+        target: str | None = None,
+        session_id: str | None = None,
+        history_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        # The file is read whole either way; a TinyDB history is a small one.
+        found = self.query(
+            profile_name=profile_name,
+            profile_hash=profile_hash,
+            workers=workers,
+            backend=backend,
+            target=target,
+            session_id=session_id,
+            history_key=history_key,
+            labels=labels,
+            status=status,
+            limit=limit,
+        )
+        return [run.run_id for run in found]
+
+    def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
+        wanted = set(run_ids)
+        with self._locked("read runs") as db:
+            documents = {
+                d["run_id"]: dict(d) for d in db.table(_RUNS).all() if d["run_id"] in wanted
+            }
+            raws: dict[str, str] = {}
+            if with_raw:
+                raws = {
+                    r["run_id"]: r["fio_json_z"]
+                    for r in db.table(_RAW).all()
+                    if r["run_id"] in documents
+                }
+        return [
+            (run_id, run_json_text(_to_record(documents[run_id], raws.get(run_id))))
+            if with_raw
+            else (run_id, run_json_text(_to_record(documents[run_id], None), with_raw=False))
+            for run_id in dict.fromkeys(run_ids)
+            if run_id in documents
+        ]
 
     def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
         if offset < 0 or limit < 0:

@@ -7,12 +7,13 @@ tuples, and a missing ``raw`` stays None while an empty one stays ``{}``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import StoreError
-from .base import Baseline, RunRecord
+from .base import Baseline, RunRecord, check_run_id
 from .schema import FIELDS_BY_NAME, MAX_COUNT, MAX_TIME, REQUIRED, RUN_FIELDS
 
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -41,6 +42,29 @@ def run_to_json(run: RunRecord, *, with_raw: bool = True) -> dict[str, Any]:
             value = None if value is None else dict(value)
         document[spec.name] = value
     return document
+
+
+def json_text(document: Any) -> str:
+    """Standard, compact JSON (NaN and infinities become null: browsers cannot parse them)."""
+    try:
+        return json.dumps(document, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        # Imported here: the client module brings requests, which a local store never needs.
+        from ..apiclient import without_non_finite
+
+        return json.dumps(without_non_finite(document), allow_nan=False, separators=(",", ":"))
+
+
+def run_json_text(run: RunRecord, *, with_raw: bool = True, raw_text: str | None = None) -> str:
+    """``run_to_json(run)`` as JSON text; ``raw_text``, fio's document as stored (JSON
+    text), is placed as it is instead of ``run.raw``: a bulk read of thousands of runs
+    spent most of its time and garbage parsing and encoding those documents again."""
+    if raw_text is None or not with_raw:
+        return json_text(run_to_json(run, with_raw=with_raw))
+    if "NaN" in raw_text or "Infinity" in raw_text:
+        # Python's json wrote non-standard numbers: parsed, they become null.
+        return json_text({**run_to_json(run, with_raw=False), "raw": json.loads(raw_text)})
+    return json_text(run_to_json(run, with_raw=False))[:-1] + ',"raw":' + raw_text + "}"
 
 
 def run_from_json(document: Any, *, where: str = "run") -> RunRecord:
@@ -85,6 +109,7 @@ def run_from_json(document: Any, *, where: str = "run") -> RunRecord:
                 if not isinstance(number, int | float) or isinstance(number, bool):
                     raise StoreError(f"{where}: metric {metric!r} is not a number")
         values[name] = value
+    check_run_id(values["run_id"], where=where)
     try:
         for spec in RUN_FIELDS:
             if spec.name not in values:

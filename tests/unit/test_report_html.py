@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 
 from pytest_fioloadgen.fio.results import parse_result
+from pytest_fioloadgen.fio.spectrum import run_spectrum
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.report import charts
 from pytest_fioloadgen.report.html import RunView, history_sparkline, run_fragment
@@ -73,7 +74,7 @@ def svg_root(svg):
 def test_charts_are_valid_svg_without_scripts():
     result = result_of("randrw-w4.json")
     for svg in (
-        charts.latency_percentiles(result),
+        charts.percentile_distribution(run_spectrum(result)),
         charts.worker_iops(result),
         charts.sparkline([1.0, 2.0, 3.0], 2),
         *charts.scaling({"a on b": [(1, 10.0), (2, 19.0)]}),
@@ -86,8 +87,8 @@ def test_charts_are_valid_svg_without_scripts():
 
 
 def test_latency_chart_has_read_and_write_lines():
-    svg = charts.latency_percentiles(result_of("randrw-w4.json"))
-    assert ">read latency<" in svg and ">write latency<" in svg
+    svg = charts.percentile_distribution(run_spectrum(result_of("randrw-w4.json")))
+    assert ">read this run<" in svg and ">write this run<" in svg
     assert svg.count('class="line reactive nofill"') == 2
 
 
@@ -116,15 +117,16 @@ def test_scaling_is_small_multiples_measured_solid_ideal_dashed_grey():
     assert charts.scaling({}) == []
 
 
-def test_latency_by_percentile_goes_logarithmic_when_it_spans_decades():
+def test_latency_by_percentile_is_the_hdrhistogram_plot_of_the_stored_spectrum():
+    # Log latency against 1/(1-p): 50 %, 90 %, 99 %, 99.9 % equally apart, in percent.
     result = result_of("randread-w4.json")
-    svg = charts.latency_percentiles(result)
-    values = [
-        charts.percentile_from_bins(result.read.latency.bins, p) / 1e6
-        for p in charts.CURVE_PERCENTILES
-    ]
-    assert charts.spans_decades(values) == ("(log axis)" in svg)
-    assert "read latency<" in svg and ("ms<" in svg or "µs<" in svg)
+    svg = charts.percentile_distribution(run_spectrum(result))
+    assert "log axes" in svg and ">50%<" in svg and ">99.9%<" in svg
+    assert "read this run<" in svg and ("ms<" in svg or "µs<" in svg)
+    band = {"direction": "read", "detail": {"p50": {"low": 0.05, "high": 0.2}}}
+    assert "read baseline band (high)" in charts.percentile_distribution(
+        run_spectrum(result), [band]
+    )
     assert charts.spans_decades([0.4, 8.0]) and not charts.spans_decades([0.4, 0.8])
     assert charts._log_labels([0.4, 8.0]) == [0.2, 0.5, 1, 2, 5, 10]
 
