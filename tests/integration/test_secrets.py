@@ -26,6 +26,8 @@ from pytest_fioloadgen.verdicts.thresholds import Thresholds
 pytestmark = pytest.mark.slow
 
 SECRET = f"hunter2-{uuid.uuid4().hex[:8]}"
+#: Letters only: fio reads a size from any digits it finds (bs=x-1a is a block of 1).
+BAD_SIZE = "bogus" + "".join(chr(ord("g") + int(digit, 16)) for digit in uuid.uuid4().hex[:10])
 PROFILE = (
     "[global]\nioengine=psync\nsize=1m\nruntime=1\n"
     "[r]\nrw=read\nbs=4k\ndescription=${FAKE_SECRET}\n"
@@ -35,7 +37,7 @@ PROFILE = (
 @pytest.fixture
 def session(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_SECRET", SECRET)
-    monkeypatch.setenv("RW_MODE", f"bogus-{SECRET}")
+    monkeypatch.setenv("BAD_SIZE", BAD_SIZE)
     backend = LocalBackend(
         [LocalTarget("t", tmp_path)],
         session_id=uuid.uuid4().hex,
@@ -60,21 +62,22 @@ def test_a_variable_nobody_allowed_never_expands():
 
 
 def test_an_allowed_variables_value_is_neither_stored_nor_echoed(session):
-    variables = allowed_variables(["FAKE_SECRET", "RW_MODE"], os.environ)
+    variables = allowed_variables(["FAKE_SECRET", "BAD_SIZE"], os.environ)
     ran = session.run(Case(parse_profile(PROFILE, name="p", env=variables), 1, "t"))
     # fio really ran with the value (its json+ output in memory says so).
     assert ran.result.raw["client_stats"][0]["desc"] == SECRET
-    failing = PROFILE + "rw=${RW_MODE}\n"
+    failing = PROFILE + "bs=${BAD_SIZE}\n"
     with pytest.raises(FioLoadgenError) as failed:
         session.run(Case(parse_profile(failing, name="q", env=variables), 1, "t"))
-    # fio's error quotes the option; the test report shows the reference, not the value.
-    assert "rw=${RW_MODE}" in str(failed.value)
-    assert SECRET not in str(failed.value)
+    # fio's error quotes the option (one line, the last of its output); the test report
+    # shows the reference, not the value.
+    assert "bs=${BAD_SIZE}" in str(failed.value), str(failed.value)
+    assert BAD_SIZE not in str(failed.value)
     stored = session.store.query(limit=10)
     assert len(stored) == 2
     for record in stored:
         assert "${FAKE_SECRET}" in record.profile_text
         document = json.dumps(dataclasses.asdict(record))
-        assert SECRET not in document
+        assert SECRET not in document and BAD_SIZE not in document
     failure = next(record for record in stored if record.status == "failed")
-    assert "${RW_MODE}" in failure.error
+    assert "${BAD_SIZE}" in failure.error
