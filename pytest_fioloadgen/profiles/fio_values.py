@@ -168,20 +168,18 @@ def sizes_in(text: str, kb_base: int = 1024) -> list[int]:
 
 def time_s(text: str, *, ranged: bool = False) -> float | None:
     """Seconds for a time option (runtime, ramp_time, startdelay), read as fio reads it.
-    ``ranged`` (startdelay): ``1-10`` is a range and counts its upper end. None when fio
-    would refuse it."""
-    text = text.split(",", 1)[0]
+
+    fio parses a value, then again from after each ',', ':' or '-' in it (parse.c
+    handle_option); only a ranged option (startdelay) keeps the later parts, as the
+    range's upper end, even when the first part is no time at all (``x-30d``). So a
+    ranged value counts its longest part; a plain one its first. None when fio would
+    refuse it."""
     if not ranged:
-        return _one_time_s(text)
-    highest: float | None = None
-    for piece in text.split("-"):
-        if not piece.strip():
-            continue
-        value = _one_time_s(piece)
-        if value is None:
-            return None
-        highest = value if highest is None else max(highest, value)
-    return highest
+        return _one_time_s(text.split(",", 1)[0])
+    starts = [0] + [match.end() for match in re.finditer(r"[,:-]", text)]
+    parts = [_one_time_s(text[start:].split(",", 1)[0]) for start in starts]
+    found = [part for part in parts if part is not None]
+    return max(found) if found else None
 
 
 def _one_time_s(text: str) -> float | None:

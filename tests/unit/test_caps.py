@@ -71,6 +71,11 @@ def test_a_gigabyte_of_io_buffers_is_refused():
         ("[j]\nramp_time=30d\nruntime=1\n", "come to 30 d"),
         ("[j]\nstartdelay=2h\n", "come to 2 h"),
         ("[a]\nruntime=40m\n[b]\nstonewall\nruntime=40m\n", "come to 1.33333 h"),
+        # fio's own reading: a unit after a '-' counts ("1-30d" is one day), and a range's
+        # upper end is kept even when its first part is no time at all.
+        ("[j]\nruntime=1-30d\n", "come to 1 d"),
+        ("[j]\nstartdelay=x-30d\n", "come to 30 d"),
+        ("[j]\nstartdelay=1:2h\n", "come to 2 h"),
     ],
 )
 def test_time_beyond_an_hour_is_refused(text, said):
