@@ -2,7 +2,7 @@
 
 FIOLoadGen's code is not vendored here: ``Fiocli15`` below repeats, call for call, the
 requests the unchanged 1.5 ``fiocli`` sends and the way it reads the answers (as
-shared/fioloadgen-1.5-api.md records them: the base ``http://`` + FIO_API_ADDRESS +
+docs/legacy-api.md records them: the base ``http://`` + FIO_API_ADDRESS +
 ``/api``, credentials only from the address, the doubly encoded job record, the exact
 status codes it checks), so each test fails where fiocli would crash, hang or complain.
 """

@@ -922,7 +922,7 @@ def test_every_shipped_profile_validates_and_follows_the_conventions(name):
     keys = {_o.key for _o in profile.options()}
     assert "group_reporting" not in keys
     assert "directory" not in keys
-    # The storage, not the page cache (DESIGN.md lessons).
+    # The storage, not the page cache (buffered I/O on a small file measures the cache).
     assert profile.sections[0].get("direct") == "1"
     assert profile.sections[0].name == "global"
     assert profile.sections[0].has("time_based")
