@@ -8,12 +8,23 @@
  * - measured lines solid with points, ideal or reference lines dashed and grey;
  * - every chart can be saved as PNG (a button under its canvas).
  *
- * window.fioloadgenCharts = { sig3, si, latency, metric, percent, valueAxis, save, make }.
+ * window.fioloadgenCharts = { el, sig3, si, latency, metric, percent, valueAxis, save, make, ... }.
  * All text goes through textContent. */
 (function () {
   'use strict';
   var palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
   var REFERENCE = '#888';
+
+  // One DOM helper for the run and compare pages: text goes in as text nodes, never HTML.
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) { return; }
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
 
   function sig3(value) {
     if (value === null || value === undefined || !isFinite(value)) { return '-'; }
@@ -193,12 +204,22 @@
   }
 
   // The HdrHistogram percentile distribution plot: latency (log) against 1/(1-p) (log),
-  // so 50 %, 90 %, 99 %, 99.9 %, 99.99 % stand equally apart. ``ladder`` is the stored
-  // spectrum's order ([[name, percentile], ...]); ``sets`` are {label, spectrum (name ->
-  // ms), dashed, color, fill}; returns a Chart.js config.
-  var LADDER = [['p1', 1], ['p5', 5], ['p10', 10], ['p25', 25], ['p50', 50], ['p75', 75],
-    ['p90', 90], ['p95', 95], ['p99', 99], ['p995', 99.5], ['p999', 99.9], ['p9995', 99.95],
-    ['p9999', 99.99]];
+  // so 50 %, 90 %, 99 %, 99.9 %, 99.99 % stand equally apart. ``sets`` are {label,
+  // spectrum (quantile name -> ms), dashed, color, fill}; returns a Chart.js config. The
+  // ladder is the stored spectrum's own (fio/spectrum.py): a quantile's name is its
+  // percentile's digits after 'p', two before the decimal point (p5: 5, p97: 97, p999: 99.9,
+  // p9995: 99.95), as in the metric names (read_lat_p999_ms); 'max' is not a quantile.
+  function percentileOf(name) {
+    var digits = /^p(\d+)$/.exec(name);
+    if (!digits) { return null; }
+    var text = digits[1];
+    return Number(text.length <= 2 ? text : text.slice(0, 2) + '.' + text.slice(2));
+  }
+  function ladderOf(spectrum) {
+    return Object.keys(spectrum || {}).map(function (name) { return [name, percentileOf(name)]; })
+      .filter(function (step) { return step[1] !== null && step[1] < 100; })
+      .sort(function (a, b) { return a[1] - b[1]; });
+  }
   var PERCENT_TICKS = { 2: '50%', 10: '90%', 100: '99%', 1000: '99.9%', 10000: '99.99%' };
   function odds(percentile) { return 1 / (1 - percentile / 100); }
   function distribution(title, sets) {
@@ -206,7 +227,7 @@
     var datasets = sets.map(function (set, index) {
       var color = set.color || palette[index % palette.length];
       var data = [];
-      LADDER.forEach(function (step) {
+      ladderOf(set.spectrum).forEach(function (step) {
         var value = (set.spectrum || {})[step[0]];
         if (value === null || value === undefined || !(value > 0)) { return; }
         data.push({ x: odds(step[1]), y: value });
@@ -237,7 +258,8 @@
     return { pct: pct, worse: /_ms$/.test(name) ? pct > 0 : pct < 0 };
   }
 
-  window.fioloadgenCharts = { palette: palette, reference: reference, sig3: sig3, si: si,
+  window.fioloadgenCharts = { el: el, palette: palette, reference: reference, sig3: sig3, si: si,
     latency: latency, metric: metric, percent: percent, valueAxis: valueAxis, save: save, make: make,
-    overlays: overlays, delta: delta, distribution: distribution, ladder: LADDER };
+    overlays: overlays, delta: delta, distribution: distribution,
+    percentileOf: percentileOf };
 }());

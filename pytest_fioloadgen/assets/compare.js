@@ -12,15 +12,7 @@
   var ids = window.location.hash.slice(1).split(',').filter(Boolean).map(decodeURIComponent);
   var docs = {};
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  var el = C.el;
   function fail(message) {
     main.textContent = '';
     main.appendChild(el('p', { 'class': 'fio-error', id: 'compare-error' }, [message]));

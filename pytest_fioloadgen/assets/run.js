@@ -22,15 +22,7 @@
     'labels', 'fingerprint', 'notes', 'repeat', 'test_id', 'verdict', 'error',
     'history_key', 'comparisons', 'evidence', 'spectrum'];
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  var el = C.el;
 
   // The same names as site.py's file_name and run_data_path.
   function fileName(id) {
