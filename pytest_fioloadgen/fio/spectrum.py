@@ -16,22 +16,18 @@ from .histlog import bins_to_counts
 from .results import DIRECTIONS, RunResult
 from .timeline import min_ios, percentiles_of
 
-#: (name, percentile): the spectrum's ladder, from the body to the far tail.
-SPECTRUM: tuple[tuple[str, float], ...] = (
-    ("p1", 1.0),
-    ("p5", 5.0),
-    ("p10", 10.0),
-    ("p25", 25.0),
-    ("p50", 50.0),
-    ("p75", 75.0),
-    ("p90", 90.0),
-    ("p95", 95.0),
-    ("p99", 99.0),
-    ("p995", 99.5),
-    ("p999", 99.9),
-    ("p9995", 99.95),
-    ("p9999", 99.99),
-)
+
+def quantile_name(percentile: float) -> str:
+    """A quantile's name: its percentile's digits after 'p' (p5, p99, p999 for 99.9,
+    p9995 for 99.95), as in the metric names; the views read the percentile back from it
+    (assets/charts.js, percentileOf)."""
+    return "p" + f"{percentile:g}".replace(".", "")
+
+
+#: The spectrum's percentiles, from the body to the far tail.
+PERCENTILES = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99)
+#: (name, percentile): the spectrum's ladder.
+SPECTRUM: tuple[tuple[str, float], ...] = tuple((quantile_name(p), p) for p in PERCENTILES)
 PERCENTILE_OF: Mapping[str, float] = dict(SPECTRUM)
 #: Labels people read: p99.9, not p999.
 LABELS: Mapping[str, str] = {name: "p" + f"{percentile:g}" for name, percentile in SPECTRUM} | {
