@@ -9,27 +9,36 @@ the current run(s) from the rest:
 
 * A/A false positives: the current runs are other A/A runs (repeat 1: one run; repeat 3:
   three, their spectra's median per quantile, as the session judges repeats);
-* slow paths, real I/O: the current runs are runs where one of the workers had its disk
-  capped (a slow replica on about 1 %, 3 % or 10 % of the I/Os), outside the history key;
+* slow paths, real I/O: the current runs are runs with a slow path (every Nth read of
+  every worker returned late: 1 %, 2.9 % or 10 % of the I/Os; distribution_data.py says
+  how and why), outside the history key;
 * uniform shifts: A/A runs with every quantile (and every latency metric) 5 % or 10 %
   slower (arithmetic: a uniform shift is what scaling does).
 
-Each draw is judged by the distribution gate (verdicts/distribution.py, the policy the
-plugin uses) and by the per-metric gate on the same data (verdicts/regression.compare over
-the default gated metrics, each with its default tolerance): a detection or false
-positive is a regression verdict. Rates come with Wilson 95 % intervals.
+Each draw is judged as the session judges it, by the distribution gate
+(verdicts/distribution.py, the policy the plugin uses) and by the per-metric gate on the
+same data (verdicts/regression.compare over the default gated metrics, each with its
+default tolerance): at repeat 1 a suspected regression is run once more and judged over
+both runs (the session's default confirmation run; every row's "repeat 1" includes it),
+at repeat 3 the three runs are judged once (no confirmation by default). A detection or a
+false positive is a regression verdict after that. Rates come with Wilson 95 % intervals.
+
+``--grid`` prints the distribution gate's false positives and detections over a grid of
+its settings (the calibration that chose DistributionPolicy's defaults).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import math
 import random
 import statistics
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +129,44 @@ def metric_flags(
     return False
 
 
+Judge = Callable[[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]], bool]
+
+
+def confirmed(
+    judge: Judge,
+    current: Sequence[Mapping[str, Any]],
+    spare: Mapping[str, Any],
+    baseline: Sequence[Mapping[str, Any]],
+) -> bool:
+    """A regression verdict as the session reaches it: one run that looks worse is run
+    again (``spare``) and judged over both; repeats are judged once."""
+    if not judge(current, baseline):
+        return False
+    return len(current) > 1 or judge([*current, spare], baseline)
+
+
+def draws_of(
+    aa: Sequence[Mapping[str, Any]],
+    pool: Sequence[Mapping[str, Any]],
+    repeat: int,
+    baseline_runs: int,
+    transform: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    draws: int,
+    seed: int = 1,
+) -> list[tuple[list[Mapping[str, Any]], Mapping[str, Any], list[Mapping[str, Any]]]]:
+    """The draws: (current runs, the confirmation run, baseline), the same for every
+    policy judged (so a grid's rows differ by the policy alone)."""
+    rng = random.Random(seed)
+    found = []
+    for _ in range(draws):
+        baseline = rng.sample(list(aa), baseline_runs)
+        chosen = {id(run) for run in baseline}
+        rest = [run for run in pool if id(run) not in chosen]
+        picked = [transform(run) for run in rng.sample(rest, repeat + 1)]
+        found.append((picked[:repeat], picked[repeat], baseline))
+    return found
+
+
 def trial(
     aa: Sequence[Mapping[str, Any]],
     pool: Sequence[Mapping[str, Any]],
@@ -129,17 +176,22 @@ def trial(
     transform: Callable[[Mapping[str, Any]], Mapping[str, Any]] = lambda run: run,
     draws: int = DRAWS,
     seed: int = 1,
+    per_metric: bool = True,
 ) -> tuple[int, int, int]:
     """(distribution gate hits, per-metric gate hits, draws)."""
-    rng = random.Random(seed)
     hits_distribution = hits_metric = 0
-    for _ in range(draws):
-        baseline = rng.sample(list(aa), baseline_runs)
-        chosen = {id(run) for run in baseline}
-        rest = [run for run in pool if id(run) not in chosen]
-        current = [transform(run) for run in rng.sample(rest, repeat)]
-        hits_distribution += distribution_flags(current, baseline, policy)
-        hits_metric += metric_flags(current, baseline)
+
+    def by_distribution(
+        current: Sequence[Mapping[str, Any]], base: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        return distribution_flags(current, base, policy)
+
+    for current, spare, baseline in draws_of(
+        aa, pool, repeat, baseline_runs, transform, draws, seed
+    ):
+        hits_distribution += confirmed(by_distribution, current, spare, baseline)
+        if per_metric:
+            hits_metric += confirmed(metric_flags, current, spare, baseline)
     return hits_distribution, hits_metric, draws
 
 
@@ -159,11 +211,53 @@ def spreads(aa: Sequence[Mapping[str, Any]], direction: str) -> dict[str, float]
     return found
 
 
+GRID = {
+    "band_k": (3.0, 4.0, 5.0, 6.0),
+    "tolerance_pct": (15.0, 30.0, 60.0),
+    "shift_k": (2.0, 3.0),
+}
+
+
+def grid(aa: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]], draws: int) -> None:
+    """False positives (repeat 1 with its confirmation, repeat 3) and detections (repeat 1)
+    of the distribution gate for each combination of GRID's settings."""
+    kinds = sorted({run["kind"] for run in runs if run["kind"] != "aa"})
+    pools = [("A/A r1", aa, 1), ("A/A r3", aa, 3)]
+    pools += [(f"{kind} r1", [r for r in runs if r["kind"] == kind], 1) for kind in kinds]
+    prepared = [
+        (label, draws_of(aa, pool, repeat, BASELINE_RUNS, lambda run: run, draws))
+        for label, pool, repeat in pools
+    ]
+    names = list(GRID)
+    print(
+        " ".join(f"{name:>13}" for name in names) + "".join(f"{label:>14}" for label, _ in prepared)
+    )
+    for values in itertools.product(*GRID.values()):
+        settings: dict[str, Any] = dict(zip(names, values, strict=True))
+        policy = replace(DistributionPolicy(), **settings)
+
+        def judge(
+            current: Sequence[Mapping[str, Any]],
+            base: Sequence[Mapping[str, Any]],
+            policy: DistributionPolicy = policy,
+        ) -> bool:
+            return distribution_flags(current, base, policy)
+
+        cells = []
+        for _label, drawn in prepared:
+            hits = sum(confirmed(judge, current, spare, base) for current, spare, base in drawn)
+            cells.append(f"{100 * hits / len(drawn):13.1f}%")
+        print(" ".join(f"{value:>13g}" for value in values) + "".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--draws", type=int, default=DRAWS)
     parser.add_argument("--spreads", action="store_true", help="print the A/A spreads only")
+    parser.add_argument(
+        "--grid", action="store_true", help="the distribution gate over a grid of its settings"
+    )
     args = parser.parse_args(argv)
     document = load(args.data)
     runs = document["runs"]
@@ -174,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             found = spreads(aa, direction)
             if found:
                 print(f"{direction}: {json.dumps(found)}")
+        return 0
+    if args.grid:
+        grid(aa, runs, args.draws)
         return 0
     policy = DistributionPolicy()
     print(
@@ -192,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         ("A/A, small baseline", aa, lambda run: run, SMALL_BASELINE_RUNS),
     ]
     for kind in kinds:
-        pool = [run for run in runs if run["kind"] == kind]
-        fractions = [run.get("slow_fraction") or 0 for run in pool]
+        slowed = [run for run in runs if run["kind"] == kind]
+        fractions = [run.get("slow_fraction") or 0 for run in slowed]
         label = f"{kind} (slow path on {100 * statistics.median(fractions):.1f} % of I/Os)"
-        rows.append((label, pool, lambda run: run, BASELINE_RUNS))
+        rows.append((label, slowed, lambda run: run, BASELINE_RUNS))
     for factor in (1.05, 1.10):
         rows.append(
             (

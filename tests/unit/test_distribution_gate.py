@@ -13,6 +13,7 @@ import pytest
 from pytest_fioloadgen.fio.results import parse_result, percentile_from_bins
 from pytest_fioloadgen.fio.spectrum import SPECTRUM, run_spectrum
 from pytest_fioloadgen.verdicts.distribution import (
+    AA_LOG_SPREAD,
     INSUFFICIENT,
     REGRESSION,
     UNCHANGED,
@@ -104,7 +105,7 @@ def test_too_little_history_waits():
 def test_a_small_baseline_is_widened_from_the_aa_data():
     three = bands(BASELINE[:3], "read")
     twenty = bands(BASELINE, "read")
-    assert three["p9999"].spread >= 0.40 > twenty["p9999"].spread
+    assert three["p9999"].spread >= AA_LOG_SPREAD["p9999"] > twenty["p9999"].spread
 
 
 def test_the_thresholds_file_can_turn_it_off_or_widen_it():
