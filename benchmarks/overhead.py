@@ -41,9 +41,10 @@ import pytest
 
 from pytest_fioloadgen.backend_factory import sandbox_of
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.plugin.state import outcomes_key, state_key
 from pytest_fioloadgen.profiles import select_profiles, shipped_profiles_dir, validate
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.settings import resolve
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.verdicts.gating import GatingPolicy

@@ -9,8 +9,8 @@ import pytest
 
 if TYPE_CHECKING:
     from .backends.base import Backend, Environment
+    from .cases import CaseOutcome
     from .faults.builtin import FaultType
-    from .session import CaseOutcome
     from .settings import Settings
 
 

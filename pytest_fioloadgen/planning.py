@@ -24,6 +24,7 @@ from typing import Any
 from .backends.base import Backend, Environment
 from .backends.facts import host_facts
 from .backends.sandbox import UNCONFINED, Sandbox
+from .cases import Case, CaseRules, normalized_overrides
 from .exceptions import ConfigError, FioLoadgenError, StoreError
 from .faults.registry import Lookup, lookup
 from .faults.registry import parse as parse_fault
@@ -42,10 +43,11 @@ from .profiles import (
 from .profiles.caps import DEFAULT_CAPS, Caps, check_caps, parse_caps
 from .profiles.lint import LintContext, blocking, lint
 from .profiles.model import allowed_variables
-from .session import BenchmarkSession, Case, CaseRules, git_labels, normalized_overrides
+from .session import BenchmarkSession
 from .settings import OPTIONS_BY_NAME, Settings
 from .sla import DEFAULT_PROBES
 from .store import Store, default_store_uri, open_store
+from .vcs import git_labels
 from .verdicts.distribution import DistributionPolicy
 from .verdicts.gating import GatingPolicy
 from .verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_MIN_BASELINE

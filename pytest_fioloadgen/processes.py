@@ -10,15 +10,10 @@ from pathlib import Path
 def process_table() -> dict[int, tuple[int, int, str]]:
     """pid -> (parent pid, process group, state) of every process."""
     table: dict[int, tuple[int, int, str]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses: parse after the last ')'.
-        fields = text[text.rfind(")") + 2 :].split()
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
         if len(fields) > 2:
-            table[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), fields[0])
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0])
     return table
 
 
@@ -35,13 +30,27 @@ def descendants(roots: Iterable[int]) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie is gone for every purpose here)."""
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first); [] when gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return text[text.rfind(")") + 2 :].split()[0] not in ("Z", "X")
+        return []
+    # The command name may contain spaces and parentheses: parse after the last ')'.
+    return text[text.rfind(")") + 2 :].split()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie is gone for every purpose here)."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot): with the pid, it names a process
+    even after the pid is reused."""
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else None
 
 
 def working_in(directories: Iterable[Path]) -> set[int]:

@@ -12,10 +12,12 @@ changes no flag and no verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .cases import CaseOutcome
 from .fio.results import RunResult
-from .profiles import Profile
+from .profiles import Profile, parse_profile
 
 #: The read-ceiling probe: sequential direct reads in 1 MiB blocks at a queue depth most
 #: devices saturate at, for one whole second over a 64 MiB file (time_based: a size-bound
@@ -76,6 +78,36 @@ class ReadCeilings:
     def record_probe(self, target: str, workers: int, result: RunResult) -> None:
         """Keep what the probe read on ``target`` with ``workers`` workers."""
         self._probed[(target, workers)] = result.metrics.get("read_bw_mib_s", 0.0)
+
+    def probe_before(
+        self,
+        target: str,
+        workers: int,
+        profile: Profile,
+        run_probe: Callable[[Profile], RunResult],
+    ) -> None:
+        """Measure what ``target`` can physically read with ``workers`` workers (the
+        probe profile run by ``run_probe``), once, before the first buffered read there:
+        a read beyond it came from a cache."""
+        if self.wants_probe(target, workers, profile):
+            probe = parse_profile(READ_PROBE, name=READ_PROBE_NAME)
+            self.record_probe(target, workers, run_probe(probe))
+
+    def suspects(self, outcomes: Sequence[CaseOutcome]) -> list[tuple[CaseOutcome, str]]:
+        """Buffered reads flagged as likely cache hits: at run time, or against a
+        sequential-read ceiling measured later in the session (profiles do not run in
+        that order)."""
+        found = []
+        for outcome in outcomes:
+            note = outcome.cache_note
+            if not note and not outcome.profile_as_run.is_sequential_read:
+                case = outcome.case
+                note = self.judge(
+                    case.target, case.workers, outcome.profile_as_run, outcome.result
+                ).flag
+            if note:
+                found.append((outcome, note))
+        return found
 
     def judge(
         self, target: str, workers: int, profile: Profile, result: RunResult

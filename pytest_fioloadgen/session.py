@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -20,118 +19,38 @@ from typing import Any
 from filelock import FileLock
 
 from .backends.base import Backend, Environment, KnowsFreeSpace, SharesResources, Worker
-from .exceptions import FaultError, FioLoadgenError, FioRunError, StoreError
-from .faults.base import Fault, FaultContext, FaultEvent
-from .faults.case import CaseFaults
+from .baselines import BaselineSource
+from .cases import Case, CaseOutcome, CaseRules
+from .exceptions import FioLoadgenError, FioRunError, StoreError
+from .faults.base import FaultContext
+from .faults.case import CaseFaults, UnclearedFaults
 from .faults.registry import Lookup, lookup
-from .faults.spec import FaultSpec
 from .fio.results import RunResult
-from .fio.runner import ProgressCallback
+from .fio.runner import UNKNOWN_RUNTIME_S, ProgressCallback
 from .fio.spectrum import run_spectrum
 from .fio.steadystate import steady_state
-from .fio.timeline import timeline_of
-from .identity import history_key, override_tags
+from .identity import history_key
+from .layout import DataLayout
 from .profiles import (
     NO_ALLOWANCE,
-    OVERRIDABLE_OPTIONS,
     Allowance,
     Profile,
     check_safety,
-    parse_profile,
 )
 from .profiles.caps import DEFAULT_CAPS, Caps, check_caps, check_disk
 from .profiles.lint import LintContext, lint, rate_cap_finding
 from .profiles.model import scrubbed
-from .read_ceiling import READ_PROBE, READ_PROBE_NAME, READ_PROBE_RUNTIME_S, ReadCeilings
+from .read_ceiling import READ_PROBE_RUNTIME_S, ReadCeilings
+from .scaling import with_scaling
 from .store.base import RunRecord, Store
 from .verdicts.distribution import DistributionComparison, compare_spectrum
 from .verdicts.gating import GatingPolicy, Verdict, decide, error_verdict, large_change
-from .verdicts.phases import analyse, phase_line
 from .verdicts.regression import FAULT_GATED_METRICS, Comparison, compare
 from .verdicts.status import Status
-from .verdicts.thresholds import Check, Limit, Thresholds, evaluate
-from .verdicts.validity import DEFAULT_STALL_FACTOR, judge, measured_span, window_metrics
+from .verdicts.thresholds import Limit, Thresholds, evaluate
+from .verdicts.timeline_judgement import judge_run_timeline
+from .verdicts.validity import DEFAULT_STALL_FACTOR
 from .verdicts.variation import Variation, variations
-
-#: When a profile gives no runtime, a run is still bounded by this many seconds of fio.
-UNKNOWN_RUNTIME_S = 300.0
-
-
-@dataclass(frozen=True)
-class Case:
-    """One cell of the matrix: a test's profile (with its overrides or sweep point) on N
-    workers of a target, and which repeat."""
-
-    profile: Profile
-    workers: int
-    target: str
-    repeat: int = 0
-    repeats: int = 1
-    #: The test part of the identity (identity.case_test_part): the pytest node id without
-    #: its parameters, ``job`` for server and CLI jobs.
-    test: str = ""
-    #: Options this case sets on top of the profile (a marker's, fio_run's, a sweep
-    #: point), as (option, value) in a fixed order: part of its id and its history.
-    overrides: tuple[tuple[str, str], ...] = ()
-    #: Which of the overrides are sweep axes (--fio-sweep, the marker's sweep=): the
-    #: response curves are drawn along them.
-    swept: tuple[str, ...] = ()
-    #: Faults injected during the run (faults/): part of its id and its history.
-    faults: tuple[FaultSpec, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The measurement without the worker count and target: 'lat-qd1-4k-bs16k';
-        a case under a fault carries its tag: 'randread-4k-fault-throttle'."""
-        tags = [*override_tags(dict(self.overrides)), *(f.tag for f in self.faults)]
-        return "-".join([self.profile.name, *tags])
-
-    @property
-    def id(self) -> str:
-        base = f"{self.name}-w{self.workers}-{self.target}"
-        return f"{base}-r{self.repeat + 1}" if self.repeats > 1 else base
-
-    @property
-    def key(self) -> tuple[str, str, int, str]:
-        """Cases sharing a key are repeats of the same measurement."""
-        return (self.test, self.name, self.workers, self.target)
-
-    def with_faults(self, faults: Sequence[FaultSpec] | None) -> Case:
-        """The case under ``faults`` instead of its own (None: unchanged)."""
-        return self if faults is None else replace(self, faults=tuple(faults))
-
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Case:
-        """The case with more overrides (later ones win)."""
-        if not overrides:
-            return self
-        merged = {**dict(self.overrides), **{k: v for k, v in overrides.items() if v is not None}}
-        return replace(self, overrides=normalized_overrides(merged))
-
-
-def normalized_overrides(overrides: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(option, text) pairs in OVERRIDABLE_OPTIONS order: the same overrides always make
-    the same case."""
-    order = list(OVERRIDABLE_OPTIONS)
-
-    def position(item: tuple[str, Any]) -> tuple[int, str]:
-        key = item[0]
-        return (order.index(key) if key in order else len(order), key)
-
-    return tuple(
-        (key, str(value).strip())
-        for key, value in sorted(overrides.items(), key=position)
-        if value is not None
-    )
-
-
-@dataclass(frozen=True)
-class CaseRules:
-    """What a case's runs are judged by: limits, regression tolerances and the
-    distribution gate's table (thresholds file and marker)."""
-
-    limits: tuple[Limit, ...] = ()
-    tolerances: Mapping[str, float] = field(default_factory=dict)
-    distribution: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,66 +63,34 @@ class _RunIdentity:
 
 
 @dataclass(frozen=True)
-class CaseOutcome:
-    """What running a case produced: the result, its one verdict and the stored record."""
+class _Placed:
+    """A run as it will happen: the profile placed on its workers, notes included."""
 
-    case: Case
-    result: RunResult
-    verdict: Verdict
-    record: RunRecord
-    profile_as_run: Profile
-    #: Which confirmation run this was (0: the regular run).
-    confirmation: int = 0
-    #: Set when the result looks like it came from a cache rather than the storage.
-    cache_note: str = ""
-
-    @property
-    def comparisons(self) -> tuple[Comparison, ...]:
-        """Comparisons against history (empty before a case's last repeat, or when gating
-        is off)."""
-        return self.verdict.comparisons
-
-    @property
-    def checks(self) -> tuple[Check, ...]:
-        return self.verdict.checks
-
-    @property
-    def regressions(self) -> tuple[Comparison, ...]:
-        return tuple(c for c in self.comparisons if c.is_regression)
-
-    @property
-    def status(self) -> Status:
-        """The run's one status, as stored with it."""
-        return self.verdict.status
-
-
-def git_labels(rootdir: Path) -> dict[str, str]:
-    """git commit and branch of the rootdir, when it is a git work tree."""
-    labels: dict[str, str] = {}
-    for label, argv in (
-        ("git_commit", ["git", "rev-parse", "HEAD"]),
-        ("git_branch", ["git", "rev-parse", "--abbrev-ref", "HEAD"]),
-    ):
-        try:
-            completed = subprocess.run(
-                argv, cwd=rootdir, capture_output=True, text=True, timeout=5, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return labels
-        if completed.returncode == 0 and completed.stdout.strip():
-            labels[label] = completed.stdout.strip()
-    return labels
+    profile: Profile
+    env: Environment
+    workers: tuple[Worker, ...]
 
 
 @dataclass(frozen=True)
-class JudgedTimeline:
-    """A result with what its timeline said: metrics added (or the common window's),
-    notes, reasons the run is unstable, and evidence to store."""
+class _Measured:
+    """What fio measured, when, and the case's faults as they happened."""
 
     result: RunResult
-    notes: tuple[str, ...] = ()
-    unstable: tuple[str, ...] = ()
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    started: float
+    finished: float
+    faults: CaseFaults | None
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The run's result with everything its judgement added, and its one verdict."""
+
+    result: RunResult
+    verdict: Verdict
+    notes: tuple[str, ...]
+    evidence: dict[str, Any]
+    spectrum: dict[str, dict[str, float | None]]
+    cache_note: str
 
 
 @dataclass
@@ -247,19 +134,21 @@ class BenchmarkSession:
     _env: Environment | None = None
     _fingerprint: dict[str, Any] | None = None
     _deploy_error: FioLoadgenError | None = None
-    _pinned: list[RunRecord] | None = None
-    _prefilled: set[tuple[str, int, str]] = field(default_factory=set)
     _ceilings: ReadCeilings = field(init=False)
+    _baselines: BaselineSource = field(init=False)
+    layout: DataLayout = field(init=False)
     #: Finds a fault by name (built-in or a conftest's, faults/registry.py).
     fault_lookup: Lookup = field(default_factory=lookup)
     #: Loads a profile by name for faults that run one (noisy-neighbor).
     load_profile: Callable[[str], Profile] | None = None
-    #: Faults whose undo failed, per target: its cases are errors until they clear.
-    _uncleared: dict[str, list[tuple[Fault, FaultEvent]]] = field(default_factory=dict)
+    #: Faults whose undo failed: their targets' cases are errors until they clear.
+    _uncleared: UnclearedFaults = field(default_factory=UnclearedFaults)
     _locks: dict[str, FileLock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ceilings = ReadCeilings(configured=self.read_ceiling, probe=self.read_probe)
+        self._baselines = BaselineSource(self.store, self.gating, self.session_id)
+        self.layout = DataLayout(self.backend, prefill=self.prefill)
 
     # -- environment ---------------------------------------------------------------
     def environment(self) -> Environment:
@@ -419,13 +308,8 @@ class BenchmarkSession:
         *,
         stability_rerun: int = 0,
     ) -> CaseOutcome:
-        profile = self.prepare(case)
-        env = self.environment()
-        workers = self.backend.resolve(env, case.target, case.workers)
-        profile = self._placed(profile, workers[0])
-        self.check_space(env, case, profile)
-        events = [*self.run_notes, *env.target_notes.get(case.target, []), *env.take_events()]
-        events += self.lint_notes(case, profile)
+        """One run of ``case``: placed on its workers, measured, judged once, recorded."""
+        events = []
         if confirmation:
             events.append(f"confirmation run {confirmation}")
         if stability_rerun:
@@ -433,49 +317,140 @@ class BenchmarkSession:
                 f"stability re-run {stability_rerun} of up to {self.gating.until_stable}"
                 " (--fio-until-stable)"
             )
-        if events:
-            profile = replace(profile, notes=(*profile.notes, *events))
+        placed = self._place(case, events)
+        measured = self._measure(case, placed, identity, on_progress)
+        judged = self._judge(case, rules, placed, measured, confirmation)
+        record = self._record_of(
+            case,
+            placed.profile,
+            measured.started,
+            identity,
+            status="complete",
+            finished_at=measured.finished,
+            metrics=dict(judged.result.metrics),
+            raw=dict(judged.result.raw),
+            notes=judged.notes,
+            repeat=case.repeat + confirmation,
+            verdict=judged.verdict.status.value,
+            evidence=judged.evidence,
+            spectrum=judged.spectrum,
+        )
+        if self.store is not None:
+            self.store.record(record)
+        outcome = CaseOutcome(
+            case,
+            judged.result,
+            judged.verdict,
+            record,
+            placed.profile,
+            confirmation,
+            judged.cache_note,
+        )
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _place(self, case: Case, events: Sequence[str]) -> _Placed:
+        """The case's profile as it will run (overrides, caps and safety checked again),
+        placed on its workers, with the run's notes (events, lint)."""
+        profile = self.prepare(case)
+        env = self.environment()
+        workers = self.backend.resolve(env, case.target, case.workers)
+        profile = self._placed(profile, workers[0])
+        self.check_space(env, case, profile)
+        notes = [*self.run_notes, *env.target_notes.get(case.target, []), *env.take_events()]
+        notes += self.lint_notes(case, profile)
+        notes += events
+        if notes:
+            profile = replace(profile, notes=(*profile.notes, *notes))
+        return _Placed(profile, env, tuple(workers))
+
+    def _measure(
+        self,
+        case: Case,
+        placed: _Placed,
+        identity: _RunIdentity,
+        on_progress: ProgressCallback | None,
+    ) -> _Measured:
+        """Run fio for the case (its data laid out, the read ceiling probed and its faults
+        injected first); a failed run is recorded as failed and raised."""
+        profile, env, workers = placed.profile, placed.env, placed.workers
         # One measurement at a time per device (or backend target), across processes:
         # pytest-xdist workers would otherwise perturb each other's figures.
         with self.measurement_lock(env, case.target):
             started = time.time()
             try:
-                self._check_cleared(case.target)
-                self._prefill(env, case, profile, workers)
-                self._probe_read_ceiling(env, case, profile, workers)
-                expected = self.hang_timeout_base_s(profile)
+                self._uncleared.check(case.target)
+                self.layout.ensure(env, case, profile, workers)
+                self._ceilings.probe_before(
+                    case.target,
+                    case.workers,
+                    profile,
+                    lambda probe: self.backend.run_job(
+                        env,
+                        self._placed(probe, workers[0]).render(),
+                        workers,
+                        expected_runtime_s=READ_PROBE_RUNTIME_S,
+                    ),
+                )
                 faults = self._case_faults(case, env, workers, profile)
                 with faults or contextlib.nullcontext() as schedule:
                     result = self.backend.run_job(
                         env,
                         profile.render(),
                         workers,
-                        expected_runtime_s=expected,
+                        expected_runtime_s=self.hang_timeout_base_s(profile),
                         on_progress=on_progress,
                         timeline=self.timeline,
                         on_start=schedule.start if schedule is not None else None,
                         lost_ok=schedule.lost_workers if schedule is not None else frozenset(),
                     )
-                self._after_faults(case, faults)
+                self._uncleared.settle(case.target, faults)
             except FioLoadgenError as err:
-                # fio's message may echo an allowed variable's value: it goes into the
-                # record, the test report and CI logs as ${VAR}.
-                if profile.variables:
-                    err.args = (scrubbed(str(err), profile.variables),)
-                    if isinstance(err, FioRunError):
-                        err.stderr_tail = scrubbed(err.stderr_tail, profile.variables)
-                try:
-                    self._record_failure(case, profile, started, str(err), identity)
-                except StoreError as store_error:
-                    # The run's own failure is the cause (fio's ENOSPC on a disk the store
-                    # shares): show it first, the store's failure after it.
-                    err.args = (f"{err}; recording this failure failed too: {store_error}",)
+                self._fail(case, profile, started, identity, err)
                 raise
-            finished = time.time()
-        result = self._with_scaling(case, profile, result)
-        judged = self._judge_timeline(result, workers, faults)
-        result = judged.result
-        checks = evaluate(result, rules.limits)
+            return _Measured(result, started, time.time(), faults)
+
+    def _fail(
+        self,
+        case: Case,
+        profile: Profile,
+        started: float,
+        identity: _RunIdentity,
+        err: FioLoadgenError,
+    ) -> None:
+        """Record a failed run; ``err`` is scrubbed of allowed variables' values (fio's
+        message may echo one: it goes into the record, the test report and CI logs as
+        ${VAR})."""
+        if profile.variables:
+            err.args = (scrubbed(str(err), profile.variables),)
+            if isinstance(err, FioRunError):
+                err.stderr_tail = scrubbed(err.stderr_tail, profile.variables)
+        try:
+            self._record_failure(case, profile, started, str(err), identity)
+        except StoreError as store_error:
+            # The run's own failure is the cause (fio's ENOSPC on a disk the store
+            # shares): show it first, the store's failure after it.
+            err.args = (f"{err}; recording this failure failed too: {store_error}",)
+
+    def _judge(
+        self,
+        case: Case,
+        rules: CaseRules,
+        placed: _Placed,
+        measured: _Measured,
+        confirmation: int,
+    ) -> _Judged:
+        """The run's one verdict: its timeline, limits, history (per metric and the
+        latency distribution, on a case's last repeat), repeat spread and steadiness."""
+        profile, faults = placed.profile, measured.faults
+        result = with_scaling(case, profile, measured.result, self.outcomes)
+        timeline = judge_run_timeline(
+            result,
+            {worker.address.name: worker.name for worker in placed.workers},
+            faults.stored() if faults is not None else [],
+            self.stall_factor,
+        )
+        result = timeline.result
         key = self.key_of(case, profile)
         final_repeat = case.repeat >= case.repeats - 1 or confirmation > 0
         gated = self.gating.metrics
@@ -489,52 +464,31 @@ class BenchmarkSession:
             self.compare_distribution(key, spectrum, rules.distribution) if final_repeat else ()
         )
         suspicion = self._ceilings.judge(case.target, case.workers, profile, result)
-        cache_note = suspicion.flag
         capped = rate_cap_finding(profile, [worker.iops for worker in result.workers])
         settled = steady_state(result.raw)
         notes = (
             *profile.notes,
-            *([cache_note] if cache_note else []),
+            *([suspicion.flag] if suspicion.flag else []),
             *([suspicion.host_note] if suspicion.host_note else []),
-            *judged.notes,
+            *timeline.notes,
             *([f"lint {capped.line()}"] if capped else []),
             *([settled.note()] if settled else []),
         )
-        spread = self.variation(key, result, window=case.repeats) if final_repeat else ()
         unsettled = [settled.note()] if settled and not settled.attained else []
-        unsettled += judged.unstable
         left = self.gating.confirm - confirmation
         if confirmation == 0 and left <= 0 and any(large_change(c) for c in comparisons):
             left = 1  # a change far beyond its tolerance is always run once more
         # Decided here, once: every view renders what is stored with the run.
         verdict = decide(
-            checks,
+            evaluate(result, rules.limits),
             comparisons,
             confirmations_left=left,
-            unstable=unsettled,
-            variations=spread,
+            unstable=[*unsettled, *timeline.unstable],
+            variations=self.variation(key, result, window=case.repeats) if final_repeat else (),
             distribution=shapes,
         )
-        record = self._record_of(
-            case,
-            profile,
-            started,
-            identity,
-            status="complete",
-            finished_at=finished,
-            metrics=dict(result.metrics),
-            raw=dict(result.raw),
-            notes=notes,
-            repeat=case.repeat + confirmation,
-            verdict=verdict.status.value,
-            evidence={**verdict.evidence(), **judged.evidence},
-            spectrum=spectrum,
-        )
-        if self.store is not None:
-            self.store.record(record)
-        outcome = CaseOutcome(case, result, verdict, record, profile, confirmation, cache_note)
-        self.outcomes.append(outcome)
-        return outcome
+        evidence = {**verdict.evidence(), **timeline.evidence}
+        return _Judged(result, verdict, notes, evidence, spectrum, suspicion.flag)
 
     def measurement_lock(self, env: Environment, target: str) -> AbstractContextManager[Any]:
         """The lock a run on ``target`` holds while fio runs: one per device for local
@@ -573,26 +527,8 @@ class BenchmarkSession:
     # -- history -------------------------------------------------------------------
     def baseline_samples(self, key: str) -> list[RunRecord]:
         """Runs of ``key`` the current runs are compared with (never this session's)."""
-        if self.store is None or not self.gating.enabled:
-            return []
-        if self.gating.baseline != "auto":
-            return [run for run in self._pinned_runs() if run.history_key == key]
         mine = sum(1 for o in self.outcomes if o.record.history_key == key)
-        recent = self.store.query(
-            history_key=key,
-            status="complete",
-            labels=dict(self.gating.baseline_labels) or None,
-            limit=self.gating.window + mine + 1,
-        )
-        others = [run for run in recent if run.session_id != self.session_id]
-        return others[: self.gating.window]
-
-    def _pinned_runs(self) -> list[RunRecord]:
-        if self._pinned is None:
-            assert self.store is not None
-            baseline = self.store.get_baseline(self.gating.baseline)
-            self._pinned = [self.store.get(run_id) for run_id in baseline.run_ids]
-        return self._pinned
+        return self._baselines.samples(key, mine)
 
     def record_derived(
         self,
@@ -706,60 +642,10 @@ class BenchmarkSession:
         metrics = [m for m in self.gating.metrics if m in result.metrics]
         return variations([*samples, result.metrics], metrics, self.gating.max_cv)
 
-    # -- prefill and cache sanity ----------------------------------------------------
-    def _prefill(
-        self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
-    ) -> None:
-        """Before a read runs on a target and worker count, have its files written (with
-        --fio-prefill, a read-only profile's whole data set) or at least laid out, once:
-        then every worker's measurement starts together, none after its own layout."""
-        if self.prefill and profile.is_read_only:
-            writer = profile.as_prefill()
-            done = (case.target, case.workers, writer.content_hash)
-        elif profile.reads and not workers[0].device:
-            # fio lays out a read's files before the job starts, each worker on its own:
-            # under load one worker's layout takes longer and its measurement starts late
-            # (seen here: up to 0.75 s apart; under 20 ms with the files laid out first).
-            # One round lays out every worker of the target: a fio client round costs
-            # about 1.4 s whatever it does, so larger worker counts reuse these files.
-            writer = profile.as_layout()
-            workers = self.backend.resolve(env, case.target, len(env.workers[case.target]))
-            done = (case.target, 0, writer.content_hash)
-        else:
-            return
-        if done in self._prefilled:
-            return
-        self.backend.run_job(env, writer.render(), workers, expected_runtime_s=UNKNOWN_RUNTIME_S)
-        self._prefilled.add(done)
-
-    def _probe_read_ceiling(
-        self, env: Environment, case: Case, profile: Profile, workers: Sequence[Worker]
-    ) -> None:
-        """Measure what the target can physically read, once per target and worker count,
-        before the first buffered read there: a read beyond it came from a cache."""
-        if not self._ceilings.wants_probe(case.target, case.workers, profile):
-            return
-        probe = self._placed(parse_profile(READ_PROBE, name=READ_PROBE_NAME), workers[0])
-        result = self.backend.run_job(
-            env, probe.render(), workers, expected_runtime_s=READ_PROBE_RUNTIME_S
-        )
-        self._ceilings.record_probe(case.target, case.workers, result)
-
+    # -- cache sanity ----------------------------------------------------------------
     def cache_suspects(self) -> list[tuple[CaseOutcome, str]]:
-        """Buffered reads flagged as likely cache hits: at run time, or against a
-        sequential-read ceiling measured later in the session (profiles do not run in
-        that order)."""
-        suspects = []
-        for outcome in self.outcomes:
-            note = outcome.cache_note
-            if not note and not outcome.profile_as_run.is_sequential_read:
-                case = outcome.case
-                note = self._ceilings.judge(
-                    case.target, case.workers, outcome.profile_as_run, outcome.result
-                ).flag
-            if note:
-                suspects.append((outcome, note))
-        return suspects
+        """This session's buffered reads flagged as likely cache hits (read_ceiling.py)."""
+        return self._ceilings.suspects(self.outcomes)
 
     def _record_of(
         self,
@@ -832,65 +718,6 @@ class BenchmarkSession:
             return facts
         return {**facts, "faults": [fault.canonical() for fault in case.faults]}
 
-    def _judge_timeline(
-        self, result: RunResult, workers: Sequence[Worker], faults: CaseFaults | None
-    ) -> JudgedTimeline:
-        """The run's timeline judged (verdicts/validity.py): its metrics join the result's,
-        and with window skew the merged figures are the common window's. Under a fault,
-        its phases (verdicts/phases.py) give their metrics too, and what the fault
-        disturbed on purpose is expected, not unstable."""
-        stored_faults = faults.stored() if faults is not None else []
-        timeline = timeline_of(result.raw)
-        if timeline is None:
-            return JudgedTimeline(
-                result, evidence={"faults": stored_faults} if stored_faults else {}
-            )
-        analysis = None
-        injected = [event for event in stored_faults if event.get("injected_s") is not None]
-        if injected:
-            analysis = analyse(timeline, injected[0], measured=measured_span(timeline))
-        expected = [analysis.disturbed_s] if analysis is not None else []
-        judgement = judge(
-            timeline,
-            [worker.iops for worker in result.workers],
-            stall_factor=self.stall_factor,
-            worker_names={worker.address.name: worker.name for worker in workers},
-            expected=expected,
-        )
-        metrics = dict(result.metrics)
-        metrics.update(judgement.metrics)
-        notes = judgement.notes()
-        evidence: dict[str, Any] = {"timeline": judgement.evidence()}
-        if stored_faults:
-            evidence["faults"] = stored_faults
-            notes += [
-                f"fault {event['describe']}: " + "; ".join(event["said"]) for event in stored_faults
-            ]
-            notes += [
-                f"fault {event['describe']}: {event['error']}"
-                for event in stored_faults
-                if event["error"]
-            ]
-        if analysis is not None:
-            metrics.update(analysis.metrics())
-            phases = analysis.evidence(timeline)
-            evidence["phases"] = phases
-            notes.append("phases " + phase_line(phases))
-        if judgement.common_window is not None:
-            metrics.update(window_metrics(timeline, judgement.common_window))
-            notes.append(
-                "timeline: merged figures are over the workers' common window only"
-                f" (intervals {judgement.common_window[0]}-{judgement.common_window[1]})"
-            )
-        if timeline.notes:
-            notes += [f"timeline: {note}" for note in timeline.notes]
-        return JudgedTimeline(
-            replace(result, metrics=metrics),
-            tuple(notes),
-            tuple(judgement.unstable_reasons),
-            evidence,
-        )
-
     # -- faults ------------------------------------------------------------------------
     def _case_faults(
         self, case: Case, env: Environment, workers: Sequence[Worker], profile: Profile
@@ -908,48 +735,4 @@ class BenchmarkSession:
         )
         return CaseFaults(
             case.faults, context, self.fault_lookup, profile.ramp_time_s, self.lock_dir
-        )
-
-    def _after_faults(self, case: Case, faults: CaseFaults | None) -> None:
-        """Keep what could not be undone (the target's later cases are errors until it
-        clears); a fault that could not be injected makes the run an error."""
-        if faults is None:
-            return
-        for fault, event in faults.schedule.uncleared():
-            self._uncleared.setdefault(case.target, []).append((fault, event))
-        failed = faults.failed_injection()
-        if failed:
-            raise FaultError(f"the case's fault did not happen: {failed}")
-
-    def _check_cleared(self, target: str) -> None:
-        """A target a fault may still act on measures nothing until the fault is gone."""
-        pending = []
-        for fault, event in self._uncleared.get(target, []):
-            if not fault.cleared():
-                pending.append((fault, event))
-        self._uncleared[target] = pending
-        if pending:
-            said = "; ".join(f"{event.spec.describe()} ({event.error})" for _f, event in pending)
-            raise FaultError(
-                f"target {target!r} may still be under a fault whose undo failed: {said};"
-                " its cases are errors until it is cleared"
-            )
-
-    def _with_scaling(self, case: Case, profile: Profile, result: RunResult) -> RunResult:
-        """scaling_efficiency = iops(N) / (N x iops(1)) against this session's 1-worker run
-        of the same profile content on the same target (the mean over its repeats)."""
-        if case.workers == 1:
-            return result.with_metric("scaling_efficiency", 1.0)
-        singles = [
-            outcome.result.metrics["iops"]
-            for outcome in self.outcomes
-            if outcome.case.workers == 1
-            and outcome.case.target == case.target
-            and outcome.profile_as_run.content_hash == profile.content_hash
-        ]
-        single = sum(singles) / len(singles) if singles else 0.0
-        if single <= 0:
-            return result
-        return result.with_metric(
-            "scaling_efficiency", result.metrics["iops"] / (case.workers * single)
         )

@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .cases import Case, CaseOutcome
 from .exceptions import ConfigError
-from .session import BenchmarkSession, Case, CaseOutcome
+from .session import BenchmarkSession
 from .verdicts.thresholds import Limit
 
 #: A capped probe must deliver this share of its rate to count.

@@ -34,7 +34,7 @@ from typing import Any
 from ..exceptions import BackendError
 from ..fio.process import fio_environment
 from ..fio.runner import WorkerAddress, tail
-from ..processes import descendants
+from ..processes import descendants, process_table, working_in
 from .base import Environment, FreeSpace, RunsClientHere, Worker, first_workers
 from .cgroups import release
 from .facts import filesystem_of, fio_version, host_facts
@@ -124,49 +124,6 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _process_table() -> dict[int, tuple[int, int, str]]:
-    """pid -> (parent pid, process group, state) of every process, from /proc."""
-    table: dict[int, tuple[int, int, str]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses: parse after the last ')'.
-        fields = text[text.rfind(")") + 2 :].split()
-        if len(fields) > 2:
-            table[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), fields[0])
-    return table
-
-
-def _descendants(roots: set[int]) -> set[int]:
-    """Every process below ``roots``. fio's job processes call setsid(), so they leave the
-    server's process group: only the parent links still find them."""
-    table = _process_table()
-    found: set[int] = set()
-    frontier = set(roots)
-    while frontier:
-        children = {pid for pid, (ppid, _g, _s) in table.items() if ppid in frontier} - found
-        found |= children
-        frontier = children
-    return found
-
-
-def _working_in(directories: set[Path]) -> set[int]:
-    """Processes whose working directory is one of ``directories`` (or below): fio job
-    processes keep their server's directory, wherever they were reparented."""
-    prefixes = tuple(str(directory) for directory in directories)
-    found = set()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd.startswith(prefixes):
-            found.add(int(entry.name))
-    return found
-
-
 def _refuse_links_out(directory: Path) -> None:
     """A symbolic link in a worker's directory that leads out of it would take fio's
     writes with it: refuse the run. fio cannot create links itself, so one can only have
@@ -187,7 +144,7 @@ def _live(pids: set[int], groups: set[int]) -> set[int]:
     in some containers never reaps the orphans it adopts."""
     return {
         pid
-        for pid, (_ppid, group, state) in _process_table().items()
+        for pid, (_ppid, group, state) in process_table().items()
         if (pid in pids or group in groups) and state not in ("Z", "X")
     }
 
@@ -550,8 +507,8 @@ class LocalBackend(RunsClientHere):
             return ""
         if server.process.poll() is not None:
             return f"its fio server has exited with status {server.process.returncode}"
-        table = _process_table()
-        tree = {server.process.pid} | _descendants({server.process.pid})
+        table = process_table()
+        tree = {server.process.pid} | descendants({server.process.pid})
         states = sorted({table[pid][2] for pid in tree if pid in table})
         described = [_PROCESS_STATES[state] for state in states if state in _PROCESS_STATES]
         if described:
@@ -568,7 +525,7 @@ class LocalBackend(RunsClientHere):
         roots = {server.process.pid for server in self._servers}
         # Taken before anything dies: once a server exits its job processes are adopted
         # by PID 1 and nothing links them to us any more.
-        tree = _descendants(roots)
+        tree = descendants(roots)
         for server in self._servers:
             if server.process.poll() is None:
                 _signal_group(server.process.pid, signal.SIGTERM)
@@ -583,7 +540,7 @@ class LocalBackend(RunsClientHere):
         # Job processes fio forked may still be running after their server exited. Some
         # were orphaned before teardown began (fio's per-connection process exits when
         # the client goes, e.g. on Ctrl-C): their working directory still names them.
-        strays = tree | _descendants(tree) | _working_in({s.directory for s in self._servers})
+        strays = tree | descendants(tree) | working_in({s.directory for s in self._servers})
         strays.discard(os.getpid())
         for pid in strays:
             with contextlib.suppress(ProcessLookupError, PermissionError):

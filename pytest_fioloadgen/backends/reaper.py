@@ -30,20 +30,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from ..processes import alive, start_time, working_in
 from .cgroups import CGROUP_ROOT, PARENT, release
 
 OWNER_FILE = ".fioloadgen-owner"
 KILL_WAIT_S = 2.5
-
-
-def _start_time(pid: int) -> str | None:
-    """A process's start time (clock ticks since boot): with the pid, it names a process
-    even after the pid is reused."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()[19]
 
 
 def _boot_id() -> str:
@@ -56,7 +47,7 @@ def _boot_id() -> str:
 def write_owner(directory: Path) -> None:
     """Mark a session directory as this process's, for sweep_stale."""
     pid = os.getpid()
-    owner = {"pid": pid, "start": _start_time(pid), "boot": _boot_id()}
+    owner = {"pid": pid, "start": start_time(pid), "boot": _boot_id()}
     (directory / OWNER_FILE).write_text(json.dumps(owner))
 
 
@@ -70,7 +61,7 @@ def _owner_alive(directory: Path) -> bool:
     if owner.get("boot") != _boot_id():
         return False
     pid = owner.get("pid")
-    return isinstance(pid, int) and _start_time(pid) == owner.get("start")
+    return isinstance(pid, int) and start_time(pid) == owner.get("start")
 
 
 def sweep_stale(parent: Path, pattern: str) -> list[Path]:
@@ -92,29 +83,8 @@ def sweep_stale(parent: Path, pattern: str) -> list[Path]:
     return removed
 
 
-def _processes_working_in(directories: Iterable[Path]) -> set[int]:
-    prefixes = tuple(str(d) for d in directories)
-    found = set()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd.startswith(prefixes):
-            found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text[text.rfind(")") + 2 :].split()[0] not in ("Z", "X")
-
-
 def _kill_working_in(directories: list[Path], pids: Iterable[int] = ()) -> None:
-    targets = set(pids) | _processes_working_in(directories)
+    targets = set(pids) | working_in(directories)
     targets.discard(os.getpid())
     for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -123,7 +93,7 @@ def _kill_working_in(directories: list[Path], pids: Iterable[int] = ()) -> None:
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + KILL_WAIT_S
     while time.monotonic() < deadline:
-        targets = {pid for pid in targets if _alive(pid)} | _processes_working_in(directories)
+        targets = {pid for pid in targets if alive(pid)} | working_in(directories)
         targets.discard(os.getpid())
         if not targets:
             return

@@ -16,6 +16,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..exceptions import FaultError
 from .base import Fault, FaultContext, FaultEvent
 from .registry import Lookup, fault_type
 from .schedule import FaultSchedule
@@ -79,3 +80,33 @@ class CaseFaults:
             for event in self.events
             if event.error.startswith("inject")
         )
+
+
+@dataclass
+class UnclearedFaults:
+    """Faults whose undo failed, per target: a target a fault may still act on measures
+    nothing (its cases are errors) until the fault is gone."""
+
+    _pending: dict[str, list[tuple[Fault, FaultEvent]]] = field(default_factory=dict)
+
+    def settle(self, target: str, faults: CaseFaults | None) -> None:
+        """After a run: keep what could not be undone; a fault that could not be injected
+        makes the run an error."""
+        if faults is None:
+            return
+        for fault, event in faults.schedule.uncleared():
+            self._pending.setdefault(target, []).append((fault, event))
+        failed = faults.failed_injection()
+        if failed:
+            raise FaultError(f"the case's fault did not happen: {failed}")
+
+    def check(self, target: str) -> None:
+        """Before a run: refuse it while a fault on ``target`` has not cleared."""
+        pending = [(f, event) for f, event in self._pending.get(target, []) if not f.cleared()]
+        self._pending[target] = pending
+        if pending:
+            said = "; ".join(f"{event.spec.describe()} ({event.error})" for _f, event in pending)
+            raise FaultError(
+                f"target {target!r} may still be under a fault whose undo failed: {said};"
+                " its cases are errors until it is cleared"
+            )

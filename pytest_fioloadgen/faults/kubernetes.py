@@ -173,11 +173,26 @@ class Deleted:
 
 
 @dataclass
-class DeletePod:
+class _ClusterFault:
+    """What every Kubernetes fault holds: its spec, the run, and the cluster's API (the
+    run's Kubernetes backend); it acts beyond the run's workers."""
+
     spec: FaultSpec
     context: FaultContext
     scope: str = "cluster"
     lost_workers: frozenset[str] = frozenset()
+    reversible: bool = True
+
+    def __post_init__(self) -> None:
+        self._backend = kubernetes_backend(self.context, self.spec)
+
+    @property
+    def _api(self) -> KubeApi:
+        return self._backend.api
+
+
+@dataclass
+class DeletePod(_ClusterFault):
     reversible: bool = False
     _deleted: list[Deleted] = field(default_factory=list)
     #: uids of the namespace's pods just before the deletion: a replacement is none of them.
@@ -185,7 +200,7 @@ class DeletePod:
     _injected_at: float | None = None
 
     def __post_init__(self) -> None:
-        self._backend = kubernetes_backend(self.context, self.spec)
+        super().__post_init__()
         self._by, self._what = _one_of(self.spec, "name", "selector")
         self._namespace = self.spec.get("namespace") or self._backend.namespace
         workers = self.spec.get("workers", "refuse")
@@ -195,10 +210,6 @@ class DeletePod:
         self._timeout_s = _timeout(self.spec)
         # Refused now, before the run, when the spec names the run's own pods.
         self._check(self._matching())
-
-    @property
-    def _api(self) -> KubeApi:
-        return self._backend.api
 
     def _describe_target(self) -> str:
         if self._by == "name":
@@ -387,25 +398,16 @@ def _selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
 
 
 @dataclass
-class DrainNode:
-    spec: FaultSpec
-    context: FaultContext
-    scope: str = "cluster"
-    lost_workers: frozenset[str] = frozenset()
-    reversible: bool = True
+class DrainNode(_ClusterFault):
     #: Nodes this fault cordoned (a node already cordoned stays so after the undo).
     _cordoned: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._backend = kubernetes_backend(self.context, self.spec)
+        super().__post_init__()
         self._by, self._what = _one_of(self.spec, "node", "selector")
         self._timeout_s = _timeout(self.spec)
         self._nodes = self._resolve()
         self._refuse_own()
-
-    @property
-    def _api(self) -> KubeApi:
-        return self._backend.api
 
     def _resolve(self) -> list[str]:
         api = self._api

@@ -28,6 +28,9 @@ from .timeline import TimelineInputs, build_timeline, hist_coarseness, hist_logg
 #: Slack on top of the profile's expected runtime before a run is declared hung: fio
 #: needs time to lay out files and to collect results from every server.
 DEFAULT_SLACK_S = 60.0
+#: When a profile gives no runtime (a size-bound job), a run is still bounded by this many
+#: seconds of fio.
+UNKNOWN_RUNTIME_S = 300.0
 STDERR_TAIL_LINES = 6
 
 ProgressCallback = Callable[[float], None]

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ..session import CaseOutcome
+from ..cases import CaseOutcome
 
 #: The TestReport attribute a worker's outcomes travel in.
 REPORT_ATTRIBUTE = "fioloadgen_outcomes"

@@ -19,13 +19,14 @@ from typing import Any
 import pytest
 
 from ..backends.base import Environment
+from ..cases import Case, CaseOutcome
 from ..exceptions import ConfigError, FioLoadgenError
 from ..faults.spec import FaultSpec
 from ..fio.results import RunResult
 from ..fio.spectrum import spectrum_measures
 from ..planning import sla_request
 from ..profiles import Profile
-from ..session import BenchmarkSession, Case, CaseOutcome
+from ..session import BenchmarkSession
 from ..sla import DEFAULT_PROBES, SlaResult
 from ..sla import max_iops_under as search_sla
 from ..store.base import Store

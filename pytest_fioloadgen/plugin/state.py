@@ -18,6 +18,7 @@ from ..backend_factory import sandbox_of, target_names
 from ..backends.base import Environment, SupportsPreflight
 from ..backends.medium import OPT_IN
 from ..backends.sandbox import Sandbox
+from ..cases import CaseOutcome
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from ..faults.registry import lookup
 from ..planning import CaseRequest, Planner, marker_request, named_setting
@@ -38,7 +39,7 @@ from ..report.terminal import (
     summary_lines,
     timeline_lines,
 )
-from ..session import BenchmarkSession, CaseOutcome
+from ..session import BenchmarkSession
 from ..settings import Settings
 from ..store import RunRecord, default_store_uri
 from ..verdicts.regression import DEFAULT_MIN_BASELINE

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..cases import CaseOutcome
 from ..fio.results import LATENCY_METRICS, THROUGHPUT_METRICS, higher_is_better, worker_metrics
 from ..fio.spectrum import spectrum_measures
-from ..session import CaseOutcome
 from .terminal import short_test
 
 SCHEMA_VERSION = 1

@@ -13,11 +13,11 @@ from html import escape
 from typing import Any
 
 from .. import numbers
+from ..cases import CaseOutcome
 from ..fio.results import RunResult, worker_metrics
 from ..fio.spectrum import run_spectrum
 from ..fio.timeline import timeline_of
 from ..fio.timeseries import timeseries_of
-from ..session import CaseOutcome
 from ..store.base import RunRecord
 from ..verdicts.phases import phase_line
 from ..verdicts.regression import INCONCLUSIVE, REGRESSION, Comparison

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ..session import CaseOutcome
+from ..cases import CaseOutcome
 from ..store.base import RunRecord
 from ..verdicts.status import worst
 from .html import delta_text, number, outcome_html, page_styles, verdict_badge

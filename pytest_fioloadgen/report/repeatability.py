@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..session import CaseOutcome
+from ..cases import CaseOutcome
 
 
 def repeatability_lines(outcomes: Sequence[CaseOutcome]) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pygal
 
-from ..session import CaseOutcome
+from ..cases import CaseOutcome
 from .charts import STYLE
 
 #: Axes a response curve is drawn along, in order of preference.

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..session import CaseOutcome
+from ..cases import CaseOutcome
 from ..verdicts.status import worst
 from . import charts
 from .html import number, verdict_badge

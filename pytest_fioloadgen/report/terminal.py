@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import numbers
-from ..session import Case, CaseOutcome
+from ..cases import Case, CaseOutcome
 from ..settings import DEFAULT_SUMMARY_COLUMNS, SUMMARY_COLUMNS
 from ..verdicts.phases import phase_line
 from ..verdicts.regression import (

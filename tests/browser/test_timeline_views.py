@@ -18,12 +18,13 @@ import pytest
 from conftest import console_errors, save_screenshot
 from pytest_fioloadgen.backends.cgroups import Freeze, freezer_controller
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.fio.timeline import timeline_of
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.report.html import outcome_html, page_styles
 from pytest_fioloadgen.report.site import build_site
 from pytest_fioloadgen.report.timeline_view import timeline_view
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.verdicts.status import Status
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
@@ -49,8 +50,10 @@ rate_iops=500
 rw=randread
 bs=4k
 """
-FREEZE_AT_S = 5.0  # since the client started: 1 s ramp, about 1.5 s start-up, then 2.5 s
+FREEZE_AFTER_START_S = 3.5  # since worker 2's job started: 1 s ramp, then 2.5 s measured
 FREEZE_FOR_S = 2.0
+# fio's server forks a process per client connection, and that one a process per job.
+JOB_PROCESSES = 2
 
 # The datasets of a Chart.js chart, from the page: label, series tag and points.
 DATASETS = """
@@ -77,10 +80,19 @@ def frozen_run(tmp_path_factory):
     case = Case(parse_profile(PROFILE, name="steady"), workers=2, target="local", test="t")
     frozen: dict[str, float] = {}
 
+    env = session.environment()
+    worker = env.workers["local"][1]
+
     def freeze_worker_two() -> None:
-        env = session.environment()
-        worker = env.workers["local"][1]
-        time.sleep(FREEZE_AT_S)
+        # Timed from the job's own start, not the client's: under load the start-up of a
+        # worker takes seconds, and a freeze before its job ran would stall nothing measured.
+        idle = len(backend.worker_pids(worker))
+        deadline = time.monotonic() + 60
+        while len(backend.worker_pids(worker)) < idle + JOB_PROCESSES:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        time.sleep(FREEZE_AFTER_START_S)
         freeze = Freeze(freezer_controller())
         freeze.freeze(backend.worker_pids(worker))
         frozen["from"] = time.time()
@@ -88,12 +100,10 @@ def frozen_run(tmp_path_factory):
         freeze.thaw()
         frozen["to"] = time.time()
 
-    session.environment()
     thread = threading.Thread(target=freeze_worker_two)
     try:
-        # The run's client starts within a few ms of this (the layout round first).
-        session._prefill(session.environment(), case, session.prepare(case),
-                         backend.resolve(session.environment(), "local", 2))  # fmt: skip
+        # The layout round first, so that the job processes the thread waits for are the run's.
+        session.layout.ensure(env, case, session.prepare(case), backend.resolve(env, "local", 2))
         thread.start()
         outcome = session.run(case, test_id="t")
     finally:

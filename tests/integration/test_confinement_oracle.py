@@ -31,10 +31,11 @@ from pytest_fioloadgen.backends.base import Environment
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
 from pytest_fioloadgen.backends.sandbox import UNCONFINED, choose_sandbox
 from pytest_fioloadgen.backends.static import StaticBackend, StaticTarget
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.exceptions import FioLoadgenError, ProfileError
 from pytest_fioloadgen.fio.runner import WorkerAddress
 from pytest_fioloadgen.profiles import allowed_variables, parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.verdicts.gating import GatingPolicy
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 from tests.integration.strace_oracle import STRACE, Tracer

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget, _descendants
+from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
 from pytest_fioloadgen.backends.sandbox import choose_sandbox
 from pytest_fioloadgen.backends.static import StaticBackend, StaticTarget
 from pytest_fioloadgen.exceptions import FioRunError
 from pytest_fioloadgen.fio.runner import WorkerAddress
+from pytest_fioloadgen.processes import descendants
 
 LONG_JOB = "[global]\nioengine=psync\nsize=4m\nruntime=30\ntime_based\n[rr]\nrw=randread\nbs=4k\n"
 #: Detection needs two of fio's 5-second status timeouts; the rest is slack for a busy
@@ -29,7 +30,7 @@ DETECTED_WITHIN_S = 20.0
 
 
 def _signal_tree(pid: int, signum: int) -> None:
-    for member in {pid} | _descendants({pid}):
+    for member in {pid} | descendants({pid}):
         with contextlib.suppress(ProcessLookupError):
             os.kill(member, signum)
 
@@ -224,11 +225,12 @@ def test_a_full_disk_shows_fios_enospc_first_and_loses_nothing(pytester, small_f
 
 
 def _without_bwrap(tmp_path: Path) -> dict[str, str]:
-    """An environment whose PATH has fio but no bwrap."""
+    """A developer's environment whose PATH has fio but no bwrap. Not CI's: there auto
+    refuses to run unconfined (tests/unit/test_sandbox.py holds that rule)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "fio").symlink_to(shutil.which("fio"))
-    return {**os.environ, "PATH": str(bin_dir)}
+    return {**os.environ, "PATH": str(bin_dir), "CI": ""}
 
 
 def test_without_bwrap_auto_says_so_once_and_records_it(pytester, tmp_path):

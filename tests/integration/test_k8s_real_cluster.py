@@ -95,8 +95,9 @@ def test_deploy_run_teardown_on_a_real_cluster(cluster_backend):
 def test_volume_shapes_on_a_real_cluster(cluster_backend, variable, shape):
     """Through a BenchmarkSession, as the plugin runs it: block jobs get the device as
     their filename and the safety policy allows exactly it."""
+    from pytest_fioloadgen.cases import Case
     from pytest_fioloadgen.profiles import parse_profile
-    from pytest_fioloadgen.session import BenchmarkSession, Case
+    from pytest_fioloadgen.session import BenchmarkSession
     from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
     storage_class = os.environ.get(variable)

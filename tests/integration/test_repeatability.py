@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.profiles import parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.verdicts.gating import GatingPolicy
 from pytest_fioloadgen.verdicts.status import Status
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
@@ -20,8 +21,9 @@ STEADY = (
 
 
 class NoisyBackend(LocalBackend):
-    """The local backend; the runs named in ``noisy`` (0-based) get a third of the rate,
-    like a neighbour stealing the device during one repeat."""
+    """The local backend; the measured runs named in ``noisy`` (0-based) get a third of
+    the rate, like a neighbour stealing the device during one repeat. The layout round
+    before the first read (no rate, no measurement) is not counted."""
 
     def __init__(self, *args, noisy: set[int], **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,6 +31,8 @@ class NoisyBackend(LocalBackend):
         self.runs = 0
 
     def run_job(self, env, job_text, workers, **kwargs):
+        if "rate_iops=300" not in job_text:
+            return super().run_job(env, job_text, workers, **kwargs)
         if self.runs in self.noisy:
             job_text = job_text.replace("rate_iops=300", "rate_iops=100")
         self.runs += 1

@@ -17,9 +17,10 @@ import pytest
 
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
 from pytest_fioloadgen.backends.sandbox import choose_sandbox
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.exceptions import FioLoadgenError, ProfileError
 from pytest_fioloadgen.profiles import allowed_variables, parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 

@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from pytest_fioloadgen.backends.local import LocalBackend, LocalTarget
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.profiles import parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.store import open_store
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 

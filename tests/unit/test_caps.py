@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_fioloadgen.exceptions import ConfigError, ProfileError
+from pytest_fioloadgen.fio.runner import UNKNOWN_RUNTIME_S
 from pytest_fioloadgen.planning import caps_of
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.profiles.caps import (
@@ -20,7 +21,7 @@ from pytest_fioloadgen.profiles.caps import (
     disk_need,
     parse_caps,
 )
-from pytest_fioloadgen.session import UNKNOWN_RUNTIME_S, BenchmarkSession
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.settings import resolve
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 

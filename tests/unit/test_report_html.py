@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from pytest_fioloadgen.cases import Case, CaseOutcome
 from pytest_fioloadgen.fio.results import parse_result
 from pytest_fioloadgen.fio.spectrum import run_spectrum
 from pytest_fioloadgen.profiles import parse_profile
@@ -17,7 +18,6 @@ from pytest_fioloadgen.report import charts
 from pytest_fioloadgen.report.html import RunView, history_sparkline, run_fragment
 from pytest_fioloadgen.report.html_hooks import row_cells
 from pytest_fioloadgen.report.summary import environment_facts, matrix_table, scaling_curves
-from pytest_fioloadgen.session import Case, CaseOutcome
 from pytest_fioloadgen.store.base import RunRecord
 from pytest_fioloadgen.verdicts.gating import decide
 from pytest_fioloadgen.verdicts.regression import Comparison

@@ -10,10 +10,11 @@ import pytest
 
 from pytest_fioloadgen.backends.kubernetes.manifests import DEVICE_PATH
 from pytest_fioloadgen.backends.kubernetes.options import Spread
+from pytest_fioloadgen.cases import Case
 from pytest_fioloadgen.exceptions import BackendError, FioRunError
 from pytest_fioloadgen.fio.timeline import timeline_of
 from pytest_fioloadgen.profiles import parse_profile
-from pytest_fioloadgen.session import BenchmarkSession, Case
+from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 pytestmark = pytest.mark.slow
