@@ -38,7 +38,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fioloadgen", "storage benchmarking with fio (pytest-fioloadgen)")
     for option in OPTIONS:
-        help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
+        help_text = f"{option.full_help} [env {option.env}, ini {option.ini}]"
         if option.flag:
             group.addoption(option.cli, action="store_true", default=None, help=help_text)
         else:
@@ -51,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 choices=option.choices,
                 help=help_text,
             )
-        parser.addini(option.ini, help=option.help, type="string", default="")
+        parser.addini(option.ini, help=option.full_help, type="string", default="")
 
 
 def _ini_source(config: pytest.Config) -> str:
