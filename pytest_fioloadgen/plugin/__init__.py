@@ -38,7 +38,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fioloadgen", "storage benchmarking with fio (pytest-fioloadgen)")
     for option in OPTIONS:
-        help_text = f"{option.full_help} [env {option.env}, ini {option.ini}]"
+        # argparse %-formats help texts: a literal % (a default such as 10%) is doubled.
+        help_text = f"{option.full_help} [env {option.env}, ini {option.ini}]".replace("%", "%%")
         if option.flag:
             group.addoption(option.cli, action="store_true", default=None, help=help_text)
         else:
