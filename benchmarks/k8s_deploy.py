@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy  # noqa: E402
 
 from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend  # noqa: E402
-from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec  # noqa: E402
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings  # noqa: E402
 from tests.k8s_emulator.controllers import Config  # noqa: E402
 from tests.k8s_emulator.harness import Emulator  # noqa: E402
 
@@ -40,10 +40,13 @@ JOB = "[global]\nioengine=psync\nsize=1m\nruntime=2\ntime_based\n[rr]\nrw=randre
 
 def backend(kubeconfig: Path) -> KubernetesBackend:
     return KubernetesBackend(
-        WorkerSpec(namespace=f"bench-{uuid.uuid4().hex[:6]}", image="fio:emulated"),
+        KubernetesSettings(
+            namespace=f"bench-{uuid.uuid4().hex[:6]}",
+            image="fio:emulated",
+            kubeconfig=kubeconfig,
+            ready_timeout=120,
+        ),
         session_id=uuid.uuid4().hex,
-        kubeconfig=str(kubeconfig),
-        ready_timeout_s=120,
     )
 
 

@@ -99,13 +99,7 @@ def named_setting(settings: Settings, setting: str | None, err: Exception) -> st
     if setting is None or setting not in OPTIONS_BY_NAME:
         return f"fioloadgen: {err}"
     option = OPTIONS_BY_NAME[setting]
-    field_name = {
-        "target": "targets",
-        "binary": "fio_binary",
-        "label": "labels",
-        "fault": "faults",
-    }.get(setting, setting)
-    source = settings.source_of(field_name)
+    source = settings.source_of(option.field)
     if source == option.cli:
         return f"{option.cli}: {err}"
     origin = "default" if source == "default" else f"from {source}"

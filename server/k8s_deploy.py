@@ -241,13 +241,13 @@ def _add_arguments(deploy: argparse.ArgumentParser) -> None:
 
 def _spec(args: argparse.Namespace, settings: Settings) -> ServerSpec:
     storage_class = args.server_storageclass or (
-        settings.storageclasses[0] if settings.storageclasses else None
+        settings.kubernetes.storageclasses[0] if settings.kubernetes.storageclasses else None
     )
     fs_group = None
     if args.server_fs_group != "none":
         fs_group = options.parse_id(args.server_fs_group, "--server-fs-group")
     return ServerSpec(
-        namespace=settings.namespace,
+        namespace=settings.kubernetes.namespace,
         image=args.server_image or DEFAULT_SERVER_IMAGE,
         storage_class=storage_class,
         pvc_size=args.server_pvc_size,
@@ -257,7 +257,7 @@ def _spec(args: argparse.Namespace, settings: Settings) -> ServerSpec:
 
 def _deploy(args: argparse.Namespace, settings: Settings, backend: Any) -> None:
     deploy_server(backend, _spec(args, settings))
-    ns = settings.namespace
+    ns = settings.kubernetes.namespace
     print(f"{ns}/{SERVER_NAME}: results server Ready")
     print(
         f"  reach it:  kubectl -n {ns} port-forward svc/{SERVER_NAME} "

@@ -51,7 +51,7 @@ def make_backend(settings: Settings, session_id: str, *, require_sandbox: bool =
         from .kubernetes import kubernetes_backend
 
         return kubernetes_backend(settings, session_id)
-    if settings.volume_mode == "block":
+    if settings.kubernetes.block:
         raise ConfigError(
             f"volume mode block (from {settings.source_of('volume_mode')}) needs "
             f"--fio-backend kubernetes: the {settings.backend} backend has no raw devices to "

@@ -25,50 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigError
-from ..settings import OPTIONS_BY_NAME, Settings, resolve
+from ..settings import KUBERNETES_OPTIONS, OPTIONS_BY_NAME, Settings, resolve
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 
-#: CLI flag -> option name in settings.OPTIONS (the flag is the option without "fio-").
-_SHARED = {
-    "namespace": "namespace",
-    "storageclass": "storageclass",
-    "image": "image",
-    "kubeconfig": "kubeconfig",
-    "context": "context",
-    "pvc_size": "pvc_size",
-    "requests": "requests",
-    "limits": "limits",
-    "ready_timeout": "ready_timeout",
-    "volume_mode": "volume_mode",
-    "access_mode": "access_mode",
-    "existing_pvc": "existing_pvc",
-    "existing_namespace": "existing_namespace",
-    "node_selector": "node_selector",
-    "tolerations": "tolerations",
-    "spread": "spread",
-    "priority_class": "priority_class",
-    "fs_group": "fs_group",
-    "run_as_user": "run_as_user",
-    "pod_patch": "pod_patch",
-}
-#: Deploy options taken straight from the settings table (help, metavar, repeatable).
-_DEPLOY_OPTIONS = (
-    "pvc_size",
-    "requests",
-    "limits",
-    "ready_timeout",
-    "volume_mode",
-    "access_mode",
-    "existing_pvc",
-    "existing_namespace",
-    "node_selector",
-    "tolerations",
-    "spread",
-    "priority_class",
-    "fs_group",
-    "run_as_user",
-    "pod_patch",
-)
+#: The options of every cluster command; deploy takes every other kubernetes option too.
+_CLUSTER_OPTIONS = ("namespace", "kubeconfig", "context", "existing_namespace")
 OUTPUTS = ("yaml", "json")
 
 
@@ -109,7 +70,8 @@ def _own_flags(text: str) -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    cli = {option: getattr(args, flag, None) for flag, option in _SHARED.items()}
+    # Each flag's dest is its option's name (see _add_setting).
+    cli = {option.name: getattr(args, option.name, None) for option in KUBERNETES_OPTIONS}
     cli["backend"] = "kubernetes"
     try:
         settings = resolve(rootdir=Path.cwd(), cli=cli, env=os.environ, ini={})
@@ -131,7 +93,7 @@ def _backend(args: argparse.Namespace, settings: Settings | None = None) -> Any:
 def _workers_wanted(args: argparse.Namespace, settings: Settings) -> bool:
     # Only an extension (the results server): fine without storage classes for workers.
     others = [ext for ext in _extensions(args) if ext.wanted(args)]
-    return bool(settings.storageclasses) or not others
+    return bool(settings.kubernetes.storageclasses) or not others
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -151,7 +113,7 @@ def _deploy(args: argparse.Namespace) -> int:
             env = backend.deploy(storage_classes(settings), args.workers)
             backend.teardown(env)
             for storage_class, count in env.describe().items():
-                print(f"{settings.namespace}/{storage_class}: {count} workers Ready")
+                print(f"{settings.kubernetes.namespace}/{storage_class}: {count} workers Ready")
         for extension in _extensions(args):
             if extension.wanted(args):
                 extension.deploy(args, settings, backend)
@@ -248,22 +210,15 @@ def _unlock(args: argparse.Namespace) -> int:
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", help="namespace (default: fio) [FIO_NAMESPACE]")
-    parser.add_argument("--kubeconfig", help="kubeconfig file [FIO_KUBECONFIG]")
-    parser.add_argument("--context", help="kubeconfig context [FIO_CONTEXT]")
-    parser.add_argument(
-        "--existing-namespace",
-        action="store_true",
-        default=None,
-        help=OPTIONS_BY_NAME["existing_namespace"].help + " [FIO_EXISTING_NAMESPACE]",
-    )
+    for name in _CLUSTER_OPTIONS:
+        _add_setting(parser, name)
 
 
 def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
-    """A deploy flag from the settings table: the pytest option without ``fio-``."""
+    """A flag from the settings table: the pytest option without ``fio-``."""
     option = OPTIONS_BY_NAME[name]
     flag = "--" + name.replace("_", "-")
-    help_text = f"{option.help} [{option.env}]"
+    help_text = f"{option.full_help} [{option.env}]"
     if option.flag:
         parser.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
         return
@@ -280,12 +235,10 @@ def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
 def register(commands: Any) -> None:
     deploy = commands.add_parser("deploy", help="deploy fio workers on Kubernetes")
     add_cluster_options(deploy)
-    deploy.add_argument("--storageclass", help="storage classes, comma separated")
     deploy.add_argument("--workers", type=int, default=1, help="workers per storage class")
-    deploy.add_argument("--image", help="fio worker image")
-    for name in _DEPLOY_OPTIONS:
-        if name != "existing_namespace":
-            _add_setting(deploy, name)
+    for option in KUBERNETES_OPTIONS:
+        if option.name not in _CLUSTER_OPTIONS:
+            _add_setting(deploy, option.name)
     deploy.add_argument(
         "--dry-run",
         action="store_true",

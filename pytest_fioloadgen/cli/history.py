@@ -12,6 +12,7 @@ from typing import Any
 
 from ..exceptions import FioLoadgenError
 from ..fio.results import METRIC_NAMES
+from ..options import split_list
 from ..store import Store, default_store_uri, open_store
 from ..store.history_index import history_keys
 from ..store.selection import latest_plugin_sessions, parse_labels, session_runs
@@ -51,10 +52,6 @@ def _labels(labels: Any) -> str:
     if "git_commit" in shown:
         shown["git_commit"] = shown["git_commit"][:12]
     return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "no labels"
-
-
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def _print_trend(trend: Trend, *, series: bool) -> None:
@@ -108,7 +105,7 @@ def _baseline_set(args: argparse.Namespace) -> int:
                 raise FioLoadgenError(
                     f"{store.uri} has no completed run in session {args.session!r}"
                 )
-        for session_id in _split(args.sessions):
+        for session_id in split_list(args.sessions):
             found = [r.run_id for r in session_runs(store, session_id)]
             if not found:
                 raise FioLoadgenError(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..backends.sandbox import SANDBOX_MODES, choose_sandbox, in_ci
 from ..exceptions import FioLoadgenError, ProfileError
+from ..options import parse_bool, parse_choice
 from ..profiles import (
     Allowance,
     allowed_variables,
@@ -23,7 +24,7 @@ from ..profiles import (
 from ..profiles.caps import DEFAULT_CAPS, check_caps, parse_caps
 from ..profiles.lint import blocking, lint
 from ..profiles.policy import allowed_engines
-from ..settings import parse_bool, parse_choice, parse_variable_names
+from ..settings import parse_variable_names
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 from .remote_profiles import list_remote, register_remote, show_remote, wants_server
 

@@ -2,8 +2,10 @@
 
 The entry point (``pytest11``) of pytest-fioloadgen. It resolves Settings once in
 ``pytest_configure`` and registers one ``FioLoadgenPlugin`` (plugin.state) holding the
-session's state; the fixtures live in plugin.fixtures. The domain work is pytest-free:
-planning (cases, limits, gating) and session (running, recording).
+session's state; the fixtures live in plugin.fixtures. At the session's start it
+registers who reports the results (plugin.results): this process, or under pytest-xdist
+the controller (plugin.distributed); a worker reports nothing itself. The domain work is
+pytest-free: planning (cases, limits, gating) and session (running, recording).
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from ..backend_factory import make_backend
 from ..backends.base import Backend
 from ..exceptions import ConfigError
 from ..planning import load_thresholds
-from ..report import html_hooks as html_report
 from ..settings import OPTIONS, Settings, resolve
+from .distributed import XdistController, is_controller, is_worker
 from .fixtures import fio_case, fio_env, fio_run, fio_session, fio_store
+from .results import SessionReport
 from .rootdir import check_rootdir
 from .state import FioLoadgenPlugin, html_report_requested, state_key
 
 __all__ = ["fio_case", "fio_env", "fio_run", "fio_session", "fio_store"]
 
 PLUGIN_NAME = "fioloadgen-session"
+CONTROLLER_PLUGIN_NAME = "fioloadgen-xdist-controller"
+REPORT_PLUGIN_NAME = "fioloadgen-report"
 HTML_PLUGIN_NAME = "fioloadgen-html"
 
 
@@ -38,7 +43,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fioloadgen", "storage benchmarking with fio (pytest-fioloadgen)")
     for option in OPTIONS:
-        help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
+        # argparse %-formats help texts: a literal % (a default such as 10%) is doubled.
+        help_text = f"{option.full_help} [env {option.env}, ini {option.ini}]".replace("%", "%%")
         if option.flag:
             group.addoption(option.cli, action="store_true", default=None, help=help_text)
         else:
@@ -51,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 choices=option.choices,
                 help=help_text,
             )
-        parser.addini(option.ini, help=option.help, type="string", default="")
+        parser.addini(option.ini, help=option.full_help, type="string", default="")
 
 
 def _ini_source(config: pytest.Config) -> str:
@@ -97,12 +103,28 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from err
     config.stash[state_key] = plugin
     config.pluginmanager.register(plugin, PLUGIN_NAME)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Register who reports the session's results. Not in pytest_configure: pytest-xdist
+    registers its DSession in its own pytest_configure (trylast), so only now is it known
+    whether this process is the controller. Before DSession's sessionstart (trylast),
+    which starts the workers and asks for their pytest_configure_node."""
+    config = session.config
+    plugin = config.stash.get(state_key, None)
+    if plugin is None or is_worker(config):
+        return
+    if is_controller(config):
+        controller = XdistController(plugin.session_id, plugin.settings, plugin.thresholds)
+        config.pluginmanager.register(controller, CONTROLLER_PLUGIN_NAME)
+        report = SessionReport(plugin.settings, controller.results)
+    else:
+        report = SessionReport(plugin.settings, plugin.results)
+    config.pluginmanager.register(report, REPORT_PLUGIN_NAME)
     if html_report_requested(config):
         # pytest-html's hook names exist only when it is installed and active.
-        config.pluginmanager.register(
-            html_report.HtmlHooks(plugin.session_outcomes, plugin.session_fingerprint),
-            HTML_PLUGIN_NAME,
-        )
+        config.pluginmanager.register(report.html_hooks(), HTML_PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

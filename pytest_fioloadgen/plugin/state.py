@@ -1,8 +1,10 @@
 """The plugin's state for one pytest session, and the hooks that need it.
 
-One ``FioLoadgenPlugin`` is registered per session (like pytest-xdist's DSession) and
-kept in ``config.stash``; the planning (cases, limits, gating policy) is the pytest-free
-``planning.Planner``, the running is ``session.BenchmarkSession``.
+One ``FioLoadgenPlugin`` is registered per pytest process and kept in ``config.stash``;
+the planning (cases, limits, gating policy) is the pytest-free ``planning.Planner``, the
+running is ``session.BenchmarkSession``. What it ran is reported by plugin.results; an
+xdist worker sends its outcomes to the controller instead, whose own plugin object
+(plugin.distributed.XdistController) collects them.
 """
 
 from __future__ import annotations
@@ -16,44 +18,19 @@ import pytest
 
 from ..backend_factory import sandbox_of, target_names
 from ..backends.base import Environment, SupportsPreflight
-from ..backends.medium import OPT_IN
 from ..backends.sandbox import Sandbox
 from ..cases import CaseOutcome
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from ..faults.registry import lookup
 from ..planning import CaseRequest, Planner, marker_request, named_setting
 from ..report import html_hooks as html_report
-from ..report.export import (
-    bencher_metric_format,
-    session_document,
-    write_github_action_benchmark,
-    write_json,
-)
 from ..report.html import SPARKLINE_RUNS
-from ..report.repeatability import repeatability_lines
-from ..report.response_curve import curves
-from ..report.terminal import (
-    fault_lines,
-    gating_lines,
-    scaling_lines,
-    summary_lines,
-    timeline_lines,
-)
 from ..session import BenchmarkSession
 from ..settings import Settings
-from ..store import RunRecord, default_store_uri
-from ..verdicts.regression import DEFAULT_MIN_BASELINE
+from ..store import RunRecord
 from ..verdicts.thresholds import Thresholds
-from .distributed import (
-    REPORT_ATTRIBUTE,
-    SESSION_ID_INPUT,
-    is_controller,
-    is_worker,
-    pack,
-    shared_session_id,
-    unpack,
-    worker_id,
-)
+from .distributed import REPORT_ATTRIBUTE, is_worker, pack, shared_session_id, worker_id
+from .results import SessionResults
 
 state_key = pytest.StashKey["FioLoadgenPlugin"]()
 outcomes_key = pytest.StashKey[list[CaseOutcome]]()
@@ -106,11 +83,8 @@ class FioLoadgenPlugin:
         self._setup_error: str | None = None
         #: Why the sandbox fio must run in cannot start (a usage error before any test).
         self._sandbox_error: str | None = None
-        self._written: list[Path] = []
-        #: On an xdist controller: the outcomes its workers reported.
-        self._remote: list[CaseOutcome] = []
         #: This invocation's session id; under xdist the controller hands it to every
-        #: worker (pytest_configure_node), so all their runs share it.
+        #: worker (distributed.XdistController), so all their runs share it.
         self.session_id = uuid.uuid4().hex
 
     # -- the benchmark session -----------------------------------------------------
@@ -314,10 +288,6 @@ class FioLoadgenPlugin:
                 setattr(report, REPORT_ATTRIBUTE, pack(outcomes))
         return report
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if is_controller(self.config):
-            self._remote += unpack(getattr(report, REPORT_ATTRIBUTE, None))
-
     def _attach_html(
         self, item: pytest.Item, report: pytest.TestReport, outcomes: list[CaseOutcome]
     ) -> None:
@@ -332,118 +302,23 @@ class FioLoadgenPlugin:
             return [record]
         return store.query(history_key=record.history_key, limit=SPARKLINE_RUNS)
 
-    def session_outcomes(self) -> list[CaseOutcome]:
-        """This process's outcomes, or on an xdist controller every worker's, in the
-        order they started."""
-        if self._session is not None and self._session.outcomes:
-            return list(self._session.outcomes)
-        return sorted(self._remote, key=lambda outcome: outcome.record.started_at)
-
-    def session_fingerprint(self) -> dict[str, Any] | None:
-        if self._session is not None and self._session.known_fingerprint() is not None:
-            return self._session.known_fingerprint()
-        outcomes = self.session_outcomes()
-        return dict(outcomes[0].record.fingerprint) if outcomes else None
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """pytest-xdist, on the controller: every worker records under this session id."""
-        node.workerinput[SESSION_ID_INPUT] = self.session_id
-
-    def _session_ids(self, outcomes: list[CaseOutcome]) -> str:
-        """The session id (one, unless runs came from elsewhere)."""
-        if self._session is not None and self._session.outcomes:
-            return self._session.session_id
-        return ",".join(dict.fromkeys(outcome.record.session_id for outcome in outcomes))
-
-    # -- end of session -------------------------------------------------------------
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        outcomes = self.session_outcomes()
-        if not outcomes or is_worker(self.config):
-            return
+    def results(self) -> SessionResults | None:
+        """This process's results, for the summary and exports (None before a fio test
+        asked for the session). Under xdist a worker sends its outcomes to the
+        controller instead (pytest_runtest_makereport)."""
         session = self._session
-        settings = self.settings
-        has_store = session.store is not None if session is not None else settings.store != "none"
-        terminalreporter.section("fioloadgen results")
-        lines = summary_lines(
-            outcomes,
-            columns=settings.columns,
-            sort=settings.sort,
-            group_by=settings.group_by,
+        if session is None:
+            return None
+        outcomes = list(session.outcomes)
+        fingerprint = session.known_fingerprint()
+        if fingerprint is None and outcomes:
+            fingerprint = dict(outcomes[0].record.fingerprint)
+        return SessionResults(
+            outcomes=outcomes,
+            session_ids=session.session_id,
+            labels=session.labels,
+            fingerprint=fingerprint,
+            store_uri=session.store.uri if session.store is not None else None,
+            min_baseline=session.gating.min_baseline,
+            cache_suspects=session.cache_suspects() if outcomes else [],
         )
-        lines += scaling_lines(outcomes)
-        reason = "" if has_store else "no history store (--fio-store none)"
-        if settings.baseline == "none":
-            reason = "--fio-baseline none"
-        # The xdist controller has no session of its own: the thresholds file's [gating]
-        # table says when gating starts, as it did on the workers.
-        min_baseline = (
-            session.gating.min_baseline
-            if session is not None
-            else int(self.planner.thresholds.gating.get("min_baseline", DEFAULT_MIN_BASELINE))
-        )
-        lines += gating_lines(
-            outcomes,
-            enabled=has_store and settings.baseline != "none",
-            reason=reason,
-            min_baseline=min_baseline,
-        )
-        if session is not None and session.outcomes:
-            suspects = session.cache_suspects()
-        else:  # the xdist controller: what each worker flagged at run time
-            suspects = [(outcome, outcome.cache_note) for outcome in outcomes if outcome.cache_note]
-        lines += [f"cache? {outcome.case.id}: {note}" for outcome, note in suspects]
-        lines += repeatability_lines(outcomes)
-        lines += timeline_lines(outcomes)
-        lines += fault_lines(outcomes)
-        lines += [curve.describe() for curve in curves(outcomes)]
-        lines += self._memory_target_lines(outcomes)
-        for line in lines:
-            terminalreporter.write_line(line)
-        if has_store:
-            if session is not None and session.store is not None:
-                uri = session.store.uri
-            else:
-                uri = settings.store or str(default_store_uri(settings.rootdir))
-            terminalreporter.write_line(
-                f"{len(outcomes)} runs recorded in {uri} (session {self._session_ids(outcomes)})"
-            )
-        for path in self._written:
-            terminalreporter.write_line(f"session results written to {path}")
-
-    @staticmethod
-    def _memory_target_lines(outcomes: list[CaseOutcome]) -> list[str]:
-        """Targets that cannot measure a device but were allowed: said next to the table
-        (each of their runs carries the same note)."""
-        notes = {
-            note: None
-            for outcome in outcomes
-            for note in outcome.record.notes
-            if note.endswith(f"run anyway because of {OPT_IN}")
-        }
-        return [f"NOT A DEVICE: {note}" for note in notes]
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        # Under xdist the controller writes the exports, with every worker's runs.
-        outcomes = self.session_outcomes()
-        if not outcomes or is_worker(self.config):
-            return
-        settings = self.settings
-        labels = self._session.labels if self._session is not None else outcomes[0].record.labels
-        if settings.json is not None:
-            write_json(
-                settings.json,
-                session_document(
-                    self._session_ids(outcomes),
-                    outcomes,
-                    labels=labels,
-                    fingerprint=self.session_fingerprint(),
-                ),
-            )
-            self._written.append(settings.json)
-        if settings.bmf is not None:
-            write_json(settings.bmf, bencher_metric_format(outcomes))
-            self._written.append(settings.bmf)
-        if settings.github_benchmark is not None:
-            self._written += write_github_action_benchmark(settings.github_benchmark, outcomes)

@@ -68,7 +68,8 @@ BIN_LOG_WIDTH = math.log1p(1 / 64)
 @dataclass(frozen=True)
 class DistributionPolicy:
     """The gate's settings (defaults calibrated; the thresholds file may override per
-    profile, ``--fio-distribution-gate off`` turns it off)."""
+    profile, ``gate = true`` there included). The plugin turns it on only with
+    ``--fio-distribution-gate on``; ``fioloadgen compare --spectrum`` always judges."""
 
     enabled: bool = True
     min_baseline: int = 3

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -27,23 +28,24 @@ def cluster_backend(request):
         pytest.skip("real-cluster test: pass --with-k8s (uses KUBECONFIG)")
     pytest.importorskip("kubernetes")
     from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
-    from pytest_fioloadgen.backends.kubernetes.manifests import DEFAULT_IMAGE, WorkerSpec
+    from pytest_fioloadgen.backends.kubernetes.settings import DEFAULT_IMAGE, KubernetesSettings
 
     made = []
 
     def make(**shape):
         fs_group = os.environ.get("FIO_FS_GROUP")
+        kubeconfig = os.environ.get("FIO_KUBECONFIG")
         backend = KubernetesBackend(
-            WorkerSpec(
+            KubernetesSettings(
                 namespace=os.environ.get("FIO_NAMESPACE", "fio-selftest"),
                 image=os.environ.get("FIO_IMAGE", DEFAULT_IMAGE),
                 pvc_size=os.environ.get("FIO_PVC_SIZE", "1Gi"),
                 fs_group=int(fs_group) if fs_group else None,
+                kubeconfig=Path(kubeconfig) if kubeconfig else None,
+                context=os.environ.get("FIO_CONTEXT"),
                 **shape,
             ),
             session_id=uuid.uuid4().hex,
-            kubeconfig=os.environ.get("FIO_KUBECONFIG"),
-            context=os.environ.get("FIO_CONTEXT"),
         )
         made.append(backend)
         return backend

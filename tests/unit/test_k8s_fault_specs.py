@@ -8,7 +8,7 @@ import pytest
 from pytest_fioloadgen import faults
 from pytest_fioloadgen.backends.base import Environment
 from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
-from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
 from pytest_fioloadgen.backends.local import LocalBackend
 from pytest_fioloadgen.exceptions import FaultError
 from pytest_fioloadgen.faults import registry
@@ -27,7 +27,7 @@ def make(text: str, backend: object) -> object:
 
 @pytest.fixture
 def kubernetes() -> KubernetesBackend:
-    return KubernetesBackend(WorkerSpec(namespace="fio"), session_id="unit")
+    return KubernetesBackend(KubernetesSettings(namespace="fio"), session_id="unit")
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,11 @@ import pytest
 from fioloadgen_server import k8s_deploy
 
 from pytest_fioloadgen.backends.kubernetes import manifests
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
 
-SPEC = manifests.WorkerSpec(
+SPEC = KubernetesSettings(
     namespace="bench",
     image="registry/fio:1",
     pvc_size="20Gi",
@@ -62,7 +63,8 @@ def test_run_job_runs_the_client_once():
 
 
 def settings_from(env):
-    return resolve(rootdir=Path("/r"), cli={}, env=env, ini={})
+    """The kubernetes settings these variables resolve to."""
+    return resolve(rootdir=Path("/r"), cli={}, env=env, ini={}).kubernetes
 
 
 def test_kubernetes_settings():

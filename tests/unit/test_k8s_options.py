@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from pytest_fioloadgen.backend_factory import make_backend
-from pytest_fioloadgen.backend_factory.kubernetes import worker_spec
+from pytest_fioloadgen.backend_factory.kubernetes import kubernetes_settings
 from pytest_fioloadgen.backends.kubernetes import manifests
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
 from pytest_fioloadgen.cli import main
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.settings import resolve
@@ -43,7 +44,7 @@ def test_options_parse_into_the_worker_spec(tmp_path):
         },
         cli={"pod_patch": str(patch)},
     )
-    spec = worker_spec(resolved)
+    spec = kubernetes_settings(resolved)
     assert spec.block and not spec.shared
     assert spec.node_selector == {"disk": "ssd", "topology.kubernetes.io/zone": "a"}
     assert spec.tolerations == (
@@ -52,7 +53,7 @@ def test_options_parse_into_the_worker_spec(tmp_path):
     )
     assert (spec.spread.mode, spec.spread.topology_key) == ("hard", "topology.kubernetes.io/zone")
     assert (spec.fs_group, spec.run_as_user, spec.priority_class) == (2000, 1001, "bench")
-    assert spec.existing_pvcs == ("bench-*",) and resolved.existing_namespace
+    assert spec.existing_pvcs == ("bench-*",) and resolved.kubernetes.existing_namespace
     template = manifests.statefulset(spec, "rbd", 2)["spec"]["template"]
     assert template["metadata"]["annotations"] == {"team": "storage"}
     pod = template["spec"]
@@ -98,9 +99,9 @@ def test_block_is_refused_on_local_and_static_naming_the_source():
 
 def test_contradictions_are_refused_with_their_sources():
     with pytest.raises(ConfigError, match=r"block \(from FIO_VOLUME_MODE\) with access mode rwx "):
-        worker_spec(settings({"FIO_VOLUME_MODE": "block", "FIO_ACCESS_MODE": "rwx"}))
+        kubernetes_settings(settings({"FIO_VOLUME_MODE": "block", "FIO_ACCESS_MODE": "rwx"}))
     with pytest.raises(ConfigError, match=r"run-as-user 0 \(from ini fio_run_as_user\)"):
-        worker_spec(settings(ini={"run_as_user": "0"}))
+        kubernetes_settings(settings(ini={"run_as_user": "0"}))
 
 
 def test_json_patch_and_merge_patch(tmp_path):
@@ -119,7 +120,7 @@ def test_json_patch_and_merge_patch(tmp_path):
             ]
         )
     )
-    spec = manifests.WorkerSpec(pod_patch=load_pod_patch(json_patch, "--fio-pod-patch"))
+    spec = KubernetesSettings(pod_patch=load_pod_patch(json_patch, "--fio-pod-patch"))
     pod = manifests.statefulset(spec, "sc", 1)["spec"]["template"]["spec"]
     assert pod["hostNetwork"] is False
     assert pod["containers"][0]["env"] == [{"name": "TZ", "value": "UTC"}]
@@ -128,13 +129,13 @@ def test_json_patch_and_merge_patch(tmp_path):
     merge.write_text(
         json.dumps({"spec": {"dnsPolicy": "Default", "terminationGracePeriodSeconds": None}})
     )
-    spec = manifests.WorkerSpec(pod_patch=load_pod_patch(merge, "--fio-pod-patch"))
+    spec = KubernetesSettings(pod_patch=load_pod_patch(merge, "--fio-pod-patch"))
     pod = manifests.statefulset(spec, "sc", 1)["spec"]["template"]["spec"]
     assert pod["dnsPolicy"] == "Default" and "terminationGracePeriodSeconds" not in pod
 
     missing = tmp_path / "missing.json"
     missing.write_text(json.dumps([{"op": "replace", "path": "/spec/nodeName", "value": "x"}]))
-    spec = manifests.WorkerSpec(pod_patch=load_pod_patch(missing, "FIO_POD_PATCH"))
+    spec = KubernetesSettings(pod_patch=load_pod_patch(missing, "FIO_POD_PATCH"))
     with pytest.raises(ConfigError) as caught:
         manifests.statefulset(spec, "sc", 1)
     assert str(caught.value).startswith(
@@ -143,7 +144,7 @@ def test_json_patch_and_merge_patch(tmp_path):
     )
     lose = tmp_path / "lose.json"
     lose.write_text(json.dumps({"spec": {"containers": [{"name": "sidecar", "image": "x"}]}}))
-    spec = manifests.WorkerSpec(pod_patch=load_pod_patch(lose, "--fio-pod-patch"))
+    spec = KubernetesSettings(pod_patch=load_pod_patch(lose, "--fio-pod-patch"))
     with pytest.raises(ConfigError, match="lost its 'fio' container"):
         manifests.statefulset(spec, "sc", 1)
     bad = tmp_path / "bad.json"

@@ -19,6 +19,7 @@ from pytest_fioloadgen.backends.kubernetes import manifests  # noqa: E402
 from pytest_fioloadgen.backends.kubernetes.namespace import holder_of  # noqa: E402
 from pytest_fioloadgen.backends.kubernetes.options import Spread  # noqa: E402
 from pytest_fioloadgen.backends.kubernetes.patching import load_pod_patch  # noqa: E402
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings  # noqa: E402
 from pytest_fioloadgen.exceptions import ConfigError  # noqa: E402
 
 VERSIONS = kubernetes_validate.utils.all_versions()[-3:]
@@ -121,7 +122,7 @@ def rendered(case: dict[str, object], tmp_path: Path) -> list[dict]:
         path = tmp_path / "patch.json"
         path.write_text(json.dumps(PATCHES[str(case["pod_patch"])]))
         patch = load_pod_patch(path, "--fio-pod-patch")
-    spec = manifests.WorkerSpec(
+    spec = KubernetesSettings(
         namespace="bench",
         image="registry.example/fio:3.33",
         requests={"cpu": "500m", "memory": "1Gi"} if case["resources"] == "both" else {},
@@ -171,14 +172,14 @@ def test_every_rendered_manifest_is_valid_in_strict_mode(index, tmp_path):
 
 def test_the_validator_is_strict():
     """The oracle rejects what a strict API server rejects (else the test above is void)."""
-    sts = manifests.statefulset(manifests.WorkerSpec(), "sc", 1)
+    sts = manifests.statefulset(KubernetesSettings(), "sc", 1)
     sts["spec"]["template"]["spec"]["containers"][0]["cpuPinning"] = True
     with pytest.raises(kubernetes_validate.ValidationError, match="cpuPinning"):
         kubernetes_validate.validate(sts, VERSIONS[-1], strict=True)
 
 
 def test_block_with_rwx_is_not_renderable():
-    from pytest_fioloadgen.backend_factory.kubernetes import worker_spec
+    from pytest_fioloadgen.backend_factory.kubernetes import kubernetes_settings
     from pytest_fioloadgen.settings import resolve
 
     settings = resolve(
@@ -188,4 +189,4 @@ def test_block_with_rwx_is_not_renderable():
         ini={},
     )
     with pytest.raises(ConfigError):
-        worker_spec(settings)
+        kubernetes_settings(settings)

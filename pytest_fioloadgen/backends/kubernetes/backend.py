@@ -23,8 +23,7 @@ from .client_job import ClientJob, pod_name_of
 from .namespace import Ownership, holder_of
 from .options import check_dns_label, is_pattern
 from .readiness import is_ready, wait_ready
-
-DEFAULT_READY_TIMEOUT_S = 300.0
+from .settings import KubernetesSettings
 
 
 def _name(obj: Any) -> str:
@@ -37,35 +36,34 @@ class KubernetesBackend:
     name = "kubernetes"
 
     def __init__(
-        self,
-        spec: manifests.WorkerSpec,
-        *,
-        session_id: str,
-        kubeconfig: str | None = None,
-        context: str | None = None,
-        keep: bool = False,
-        ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
-        existing_namespace: bool = False,
+        self, settings: KubernetesSettings, *, session_id: str, keep: bool = False
     ) -> None:
-        check_dns_label(spec.namespace, "namespace")
-        self.spec = spec
+        check_dns_label(settings.namespace, "namespace")
+        self.settings = settings
         self.session_id = session_id
-        self._kubeconfig = kubeconfig
-        self._context = context
         self.keep = keep
-        self.ready_timeout_s = ready_timeout_s
-        self.existing_namespace = existing_namespace
         self._api: KubeApi | None = None
 
     @property
     def api(self) -> KubeApi:
         if self._api is None:
-            self._api = KubeApi(kubeconfig=self._kubeconfig, context=self._context)
+            kubeconfig = self.settings.kubeconfig
+            self._api = KubeApi(
+                kubeconfig=str(kubeconfig) if kubeconfig else None, context=self.settings.context
+            )
         return self._api
 
     @property
+    def ready_timeout_s(self) -> float:
+        return float(self.settings.ready_timeout)
+
+    @property
+    def existing_namespace(self) -> bool:
+        return self.settings.existing_namespace
+
+    @property
     def namespace(self) -> str:
-        return self.spec.namespace
+        return self.settings.namespace
 
     @property
     def ownership(self) -> Ownership:
@@ -85,10 +83,10 @@ class KubernetesBackend:
             pods: dict[str, list[str]] = {}
             for storage_class in targets:
                 given = claims.get(storage_class, ())
-                for body in manifests.target_objects(self.spec, storage_class, workers, given):
+                for body in manifests.target_objects(self.settings, storage_class, workers, given):
                     self.apply(body)
                 pods[storage_class] = manifests.worker_pods(
-                    self.spec, storage_class, workers, given
+                    self.settings, storage_class, workers, given
                 )
             self.wait_workers({name for names in pods.values() for name in names})
         except BaseException:
@@ -107,7 +105,7 @@ class KubernetesBackend:
             ]
         env.details = {
             "namespace": self.namespace,
-            "image": self.spec.image,
+            "image": self.settings.image,
             "claims": {sc: list(names) for sc, names in claims.items()},
         }
         return env
@@ -116,7 +114,7 @@ class KubernetesBackend:
         host = manifests.worker_dns_name(storage_class, pod, self.namespace)
         # directory=None: the container's workingDir is the worker's volume (or its own
         # directory of the shared one); a block worker runs on its device.
-        device = manifests.DEVICE_PATH if self.spec.block else None
+        device = manifests.DEVICE_PATH if self.settings.block else None
         return Worker(host, WorkerAddress(host, manifests.FIO_PORT), storage_class, None, device)
 
     def rendered(
@@ -129,7 +127,7 @@ class KubernetesBackend:
         objects.append(manifests.lock(self.namespace, holder_of(self.session_id)))
         for storage_class in targets:
             objects += manifests.target_objects(
-                self.spec, storage_class, workers, claims.get(storage_class, ())
+                self.settings, storage_class, workers, claims.get(storage_class, ())
             )
         return objects
 
@@ -154,7 +152,7 @@ class KubernetesBackend:
     def existing_claims(self, targets: Sequence[str], workers: int) -> dict[str, tuple[str, ...]]:
         """The existing claims (``--fio-existing-pvc`` names or patterns) per target,
         checked against the volume and access modes and the worker count."""
-        wanted = self.spec.existing_pvcs
+        wanted = self.settings.existing_pvcs
         if not wanted:
             return {}
         listing = self.api.call(
@@ -182,8 +180,8 @@ class KubernetesBackend:
             else:
                 chosen[name] = found[name]
         by_target: dict[str, list[str]] = {sc: [] for sc in targets}
-        mode = "Block" if self.spec.block else "Filesystem"
-        access = "ReadWriteMany" if self.spec.shared else "ReadWriteOnce"
+        mode = "Block" if self.settings.block else "Filesystem"
+        access = "ReadWriteMany" if self.settings.shared else "ReadWriteOnce"
         for name, pvc in sorted(chosen.items()):
             storage_class = pvc.spec.storage_class_name
             if storage_class not in by_target:
@@ -208,17 +206,17 @@ class KubernetesBackend:
                 raise BackendError(
                     f"no PVC from --fio-existing-pvc is of storage class {storage_class!r}"
                 )
-            if self.spec.shared and len(names) > 1:
+            if self.settings.shared and len(names) > 1:
                 raise BackendError(
                     f"storage class {storage_class!r} has {len(names)} existing ReadWriteMany "
                     f"claims ({', '.join(names)}); rwx workers share one"
                 )
-            if not self.spec.shared and len(names) < workers:
+            if not self.settings.shared and len(names) < workers:
                 raise BackendError(
                     f"storage class {storage_class!r} has {len(names)} existing claims "
                     f"({', '.join(names)}), the session needs {workers} workers (one claim each)"
                 )
-            claims[storage_class] = tuple(names if self.spec.shared else names[:workers])
+            claims[storage_class] = tuple(names if self.settings.shared else names[:workers])
         return claims
 
     def apply(self, body: dict[str, Any]) -> None:
@@ -300,7 +298,7 @@ class KubernetesBackend:
         on_start: Callable[[float], None] | None = None,
         lost_ok: frozenset[str] = frozenset(),
     ) -> RunResult:
-        result = ClientJob(self.api, self.spec).run(
+        result = ClientJob(self.api, self.settings).run(
             job_text,
             workers,
             expected_runtime_s=expected_runtime_s,
@@ -391,19 +389,19 @@ class KubernetesBackend:
         facts: dict[str, Any] = {
             "backend": self.name,
             # fio runs in the image: its version comes from a run's output when one ran.
-            "fio_version": env.details.get("fio_version", f"image {self.spec.image}"),
+            "fio_version": env.details.get("fio_version", f"image {self.settings.image}"),
             "namespace": self.namespace,
-            "image": self.spec.image,
+            "image": self.settings.image,
             **cluster_facts(api),
         }
         claims = env.details.get("claims", {})
         facts["targets"] = {
             storage_class: {
                 "workers": env.capacity(storage_class),
-                "pvc_size": self.spec.pvc_size,
+                "pvc_size": self.settings.pvc_size,
                 # The volume's shape changes what is measured: part of the history key.
-                "volume_mode": self.spec.volume_mode,
-                "access_mode": self.spec.access_mode,
+                "volume_mode": self.settings.volume_mode,
+                "access_mode": self.settings.access_mode,
                 **({"existing_pvcs": claims[storage_class]} if storage_class in claims else {}),
                 **storage_class_facts(api, storage_class),
             }

@@ -44,6 +44,7 @@ from ..base import Worker
 from . import logframe, manifests
 from .api import KubeApi, KubeApiError
 from .readiness import event_causes, events_by_object, pod_cause
+from .settings import KubernetesSettings
 from .watching import SYNC, TICK, follow
 
 #: Time for the client pod to be scheduled and started, on top of fio's own runtime.
@@ -240,7 +241,7 @@ def outside_document(log: str) -> str:
 class ClientJob:
     """Runs fio's client for one run in ``spec.namespace`` and returns its result."""
 
-    def __init__(self, api: KubeApi, spec: manifests.WorkerSpec) -> None:
+    def __init__(self, api: KubeApi, spec: KubernetesSettings) -> None:
         self.api = api
         self.spec = spec
         self.namespace = spec.namespace

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from .logframe import client_script
-from .options import Spread, check_dns_label
-from .patching import PodPatch
+from .options import check_dns_label
+from .settings import KubernetesSettings
 
 #: The label that marks everything pytest-fioloadgen created (checked before deleting).
 OWNER_LABEL = "app.kubernetes.io/managed-by"
@@ -51,7 +50,6 @@ JOB_MOUNT = "/job"
 #: Where a raw block volume appears in a worker pod.
 DEVICE_PATH = "/dev/fioloadgen-data"
 LOCK_NAME = "fioloadgen-lock"
-DEFAULT_IMAGE = "ghcr.io/pytest-fioloadgen/fio-worker:3.33"
 
 #: Passes the "restricted" Pod Security Standard and OpenShift's restricted-v2 SCC: no
 #: fixed UID (the image's, or the one the SCC assigns from the namespace's range).
@@ -65,39 +63,6 @@ POD_SECURITY = {
     "fsGroupChangePolicy": "OnRootMismatch",
 }
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """How the fio worker pods look; shared by every storage class of a deploy."""
-
-    namespace: str = "fio"
-    image: str = DEFAULT_IMAGE
-    pvc_size: str = "10Gi"
-    #: Kubernetes resources, e.g. {"cpu": "1", "memory": "1Gi"}; empty means none set.
-    requests: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, str] = field(default_factory=dict)
-    #: "filesystem" (a directory per worker) or "block" (a raw device per worker).
-    volume_mode: str = "filesystem"
-    #: "rwo" (a claim per worker) or "rwx" (one shared claim, a directory per worker).
-    access_mode: str = "rwo"
-    #: Claims to use instead of new ones: names or patterns (resolved at deploy).
-    existing_pvcs: tuple[str, ...] = ()
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: tuple[Mapping[str, str], ...] = ()
-    spread: Spread = field(default_factory=Spread)
-    priority_class: str | None = None
-    fs_group: int | None = None
-    run_as_user: int | None = None
-    pod_patch: PodPatch | None = None
-
-    @property
-    def block(self) -> bool:
-        return self.volume_mode == "block"
-
-    @property
-    def shared(self) -> bool:
-        return self.access_mode == "rwx"
 
 
 def workload_name(storage_class: str) -> str:
@@ -120,7 +85,7 @@ def shared_claim_name(storage_class: str) -> str:
 
 
 def worker_pods(
-    spec: WorkerSpec, storage_class: str, replicas: int, claims: Sequence[str] = ()
+    spec: KubernetesSettings, storage_class: str, replicas: int, claims: Sequence[str] = ()
 ) -> list[str]:
     """The worker pod names of a target, in worker order."""
     if claims and not spec.shared:
@@ -167,7 +132,7 @@ def lock(namespace_name: str, holder: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def headless_service(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
+def headless_service(spec: KubernetesSettings, storage_class: str) -> dict[str, Any]:
     name = workload_name(storage_class)
     target = labels(storage_class)
     return {
@@ -185,7 +150,7 @@ def headless_service(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
     }
 
 
-def _claim_spec(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
+def _claim_spec(spec: KubernetesSettings, storage_class: str) -> dict[str, Any]:
     return {
         "accessModes": ["ReadWriteMany" if spec.shared else "ReadWriteOnce"],
         "volumeMode": "Block" if spec.block else "Filesystem",
@@ -194,7 +159,7 @@ def _claim_spec(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
     }
 
 
-def shared_claim(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
+def shared_claim(spec: KubernetesSettings, storage_class: str) -> dict[str, Any]:
     """The one ReadWriteMany claim all workers of a target share (a directory each)."""
     return {
         "apiVersion": "v1",
@@ -208,7 +173,7 @@ def shared_claim(spec: WorkerSpec, storage_class: str) -> dict[str, Any]:
     }
 
 
-def _resources(spec: WorkerSpec) -> dict[str, dict[str, str]]:
+def _resources(spec: KubernetesSettings) -> dict[str, dict[str, str]]:
     resources: dict[str, dict[str, str]] = {}
     if spec.requests:
         resources["requests"] = dict(spec.requests)
@@ -217,7 +182,7 @@ def _resources(spec: WorkerSpec) -> dict[str, dict[str, str]]:
     return resources
 
 
-def scheduling(spec: WorkerSpec) -> dict[str, Any]:
+def scheduling(spec: KubernetesSettings) -> dict[str, Any]:
     """Node selector, tolerations and priority class: for every pod we run (the client
     too: it must fit on the nodes the user allows)."""
     fields: dict[str, Any] = {}
@@ -230,7 +195,7 @@ def scheduling(spec: WorkerSpec) -> dict[str, Any]:
     return fields
 
 
-def _spread(spec: WorkerSpec, target: dict[str, str]) -> dict[str, Any]:
+def _spread(spec: KubernetesSettings, target: dict[str, str]) -> dict[str, Any]:
     if spec.spread.mode == "none":
         return {}
     return {
@@ -249,7 +214,7 @@ def _spread(spec: WorkerSpec, target: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _pod_security(spec: WorkerSpec) -> dict[str, Any]:
+def _pod_security(spec: KubernetesSettings) -> dict[str, Any]:
     security = copy.deepcopy(POD_SECURITY)
     # Unset by default: the image's user, or on OpenShift the UID the SCC assigns (a
     # fixed one would be refused by restricted-v2 outside the namespace's range).
@@ -263,7 +228,7 @@ def _pod_security(spec: WorkerSpec) -> dict[str, Any]:
 
 
 def worker_template(
-    spec: WorkerSpec, storage_class: str, workload: str, claim: str | None
+    spec: KubernetesSettings, storage_class: str, workload: str, claim: str | None
 ) -> dict[str, Any]:
     """The pod template of a worker StatefulSet (``claim``: a volume of the pod rather
     than a volumeClaimTemplate), with the pod patch applied last."""
@@ -311,7 +276,7 @@ def worker_template(
 
 
 def statefulset(
-    spec: WorkerSpec,
+    spec: KubernetesSettings,
     storage_class: str,
     replicas: int,
     *,
@@ -351,7 +316,7 @@ def statefulset(
 
 
 def target_objects(
-    spec: WorkerSpec, storage_class: str, replicas: int, claims: Sequence[str] = ()
+    spec: KubernetesSettings, storage_class: str, replicas: int, claims: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Everything one target needs, in creation order: Service, shared claim, workloads.
 
@@ -385,7 +350,9 @@ def client_command() -> list[str]:
     return ["fio", f"--client={JOB_MOUNT}/hosts", f"{JOB_MOUNT}/job.fio", "--output-format=json+"]
 
 
-def run_configmap(spec: WorkerSpec, name: str, job_text: str, hosts: list[str]) -> dict[str, Any]:
+def run_configmap(
+    spec: KubernetesSettings, name: str, job_text: str, hosts: list[str]
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -398,7 +365,7 @@ def run_configmap(spec: WorkerSpec, name: str, job_text: str, hosts: list[str]) 
     }
 
 
-def run_job(spec: WorkerSpec, name: str, deadline_s: int) -> dict[str, Any]:
+def run_job(spec: KubernetesSettings, name: str, deadline_s: int) -> dict[str, Any]:
     """A batch/v1 Job whose one pod runs the fio client; its log is fio's output and then
     the framed time-series logs (logframe)."""
     run_labels = labels(component="run")

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ...exceptions import ConfigError
+from ...options import parse_choice, split_list
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$")
@@ -59,21 +60,35 @@ def check_label_key(key: str, where: str) -> str:
     return key
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def parse_mode(text: str, where: str, modes: tuple[str, ...]) -> str:
+    """A volume, access or spread mode, in any case (``Block`` is ``block``)."""
+    return parse_choice(text, where, modes, ignore_case=True)
 
 
-def parse_choice(text: str, where: str, choices: tuple[str, ...]) -> str:
-    value = text.strip().lower()
-    if value not in choices:
-        raise ConfigError(f"{where}: {text!r} is not one of {', '.join(choices)}")
-    return value
+def parse_storage_classes(text: str, where: str) -> tuple[str, ...]:
+    names = split_list(text)
+    for name in names:
+        check_dns_subdomain(name, f"{where}: storage class")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: a storage class is listed twice in {text!r}")
+    return tuple(names)
+
+
+def parse_resources(text: str, where: str) -> dict[str, str]:
+    """``cpu=1,memory=1Gi`` -> {"cpu": "1", "memory": "1Gi"} (Kubernetes quantities)."""
+    resources: dict[str, str] = {}
+    for part in split_list(text):
+        name, sep, quantity = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{where}: {part!r} is not RESOURCE=QUANTITY (like cpu=1)")
+        resources[name.strip()] = check_quantity(quantity.strip(), f"{where}: {name.strip()}")
+    return resources
 
 
 def parse_node_selector(text: str, where: str) -> dict[str, str]:
     """``disk=ssd,zone=a`` -> {"disk": "ssd", "zone": "a"}."""
     selector: dict[str, str] = {}
-    for part in _split(text):
+    for part in split_list(text):
         key, sep, value = part.partition("=")
         if not sep:
             raise ConfigError(f"{where}: {part!r} is not LABEL=VALUE (like disk=ssd)")
@@ -90,7 +105,7 @@ def parse_tolerations(values: list[str], where: str) -> tuple[dict[str, str], ..
     Exists without one; no effect tolerates every effect of the taint."""
     tolerations: list[dict[str, str]] = []
     for value in values:
-        for part in _split(value):
+        for part in split_list(value):
             body, colon, effect = part.partition(":")
             key, equals, taint_value = body.partition("=")
             key = key.strip()
@@ -119,11 +134,17 @@ class Spread:
     mode: str = "soft"
     topology_key: str = DEFAULT_TOPOLOGY_KEY
 
+    def __str__(self) -> str:
+        """As --fio-spread takes it (the topology key only when it is not nodes)."""
+        if self.topology_key == DEFAULT_TOPOLOGY_KEY:
+            return self.mode
+        return f"{self.mode}:{self.topology_key}"
+
 
 def parse_spread(text: str, where: str) -> Spread:
     """``hard``, ``soft``, ``none``, optionally ``:TOPOLOGY_KEY`` (default: nodes)."""
     mode, _colon, key = text.strip().partition(":")
-    mode = parse_choice(mode, where, SPREADS)
+    mode = parse_mode(mode, where, SPREADS)
     key = key.strip() or DEFAULT_TOPOLOGY_KEY
     check_label_key(key, f"{where}: topology key")
     return Spread(mode, key)
@@ -142,7 +163,7 @@ def parse_id(text: str, where: str) -> int:
 
 def parse_existing_pvcs(text: str, where: str) -> tuple[str, ...]:
     """Claim names, or name patterns (``bench-*``) matched against the namespace's PVCs."""
-    names = _split(text)
+    names = split_list(text)
     if not names:
         raise ConfigError(f"{where}: no claim names in {text!r}")
     for name in names:

@@ -13,7 +13,7 @@ pytest.importorskip("kubernetes")
 pytest.importorskip("aiohttp")
 
 from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
-from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
 from tests.k8s_emulator.controllers import Config
 from tests.k8s_emulator.harness import Emulator
 
@@ -67,12 +67,17 @@ def make_backend(kubeconfig, namespace):
         **spec_fields,
     ):
         backend = KubernetesBackend(
-            WorkerSpec(namespace=ns or namespace, image=image, pvc_size="1Gi", **spec_fields),
+            KubernetesSettings(
+                namespace=ns or namespace,
+                image=image,
+                pvc_size="1Gi",
+                kubeconfig=Path(kubeconfig),
+                ready_timeout=ready_timeout_s,
+                existing_namespace=existing_namespace,
+                **spec_fields,
+            ),
             session_id=uuid.uuid4().hex,
-            kubeconfig=str(kubeconfig),
-            ready_timeout_s=ready_timeout_s,
             keep=keep,
-            existing_namespace=existing_namespace,
         )
         made.append(backend)
         return backend

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client, config
@@ -290,13 +291,14 @@ def test_ceph_storage_class_adds_ceph_facts(make_backend):
 def test_loopback_fallback_without_network_namespaces(tmp_path):
     """What the emulator does when the tests do not run as root."""
     from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
-    from pytest_fioloadgen.backends.kubernetes.manifests import WorkerSpec
+    from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
     from tests.k8s_emulator.harness import Emulator
 
     with Emulator(use_netns=False) as loopback:
         kubeconfig = loopback.kubeconfig(tmp_path / "kubeconfig")
         backend = KubernetesBackend(
-            WorkerSpec(image="fio:emulated"), session_id="loopback", kubeconfig=str(kubeconfig)
+            KubernetesSettings(image="fio:emulated", kubeconfig=Path(kubeconfig)),
+            session_id="loopback",
         )
         env = backend.deploy(["standard"], 2)
         ips = {pod["status"]["podIP"] for pod in loopback.objects("pods", "fio")}

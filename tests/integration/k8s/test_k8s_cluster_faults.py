@@ -21,6 +21,7 @@ from kubernetes import client, config
 
 from pytest_fioloadgen.backends.kubernetes import manifests
 from pytest_fioloadgen.backends.kubernetes.backend import KubernetesBackend
+from pytest_fioloadgen.backends.kubernetes.settings import KubernetesSettings
 from pytest_fioloadgen.exceptions import FaultError
 from pytest_fioloadgen.faults import registry
 from pytest_fioloadgen.faults.base import FaultContext
@@ -98,16 +99,16 @@ def deployed(emulator, run_namespace, tmp_path_factory):
     emulator.add_user(token, USER)
     kubeconfig = emulator.kubeconfig(tmp_path_factory.mktemp("sa") / "config", token=token)
     backend = KubernetesBackend(
-        manifests.WorkerSpec(
+        KubernetesSettings(
             namespace=run_namespace,
             image="fio:emulated",
             pvc_size="1Gi",
             node_selector={"kubernetes.io/hostname": RUN_NODE},
+            kubeconfig=Path(kubeconfig),
+            ready_timeout=30,
+            existing_namespace=True,
         ),
         session_id=uuid.uuid4().hex,
-        kubeconfig=str(kubeconfig),
-        ready_timeout_s=30,
-        existing_namespace=True,
     )
     env = backend.deploy(["standard"], 1)
     yield backend, env
