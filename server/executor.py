@@ -21,10 +21,11 @@ from dataclasses import replace
 
 from pytest_fioloadgen.backend_factory import make_backend, target_names
 from pytest_fioloadgen.identity import JOB_TEST
-from pytest_fioloadgen.planning import CaseRequest, Planner, load_thresholds
+from pytest_fioloadgen.planning import CaseRequest, Planner
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.store.base import Store
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 from .config import ServerConfig
 from .jobsdb import COMPLETE, FAILED, Job, JobDB
@@ -37,12 +38,14 @@ KEEP_OUTCOMES = 64
 
 
 class Executor:
-    def __init__(self, config: ServerConfig, jobs: JobDB, store: Store) -> None:
+    def __init__(
+        self, config: ServerConfig, jobs: JobDB, store: Store, thresholds: Thresholds
+    ) -> None:
         self.config = config
         self.jobs = jobs
         self.store = store
         settings = config.settings
-        self.planner = Planner(settings, load_thresholds(settings), targets=target_names(settings))
+        self.planner = Planner(settings, thresholds, targets=target_names(settings))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

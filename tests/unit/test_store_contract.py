@@ -16,7 +16,7 @@ import pytest
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.store import RunRecord, Store, default_store_uri, open_store
-from pytest_fioloadgen.store.base import RunQuery
+from pytest_fioloadgen.store.query import RunQuery
 from pytest_fioloadgen.store.sqlite import SQLiteStore
 from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 
@@ -548,8 +548,8 @@ def test_search_filters(searchable: Store, query: RunQuery, expected: list[str])
 
 
 def test_search_pages_and_counts(searchable: Store) -> None:
-    first = searchable.search(RunQuery(), offset=0, limit=3)
-    rest = searchable.search(RunQuery(), offset=3, limit=3)
+    first = searchable.search(RunQuery(limit=3))
+    rest = searchable.search(RunQuery(after=first.next, limit=3))
     assert ids(first.runs) == ["s4", "s3", "s2"] and ids(rest.runs) == ["s1"]
     assert first.total == rest.total == 4
-    assert searchable.search(RunQuery(), limit=0).runs == []
+    assert searchable.search(RunQuery(limit=0)).runs == []
