@@ -1,7 +1,7 @@
 """FIOLoadGen 1.5's REST API under /api, so the unchanged 1.5 ``fiocli`` keeps working.
 
 The shapes follow the 1.5 server exactly where fiocli reads them (see
-shared/fioloadgen-1.5-api.md): ``GET /job/ID`` answers ``data`` as a JSON *string* whose
+docs/legacy-api.md): ``GET /job/ID`` answers ``data`` as a JSON *string* whose
 ``summary`` is another JSON string, every final state reads as complete or failed (fiocli
 waits forever on anything else), reads stay open (fiocli crashes on a 401 there) and every
 write needs the token, which fiocli can only send as HTTP Basic from its address.

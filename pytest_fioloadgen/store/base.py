@@ -37,7 +37,9 @@ class RunRecord:
     checks, the sqlite columns, the TinyDB fields and the OpenAPI document from these
     fields and their metadata, so a new run field is one edit here.
 
-    ``metrics`` holds the flat metric names of DESIGN.md (``iops``, ``read_lat_p99_ms``...).
+    ``metrics`` holds flat metric names, one figure each, no nesting: ``iops``,
+    ``bw_mib_s``, then ``read_``/``write_`` + ``iops``, ``bw_mib_s``, ``lat_mean_ms``,
+    ``lat_max_ms`` or ``lat_p99_ms``... (fio.results.flat_metrics makes them).
     ``raw`` is the fio JSON document the metrics came from (stored compressed).
     ``notes`` records what the harness changed in the profile before running it, e.g. a
     ``directory=`` replaced by the worker's directory.
