@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +119,30 @@ def timed_gets(port: int, path: str, count: int) -> list[float]:
         assert response.status == 200, body[:200]
     conn.close()
     return times
+
+
+def walk_pages(port: int, path: str, deep_at: int = 50_000) -> tuple[list[float], str]:
+    """Every page of a listing in turn, following next_cursor: milliseconds per page and
+    the cursor of the page that starts at ``deep_at``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times: list[float] = []
+    cursor, seen, deep = "", 0, ""
+    while True:
+        started = time.perf_counter()
+        conn.request("GET", path + (f"&cursor={cursor}" if cursor else ""))
+        response = conn.getresponse()
+        body = response.read()
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200, body[:200]
+        document = json.loads(body)
+        seen += len(document["data"])
+        cursor = document["next_cursor"] or ""
+        if seen == deep_at:
+            deep = cursor
+        if not cursor:
+            break
+    conn.close()
+    return times, deep
 
 
 def series_gets(port: int, keys: list[str]) -> tuple[list[float], dict[str, dict]]:
@@ -369,6 +394,27 @@ def server_process(config) -> Iterator[_Process]:
         process.wait(30)
 
 
+def job_list_figures(port: int, samples: int) -> None:
+    """The job list's first page, every page in turn by cursor, and the middle page by
+    cursor and by offset (p95 each)."""
+    page = timed_gets(port, "/api/v1/jobs?limit=50", samples)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/jobs?limit=1") as answer:
+        total = json.load(answer)["total"]
+    middle = total // 2 // 50 * 50
+    walk, deep_cursor = walk_pages(port, "/api/v1/jobs?limit=50&status=complete", deep_at=middle)
+    deep = timed_gets(port, f"/api/v1/jobs?limit=50&status=complete&cursor={deep_cursor}", 50)
+    by_offset = timed_gets(port, f"/api/v1/jobs?limit=50&offset={middle}&status=complete", 50)
+    print(
+        f"job list page (50 of {total}): first {figures(page)} (target <= 50); "
+        f"every page in turn by cursor ({len(walk)} pages): {figures(walk)}, "
+        f"max {max(walk):.1f} ms"
+    )
+    print(
+        f"  the page at {middle:,} by cursor p95 {percentile(deep, 95):.1f} ms; "
+        f"by offset={middle} p95 {percentile(by_offset, 95):.1f} ms"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -382,7 +428,19 @@ def main() -> int:
     parser.add_argument(
         "--thread-sweep", default="", help="also the load test at these thread counts: 4,32"
     )
+    parser.add_argument(
+        "--store",
+        help="only the job list, against this existing history.db (one an earlier run made)",
+    )
     args = parser.parse_args()
+    if args.store:
+        with tempfile.TemporaryDirectory(prefix="fioloadgen-bench-") as tmp:
+            config = dataclasses.replace(
+                server_config(Path(tmp)), store_uri=args.store, threads=args.threads
+            )
+            with server_process(config) as server:
+                job_list_figures(server.port, args.samples)
+        return 0
     with tempfile.TemporaryDirectory(prefix="fioloadgen-bench-") as tmp:
         config = dataclasses.replace(server_config(Path(tmp)), threads=args.threads)
         with serving_in_thread(config) as server:
@@ -407,12 +465,7 @@ def main() -> int:
                 f"after a new run of the key {figures(changed)}"
             )
             print(f"  change points returned: {detection(documents, history.steps)}")
-            page = timed_gets(server.port, "/api/v1/jobs?limit=50", args.samples)
-            deep = timed_gets(server.port, "/api/v1/jobs?limit=50&offset=50000&status=complete", 50)
-            print(
-                f"job list page (50 of {args.runs}): {figures(page)} (target <= 50); "
-                f"deep page p95 {percentile(deep, 95):.1f} ms"
-            )
+            job_list_figures(server.port, args.samples)
             measured = load(server, args.clients, args.requests)
             print_load(args.clients, args.threads, measured)
         series_path = f"/api/v1/history/{long_keys[0]}?metric=iops&limit={LONG_RUNS}"

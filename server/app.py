@@ -9,16 +9,16 @@ import bottle
 
 import pytest_fioloadgen
 from pytest_fioloadgen.backend_factory import sandbox_of
+from pytest_fioloadgen.planning import load_thresholds
 from pytest_fioloadgen.profiles import shipped_profiles_dir
 from pytest_fioloadgen.store import open_store
-from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 from . import api_v1, legacy
 from .auth import load_or_create_token
 from .config import ServerConfig
 from .context import ServerContext
 from .executor import Executor
-from .http import JsonBottle, dumps, header
+from .http import header, json_app
 from .jobsdb import JobDB
 from .profiles_repo import ProfileRepository
 
@@ -48,18 +48,15 @@ def build_context(config: ServerConfig) -> ServerContext:
     profiles = ProfileRepository(
         profiles_dir, jobs, fio_binary=config.settings.fio_binary, sandbox=sandbox
     )
-    executor = Executor(config, jobs, store, sandbox=sandbox)
-    limits = config.settings.thresholds
-    thresholds = Thresholds.load(limits) if limits is not None else None
+    # One resolution for the executor's gating and the history charts: the plugin's rule
+    # (--thresholds, else benchmarks/thresholds.toml in the rootdir when present).
+    thresholds = load_thresholds(config.settings)
+    executor = Executor(config, jobs, store, thresholds, sandbox=sandbox)
     return ServerContext(config, token, jobs, store, profiles, executor, thresholds=thresholds)
 
 
 def create_app(ctx: ServerContext) -> bottle.Bottle:
-    app = JsonBottle()
-    app.config["json.enable"] = True
-    # Our encoder: standard JSON (no NaN), compact.
-    app.uninstall(bottle.JSONPlugin)
-    app.install(bottle.JSONPlugin(json_dumps=dumps))
+    app = json_app()
     origins = frozenset(ctx.config.cors_origins)
 
     def headers() -> None:
@@ -84,8 +81,9 @@ def create_app(ctx: ServerContext) -> bottle.Bottle:
     if origins:
         app.route("/api/<path:path>", "OPTIONS", preflight)
 
-    api_v1.register(app, ctx)
-    legacy.register(app, ctx)
+    # Sub-apps, each with its own plugins (errors, the write token, the context).
+    app.mount(api_v1.PREFIX + "/", api_v1.ROUTES.app(ctx))
+    app.mount(legacy.PREFIX + "/", legacy.ROUTES.app(ctx))
     _register_ui(app)
     return app
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from .jobsdb import JobError
 
-_BLOCK_SIZE = re.compile(r"^(\d{1,8})([kKmM]?)$")
-_SIZE = re.compile(r"^(\d{1,7})([kKmMgG])$")
+BLOCK_SIZE_FORM = re.compile(r"^(\d{1,8})([kKmM]?)$")
+SIZE_FORM = re.compile(r"^(\d{1,7})([kKmMgG])$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 #: Every job file the builder can make is one fio's parser accepts (a test runs fio on the
 #: extremes), so a preview needs no fio process: 512 B sectors up to 64 MiB per I/O.
@@ -22,6 +22,10 @@ MIN_BLOCK, MAX_BLOCK = 512, 64 << 20
 #: At least one block; at most 64 TiB, more than any worker directory holds.
 MIN_SIZE, MAX_SIZE = 1 << 20, 64 << 40
 _INTEGER = re.compile(r"^[0-9]{1,12}$")
+#: The integer parameters' ranges (low, high).
+READ_PCT = (0, 100)
+IODEPTH = (1, 1024)
+RUNTIME_S = (1, 86400)
 
 
 def _int(spec: Mapping[str, Any], key: str, low: int, high: int, default: int | None) -> int:
@@ -54,12 +58,12 @@ def _bytes(
     number = int(match.group(1)) * _UNITS[match.group(2).lower()]
     if not low <= number <= high:
         raise JobError(
-            f"custom profile: {key} {value!r} must be from {_human(low)} to {_human(high)}"
+            f"custom profile: {key} {value!r} must be from {human_size(low)} to {human_size(high)}"
         )
     return value, number
 
 
-def _human(size: int) -> str:
+def human_size(size: int) -> str:
     for unit, factor in (("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
@@ -72,13 +76,13 @@ def build_job_file(spec: Mapping[str, Any]) -> str:
     pattern = spec.get("pattern", "random")
     if pattern not in ("random", "sequential"):
         raise JobError(f"custom profile: pattern {pattern!r} must be random or sequential")
-    read_pct = _int(spec, "read_pct", 0, 100, 100)
-    iodepth = _int(spec, "iodepth", 1, 1024, 4)
-    runtime = _int(spec, "runtime", 1, 86400, 30)
+    read_pct = _int(spec, "read_pct", *READ_PCT, 100)
+    iodepth = _int(spec, "iodepth", *IODEPTH, 4)
+    runtime = _int(spec, "runtime", *RUNTIME_S, 30)
     block_size, block = _bytes(
-        spec, "block_size", "4k", _BLOCK_SIZE, MIN_BLOCK, MAX_BLOCK, "4k or 1m"
+        spec, "block_size", "4k", BLOCK_SIZE_FORM, MIN_BLOCK, MAX_BLOCK, "4k or 1m"
     )
-    size, total = _bytes(spec, "size", "256m", _SIZE, MIN_SIZE, MAX_SIZE, "256m or 1g")
+    size, total = _bytes(spec, "size", "256m", SIZE_FORM, MIN_SIZE, MAX_SIZE, "256m or 1g")
     if block > total:
         raise JobError(f"custom profile: block_size {block_size} is larger than size {size}")
     prefix = "rand" if pattern == "random" else ""

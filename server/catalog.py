@@ -18,7 +18,8 @@ from typing import Any
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.identity import JOB_TEST
 from pytest_fioloadgen.report.run_document import derived
-from pytest_fioloadgen.store.base import RunQuery, RunRecord, Store
+from pytest_fioloadgen.store.base import RUN_STATUSES, RunRecord, Store
+from pytest_fioloadgen.store.query import Cursor, RunQuery
 from pytest_fioloadgen.store.wire import run_to_json
 
 from .jobsdb import CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, Job, JobDB
@@ -75,6 +76,11 @@ def job_entry(job: Job) -> dict[str, Any]:
     return {**job.to_json(), "verdict": None, "test_id": JOB_TEST, "session_id": None}
 
 
+def _job_after(job: Job, cursor: Cursor) -> bool:
+    """Whether a pending job comes after the cursor (newest first, as unrun() sorts)."""
+    return (job.created, job.id) < (cursor.started_at, cursor.run_id)
+
+
 def _job_matches(job: Job, query: RunQuery, state: str | None) -> bool:
     if state is not None and job.status != state:
         return False
@@ -97,6 +103,14 @@ def _job_matches(job: Job, query: RunQuery, state: str | None) -> bool:
     return not query.text or query.text.lower() in f"{job.title} {job.profile}".lower()
 
 
+@dataclass(frozen=True)
+class CatalogPage:
+    entries: list[dict[str, Any]]
+    total: int
+    #: Where the next page starts; None: this is the last.
+    next: Cursor | None
+
+
 @dataclass
 class Catalog:
     jobs: JobDB
@@ -109,23 +123,38 @@ class Catalog:
         found.sort(key=lambda job: (job.created, job.id), reverse=True)
         return found
 
-    def page(
-        self, query: RunQuery, *, state: str | None = None, offset: int = 0, limit: int = 50
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of entries (pending jobs first) and how many match in all."""
+    def page(self, query: RunQuery, *, state: str | None = None) -> CatalogPage:
+        """One page of entries (pending jobs first, then runs, newest first each), how
+        many match in all and where the next page starts.
+
+        A cursor that ends among the pending jobs goes on after that job (and into the
+        runs when they are done), any other after that run: a keyset page of the store.
+        ``offset`` skips that many more entries.
+        """
         pending = [job for job in self.unrun() if _job_matches(job, query, state)]
-        runs_wanted = state is None or state in ("complete", "failed")
-        run_query = replace(query, status=state) if state in ("complete", "failed") else query
-        entries = [job_entry(job) for job in pending[offset : offset + limit]]
-        run_offset = max(0, offset - len(pending))
-        run_limit = limit - len(entries)
+        after = query.after
+        if after is None or after.pending:
+            rest = pending if after is None else [job for job in pending if _job_after(job, after)]
+            taken = rest[query.offset :][: query.limit]
+            run_query = replace(query, after=None, offset=max(0, query.offset - len(rest)))
+        else:
+            rest, taken, run_query = [], [], query
+        entries = [job_entry(job) for job in taken]
         total = len(pending)
-        if runs_wanted:
-            found = self.store.search(run_query, offset=run_offset, limit=max(run_limit, 0))
+        more_pending = len(rest) > query.offset + len(taken)
+        more_runs = False
+        cursor = None
+        if state is None or state in RUN_STATUSES:
+            room = None if query.limit is None else query.limit - len(taken)
+            found = self.store.search(replace(run_query, status=state or query.status, limit=room))
             total += found.total
-            if run_limit > 0:
-                entries += [run_entry(run) for run in found.runs]
-        return entries, total
+            entries += [run_entry(run) for run in found.runs]
+            more_runs = found.total > 0
+            cursor = found.next
+        if taken and (more_pending or (more_runs and len(entries) == len(taken))):
+            last = taken[-1]
+            cursor = Cursor(last.created, last.id, pending=True)
+        return CatalogPage(entries, total, cursor)
 
     def detail(self, entry_id: str) -> dict[str, Any] | None:
         """An entry with its profile text and, for a run, the run document (the record

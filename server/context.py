@@ -17,8 +17,9 @@ from pytest_fioloadgen.verdicts.thresholds import Thresholds
 from .catalog import Catalog, title_of
 from .config import ServerConfig
 from .executor import Executor
+from .http import RateLimiter
 from .jobsdb import QUEUED, RUNNING, Job, JobDB, JobError
-from .limits import BulkStreams, WorkPool, heavy_share
+from .limits import BUILDER_BURST, BUILDER_RATE_PER_S, BulkStreams, WorkPool, heavy_share
 from .profiles_repo import ProfileRepository
 
 MAX_TITLE = 200
@@ -33,17 +34,21 @@ class ServerContext:
     profiles: ProfileRepository
     executor: Executor
     started: float = field(default_factory=time.time)
-    #: Limits drawn on history charts (``serve --thresholds``); loaded at start so a bad
+    #: The limits jobs are gated on and history charts draw (planning.load_thresholds:
+    #: ``serve --thresholds``, else benchmarks/thresholds.toml); loaded at start so a bad
     #: file is a start-up error, not a broken chart.
     thresholds: Thresholds | None = None
     #: Computed reads and bulk reads, each bounded to a share of the worker threads.
     work: WorkPool = field(init=False)
     streams: BulkStreams = field(init=False)
+    #: Profile-builder previews per client address.
+    builder_rate: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         share = heavy_share(self.config.threads)
         self.work = WorkPool(workers=share, waiting=share)
         self.streams = BulkStreams(total=share)
+        self.builder_rate = RateLimiter(BUILDER_RATE_PER_S, BUILDER_BURST)
 
     @property
     def catalog(self) -> Catalog:

@@ -22,10 +22,11 @@ from dataclasses import replace
 from pytest_fioloadgen.backend_factory import make_backend, sandbox_of, target_names
 from pytest_fioloadgen.backends.sandbox import Sandbox
 from pytest_fioloadgen.identity import JOB_TEST
-from pytest_fioloadgen.planning import CaseRequest, Planner, load_thresholds
+from pytest_fioloadgen.planning import CaseRequest, Planner
 from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.session import BenchmarkSession
 from pytest_fioloadgen.store.base import Store
+from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
 from .config import ServerConfig
 from .jobsdb import COMPLETE, FAILED, Job, JobDB
@@ -39,7 +40,13 @@ KEEP_OUTCOMES = 64
 
 class Executor:
     def __init__(
-        self, config: ServerConfig, jobs: JobDB, store: Store, *, sandbox: Sandbox | None = None
+        self,
+        config: ServerConfig,
+        jobs: JobDB,
+        store: Store,
+        thresholds: Thresholds,
+        *,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.config = config
         self.jobs = jobs
@@ -47,7 +54,7 @@ class Executor:
         settings = config.settings
         self.planner = Planner(
             settings,
-            load_thresholds(settings),
+            thresholds,
             targets=target_names(settings),
             # The server runs profiles sent over its API: fio --parse-only confined too.
             sandbox=sandbox or (lambda: sandbox_of(settings, require=True)),

@@ -74,6 +74,15 @@ class JsonBottle(bottle.Bottle):  # type: ignore[misc]  # bottle is untyped
         return error_body(status, message)
 
 
+def json_app() -> bottle.Bottle:
+    """A JsonBottle whose handlers' dicts are sent through ``dumps`` (standard JSON)."""
+    app = JsonBottle()
+    app.config["json.enable"] = True
+    app.uninstall(bottle.JSONPlugin)
+    app.install(bottle.JSONPlugin(json_dumps=dumps))
+    return app
+
+
 def handled(handler: Handler) -> Handler:
     """Turn the package's errors into JSON answers with the right status."""
 
@@ -331,6 +340,11 @@ def query_all(name: str) -> list[str]:
         return [value.encode("latin1").decode("utf-8") for value in values]
     except (UnicodeEncodeError, UnicodeDecodeError):
         fail(400, f"query parameter {name} is not valid UTF-8")
+
+
+def query_params() -> dict[str, list[str]]:
+    """Every query parameter with all its values, as text (400 naming one not UTF-8)."""
+    return {name: query_all(name) for name in bottle.request.query}
 
 
 def query_int(name: str, default: int, low: int, high: int) -> int:

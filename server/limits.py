@@ -39,6 +39,9 @@ ANONYMOUS_BULK_RUNS = 100
 RETRY_AFTER_S = 2
 #: The longest a request thread waits for a computed read.
 COMPUTE_BUDGET_S = 20.0
+#: Profile-builder previews per client address: a form clicked by hand, not a load test.
+BUILDER_RATE_PER_S = 5.0
+BUILDER_BURST = 20
 
 
 def heavy_share(threads: int) -> int:

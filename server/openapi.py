@@ -6,8 +6,39 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_fioloadgen import __version__
+from pytest_fioloadgen.store.query import QUERY_PARAMS, PageSize, openapi_parameter
 from pytest_fioloadgen.store.schema import openapi_30, run_json_schema
-from pytest_fioloadgen.verdicts.status import STATUSES
+
+from .api_v1 import (
+    EXPORT_FORMAT,
+    EXPORT_PAGE,
+    EXPORT_VERSION,
+    JOB_PAGE,
+    MAX_COMPARE,
+    MAX_HISTORY_KEYS,
+    MAX_LAST_SESSIONS,
+    MAX_SERIES,
+    MAX_SESSIONS,
+    MAX_SET_RUNS,
+    RUNS_PAGE,
+    SEARCH_PAGE,
+)
+from .builder import (
+    BLOCK_SIZE_FORM,
+    IODEPTH,
+    MAX_BLOCK,
+    MAX_SIZE,
+    MIN_BLOCK,
+    MIN_SIZE,
+    READ_PCT,
+    RUNTIME_S,
+    SIZE_FORM,
+    human_size,
+)
+from .context import MAX_TITLE
+from .jobsdb import STATES
+from .limits import ANONYMOUS_BULK_RUNS, BUILDER_BURST, BUILDER_RATE_PER_S, COMPUTE_BUDGET_S
+from .profiles_repo import PROFILE_NAME
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -52,29 +83,27 @@ def _errors(*codes: int) -> dict[str, Any]:
 _SECURE: list[dict[str, list[str]]] = [{"token": []}]
 _COMPUTED = (
     "A computed read: it runs on the server's small pool (server/limits.py); when the pool "
-    "is full, or the answer takes longer than 20 s, 503 with Retry-After."
+    f"is full, or the answer takes longer than {COMPUTE_BUDGET_S:g} s, 503 with Retry-After."
 )
 _BULK = (
-    "A bulk read: streamed, a few runs at a time; more than 100 runs with their fio "
-    "documents need the token (401), and beyond the streams under way at once 503 with "
-    "Retry-After."
+    f"A bulk read: streamed, a few runs at a time; more than {ANONYMOUS_BULK_RUNS} runs with "
+    "their fio documents need the token (401), and beyond the streams under way at once 503 "
+    "with Retry-After."
 )
-PROFILE_NAME = "^[A-Za-z0-9._-]{1,24}$"
 _JOB = {"$ref": "#/components/schemas/Job"}
 _RUN = {"$ref": "#/components/schemas/Run"}
-#: The search fields of the run listings (server.api_v1._search).
-_SEARCH = [
-    _query("profile", {"type": "string"}),
-    _query("key", {"type": "string"}, "history key"),
-    _query("test", {"type": "string"}, "test part: node id without parameters, or job"),
-    _query("session", {"type": "string"}),
-    _query("verdict", {"type": "string", "enum": list(STATUSES)}),
-    _query("target", {"type": "string"}),
-    _query("label", {"type": "string"}, "KEY=VALUE, repeatable"),
-    _query("since", {"type": "number", "minimum": 0}, "started at or after (epoch s)"),
-    _query("until", {"type": "number", "minimum": 0}, "started at or before (epoch s)"),
-    _query("q", {"type": "string"}, "substring of the title, test id or profile"),
-]
+
+
+def _run_query(page: PageSize, *skip: str) -> list[dict[str, Any]]:
+    """The parameters of a run listing: every RunQuery field (store.query) but ``skip``."""
+    return [openapi_parameter(param, page) for param in QUERY_PARAMS if param.field not in skip]
+
+
+def _integer(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+_STATE = {"type": "string", "enum": list(STATES)}
 
 
 def _run_schema() -> dict[str, Any]:
@@ -89,36 +118,25 @@ _SPEC = {
     "type": "object",
     "properties": {
         "pattern": {"type": "string", "enum": ["random", "sequential"]},
-        "read_pct": {"type": "integer", "minimum": 0, "maximum": 100},
+        "read_pct": _integer(*READ_PCT),
         "block_size": {
             "type": "string",
-            "pattern": "^[0-9]{1,8}[kKmM]?$",
-            "description": "512 bytes to 64m, at most size",
+            "pattern": BLOCK_SIZE_FORM.pattern,
+            "description": f"{human_size(MIN_BLOCK)} bytes to {human_size(MAX_BLOCK)}, "
+            "at most size",
         },
-        "iodepth": {"type": "integer", "minimum": 1, "maximum": 1024},
-        "runtime": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "iodepth": _integer(*IODEPTH),
+        "runtime": _integer(*RUNTIME_S),
         "size": {
             "type": "string",
-            "pattern": "^[0-9]{1,7}[kKmMgG]$",
-            "description": "1m to 64 TiB",
+            "pattern": SIZE_FORM.pattern,
+            "description": f"{human_size(MIN_SIZE)} to {human_size(MAX_SIZE)}",
         },
     },
 }
 
 
 def openapi_document() -> dict[str, Any]:
-    run_filters = [
-        _query(name, {"type": "string"})
-        for name in (
-            "profile_name",
-            "profile_hash",
-            "backend",
-            "target",
-            "session_id",
-            "history_key",
-            "status",
-        )
-    ]
     return {
         "openapi": "3.0.3",
         "info": {
@@ -165,17 +183,7 @@ def openapi_document() -> dict[str, Any]:
                         "profile": {"type": "string"},
                         "workers": {"type": "integer"},
                         "target": {"type": "string"},
-                        "status": {
-                            "type": "string",
-                            "enum": [
-                                "queued",
-                                "running",
-                                "complete",
-                                "failed",
-                                "cancelled",
-                                "interrupted",
-                            ],
-                        },
+                        "status": _STATE,
                         "created": {"type": "number"},
                         "started": {"type": "number", "nullable": True},
                         "ended": {"type": "number", "nullable": True},
@@ -243,8 +251,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "/profile-builder": {
                 "post": {
-                    "summary": "preview a custom job file built from parameters "
-                    "(no token; a bounded rate per client, then 429 with Retry-After)",
+                    "summary": "preview a custom job file built from parameters (no token; "
+                    f"{BUILDER_RATE_PER_S:g} a second per client, bursts of {BUILDER_BURST}, "
+                    "then 429 with Retry-After)",
                     "requestBody": _body(_SPEC),
                     "responses": {"200": _ok("the job file"), **_errors(400, 413, 415, 429)},
                 }
@@ -255,25 +264,8 @@ def openapi_document() -> dict[str, Any]:
                     " the history's runs (plugin, http store and server jobs alike), newest"
                     " first",
                     "parameters": [
-                        _query(
-                            "status",
-                            {
-                                "type": "string",
-                                "enum": [
-                                    "queued",
-                                    "running",
-                                    "complete",
-                                    "failed",
-                                    "cancelled",
-                                    "interrupted",
-                                ],
-                            },
-                        ),
-                        _query("profile", {"type": "string"}),
-                        _query("target", {"type": "string"}),
-                        *_SEARCH,
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
-                        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000000}),
+                        _query("status", _STATE, "the queue state"),
+                        *_run_query(JOB_PAGE, "status", "with_raw"),
                     ],
                     "responses": {"200": _ok("a page of jobs"), **_errors(400)},
                 },
@@ -285,10 +277,14 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["profile", "workers", "title"],
                             "properties": {
-                                "profile": {"type": "string", "pattern": PROFILE_NAME},
+                                "profile": {"type": "string", "pattern": PROFILE_NAME.pattern},
                                 "workers": {"type": "integer", "minimum": 1},
                                 "target": {"type": "string"},
-                                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "title": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_TITLE,
+                                },
                                 "labels": {
                                     "type": "object",
                                     "additionalProperties": {"type": "string"},
@@ -341,13 +337,7 @@ def openapi_document() -> dict[str, Any]:
             "/runs": {
                 "get": {
                     "summary": "runs of the history store (newest first)",
-                    "parameters": [
-                        *run_filters,
-                        _query("workers", {"type": "integer", "minimum": 0}),
-                        _query("label", {"type": "string"}, "KEY=VALUE, repeatable"),
-                        _query("limit", {"type": "integer", "minimum": 0}),
-                        _query("with_raw", {"type": "string", "enum": ["true", "false"]}),
-                    ],
+                    "parameters": _run_query(RUNS_PAGE),
                     "description": _BULK,
                     "responses": {
                         "200": _ok("runs", _data({"type": "array", "items": _RUN})),
@@ -365,11 +355,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "a page of the history's runs and the total (the http store's"
                     " search)",
-                    "parameters": [
-                        *_SEARCH,
-                        _query("limit", {"type": "integer", "minimum": 0, "maximum": 500}),
-                        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000000}),
-                    ],
+                    "parameters": _run_query(SEARCH_PAGE, "with_raw"),
                     "responses": {"200": _ok("a page of runs"), **_errors(400)},
                 }
             },
@@ -418,9 +404,7 @@ def openapi_document() -> dict[str, Any]:
             "/history": {
                 "get": {
                     "summary": "history keys of recent runs",
-                    "parameters": [
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 20000})
-                    ],
+                    "parameters": [_query("limit", _integer(1, MAX_HISTORY_KEYS))],
                     "description": _COMPUTED,
                     "responses": {"200": _ok("keys"), **_errors(400, 503)},
                 }
@@ -431,7 +415,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "a metric's series for a history key, with its gating overlay",
                     "parameters": [
                         _query("metric", {"type": "string"}),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
+                        _query("limit", _integer(1, MAX_SERIES)),
                     ],
                     "description": _COMPUTED,
                     "responses": {"200": _ok("the series"), **_errors(400, 404, 503)},
@@ -440,7 +424,13 @@ def openapi_document() -> dict[str, Any]:
             "/compare": {
                 "get": {
                     "summary": "runs side by side",
-                    "parameters": [_query("ids", {"type": "string"}, "comma separated run ids")],
+                    "parameters": [
+                        _query(
+                            "ids",
+                            {"type": "string"},
+                            f"1 to {MAX_COMPARE} run ids, comma separated",
+                        )
+                    ],
                     "description": _COMPUTED,
                     "responses": {"200": _ok("the runs"), **_errors(400, 404, 503)},
                 }
@@ -453,9 +443,10 @@ def openapi_document() -> dict[str, Any]:
                         _query("a", {"type": "string"}, "the baseline set"),
                         _query("b", {"type": "string"}, "the set compared with a"),
                         _query("metrics", {"type": "string"}, "comma separated metric names"),
-                        _query("last", {"type": "integer", "minimum": 1, "maximum": 100}),
+                        _query("last", _integer(1, MAX_LAST_SESSIONS)),
                     ],
-                    "description": _COMPUTED + " At most 2,000 runs per set (400 beyond).",
+                    "description": _COMPUTED
+                    + f" At most {MAX_SET_RUNS:,} runs per set (400 beyond).",
                     "responses": {"200": _ok("the delta table"), **_errors(400, 404, 503)},
                 }
             },
@@ -464,7 +455,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "plugin sessions (jobs=1: the server's jobs too), newest first",
                     "parameters": [
                         _query("jobs", {"type": "string", "enum": ["0", "1", "true", "false"]}),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                        _query("limit", _integer(1, MAX_SESSIONS)),
                     ],
                     "description": _COMPUTED,
                     "responses": {"200": _ok("the sessions"), **_errors(400, 503)},
@@ -474,9 +465,8 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "runs as a JSON export document",
                     "parameters": [
-                        _query("ids", {"type": "string"}),
-                        _query("profile_name", {"type": "string"}),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100000}),
+                        _query("ids", {"type": "string"}, "these runs (comma separated)"),
+                        *_run_query(EXPORT_PAGE, "with_raw"),
                     ],
                     "description": _BULK,
                     "responses": {"200": _ok("export document"), **_errors(400, 401, 404, 503)},
@@ -491,8 +481,8 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "required": ["format", "version", "runs"],
                             "properties": {
-                                "format": {"type": "string", "enum": ["fioloadgen-runs"]},
-                                "version": {"type": "integer", "enum": [1]},
+                                "format": {"type": "string", "enum": [EXPORT_FORMAT]},
+                                "version": {"type": "integer", "enum": [EXPORT_VERSION]},
                                 "runs": {"type": "array", "items": _RUN},
                             },
                         }

@@ -8,23 +8,27 @@ import sys
 from typing import Any
 
 from ..apiclient import ApiClient
+from ..exceptions import FioLoadgenError
+from ..store.query import Cursor, RunQuery, to_params
 from .common import EXIT_OK
 from .remote import add_url_option, client, print_job, when
 
 
 def _list(args: argparse.Namespace) -> int:
     """Every run with its queue state (plugin runs and server jobs alike), as the UI."""
-    page = client(args).get(
-        "/jobs",
-        status=args.status,
-        profile=args.profile,
+    wanted = RunQuery(
+        profile_name=args.profile,
         verdict=args.verdict,
         test=args.test,
-        session=args.session,
-        q=args.search,
+        session_id=args.session,
+        text=args.search,
         limit=args.limit,
+        after=_cursor(args.cursor),
         offset=args.offset,
     )
+    # status is the queue state in the job list, not the run's (RunQuery.status).
+    params = to_params(wanted) + ([("status", args.status)] if args.status else [])
+    page = client(args).request("GET", "/jobs", params=params).json()
     print(
         f"{'ID':<36}  {'STATUS':<11}  {'VERDICT':<12}  {'ENDED':<19}  {'W':>3}  "
         f"{'PROFILE':<24}  TITLE"
@@ -35,7 +39,20 @@ def _list(args: argparse.Namespace) -> int:
             f"{when(job['ended']):<19}  {job['workers']:>3}  {job['profile']:<24}  {job['title']}"
         )
     print(f"runs and jobs: {len(page['data'])} of {page['total']}")
+    if page.get("next_cursor"):
+        print(f"next page: fioloadgen job ls --cursor {page['next_cursor']} (and the same filters)")
     return EXIT_OK
+
+
+def _cursor(text: str | None) -> Cursor | None:
+    if text is None:
+        return None
+    try:
+        return Cursor.decode(text)
+    except ValueError as err:
+        raise FioLoadgenError(
+            f"--cursor {text[:80]!r} is not a page cursor ({err}): give the one a listing printed"
+        ) from err
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -80,7 +97,12 @@ def register(commands: Any) -> None:
     listing.add_argument("--session", help="only runs of this session")
     listing.add_argument("--search", help="title, test id or profile contains this")
     listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument(
+        "--cursor", help="the page after the one that printed this cursor (next page: ...)"
+    )
+    listing.add_argument(
+        "--offset", type=int, default=0, help="skip this many (deep pages: prefer --cursor)"
+    )
     listing.set_defaults(handler=_list)
     show = actions.add_parser("show", help="one job and its summary")
     show.add_argument("id")

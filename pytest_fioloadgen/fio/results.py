@@ -351,8 +351,7 @@ def _workers(entries: Iterable[Mapping[str, Any]]) -> list[WorkerResult]:
 def flat_metrics(
     read: DirectionStats, write: DirectionStats, worker_count: int
 ) -> dict[str, float]:
-    """The flat metric names (the README's Fixtures section lists them) for merged
-    figures."""
+    """The flat metric names (store.base.RunRecord.metrics) for merged figures."""
     metrics: dict[str, float] = {
         "iops": read.iops + write.iops,
         "read_iops": read.iops,

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..exceptions import StoreError
+
+if TYPE_CHECKING:
+    # Only for the Protocol's signatures: store.query imports RunRecord from here.
+    from .query import RunPage, RunQuery
 
 #: Run states. A run that fio could not complete is still recorded ("failed") so the
 #: history shows that it happened and why.
@@ -33,7 +37,9 @@ class RunRecord:
     checks, the sqlite columns, the TinyDB fields and the OpenAPI document from these
     fields and their metadata, so a new run field is one edit here.
 
-    ``metrics`` holds the flat metric names of DESIGN.md (``iops``, ``read_lat_p99_ms``...).
+    ``metrics`` holds flat metric names, one figure each, no nesting: ``iops``,
+    ``bw_mib_s``, then ``read_``/``write_`` + ``iops``, ``bw_mib_s``, ``lat_mean_ms``,
+    ``lat_max_ms`` or ``lat_p99_ms``... (fio.results.flat_metrics makes them).
     ``raw`` is the fio JSON document the metrics came from (stored compressed).
     ``notes`` records what the harness changed in the profile before running it, e.g. a
     ``directory=`` replaced by the worker's directory.
@@ -94,64 +100,6 @@ class RunRecord:
     )
 
 
-@dataclass(frozen=True)
-class RunQuery:
-    """What a run search asks for (every given field must match).
-
-    ``test``: a test part (identity.case_test_part: a node id without its parameters, or
-    ``job``), matching every parametrized run of it. ``text``: a substring of the profile
-    name, the test id or the job title label. ``since``/``until``: started_at bounds.
-    """
-
-    profile_name: str | None = None
-    history_key: str | None = None
-    test: str | None = None
-    session_id: str | None = None
-    verdict: str | None = None
-    status: str | None = None
-    target: str | None = None
-    labels: Mapping[str, str] | None = None
-    since: float | None = None
-    until: float | None = None
-    text: str | None = None
-
-    def matches(self, run: RunRecord) -> bool:
-        """The query applied to one run (stores that filter in Python use this)."""
-        equal = (
-            (self.profile_name, run.profile_name),
-            (self.history_key, run.history_key),
-            (self.session_id, run.session_id),
-            (self.verdict, run.verdict),
-            (self.status, run.status),
-            (self.target, run.target),
-        )
-        if any(wanted is not None and wanted != value for wanted, value in equal):
-            return False
-        if self.test is not None and not (
-            run.test_id == self.test or run.test_id.startswith(self.test + "[")
-        ):
-            return False
-        if any(run.labels.get(key) != value for key, value in (self.labels or {}).items()):
-            return False
-        if self.since is not None and run.started_at < self.since:
-            return False
-        if self.until is not None and run.started_at > self.until:
-            return False
-        if self.text:
-            haystack = (run.profile_name, run.test_id, run.labels.get("job_title", ""))
-            if not any(self.text.lower() in value.lower() for value in haystack):
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class RunPage:
-    """One page of a search, newest first, and how many runs match in all."""
-
-    runs: list[RunRecord]
-    total: int
-
-
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RUN_ID = re.compile(RUN_ID_PATTERN)
 
@@ -201,41 +149,13 @@ class Store(Protocol):
     def get(self, run_id: str) -> RunRecord:
         """Return one run; raise StoreError naming the id when it is unknown."""
 
-    def query(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-        with_raw: bool = False,
-    ) -> list[RunRecord]:
-        """Runs matching every given filter, newest first (by started_at, then run_id).
+    def query(self, query: RunQuery | None = None, /, **filters: Any) -> list[RunRecord]:
+        """The runs ``query`` selects (store.query.RunQuery; ``filters`` are RunQuery
+        fields applied to it: ``store.query(history_key=k, limit=1)``), newest first (by
+        started_at, then run_id). ``raw`` is only loaded when the query asks for it
+        (``with_raw``), so listing long histories stays cheap."""
 
-        ``labels`` matches runs carrying all the given key=value pairs. ``raw`` is only
-        loaded when ``with_raw`` is true, so listing long histories stays cheap.
-        """
-
-    def run_ids(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-    ) -> list[str]:
+    def run_ids(self, query: RunQuery | None = None, /, **filters: Any) -> list[str]:
         """The ids of the runs ``query`` would return, in its order, without the runs: a
         bulk read takes this list first, then the runs a few at a time (``runs_json``)."""
 
@@ -244,9 +164,10 @@ class Store(Protocol):
         each of ``run_ids`` that exists, in that order, once each (unknown ids are left
         out). What bulk reads send: a store may pass fio's stored document through."""
 
-    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
-        """A page of the runs matching ``query``, newest first, and their total count
-        (never with the raw fio documents)."""
+    def search(self, query: RunQuery) -> RunPage:
+        """A page of the runs ``query`` selects, newest first, with the count of every
+        run its filters match and the cursor of the next page (never with the raw fio
+        documents: a listing)."""
 
     def delete(self, run_id: str) -> bool:
         """Remove one run; return whether it existed."""

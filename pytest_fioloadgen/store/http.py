@@ -9,12 +9,13 @@ StoreError naming the server, like the sqlite store's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..apiclient import ApiClient, ApiError, resolve_ca_file, resolve_token
 from ..exceptions import StoreError
-from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
+from .base import Baseline, RunRecord, check_baseline_name
+from .query import Cursor, RunPage, RunQuery, to_params
 from .wire import baseline_from_json, run_from_json, run_json_text, run_to_json
 
 
@@ -65,73 +66,13 @@ class HTTPStore:
         document = self._call(f"read run {run_id!r}", "GET", f"/runs/{ApiClient.quote(run_id)}")
         return run_from_json(document["data"], where=f"history store {self.uri} run")
 
-    def query(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-        with_raw: bool = False,
-    ) -> list[RunRecord]:
-        if limit is not None and limit < 0:
-            raise StoreError(f"history store {self.uri}: query limit {limit} is negative")
-        params: list[tuple[str, str]] = [
-            (name, str(value))
-            for name, value in (
-                ("profile_name", profile_name),
-                ("profile_hash", profile_hash),
-                ("workers", workers),
-                ("backend", backend),
-                ("target", target),
-                ("session_id", session_id),
-                ("history_key", history_key),
-                ("status", status),
-                ("limit", limit),
-            )
-            if value is not None
-        ]
-        params += [("label", f"{key}={value}") for key, value in (labels or {}).items()]
-        if with_raw:
-            params.append(("with_raw", "true"))
+    def query(self, query: RunQuery | None = None, /, **filters: Any) -> list[RunRecord]:
+        params = to_params(RunQuery.of(query, filters))
         document = self._call("query runs", "GET", "/runs", params=params)
-        return [
-            run_from_json(item, where=f"history store {self.uri} run") for item in document["data"]
-        ]
+        return self._runs(document)
 
-    def run_ids(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-    ) -> list[str]:
-        found = self.query(
-            profile_name=profile_name,
-            profile_hash=profile_hash,
-            workers=workers,
-            backend=backend,
-            target=target,
-            session_id=session_id,
-            history_key=history_key,
-            labels=labels,
-            status=status,
-            limit=limit,
-        )
-        return [run.run_id for run in found]
+    def run_ids(self, query: RunQuery | None = None, /, **filters: Any) -> list[str]:
+        return [run.run_id for run in self.query(RunQuery.of(query, filters), with_raw=False)]
 
     def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
         found = []
@@ -147,31 +88,19 @@ class HTTPStore:
                 found.append((run_id, run_json_text(run, with_raw=with_raw)))
         return found
 
-    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
-        params: list[tuple[str, str]] = [
-            (name, str(value))
-            for name, value in (
-                ("profile_name", query.profile_name),
-                ("history_key", query.history_key),
-                ("test", query.test),
-                ("session_id", query.session_id),
-                ("verdict", query.verdict),
-                ("status", query.status),
-                ("target", query.target),
-                ("since", query.since),
-                ("until", query.until),
-                ("q", query.text),
-                ("offset", offset),
-                ("limit", limit),
-            )
-            if value is not None
-        ]
-        params += [("label", f"{key}={value}") for key, value in (query.labels or {}).items()]
-        document = self._call("search runs", "GET", "/runs/search", params=params)
-        runs = [
+    def search(self, query: RunQuery) -> RunPage:
+        document = self._call("search runs", "GET", "/runs/search", params=to_params(query))
+        after = document.get("next_cursor")
+        try:
+            cursor = None if after is None else Cursor.decode(after)
+        except ValueError as err:
+            raise StoreError(f"history store {self.uri}: next_cursor {after!r}: {err}") from err
+        return RunPage(self._runs(document), int(document["total"]), cursor)
+
+    def _runs(self, document: Any) -> list[RunRecord]:
+        return [
             run_from_json(item, where=f"history store {self.uri} run") for item in document["data"]
         ]
-        return RunPage(runs, int(document["total"]))
 
     def delete(self, run_id: str) -> bool:
         document = self._call(

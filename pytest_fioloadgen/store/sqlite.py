@@ -9,6 +9,7 @@ an index lookup instead of a scan through JSON; the compressed fio JSON lives ap
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import sqlite3
@@ -22,8 +23,9 @@ from typing import Any
 from ..exceptions import StoreError
 from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, history_key
-from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
+from .base import Baseline, RunRecord, check_baseline_name
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
+from .query import RunPage, RunQuery
 from .schema import COLUMNS
 from .wire import run_json_text
 
@@ -261,18 +263,18 @@ _INSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS[1:])}) "
     f"VALUES ({', '.join('?' * (len(_RUN_COLUMNS) - 1))})"
 )
-#: The only column names ever placed into SQL text by query(); values are always bound.
-_FILTER_COLUMNS = frozenset(
-    {
-        "profile_name",
-        "profile_hash",
-        "workers",
-        "backend",
-        "target",
-        "session_id",
-        "status",
-        "history_key",
-    }
+#: RunQuery filters that are one column's value. These names are the only ones _filters
+#: places into SQL text; values are always bound.
+_EQUAL_COLUMNS = (
+    "profile_name",
+    "profile_hash",
+    "workers",
+    "backend",
+    "target",
+    "session_id",
+    "history_key",
+    "status",
+    "verdict",
 )
 #: Filter columns whose value picks out few runs: their index beats any other's.
 _SELECTIVE_COLUMNS = frozenset({"session_id", "history_key"})
@@ -452,66 +454,14 @@ class SQLiteStore:
             raise StoreError(f"history store {self.path} has no run {run_id!r}")
         return rows[0]
 
-    def query(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-        with_raw: bool = False,
-    ) -> list[RunRecord]:
-        where, params = self._filtered(
-            {
-                "profile_name": profile_name,
-                "profile_hash": profile_hash,
-                "workers": workers,
-                "backend": backend,
-                "target": target,
-                "session_id": session_id,
-                "status": status,
-                "history_key": history_key,
-            },
-            labels,
-            limit,
-        )
+    def query(self, query: RunQuery | None = None, /, **filters: Any) -> list[RunRecord]:
+        wanted = RunQuery.of(query, filters)
+        where, params = _selection(wanted)
         with self._connection("query runs") as conn, _read_transaction(conn):
-            return self._load(conn, where, params, with_raw=with_raw)
+            return self._load(conn, where, params, with_raw=wanted.with_raw)
 
-    def run_ids(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-    ) -> list[str]:
-        where, params = self._filtered(
-            {
-                "profile_name": profile_name,
-                "profile_hash": profile_hash,
-                "workers": workers,
-                "backend": backend,
-                "target": target,
-                "session_id": session_id,
-                "status": status,
-                "history_key": history_key,
-            },
-            labels,
-            limit,
-        )
+    def run_ids(self, query: RunQuery | None = None, /, **filters: Any) -> list[str]:
+        where, params = _selection(RunQuery.of(query, filters))
         with self._connection("list run ids") as conn:
             return [row[0] for row in conn.execute(f"SELECT run_id FROM runs {where}", params)]
 
@@ -544,84 +494,15 @@ class SQLiteStore:
                 found[run.run_id] = run_json_text(run, with_raw=with_raw, raw_text=text)
         return [(run_id, found[run_id]) for run_id in wanted if run_id in found]
 
-    def _filtered(
-        self,
-        equal: Mapping[str, Any],
-        labels: Mapping[str, str] | None,
-        limit: int | None,
-    ) -> tuple[str, list[Any]]:
-        """The WHERE, ORDER and LIMIT of query() and run_ids(), and their parameters."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        selective = any(equal.get(column) is not None for column in _SELECTIVE_COLUMNS)
-        for column, value in equal.items():
-            if value is not None:
-                assert column in _FILTER_COLUMNS
-                # Without statistics sqlite took the status index (two values) over the
-                # session's: a session's runs were a scan of every run, 21 ms in 12,000.
-                # The unary + keeps a column's index out of the plan.
-                unindexed = "+" if selective and column not in _SELECTIVE_COLUMNS else ""
-                clauses.append(f"{unindexed}{column} = ?")
-                params.append(value)
-        for key, value in (labels or {}).items():
-            clauses.append("id IN (SELECT run FROM labels WHERE key = ? AND value = ?)")
-            params += [key, value]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        where += f" {_NEWEST_FIRST}"
-        if limit is not None:
-            if limit < 0:
-                raise StoreError(f"history store {self.path}: query limit {limit} is negative")
-            where += " LIMIT ?"
-            params.append(limit)
-        return where, params
-
-    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
-        if offset < 0 or limit < 0:
-            raise StoreError(f"history store {self.path}: a page cannot start or end below 0")
-        equal = {
-            "profile_name": query.profile_name,
-            "history_key": query.history_key,
-            "session_id": query.session_id,
-            "verdict": query.verdict,
-            "status": query.status,
-            "target": query.target,
-        }
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in equal.items():
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if query.test is not None:
-            # The test's own runs and every parametrized one of it ("test[case-id]").
-            clauses.append("(test_id = ? OR substr(test_id, 1, ?) = ?)")
-            params += [query.test, len(query.test) + 1, query.test + "["]
-        for key, value in (query.labels or {}).items():
-            clauses.append("id IN (SELECT run FROM labels WHERE key = ? AND value = ?)")
-            params += [key, value]
-        if query.since is not None:
-            clauses.append("started_at >= ?")
-            params.append(query.since)
-        if query.until is not None:
-            clauses.append("started_at <= ?")
-            params.append(query.until)
-        if query.text:
-            pattern = _like_pattern(query.text)
-            clauses.append(
-                "(profile_name LIKE ? ESCAPE '\\' OR test_id LIKE ? ESCAPE '\\' OR id IN"
-                " (SELECT run FROM labels WHERE key = 'job_title' AND value LIKE ? ESCAPE '\\'))"
-            )
-            params += [pattern, pattern, pattern]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    def search(self, query: RunQuery) -> RunPage:
+        where, params = _filters(query)
+        # One more than the page: whether a next page exists, without a second count.
+        page = dataclasses.replace(query, limit=None if query.limit is None else query.limit + 1)
+        selection, selected = _selection(page)
         with self._connection("search runs") as conn, _read_transaction(conn):
             total = conn.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
-            runs = self._load(
-                conn,
-                f"{where} {_NEWEST_FIRST} LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-                with_raw=False,
-            )
-        return RunPage(runs, int(total))
+            runs = self._load(conn, selection, selected, with_raw=False)
+        return RunPage.cut(runs, query.limit, int(total))
 
     def delete(self, run_id: str) -> bool:
         with self._connection(f"delete run {run_id!r}") as conn, _write_transaction(conn):
@@ -882,6 +763,59 @@ class SQLiteStore:
                 f"history store {self.path}: run {fields['run_id']!r} is damaged ({err})"
             ) from err
         return RunRecord(**fields, metrics=metrics, labels=labels)
+
+
+def _filters(query: RunQuery) -> tuple[str, list[Any]]:
+    """The WHERE of every run query (its filters, not its page), and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    selective = any(getattr(query, column) is not None for column in _SELECTIVE_COLUMNS)
+    for column in _EQUAL_COLUMNS:
+        value = getattr(query, column)
+        if value is not None:
+            # Without statistics sqlite took the status index (two values) over the
+            # session's: a session's runs were a scan of every run, 21 ms in 12,000.
+            # The unary + keeps a column's index out of the plan.
+            unindexed = "+" if selective and column not in _SELECTIVE_COLUMNS else ""
+            clauses.append(f"{unindexed}{column} = ?")
+            params.append(value)
+    if query.test is not None:
+        # The test's own runs and every parametrized one of it ("test[case-id]").
+        clauses.append("(test_id = ? OR substr(test_id, 1, ?) = ?)")
+        params += [query.test, len(query.test) + 1, query.test + "["]
+    for key, value in (query.labels or {}).items():
+        clauses.append("id IN (SELECT run FROM labels WHERE key = ? AND value = ?)")
+        params += [key, value]
+    if query.since is not None:
+        clauses.append("started_at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("started_at <= ?")
+        params.append(query.until)
+    if query.text:
+        pattern = _like_pattern(query.text)
+        clauses.append(
+            "(profile_name LIKE ? ESCAPE '\\' OR test_id LIKE ? ESCAPE '\\' OR id IN"
+            " (SELECT run FROM labels WHERE key = 'job_title' AND value LIKE ? ESCAPE '\\'))"
+        )
+        params += [pattern, pattern, pattern]
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _selection(query: RunQuery) -> tuple[str, list[Any]]:
+    """The WHERE, ORDER and LIMIT of the runs ``query`` selects (its page included)."""
+    where, params = _filters(query)
+    if query.after is not None:
+        # A keyset page: the sort key's index walks straight to it (OFFSET would count
+        # every run before it, each time).
+        where += " AND " if where else "WHERE "
+        where += "(started_at, run_id) < (?, ?)"
+        params += [query.after.started_at, query.after.run_id]
+    where += f" {_NEWEST_FIRST}"
+    if query.limit is not None or query.offset:
+        where += " LIMIT ? OFFSET ?"
+        params += [-1 if query.limit is None else query.limit, query.offset]
+    return where, params
 
 
 def _like_pattern(text: str) -> str:

@@ -29,7 +29,8 @@ from tinydb.storages import Storage
 from ..exceptions import StoreError
 from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, record_key
-from .base import Baseline, RunPage, RunQuery, RunRecord, check_baseline_name
+from .base import Baseline, RunRecord, check_baseline_name
+from .query import RunPage, RunQuery
 from .schema import RUN_FIELDS
 from .wire import run_json_text
 
@@ -182,85 +183,27 @@ class TinyDBStore:
             raw = db.table(_RAW).get(Query().run_id == run_id)
         return _to_record(dict(found), None if raw is None else dict(raw)["fio_json_z"])
 
-    def query(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-        with_raw: bool = False,
-    ) -> list[RunRecord]:
-        if limit is not None and limit < 0:
-            raise StoreError(f"history store {self.path}: query limit {limit} is negative")
-        wanted = {
-            "profile_name": profile_name,
-            "profile_hash": profile_hash,
-            "workers": workers,
-            "backend": backend,
-            "target": target,
-            "session_id": session_id,
-            "history_key": history_key,
-            "status": status,
-        }
-        wanted = {name: value for name, value in wanted.items() if value is not None}
-        pairs = dict(labels or {})
-
-        def matches(document: Mapping[str, Any]) -> bool:
-            if any(document.get(name) != value for name, value in wanted.items()):
-                return False
-            have = document.get("labels", {})
-            return all(have.get(key) == value for key, value in pairs.items())
-
+    def query(self, query: RunQuery | None = None, /, **filters: Any) -> list[RunRecord]:
+        wanted = RunQuery.of(query, filters)
         with self._locked("query runs") as db:
-            documents = [dict(d) for d in db.table(_RUNS).all() if matches(d)]
-            documents.sort(key=lambda d: (d["started_at"], d["run_id"]), reverse=True)
-            if limit is not None:
-                documents = documents[:limit]
+            # The file is read whole either way; a TinyDB history is a small one.
+            runs = wanted.page_of(_to_record(dict(d), None) for d in db.table(_RUNS).all()).runs
             raws: dict[str, str] = {}
-            if with_raw and documents:
-                selected = {d["run_id"] for d in documents}
+            if wanted.with_raw and runs:
+                selected = {run.run_id for run in runs}
                 raws = {
                     r["run_id"]: r["fio_json_z"]
                     for r in db.table(_RAW).all()
                     if r["run_id"] in selected
                 }
-        return [_to_record(d, raws.get(d["run_id"])) for d in documents]
+        return [
+            replace(run, raw=_unpack(raws[run.run_id])) if run.run_id in raws else run
+            for run in runs
+        ]
 
-    def run_ids(
-        self,
-        *,
-        profile_name: str | None = None,
-        profile_hash: str | None = None,
-        workers: int | None = None,
-        backend: str | None = None,
-        target: str | None = None,
-        session_id: str | None = None,
-        history_key: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        status: str | None = None,
-        limit: int | None = None,
-    ) -> list[str]:
-        # The file is read whole either way; a TinyDB history is a small one.
-        found = self.query(
-            profile_name=profile_name,
-            profile_hash=profile_hash,
-            workers=workers,
-            backend=backend,
-            target=target,
-            session_id=session_id,
-            history_key=history_key,
-            labels=labels,
-            status=status,
-            limit=limit,
-        )
-        return [run.run_id for run in found]
+    def run_ids(self, query: RunQuery | None = None, /, **filters: Any) -> list[str]:
+        wanted = RunQuery.of(query, filters)
+        return [run.run_id for run in self.query(wanted, with_raw=False)]
 
     def runs_json(self, run_ids: Sequence[str], *, with_raw: bool = True) -> list[tuple[str, str]]:
         wanted = set(run_ids)
@@ -283,14 +226,9 @@ class TinyDBStore:
             if run_id in documents
         ]
 
-    def search(self, query: RunQuery, *, offset: int = 0, limit: int = 50) -> RunPage:
-        if offset < 0 or limit < 0:
-            raise StoreError(f"history store {self.path}: a page cannot start or end below 0")
+    def search(self, query: RunQuery) -> RunPage:
         with self._locked("search runs") as db:
-            runs = [_to_record(dict(d), None) for d in db.table(_RUNS).all()]
-        found = [run for run in runs if query.matches(run)]
-        found.sort(key=lambda run: (run.started_at, run.run_id), reverse=True)
-        return RunPage(found[offset : offset + limit], len(found))
+            return query.page_of(_to_record(dict(d), None) for d in db.table(_RUNS).all())
 
     def delete(self, run_id: str) -> bool:
         with self._locked(f"delete run {run_id!r}") as db:
@@ -357,10 +295,12 @@ def _pack(raw: Mapping[str, Any]) -> str:
     return base64.b64encode(zlib.compress(compact)).decode("ascii")
 
 
+def _unpack(packed: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(packed)))
+
+
 def _to_record(document: dict[str, Any], packed: str | None) -> RunRecord:
-    raw = None
-    if packed is not None:
-        raw = json.loads(zlib.decompress(base64.b64decode(packed)))
+    raw = None if packed is None else _unpack(packed)
     # A field added since the file was written reads as its default.
     defaults = {spec.name: spec.default for spec in RUN_FIELDS}
     fields: dict[str, Any] = {name: document.get(name, defaults[name]) for name in _SCALAR_FIELDS}

@@ -138,7 +138,10 @@
   // One list for runs from plugin sessions, the http store and server jobs; jobs without a
   // run yet (queued, running, cancelled) come first. Every row opens #/job/<id>.
   const FILTERS = ["q", "status", "verdict", "test", "session", "profile", "label"];
-  const jobsState = { offset: 0, q: "", status: "", verdict: "", test: "", session: "", profile: "", label: "" };
+  // Pages follow the server's cursor (keyset paging: a deep page costs what the first
+  // does); "back" keeps the cursors of the pages before, "start" where this page starts.
+  const jobsState = { cursor: "", back: [], start: 0, q: "", status: "", verdict: "", test: "", session: "", profile: "", label: "" };
+  const PAGE = 50;
   const VERDICTS = ["", "pass", "fail", "regression", "unstable", "suspect", "inconclusive", "improved", "error", "none"];
 
   function badge(status) {
@@ -150,7 +153,8 @@
   }
 
   async function jobsPage() {
-    const q = new URLSearchParams({ limit: 50, offset: jobsState.offset });
+    const q = new URLSearchParams({ limit: PAGE });
+    if (jobsState.cursor) q.set("cursor", jobsState.cursor);
     for (const name of FILTERS) if (jobsState[name]) q.set(name, jobsState[name]);
     const page = await api("/jobs?" + q);
     const selected = new Set();
@@ -167,7 +171,7 @@
       }
       return buttons;
     };
-    const set = (name) => (e) => { jobsState[name] = e.target.value.trim(); jobsState.offset = 0; route(); };
+    const set = (name) => (e) => { jobsState[name] = e.target.value.trim(); Object.assign(jobsState, { cursor: "", back: [], start: 0 }); route(); };
     const text = (name, placeholder) => el("input", { id: "filter-" + name, type: "search", placeholder, value: jobsState[name], onchange: set(name) });
     const filters = el("div", { id: "filters" },
       text("q", "title, test or profile contains"), " ",
@@ -187,9 +191,13 @@
         el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
         el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
         el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, "iops") : "–"), el("td", {}, actions(job)))));
-    const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? page.offset + 1 : 0}–${page.offset + page.data.length} of ${page.total}`), " ",
-      el("button", { disabled: page.offset === 0, onclick: () => { jobsState.offset = Math.max(0, page.offset - 50); route(); } }, "previous"),
-      el("button", { disabled: page.offset + page.data.length >= page.total, onclick: () => { jobsState.offset = page.offset + 50; route(); } }, "next"),
+    const start = jobsState.start;
+    const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? start + 1 : 0}–${start + page.data.length} of ${page.total}`), " ",
+      el("button", { id: "jobs-previous", disabled: jobsState.back.length === 0, onclick: () => {
+        const before = jobsState.back.pop(); Object.assign(jobsState, before); route(); } }, "previous"),
+      el("button", { id: "jobs-next", disabled: !page.next_cursor, onclick: () => {
+        jobsState.back.push({ cursor: jobsState.cursor, start });
+        Object.assign(jobsState, { cursor: page.next_cursor, start: start + page.data.length }); route(); } }, "next"),
       el("button", { id: "compare-selected", onclick: () => { if (selected.size) location.hash = "#/compare/" + [...selected].map(encodeURIComponent).join(","); } }, "compare selected"));
     return [el("h1", {}, "Runs"), filters, table, pager, output];
   }

@@ -61,6 +61,42 @@ def test_status_profiles_and_errors(served, capsys, tmp_path, monkeypatch):
     assert main(["status", "--url", live.url]) == 0
 
 
+def test_job_ls_pages_with_the_cursor_it_prints(served, capsys):
+    live = served()
+    for number in range(5):
+        live.server.ctx.jobs.add(
+            Job(
+                id=f"q{number}",
+                title=f"waiting {number}",
+                profile="randread-4k",
+                profile_text="[x]\nrw=read\n",
+                workers=1,
+                target="local",
+                status=QUEUED,
+                created=100.0 + number,
+            )
+        )
+    listed: list[str] = []
+    args = ["job", "ls", "--limit", "2"]
+    while True:
+        assert main(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("ID")
+        rows = [line for line in lines[1:] if line.startswith("q")]
+        listed += [row.split()[0] for row in rows]
+        assert f"runs and jobs: {len(rows)} of 5" in lines
+        hint = [line for line in lines if line.startswith("next page: ")]
+        if not hint:
+            break
+        cursor = hint[0].split("--cursor ")[1].split()[0]
+        args = ["job", "ls", "--limit", "2", "--cursor", cursor]
+    assert listed == ["q4", "q3", "q2", "q1", "q0"]
+    assert main(["job", "ls", "--cursor", "not-a-cursor!"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fioloadgen: error: --cursor 'not-a-cursor!' is not a page cursor")
+    assert len(err.splitlines()) == 1
+
+
 def test_local_profile_commands_still_read_files_without_a_server(capsys, monkeypatch):
     monkeypatch.delenv("FIO_API_URL", raising=False)
     assert main(["profile", "ls"]) == 0

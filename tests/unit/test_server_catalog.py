@@ -9,7 +9,7 @@ import json
 
 import pytest
 from fioloadgen_server.app import build_context, create_app
-from fioloadgen_server.jobsdb import COMPLETE, QUEUED, Job
+from fioloadgen_server.jobsdb import COMPLETE, FAILED, QUEUED, Job
 from test_store_contract import make_run
 from werkzeug.test import Client
 
@@ -157,3 +157,106 @@ def test_the_store_search_travels_over_http(client, mixed):
     page = body(client.get("/api/v1/runs/search?verdict=pass&limit=1"))
     assert page["total"] == 2 and len(page["data"]) == 1
     assert page["data"][0]["run_id"] == "j1"
+
+
+# -- pages by cursor --------------------------------------------------------------------
+
+
+def queued_job(job_id, created, **fields):
+    fields.setdefault("status", QUEUED)
+    return Job(
+        id=job_id,
+        title=f"waiting {job_id}",
+        profile="randread-4k",
+        profile_text="[x]\nrw=read\n",
+        workers=1,
+        target="local",
+        created=created,
+        **fields,
+    )
+
+
+@pytest.fixture
+def crowded(ctx):
+    """Six pending jobs (one failed before fio ran, one older than every run) and nine
+    runs, their sort keys tied in pairs: the id orders them."""
+    for number in range(5):
+        ctx.jobs.add(queued_job(f"q{number}", 1000.0 + number // 2))
+    ctx.jobs.add(queued_job("q-old", 50.0, status=FAILED, error="fio did not start"))
+    for number in range(9):
+        test = "job" if number % 3 == 0 else "bench/test_s.py::test_storage[rr-w1-local]"
+        ctx.store.record(plugin_run(f"r{number}", started=100.0 + number // 2, test=test))
+    return ctx
+
+
+def walk(client, query, limit):
+    """Every page of the job list in turn, following next_cursor: the ids in order."""
+    seen, cursor = [], None
+    while True:
+        page = body(
+            client.get(
+                f"/api/v1/jobs?limit={limit}{query}" + (f"&cursor={cursor}" if cursor else "")
+            )
+        )
+        assert page["total"] == len(ids(client, f"?limit=500{query}"))
+        seen += [entry["id"] for entry in page["data"]]
+        assert len(seen) <= page["total"], "a page repeats entries"
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+        # Only the last page is short.
+        assert len(page["data"]) == limit
+
+
+def test_the_job_list_orders_pending_jobs_then_runs_newest_first(client, crowded):
+    pending = ["q4", "q3", "q2", "q1", "q0", "q-old"]
+    runs = ["r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1", "r0"]
+    assert ids(client, "?limit=500") == pending + runs
+
+
+@pytest.mark.parametrize(
+    "query", ["", "&test=job", "&status=queued", "&status=complete", "&q=waiting", "&since=101"]
+)
+def test_cursor_pages_give_every_entry_once_in_order(client, crowded, query):
+    everything = ids(client, f"?limit=500{query}")
+    assert everything  # each query selects something
+    for limit in range(1, len(everything) + 2):
+        assert walk(client, query, limit) == everything, f"limit={limit}"
+
+
+def test_a_cursor_page_is_not_shifted_by_newer_entries(client, crowded, ctx):
+    everything = ids(client, "?limit=500")
+    among_pending = body(client.get("/api/v1/jobs?limit=4"))
+    among_runs = body(client.get("/api/v1/jobs?limit=8"))
+    assert everything[6:8] == ["r8", "r7"]  # the six pending jobs come first
+    # Queued and recorded since: an offset would now repeat what the first pages showed.
+    ctx.jobs.add(queued_job("q-new", 2000.0))
+    ctx.store.record(plugin_run("r-new", started=900.0))
+
+    def rest(page):
+        after = body(client.get(f"/api/v1/jobs?limit=500&cursor={page['next_cursor']}"))
+        return [entry["id"] for entry in after["data"]]
+
+    # The new job sorts before both cursors; the new run after the pending jobs' cursor.
+    assert rest(among_pending) == [*everything[4:6], "r-new", *everything[6:]]
+    assert rest(among_runs) == everything[8:]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/runs", "/api/v1/runs/search"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!",
+        "WzFd",  # [1]: JSON, not a cursor
+        "WyJhIiwiYiJd",  # ["a","b"]: the time is not a number
+        "W05hTiwiYSJd",  # [NaN,"a"]
+        "WzEsImEiLDJd",  # [1,"a",2]: not the pending flag
+        "x" * 5000,
+    ],
+)
+def test_a_bad_cursor_is_a_one_line_400_naming_it(client, crowded, path, cursor):
+    response = client.get(f"{path}?cursor={cursor}&limit=2")
+    assert response.status_code == 400
+    message = body(response)["message"]
+    assert message.startswith("query parameter cursor=") and "is not a page cursor" in message
+    assert "\n" not in message and len(message) < 300

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.store import RunRecord, Store, default_store_uri, open_store
-from pytest_fioloadgen.store.base import RunQuery
+from pytest_fioloadgen.store.query import FILTER_PARAMS, QueryParam, RunQuery
 from pytest_fioloadgen.store.sqlite import SQLiteStore
 from pytest_fioloadgen.store.tinydb_store import TinyDBStore
 
@@ -548,8 +548,125 @@ def test_search_filters(searchable: Store, query: RunQuery, expected: list[str])
 
 
 def test_search_pages_and_counts(searchable: Store) -> None:
-    first = searchable.search(RunQuery(), offset=0, limit=3)
-    rest = searchable.search(RunQuery(), offset=3, limit=3)
+    first = searchable.search(RunQuery(limit=3))
+    rest = searchable.search(RunQuery(after=first.next, limit=3))
     assert ids(first.runs) == ["s4", "s3", "s2"] and ids(rest.runs) == ["s1"]
     assert first.total == rest.total == 4
-    assert searchable.search(RunQuery(), limit=0).runs == []
+    assert searchable.search(RunQuery(limit=0)).runs == []
+
+
+#: Per RunQuery filter, a query that picks out run s3 and no other (a new filter needs its
+#: entry here, and so its support in every store). The time bounds go together: s3 is
+#: neither the oldest nor the newest run, and each bound alone would let others in.
+ONLY_S3: dict[str, dict[str, object]] = {
+    "profile_name": {"profile_name": "seq-only-s3"},
+    "profile_hash": {"profile_hash": "sha256:only-s3"},
+    "workers": {"workers": 7},
+    "backend": {"backend": "static"},
+    "target": {"target": "/mnt/s3"},
+    "session_id": {"session_id": "session-s3"},
+    "history_key": {"history_key": "key-of-s3"},
+    "test": {"test": "t.py::test_ab"},
+    "verdict": {"verdict": "improved"},
+    "status": {"status": "failed"},
+    "labels": {"labels": {"only": "s3"}},
+    "since": {"since": 250.0, "until": 350.0},
+    "until": {"until": 350.0, "since": 250.0},
+    "text": {"text": "SEQ-ONLY"},
+}
+
+
+@pytest.mark.parametrize("param", FILTER_PARAMS, ids=lambda param: param.field)
+def test_every_filter_is_honoured_by_every_store(store: Store, param: QueryParam) -> None:
+    odd = {
+        "profile_name": "seq-only-s3",
+        "profile_hash": "sha256:only-s3",
+        "workers": 7,
+        "backend": "static",
+        "target": "/mnt/s3",
+        "session_id": "session-s3",
+        "history_key": "key-of-s3",
+        "test_id": "t.py::test_ab",
+        "verdict": "improved",
+        "status": "failed",
+        "labels": {"only": "s3"},
+    }
+    for run_id, started_at in (("s1", 100.0), ("s2", 200.0), ("s4", 400.0)):
+        store.record(make_run(run_id, started_at=started_at))
+    store.record(make_run("s3", started_at=300.0, **odd))
+    query = RunQuery(**ONLY_S3[param.field])  # type: ignore[arg-type]
+    assert ids(store.query(query)) == ["s3"]
+    assert store.run_ids(query) == ["s3"]
+    page = store.search(query)
+    assert ids(page.runs) == ["s3"] and page.total == 1
+
+
+def test_pages_follow_the_cursor_and_the_offset(store: Store) -> None:
+    for number in range(7):
+        # Two runs share each start time: the run id orders them.
+        store.record(make_run(f"p{number}", started_at=100.0 + number // 2))
+    everything = ids(store.query())
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.search(RunQuery(limit=3, after=cursor))
+        assert page.total == 7
+        seen += ids(page.runs)
+        assert len(seen) <= page.total, "a page repeats runs"
+        cursor = page.next
+        if cursor is None:
+            break
+    assert seen == everything
+    assert ids(store.query(RunQuery(limit=2, offset=3))) == everything[3:5]
+    after_two = store.search(RunQuery(limit=2)).next
+    assert ids(store.query(RunQuery(after=after_two, offset=1))) == everything[3:]
+    assert store.run_ids(RunQuery(after=after_two, limit=1)) == everything[2:3]
+
+
+def cursor_walk(store: Store, query: RunQuery) -> list[str]:
+    """Every page of ``query`` in turn, following RunPage.next: the run ids in order."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.search(dataclasses.replace(query, after=cursor))
+        seen += ids(page.runs)
+        assert len(seen) <= page.total, "a page repeats runs"
+        cursor = page.next
+        if cursor is None:
+            return seen
+        # Only the last page is short, and a cursor is where its page ended.
+        assert query.limit is not None and len(page.runs) == query.limit
+        assert (cursor.started_at, cursor.run_id) == (page.runs[-1].started_at, seen[-1])
+
+
+def test_cursor_pages_give_every_run_once_in_order_at_every_page_size(store: Store) -> None:
+    for number in range(8):
+        # Three runs share a start time: the run id orders them.
+        store.record(
+            make_run(
+                f"k{number}",
+                started_at=100.0 + number // 3,
+                status="failed" if number % 2 else "complete",
+            )
+        )
+    everything = ids(store.query())
+    failed = ids(store.query(status="failed"))
+    assert len(everything) == 8 and len(failed) == 4
+    for limit in range(1, 10):
+        assert cursor_walk(store, RunQuery(limit=limit)) == everything, limit
+        assert cursor_walk(store, RunQuery(limit=limit, status="failed")) == failed, limit
+
+
+def test_a_cursor_is_not_shifted_by_newer_runs(store: Store) -> None:
+    for number in range(6):
+        store.record(make_run(f"n{number}", started_at=100.0 + number))
+    everything = ids(store.query())
+    first = store.search(RunQuery(limit=2))
+    # An offset would now repeat the first page's last run; the cursor goes on after it.
+    store.record(make_run("n-newer", started_at=900.0))
+    # As old as the page's last run (n4) and sorting after it by run id ("n-" < "n4").
+    store.record(make_run("n-tied", started_at=104.0))
+    rest = store.search(RunQuery(limit=10, after=first.next))
+    assert ids(first.runs) == ["n5", "n4"]
+    assert ids(rest.runs) == ["n-tied", *everything[2:]]
+    assert rest.total == 8 and rest.next is None
