@@ -46,9 +46,13 @@ from prometheus_client.registry import Collector
 from pytest_fioloadgen.store.base import Store
 from pytest_fioloadgen.store.history_index import history_index, key_versions
 from pytest_fioloadgen.store.query import RunQuery
-from pytest_fioloadgen.verdicts.regression import DEFAULT_GATED_METRICS
+from pytest_fioloadgen.verdicts.regression import (
+    DEFAULT_ALPHA,
+    DEFAULT_GATED_METRICS,
+    DEFAULT_WINDOW,
+)
 from pytest_fioloadgen.verdicts.status import Status
-from pytest_fioloadgen.verdicts.summaries import series_summary
+from pytest_fioloadgen.verdicts.summaries import series_summary, summary_name
 
 from .config import DEFAULT_METRICS_MAX_KEYS
 from .http import handled, header
@@ -153,16 +157,39 @@ class Postponed(Exception):
     derived so far are in the store's cache: the next attempt goes on from there)."""
 
 
+class Budget:
+    """The time one scrape may spend deriving series summaries. However small, it lets one
+    summary be derived (a budget too small for any still makes progress)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.derived = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.derived > 0 and time.monotonic() > self.deadline
+
+
+def _summary_cached(store: Store, history_key: str, metric: str) -> bool:
+    """Whether ``series_summary(store, history_key, metric)`` would be read, not derived."""
+    index = history_index(store)
+    if index is None:
+        return False
+    name = summary_name(metric, alpha=DEFAULT_ALPHA, tolerance_pct=None, window=DEFAULT_WINDOW)
+    return index.cached_summary(history_key, name)[1] is not None
+
+
 def key_state(
     store: Store,
     history_key: str,
     metrics: Sequence[str],
     *,
-    out_of_time: Callable[[], bool] = lambda: False,
+    budget: Budget | None = None,
 ) -> KeyState | None:
     """The state of a key from its newest runs and its cached series summaries (None when
-    the key has no runs any more). ``out_of_time`` is asked after each metric's summary:
-    when it says so, Postponed is raised (one summary of a 10,000-run key takes seconds)."""
+    the key has no runs any more). With a ``budget``, a summary that is not cached is
+    derived only while the budget is not spent, else Postponed is raised: one summary of
+    a 10,000-run key takes about a second."""
     newest = store.query(RunQuery(history_key=history_key, limit=1))
     if not newest:
         return None
@@ -176,10 +203,20 @@ def key_state(
     latest = {m: float(figures[m]) for m in metrics if math.isfinite(figures.get(m, math.nan))}
     baseline: dict[str, float] = {}
     change_points: dict[str, int] = {}
-    for number, metric in enumerate(metrics):
-        if number and out_of_time():
-            raise Postponed(history_key)
-        summary = series_summary(store, history_key, metric)
+    for metric in metrics:
+        if budget is not None and not _summary_cached(store, history_key, metric):
+            if budget.spent:
+                raise Postponed(history_key)
+            budget.derived += 1
+        # The History view's way of summarising (the defaults): one cache entry for both.
+        summary = series_summary(
+            store,
+            history_key,
+            metric,
+            alpha=DEFAULT_ALPHA,
+            tolerance_pct=None,
+            window=DEFAULT_WINDOW,
+        )
         if summary.runs == 0:
             continue  # no completed run has this figure (a read-only profile's writes)
         change_points[metric] = len(summary.change_points)
@@ -272,12 +309,7 @@ class HistoryCollector(Collector):
         versions = key_versions(self.store)
         versions.pop("", None)  # runs without a key have no history to show
         index = history_index(self.store)
-        deadline = time.monotonic() + self.budget_s
-        derived_one = False
-
-        def out_of_time() -> bool:
-            return time.monotonic() > deadline
-
+        budget = Budget(self.budget_s)
         for key in [key for key in self._known if key not in versions]:
             del self._known[key]
         for key, version in versions.items():
@@ -292,12 +324,10 @@ class HistoryCollector(Collector):
                         continue
                     except (KeyError, TypeError, ValueError, AttributeError):
                         pass  # a damaged or foreign entry: derived again and replaced
-            # At least one summary per scrape, so that a budget too small still progresses.
-            if derived_one and out_of_time():
+            if budget.spent:
                 continue
-            derived_one = True
             try:
-                state = key_state(self.store, key, self.metrics, out_of_time=out_of_time)
+                state = key_state(self.store, key, self.metrics, budget=budget)
             except Postponed:
                 continue
             if state is None:
