@@ -3,8 +3,9 @@
 What an OpenShift team charts and alerts on in the Grafana it already runs: per history
 key the newest completed run's figure of every gated metric, the baseline it is judged
 against, how many change points the key's history has, and the stored verdict of the
-key's newest run; and the server's job queue. Exposed with prometheus_client's own
-encoders (text or OpenMetrics, as the scraper asks).
+key's newest run; and the server's job queue. Families are built as prometheus_client
+collectors and encoded by its ``generate_latest`` (the text format every Prometheus
+reads).
 
 A scrape must stay cheap on a long history, so nothing here reads runs per scrape:
 
@@ -14,15 +15,15 @@ A scrape must stay cheap on a long history, so nothing here reads runs per scrap
   its newest runs and the key's cached series summaries (verdicts.summaries, the cache the
   History view and ``/api/v1/history`` use), kept in memory and in the store's summary
   cache (so a restarted server does not derive it again);
-* deriving states that are missing or out of date takes at most ``budget_s`` of a scrape
-  (a cold cache of a large history fills over a few scrapes, never in one that outlasts
-  the scraper's timeout); keys still waiting are counted by
-  ``fioloadgen_history_keys_pending`` and a changed key keeps its previous state until
-  its turn.
+* the key families' exposition is encoded again only when a key's state changed;
+* deriving what is missing or out of date takes at most ``budget_s`` of a scrape, and
+  at least one series summary (a cold cache of a large history fills over several
+  scrapes); keys still waiting are counted by ``fioloadgen_history_keys_pending``, and
+  a changed key keeps its previous state until its turn.
 
-Label cardinality is bounded: one series per key and metric (per key and verdict state
-for the verdict), for at most ``max_keys`` keys, those with the newest runs;
-``fioloadgen_history_keys_dropped`` says how many were left out.
+Label cardinality is bounded: one series per key and metric, one info, verdict,
+severity and timestamp series per key, for at most ``max_keys`` keys, those with the
+newest runs; ``fioloadgen_history_keys_dropped`` says how many were left out.
 
 No authentication of its own: everything here is what the read API (``/api/v1/history``)
 already answers without the token; the endpoint only reads.
@@ -30,6 +31,8 @@ already answers without the token; the endpoint only reads.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import threading
 import time
@@ -38,9 +41,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import bottle
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from pytest_fioloadgen.store.base import Store
@@ -55,7 +57,7 @@ from pytest_fioloadgen.verdicts.status import Status
 from pytest_fioloadgen.verdicts.summaries import series_summary, summary_name
 
 from .config import DEFAULT_METRICS_MAX_KEYS
-from .http import handled, header
+from .http import handled
 from .jobsdb import QUEUED, RUNNING, JobDB
 
 if TYPE_CHECKING:
@@ -239,117 +241,109 @@ def key_state(
 
 
 @dataclass(frozen=True)
-class _Refreshed:
-    #: Every key with runs, with its state when one is known (possibly of an older version).
-    states: list[KeyState]
+class Snapshot:
+    """What one scrape exports of the history."""
+
+    #: The exported keys' states, newest run first (at most the cap).
+    exported: list[KeyState]
+    #: Keys with runs in the store.
     keys: int
+    #: Keys with a state that the cap left out.
+    dropped: int
     #: Keys whose state is missing or out of date after this scrape's budget.
     pending: int
+    #: Changes whenever a key's state or the set of keys changes: two snapshots of one
+    #: generation export the same key families.
+    generation: int
 
 
-class HistoryCollector(Collector):
-    """The prometheus_client collector of a server: key states and the job queue."""
+class KeyStates:
+    """Every history key's state at its current version (refresh derives what changed)."""
 
     def __init__(
         self,
         store: Store,
-        jobs: JobDB,
-        executor_alive: Callable[[], bool],
         *,
         metrics: Sequence[str] = DEFAULT_GATED_METRICS,
         max_keys: int = DEFAULT_METRICS_MAX_KEYS,
         budget_s: float = REFRESH_BUDGET_S,
     ) -> None:
         self.store = store
-        self.jobs = jobs
-        self.executor_alive = executor_alive
         self.metrics = tuple(dict.fromkeys(metrics))
         self.max_keys = max_keys
         self.budget_s = budget_s
         self.cache_name = f"prometheus/v{STATE_FORMAT}/{','.join(self.metrics)}"
         # history key -> (the key's version, its state at that version)
         self._known: dict[str, tuple[int, KeyState]] = {}
-        # One scrape derives at a time: two concurrent ones would derive the same keys.
-        self._lock = threading.Lock()
+        self._generation = 0
+        self._last: Snapshot | None = None
 
-    def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            refreshed = self._refresh()
-        states = sorted(
-            refreshed.states, key=lambda s: (s.newest_started_at, s.history_key), reverse=True
-        )
-        exported = states[: self.max_keys]
-        yield from self._key_families(exported)
-        for name, text, value in (
-            ("fioloadgen_history_keys", "history keys with runs in the store", refreshed.keys),
-            ("fioloadgen_history_keys_exported", "history keys exported here", len(exported)),
-            (
-                "fioloadgen_history_keys_dropped",
-                "history keys left out by the cap (serve --metrics-max-keys): the keys "
-                "with the oldest newest runs",
-                len(states) - len(exported),
-            ),
-            (
-                "fioloadgen_history_keys_pending",
-                "history keys whose exported state is missing or out of date (derived over "
-                "the next scrapes)",
-                refreshed.pending,
-            ),
-            (
-                "fioloadgen_history_keys_max",
-                "the most history keys exported (serve --metrics-max-keys)",
-                self.max_keys,
-            ),
-        ):
-            yield GaugeMetricFamily(name, text, value=value)
-        yield from self._queue_families()
-
-    def _refresh(self) -> _Refreshed:
-        """Bring the known states up to the keys' versions, within the time budget."""
+    def refresh(self) -> Snapshot:
+        """Bring the states up to the keys' versions within the budget (not thread-safe:
+        one refresh at a time)."""
         versions = key_versions(self.store)
         versions.pop("", None)  # runs without a key have no history to show
         index = history_index(self.store)
         budget = Budget(self.budget_s)
-        for key in [key for key in self._known if key not in versions]:
-            del self._known[key]
+        known = self._known
+        before = self._generation
+        for key in [key for key in known if key not in versions]:
+            del known[key]
+            self._generation += 1
         for key, version in versions.items():
-            known = self._known.get(key)
-            if known is not None and known[0] == version:
+            if key in known and known[key][0] == version:
                 continue
+            state = None
             if index is not None:
                 cached_version, document = index.cached_summary(key, self.cache_name)
                 if document is not None and cached_version == version:
-                    try:
-                        self._known[key] = (version, KeyState.from_json(document))
-                        continue
-                    except (KeyError, TypeError, ValueError, AttributeError):
-                        pass  # a damaged or foreign entry: derived again and replaced
-            if budget.spent:
-                continue
-            try:
-                state = key_state(self.store, key, self.metrics, budget=budget)
-            except Postponed:
-                continue
+                    with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+                        # (a damaged or foreign entry is derived again and replaced)
+                        state = KeyState.from_json(document)
             if state is None:
-                self._known.pop(key, None)
-                continue
-            self._known[key] = (version, state)
-            if index is not None:
-                # Tagged with the version read before deriving it: if a run was recorded
-                # meanwhile the entry is refused (or goes stale), never wrong.
-                index.store_summary(key, self.cache_name, version, state.to_json())
+                if budget.spent:
+                    continue
+                try:
+                    state = key_state(self.store, key, self.metrics, budget=budget)
+                except Postponed:
+                    continue
+                if state is None:  # its runs were deleted meanwhile
+                    continue
+                if index is not None:
+                    # Tagged with the version read before deriving it: if a run was recorded
+                    # meanwhile the entry is refused (or goes stale), never wrong.
+                    index.store_summary(key, self.cache_name, version, state.to_json())
+            known[key] = (version, state)
+            self._generation += 1
         pending = sum(
-            1
-            for key, version in versions.items()
-            if key not in self._known or self._known[key][0] != version
+            1 for key, version in versions.items() if key not in known or known[key][0] != version
         )
-        return _Refreshed(
-            states=[self._known[key][1] for key in versions if key in self._known],
+        if self._last is not None and self._generation == before:
+            # No state changed: the same keys are exported (keys still pending may be new).
+            return dataclasses.replace(self._last, keys=len(versions), pending=pending)
+        states = sorted(
+            (state for _version, state in known.values()),
+            key=lambda state: (state.newest_started_at, state.history_key),
+            reverse=True,
+        )
+        self._last = Snapshot(
+            exported=states[: self.max_keys],
             keys=len(versions),
+            dropped=max(0, len(states) - self.max_keys),
             pending=pending,
+            generation=self._generation,
         )
+        return self._last
 
-    def _key_families(self, states: Sequence[KeyState]) -> Iterator[Metric]:
+
+class KeyFamilies(Collector):
+    """The families of the exported keys of one snapshot."""
+
+    def __init__(self, metrics: Sequence[str], snapshot: Snapshot) -> None:
+        self.metrics = metrics
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
         # What describes a key is on one info series; every other series carries only the
         # key (and the metric): a third of the bytes and of the encoding time, the pattern
         # of kube-state-metrics' *_info (joined with `* on(history_key) group_left(...)`).
@@ -391,7 +385,7 @@ class HistoryCollector(Collector):
             "when the key's newest run started (seconds since the epoch)",
             labels=key,
         )
-        for state in states:
+        for state in self.snapshot.exported:
             name = state.history_key
             info.add_metric(state.labels(), 1.0)
             for metric in self.metrics:
@@ -406,7 +400,47 @@ class HistoryCollector(Collector):
             newest.add_metric([name], state.newest_started_at)
         yield from (info, latest, baseline, changes, verdict, severity, newest)
 
-    def _queue_families(self) -> Iterator[Metric]:
+
+class ServerFamilies(Collector):
+    """The families recomputed at every scrape (a few samples): the exporter's own gauges
+    and the job queue."""
+
+    def __init__(
+        self, snapshot: Snapshot, max_keys: int, jobs: JobDB, executor_alive: Callable[[], bool]
+    ) -> None:
+        self.snapshot = snapshot
+        self.max_keys = max_keys
+        self.jobs = jobs
+        self.executor_alive = executor_alive
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.snapshot
+        for name, text, value in (
+            ("fioloadgen_history_keys", "history keys with runs in the store", snapshot.keys),
+            (
+                "fioloadgen_history_keys_exported",
+                "history keys exported here",
+                len(snapshot.exported),
+            ),
+            (
+                "fioloadgen_history_keys_dropped",
+                "history keys left out by the cap (serve --metrics-max-keys): the keys "
+                "with the oldest newest runs",
+                snapshot.dropped,
+            ),
+            (
+                "fioloadgen_history_keys_pending",
+                "history keys whose exported state is missing or out of date (derived over "
+                "the next scrapes)",
+                snapshot.pending,
+            ),
+            (
+                "fioloadgen_history_keys_max",
+                "the most history keys exported (serve --metrics-max-keys)",
+                self.max_keys,
+            ),
+        ):
+            yield GaugeMetricFamily(name, text, value=value)
         counts = self.jobs.counts()
         jobs = GaugeMetricFamily(
             "fioloadgen_jobs", "the server's jobs waiting or running", labels=["state"]
@@ -421,6 +455,47 @@ class HistoryCollector(Collector):
         )
 
 
+class MetricsExporter:
+    """The body of ``GET /metrics`` for one server."""
+
+    def __init__(
+        self,
+        store: Store,
+        jobs: JobDB,
+        executor_alive: Callable[[], bool],
+        *,
+        metrics: Sequence[str] = DEFAULT_GATED_METRICS,
+        max_keys: int = DEFAULT_METRICS_MAX_KEYS,
+        budget_s: float = REFRESH_BUDGET_S,
+    ) -> None:
+        self.states = KeyStates(store, metrics=metrics, max_keys=max_keys, budget_s=budget_s)
+        self.jobs = jobs
+        self.executor_alive = executor_alive
+        # The key families' exposition of the last generation: 500 keys are thousands of
+        # samples (about a second to encode on a busy 2-core machine), and between two
+        # recorded runs every scrape would encode the same ones again.
+        self._encoded: tuple[int, bytes] | None = None
+        # One scrape refreshes at a time: two concurrent ones would derive the same keys.
+        self._lock = threading.Lock()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return self.states.metrics
+
+    def scrape(self) -> bytes:
+        """The exposition in the text format (CONTENT_TYPE_LATEST)."""
+        with self._lock:
+            snapshot = self.states.refresh()
+            if self._encoded is None or self._encoded[0] != snapshot.generation:
+                families = KeyFamilies(self.metrics, snapshot)
+                self._encoded = (snapshot.generation, generate_latest(families))
+            keys = self._encoded[1]
+        server = ServerFamilies(snapshot, self.states.max_keys, self.jobs, self.executor_alive)
+        # Two expositions of disjoint families one after the other are one exposition: the
+        # text format is a sequence of independent family blocks.
+        return keys + generate_latest(server)
+
+
 def gated_metrics(ctx: ServerContext) -> tuple[str, ...]:
     """The metrics jobs are gated on: the thresholds file's [gating] metrics, else the
     defaults (as the executor gates them)."""
@@ -431,22 +506,17 @@ def gated_metrics(ctx: ServerContext) -> tuple[str, ...]:
 
 def register(app: bottle.Bottle, ctx: ServerContext) -> None:
     """Serve ``GET /metrics`` on ``app`` for the server of ``ctx``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(
-        HistoryCollector(
-            ctx.store,
-            ctx.jobs,
-            lambda: ctx.executor.alive,
-            metrics=gated_metrics(ctx),
-            max_keys=ctx.config.metrics_max_keys,
-        )
+    exporter = MetricsExporter(
+        ctx.store,
+        ctx.jobs,
+        lambda: ctx.executor.alive,
+        metrics=gated_metrics(ctx),
+        max_keys=ctx.config.metrics_max_keys,
     )
 
     def scrape() -> bottle.HTTPResponse:
-        # Read from the request here: the encoding runs on the compute pool's thread.
-        encode, content_type = choose_encoder(header("Accept") or "")
-        body = ctx.work.run("the metrics scrape", lambda: encode(registry))
-        return bottle.HTTPResponse(body, 200, {"Content-Type": content_type})
+        body = ctx.work.run("the metrics scrape", exporter.scrape)
+        return bottle.HTTPResponse(body, 200, {"Content-Type": CONTENT_TYPE_LATEST})
 
     # With the API's error answers: a broken store is a JSON message, never a traceback.
     app.route(PATH, "GET", handled(scrape))

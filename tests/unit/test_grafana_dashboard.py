@@ -10,8 +10,7 @@ from pathlib import Path
 import promql_parser
 import pytest
 from fioloadgen_server.jobsdb import JobDB
-from fioloadgen_server.metrics import METRIC_NAMES, HistoryCollector
-from prometheus_client import CollectorRegistry, generate_latest
+from fioloadgen_server.metrics import METRIC_NAMES, MetricsExporter
 from prometheus_client.parser import text_string_to_metric_families
 from test_store_contract import make_run
 
@@ -33,9 +32,8 @@ def exposed(tmp_path_factory) -> dict[str, set[str]]:
             store.record(
                 make_run(f"r{number}", started_at=1000.0 + number, metrics={"iops": 100.0})
             )
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(HistoryCollector(store, jobs, lambda: True, metrics=("iops",)))
-        text = generate_latest(registry).decode()
+        exporter = MetricsExporter(store, jobs, lambda: True, metrics=("iops",))
+        text = exporter.scrape().decode()
     finally:
         store.close()
         jobs.close()

@@ -1,5 +1,5 @@
-"""The /metrics collector on a real sqlite history: derived once per key version, kept
-in the store's summary cache, within a time budget per scrape."""
+"""The /metrics exporter on a real sqlite history: derived once per key version, kept in
+the store's summary cache, within a time budget per scrape."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import random
 import pytest
 from fioloadgen_server import metrics as exporter
 from fioloadgen_server.jobsdb import JobDB
-from fioloadgen_server.metrics import HistoryCollector
-from prometheus_client import CollectorRegistry, generate_latest
+from fioloadgen_server.metrics import MetricsExporter
 from prometheus_client.parser import text_string_to_metric_families
 from test_store_contract import make_run
 
@@ -57,10 +56,8 @@ def derived(monkeypatch):
     return calls
 
 
-def scrape(collector: HistoryCollector) -> dict[str, list]:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    text = generate_latest(registry).decode()
+def scrape(exporter: MetricsExporter) -> dict[str, list]:
+    text = exporter.scrape().decode()
     return {family.name: family.samples for family in text_string_to_metric_families(text)}
 
 
@@ -69,8 +66,8 @@ def gauge(families: dict[str, list], name: str) -> float:
     return sample.value
 
 
-def collector(store, jobs, **options) -> HistoryCollector:
-    return HistoryCollector(store, jobs, lambda: True, metrics=("iops",), **options)
+def collector(store, jobs, **options) -> MetricsExporter:
+    return MetricsExporter(store, jobs, lambda: True, metrics=("iops",), **options)
 
 
 def test_derived_once_per_key_version_and_read_back_after_a_restart(store, jobs, derived):
@@ -89,7 +86,7 @@ def test_derived_once_per_key_version_and_read_back_after_a_restart(store, jobs,
 
 def test_a_cold_cache_fills_over_scrapes_within_the_budget(store, jobs, derived):
     # No time at all: one key's first summary per scrape, never more (progress all the same).
-    slow = HistoryCollector(store, jobs, lambda: True, budget_s=0.0)
+    slow = MetricsExporter(store, jobs, lambda: True, budget_s=0.0)
     pending = []
     for _ in range(len(KEYS) * len(slow.metrics)):
         families = scrape(slow)
@@ -111,14 +108,14 @@ def test_damaged_cache_entries_are_derived_again(store, jobs, derived):
     warm = collector(store, jobs)
     expected = scrape(warm)
     for key in KEYS:
-        version, _ = store.cached_summary(key, warm.cache_name)
-        assert store.store_summary(key, warm.cache_name, version, {"not": "a state"})
+        version, _ = store.cached_summary(key, warm.states.cache_name)
+        assert store.store_summary(key, warm.states.cache_name, version, {"not": "a state"})
     assert scrape(collector(store, jobs)) == expected
     assert sorted(derived) == sorted(KEYS * 2)
 
 
 def test_executor_and_queue(store, jobs):
-    families = scrape(HistoryCollector(store, jobs, lambda: False))
+    families = scrape(MetricsExporter(store, jobs, lambda: False))
     assert gauge(families, "fioloadgen_executor_alive") == 0
     assert {s.labels["state"]: s.value for s in families["fioloadgen_jobs"]} == {
         "queued": 0,
