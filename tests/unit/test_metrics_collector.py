@@ -121,3 +121,21 @@ def test_executor_and_queue(store, jobs):
         "queued": 0,
         "running": 0,
     }
+
+
+def test_a_store_without_a_version_index(tmp_path, jobs, derived):
+    # TinyDB: versions are digests of the runs (read at each scrape), states kept in memory.
+    store = open_store(str(tmp_path / "history.json"))
+    try:
+        for number in range(4):
+            store.record(make_run(f"t{number}", started_at=float(number), metrics={"iops": 10.0}))
+        exporter = collector(store, jobs)
+        first = scrape(exporter)
+        assert scrape(exporter) == first
+        assert derived == ["0123456789abcdef"]
+        store.record(make_run("t4", started_at=9.0, metrics={"iops": 20.0}))
+        latest = scrape(exporter)["fioloadgen_key_latest_value"]
+        assert [(s.labels["metric"], s.value) for s in latest] == [("iops", 20.0)]
+        assert len(derived) == 2
+    finally:
+        store.close()
