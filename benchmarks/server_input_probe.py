@@ -506,6 +506,7 @@ OTHER_ROUTES = (
     ("POST", "/api/db/{seg}"),
     ("GET", "/"),
     ("GET", "/ui/{seg}"),
+    ("GET", "/metrics"),
 )
 _EVERY_PARAMETER = [
     "limit",

@@ -13,7 +13,7 @@ from pytest_fioloadgen.planning import load_thresholds
 from pytest_fioloadgen.profiles import shipped_profiles_dir
 from pytest_fioloadgen.store import open_store
 
-from . import api_v1, legacy
+from . import api_v1, legacy, metrics
 from .auth import load_or_create_token
 from .config import ServerConfig
 from .context import ServerContext
@@ -84,6 +84,7 @@ def create_app(ctx: ServerContext) -> bottle.Bottle:
     # Sub-apps, each with its own plugins (errors, the write token, the context).
     app.mount(api_v1.PREFIX + "/", api_v1.ROUTES.app(ctx))
     app.mount(legacy.PREFIX + "/", legacy.ROUTES.app(ctx))
+    metrics.register(app, ctx)
     _register_ui(app)
     return app
 

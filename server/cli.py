@@ -31,6 +31,7 @@ from pytest_fioloadgen.store import default_store_uri
 from .config import (
     DEFAULT_HOST,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_METRICS_MAX_KEYS,
     DEFAULT_PORT,
     DEFAULT_THREADS,
     ServerConfig,
@@ -90,6 +91,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         debug=args.debug,
         threads=args.threads,
         max_workers=args.max_workers,
+        metrics_max_keys=args.metrics_max_keys,
     )
 
 
@@ -264,6 +266,7 @@ def _forwarded(args: argparse.Namespace, config: ServerConfig) -> list[str]:
         ("--backend", args.backend),
         ("--workers", args.workers),
         ("--max-workers", args.max_workers),
+        ("--metrics-max-keys", args.metrics_max_keys),
         ("--thresholds", args.thresholds),
         ("--hosts", args.hosts),
         ("--runtime", args.runtime),
@@ -393,6 +396,13 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_WORKERS,
         help="the most workers per target a job may ask for; more are deployed on demand "
         f"(default {DEFAULT_MAX_WORKERS})",
+    )
+    parser.add_argument(
+        "--metrics-max-keys",
+        type=_positive,
+        default=DEFAULT_METRICS_MAX_KEYS,
+        help="the most history keys GET /metrics exports, those with the newest runs "
+        f"(default {DEFAULT_METRICS_MAX_KEYS})",
     )
     parser.add_argument("--target", action="append", help="[NAME=]DIR storage target; repeatable")
     parser.add_argument("--hosts", help="HOST[:PORT],... fio servers (static backend)")

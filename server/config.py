@@ -32,6 +32,9 @@ DEFAULT_HEAD_DEADLINE_S = 10.0
 DEFAULT_REQUEST_DEADLINE_S = 120.0
 #: Jobs may ask for up to this many workers per target unless serve --max-workers says.
 DEFAULT_MAX_WORKERS = 16
+#: History keys ``/metrics`` exports at most (server.metrics): 2,000 keys of 5 gated
+#: metrics are about 40,000 series, as much as one Prometheus target should carry.
+DEFAULT_METRICS_MAX_KEYS = 2000
 
 
 def default_state_dir() -> Path:
@@ -66,6 +69,8 @@ class ServerConfig:
     insecure: bool = False
     #: The most workers per target a job may ask for: the executor deploys on demand.
     max_workers: int = DEFAULT_MAX_WORKERS
+    #: The most history keys ``/metrics`` exports (the keys with the newest runs).
+    metrics_max_keys: int = DEFAULT_METRICS_MAX_KEYS
     #: Start the job executor (tests of the API alone leave it off).
     executor: bool = True
     debug: bool = False
