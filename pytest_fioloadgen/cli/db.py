@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import FioLoadgenError
+from . import db_sources
 from .common import EXIT_OK, read_json_file
 from .remote import add_url_option, client
 
@@ -29,7 +31,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    document = read_json_file(Path(args.file), "export")
+    if args.source_kind:
+        return db_sources.run_import(args)
+    if len(args.file) != 1:
+        raise FioLoadgenError("db import: name one export document (or use --from)")
+    document = read_json_file(Path(args.file[0]), "export")
     result = client(args).send("POST", "/import", document)["data"]
     imported, skipped = len(result["imported"]), len(result["skipped"])
     print(f"imported {imported} run(s), skipped {skipped} already present")
@@ -45,8 +51,12 @@ def register(commands: Any) -> None:
     export.add_argument("--limit", type=int, default=1000, help="at most this many runs")
     export.add_argument("--out", help="file to write (default: stdout)")
     export.set_defaults(handler=_export)
-    imported = actions.add_parser("import", help="import a JSON document written by export")
-    imported.add_argument("file")
+    imported = actions.add_parser(
+        "import",
+        help="import a JSON document written by export, or runs made elsewhere (--from)",
+    )
+    imported.add_argument("file", nargs="*", help="the export document (with --from: sources)")
+    db_sources.add_import_arguments(imported)
     imported.set_defaults(handler=_import)
     for action in (export, imported):
         add_url_option(action)
