@@ -9,12 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import FioLoadgenError
-from . import db_sources
+from . import db_fio_export, db_sources
 from .common import EXIT_OK, read_json_file
+from .history import add_store_argument
 from .remote import add_url_option, client
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "fio-json":
+        return db_fio_export.run_fio_export(args)
+    if args.store:
+        raise FioLoadgenError("db export --store reads a store with --format fio-json only")
     document = client(args).get(
         "/export",
         ids=",".join(args.id) if args.id else None,
@@ -49,7 +54,17 @@ def register(commands: Any) -> None:
     export.add_argument("--id", action="append", help="a run or job id; repeatable")
     export.add_argument("--profile", help="only runs of this profile")
     export.add_argument("--limit", type=int, default=1000, help="at most this many runs")
-    export.add_argument("--out", help="file to write (default: stdout)")
+    export.add_argument(
+        "--out", help="file to write (default: stdout); with --format fio-json: a directory"
+    )
+    export.add_argument(
+        "--format",
+        choices=("json", "fio-json"),
+        default="json",
+        help="json: this tool's export document (from a server); fio-json: fio's"
+        " standalone json+ per worker and merged, as fio's own tools read it",
+    )
+    add_store_argument(export)
     export.set_defaults(handler=_export)
     imported = actions.add_parser(
         "import",

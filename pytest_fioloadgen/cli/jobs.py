@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 from ..apiclient import ApiClient
+from . import job_local
 from .common import EXIT_OK
+from .history import add_store_argument
 from .remote import add_url_option, client, print_job, when
 
 
@@ -39,6 +41,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.store:
+        return job_local.show_from_store(args)
     api = client(args)
     path = f"/jobs/{ApiClient.quote(args.id)}"
     if args.raw:
@@ -85,6 +89,7 @@ def register(commands: Any) -> None:
     show = actions.add_parser("show", help="one job and its summary")
     show.add_argument("id")
     show.add_argument("--raw", action="store_true", help="print fio's JSON output")
+    add_store_argument(show)
     show.set_defaults(handler=_show)
     for name, handler, text in (
         ("delete", _delete, "delete a job that is not running, and its run"),
