@@ -29,6 +29,10 @@ DIRECTIONS = ("read", "write", "trim")
 LATENCIES = ("slat_ns", "clat_ns", "lat_ns")
 _SUMMED = ("io_bytes", "io_kbytes", "bw_bytes", "bw", "iops", "total_ios", "short_ios", "drop_ios")
 _ALL_CLIENTS = "All clients"
+#: fio's defaults of the options readers group runs by (fio-plot needs rw, bs, iodepth
+#: and numjobs in each job's options): fio echoes only the options a job file sets, so a
+#: job that left one at its default gets it written out.
+READER_DEFAULTS = {"rw": "read", "bs": "4k", "iodepth": "1", "numjobs": "1"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -53,11 +57,22 @@ def worker_name(entry: Mapping[str, Any]) -> str:
     return _UNSAFE.sub("_", f"{host}_{port}" if port is not None else host)
 
 
+def _with_defaults(raw: Mapping[str, Any], options: Any) -> dict[str, Any]:
+    """A job's options with READER_DEFAULTS for what neither it nor the global section set."""
+    own = dict(options) if isinstance(options, Mapping) else {}
+    global_options = raw.get("global options")
+    if not isinstance(global_options, Mapping):
+        global_options = {}
+    missing = {k: v for k, v in READER_DEFAULTS.items() if k not in own and k not in global_options}
+    return {**own, **missing}
+
+
 def worker_documents(raw: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(worker name, standalone document) per worker, in fio's order of the workers."""
     by_worker: dict[str, list[dict[str, Any]]] = {}
     for entry in _entries(raw):
         job = {k: v for k, v in entry.items() if k not in ("hostname", "port")}
+        job["job options"] = _with_defaults(raw, entry.get("job options"))
         by_worker.setdefault(worker_name(entry), []).append(job)
     return [(name, {**_header(raw), "jobs": jobs}) for name, jobs in by_worker.items()]
 
@@ -67,18 +82,18 @@ def merged_standalone(raw: Mapping[str, Any]) -> dict[str, Any]:
     by_job: dict[str, list[Mapping[str, Any]]] = {}
     for entry in _entries(raw):
         by_job.setdefault(str(entry.get("jobname", "")), []).append(entry)
-    return {**_header(raw), "jobs": [_merge_job(entries) for entries in by_job.values()]}
+    jobs = [_merge_job(raw, entries) for entries in by_job.values()]
+    return {**_header(raw), "jobs": jobs}
 
 
-def _merge_job(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _merge_job(raw: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first = entries[0]
     job: dict[str, Any] = {
         "jobname": first.get("jobname", ""),
         "groupid": first.get("groupid", 0),
         "error": max(int(e.get("error", 0)) for e in entries),
     }
-    if "job options" in first:
-        job["job options"] = first["job options"]
+    job["job options"] = _with_defaults(raw, first.get("job options"))
     job["workers"] = len(entries)
     for direction in DIRECTIONS:
         blocks = [e[direction] for e in entries if isinstance(e.get(direction), Mapping)]

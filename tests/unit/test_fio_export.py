@@ -81,6 +81,13 @@ def test_fio_jsonplus_clat2csv_validates_every_exported_document(tmp_path: Path)
             )
             assert done.returncode == 0, done.stderr
         assert "validated" in done.stdout
+        # What readers group runs by (fio-plot needs all four), fio's defaults included.
+        for job in json.loads(document.read_text())["jobs"]:
+            options = {
+                **json.loads(document.read_text()).get("global options", {}),
+                **job["job options"],
+            }
+            assert {"rw", "bs", "iodepth", "numjobs"} <= set(options)
     # The merged document's figures are the run's: its bins are every worker's.
     stored = open_store(uri).get(run_id)
     mine = parse_result(json.loads(merged.read_text()))
