@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from pytest_fioloadgen.apiclient import ApiClient
 from pytest_fioloadgen.cli import main
+from pytest_fioloadgen.identity import history_key
 from pytest_fioloadgen.store import RunRecord, open_store
 
 DATA = Path(__file__).parent.parent / "data" / "imports"
@@ -188,8 +190,18 @@ def test_imported_fioloadgen_jobs_are_merged_exactly_and_marked(tmp_path: Path) 
     assert one.metrics["read_lat_p99_ms"] == pytest.approx(
         entry["read"]["clat_ns"]["percentile"]["99.000000"] / 1e6
     )
-    # Imported runs have their own history (not the key a run made here would get).
+    # Imported runs have their own history: not the key a job run here with the same
+    # profile, workers, target and fio version would get.
     assert one.history_key != two.history_key
+    made_here = {k: v for k, v in one.fingerprint.items() if k != "imported_from"}
+    assert one.history_key != history_key(
+        test="job",
+        profile_hash=one.profile_hash,
+        workers=one.workers,
+        backend=one.backend,
+        target=one.target,
+        fingerprint=made_here,
+    )
 
 
 def test_a_database_from_before_the_migrations_reads_columns_by_name(tmp_path: Path) -> None:
@@ -339,7 +351,11 @@ def test_import_into_a_results_server(tmp_path: Path, http_store_uri: str) -> No
     assert fio_json(http_store_uri, DATA / "standalone-json.json") == 0
     assert fio_json(http_store_uri, DATA / "standalone-json.json") == 0
     [run] = open_store(http_store_uri).query()
-    assert run.labels["imported-from"] == "fio-json"
+    # Listed by the server as the UI lists it, marked imported on its page.
+    api = ApiClient.from_environment(http_store_uri)
+    assert [job["id"] for job in api.get("/jobs")["data"]] == [run.run_id]
+    job = api.get(f"/jobs/{run.run_id}")["data"]
+    assert job["labels"]["imported-from"] == "fio-json" and job["verdict"] == "none"
 
 
 def test_imported_runs_compare_like_any_other(
