@@ -12,8 +12,9 @@ from ..importing.fio_output import FioOutputFiles
 from ..importing.fioloadgen_db import FIOLOADGEN, FioLoadgenDatabase
 from ..importing.importer import ImportSummary, import_runs, import_session_id
 from ..importing.profiles_out import write_profiles
+from ..importing.same_as import SameAs
 from ..importing.sources import Source
-from ..store.base import RunRecord, Store
+from ..store.base import Store
 from ..store.selection import parse_labels
 from .common import EXIT_CHECK_FAILED, EXIT_OK
 from .history import add_store_argument, store_from
@@ -44,8 +45,9 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--same-as",
-        metavar="RUN_ID",
-        help="file the imported runs under this run's history key (they measured the same)",
+        metavar="RUN_ID|PROFILE@TARGET",
+        help="file the imported runs under this run's history key, or that of the newest"
+        " run made here of PROFILE on TARGET with as many workers (they measured the same)",
     )
     parser.add_argument(
         "--profiles-into",
@@ -85,8 +87,8 @@ def _source(args: argparse.Namespace) -> tuple[Source, str]:
     return files, import_session_id("fio-json", args.import_profile + "\0" + args.target)
 
 
-def _same_as(store: Store, run_id: str | None) -> RunRecord | None:
-    return None if run_id is None else store.get(run_id)
+def _same_as(store: Store, spec: str | None) -> SameAs | None:
+    return None if spec is None else SameAs(store, spec)
 
 
 class _Bar:

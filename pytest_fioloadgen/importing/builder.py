@@ -23,6 +23,7 @@ from ..profiles.model import parse_profile
 from ..store.base import RunRecord
 from ..verdicts.status import Status
 from .marks import IMPORTED_FROM
+from .same_as import SameAs
 from .sources import SourceDocument, SourceRun
 
 #: The fingerprint fact that gives imported runs their own history (identity.IDENTITY_FACTS).
@@ -138,7 +139,7 @@ def build_record(
     source: SourceRun,
     *,
     session_id: str,
-    same_as: RunRecord | None = None,
+    same_as: SameAs | None = None,
     extra_labels: Mapping[str, str] | None = None,
 ) -> RunRecord:
     """The run record of ``source``; ResultError when fio's document is not a run."""
@@ -173,11 +174,8 @@ def build_record(
         fingerprint=fingerprint,
     )
     if same_as is not None:
-        key = same_as.history_key
-        notes.append(
-            f"filed under history key {key} of run {same_as.run_id} (--same-as): the"
-            " importer asserted that they measured the same thing"
-        )
+        key, why = same_as.key_for(workers)
+        notes.append(why)
     notes += percentile_notes(result)
     started, finished = _times(source, document, result)
     labels = {**source.labels, **(extra_labels or {}), IMPORTED_FROM: source.origin}

@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..exceptions import FioLoadgenError
-from ..store.base import RunRecord, Store
+from ..store.base import Store
 from .builder import build_record
 from .ids import content_digest
+from .same_as import SameAs
 from .sources import Refused, Skipped, Source, SourceRun
 
 #: Told (units done, units in all) after each source run.
@@ -47,7 +48,7 @@ def import_runs(
     store: Store,
     *,
     session_id: str,
-    same_as: RunRecord | None = None,
+    same_as: SameAs | None = None,
     labels: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
@@ -73,7 +74,7 @@ def _import_one(
     store: Store,
     summary: ImportSummary,
     session_id: str,
-    same_as: RunRecord | None,
+    same_as: SameAs | None,
     labels: Mapping[str, str] | None,
 ) -> None:
     if _present(store, item.run_id):

@@ -230,24 +230,54 @@ def test_a_database_from_before_the_migrations_reads_columns_by_name(tmp_path: P
     assert any("no profile_spec" in note for note in two.notes)
 
 
-def test_same_as_files_imported_runs_under_an_existing_history_key(tmp_path: Path) -> None:
+def test_same_as_files_imported_runs_under_an_existing_history_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     uri = f"sqlite:///{tmp_path / 'history.db'}"
+    fio_json(uri, DATA / "standalone-jsonplus.json")
+    [anchor] = open_store(uri).query()
+    source = str(fioloadgen_db(tmp_path / "f.db"))
+    capsys.readouterr()
     main(
         [
             "db",
             "import",
             "--from",
-            "fio-json",
-            str(DATA / "standalone-jsonplus.json"),
-            "--profile",
-            "randread",
-            "--target",
-            "gp3",
+            "fioloadgen-db",
+            source,
+            "--same-as",
+            anchor.run_id,
             "--store",
             uri,
         ]
     )
-    [anchor] = open_store(uri).query()
+    out = capsys.readouterr().out
+    one = runs(uri)["one"]
+    assert one.history_key == anchor.history_key
+    assert any(anchor.run_id in note and "--same-as" in note for note in one.notes)
+    # A run of another worker count is never the same measurement: refused, not filed.
+    assert "refused: f.db jobs row 2 (job b-w2): --same-as" in out
+    assert "that run had 1 worker(s), this one 2" in out
+    assert "two" not in runs(uri)
+
+
+def test_same_as_a_profile_and_target_takes_the_key_of_runs_made_here(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'history.db'}"
+    made_here = RunRecord(
+        run_id="made-here",
+        session_id="s",
+        profile_name="randread",
+        profile_hash="h",
+        profile_text=RANDREAD,
+        workers=2,
+        backend="kubernetes",
+        target="gp3",
+        started_at=1_600_000_000,
+        finished_at=1_600_000_030,
+        test_id="job",
+        history_key="00112233aabbccdd",
+    )
+    open_store(uri).record(made_here)
     main(
         [
             "db",
@@ -256,14 +286,14 @@ def test_same_as_files_imported_runs_under_an_existing_history_key(tmp_path: Pat
             "fioloadgen-db",
             str(fioloadgen_db(tmp_path / "f.db")),
             "--same-as",
-            anchor.run_id,
+            "randread@gp3",
             "--store",
             uri,
         ]
     )
-    two = runs(uri)["two"]
-    assert two.history_key == anchor.history_key
-    assert any(anchor.run_id in note and "--same-as" in note for note in two.notes)
+    found = runs(uri)
+    assert found["two"].history_key == "00112233aabbccdd"
+    assert "one" not in found  # no one-worker run of randread on gp3 was made here
 
 
 def fio_json(uri: str, *paths: Path | str, extra: tuple[str, ...] = ()) -> int:
