@@ -14,6 +14,12 @@ from .history import add_store_argument
 from .remote import add_url_option, client, print_job, when
 
 
+def _imported_mark(job: dict[str, Any]) -> str:
+    """' (imported from fioloadgen)' after the title of a run brought in by db import."""
+    origin = (job.get("labels") or {}).get("imported-from")
+    return f" (imported from {origin})" if origin else ""
+
+
 def _list(args: argparse.Namespace) -> int:
     """Every run with its queue state (plugin runs and server jobs alike), as the UI."""
     page = client(args).get(
@@ -35,6 +41,7 @@ def _list(args: argparse.Namespace) -> int:
         print(
             f"{job['id']:<36}  {job['status']:<11}  {job.get('verdict') or '-':<12}  "
             f"{when(job['ended']):<19}  {job['workers']:>3}  {job['profile']:<24}  {job['title']}"
+            + _imported_mark(job)
         )
     print(f"runs and jobs: {len(page['data'])} of {page['total']}")
     return EXIT_OK

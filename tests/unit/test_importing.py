@@ -377,15 +377,23 @@ def test_a_bad_file_is_one_line_naming_it_and_loses_nothing(
     assert capsys.readouterr().out.splitlines()[-1].startswith("imported 1 run(s), 2 already")
 
 
-def test_import_into_a_results_server(tmp_path: Path, http_store_uri: str) -> None:
+def test_import_into_a_results_server(
+    tmp_path: Path, http_store_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert fio_json(http_store_uri, DATA / "standalone-json.json") == 0
     assert fio_json(http_store_uri, DATA / "standalone-json.json") == 0
     [run] = open_store(http_store_uri).query()
     # Listed by the server as the UI lists it, marked imported on its page.
     api = ApiClient.from_environment(http_store_uri)
-    assert [job["id"] for job in api.get("/jobs")["data"]] == [run.run_id]
+    [listed] = api.get("/jobs")["data"]
+    assert listed["id"] == run.run_id and listed["source"] == "imported"
     job = api.get(f"/jobs/{run.run_id}")["data"]
     assert job["labels"]["imported-from"] == "fio-json" and job["verdict"] == "none"
+    capsys.readouterr()
+    assert main(["job", "ls", "--url", http_store_uri]) == 0
+    assert "(imported from fio-json)" in capsys.readouterr().out
+    assert main(["job", "show", run.run_id, "--url", http_store_uri]) == 0
+    assert "imported : yes, from fio-json" in capsys.readouterr().out
 
 
 def test_imported_runs_compare_like_any_other(
