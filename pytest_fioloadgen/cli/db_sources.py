@@ -16,7 +16,7 @@ from ..importing.same_as import SameAs
 from ..importing.sources import Source
 from ..store.base import Store
 from ..store.selection import parse_labels
-from .common import EXIT_CHECK_FAILED, EXIT_OK
+from .common import EXIT_CHECK_FAILED, EXIT_OK, unfiltered
 from .history import add_store_argument, store_from
 
 SOURCES = ("fioloadgen-db", "fio-json")
@@ -97,20 +97,23 @@ class _Bar:
 
     def __init__(self, unit: str) -> None:
         self.unit = unit
-        self.tty = sys.stderr.isatty()
+        # The bar is this module's own text: its \r goes to the terminal unescaped.
+        self.stream = unfiltered(sys.stderr)
+        self.tty = self.stream.isatty()
 
     def __call__(self, done: int, total: int, width: int = 30) -> None:
         if not self.tty or total <= 0:
             return
         filled = int(width * min(done / total, 1.0))
-        sys.stderr.write(
+        self.stream.write(
             f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit}"
         )
-        sys.stderr.flush()
+        self.stream.flush()
 
     def end(self) -> None:
         if self.tty:
-            sys.stderr.write("\r\033[K")
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _print_summary(summary: ImportSummary) -> None:

@@ -6,7 +6,11 @@ histogram bins."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -450,3 +454,45 @@ def test_a_file_that_is_no_fioloadgen_database_is_one_line(
         == 2
     )
     assert "has no jobs table" in capsys.readouterr().err
+
+
+def test_a_terminal_sees_a_progress_bar(tmp_path: Path) -> None:
+    """On a terminal's stderr the bar is drawn and wiped; a pipe gets the summary only."""
+    directory = tmp_path / "outputs"
+    directory.mkdir()
+    for number in range(3):
+        document = json.loads(raw("standalone-json.json"))
+        document["timestamp"] += number
+        (directory / f"{number}.json").write_text(json.dumps(document))
+    controller, terminal = pty.openpty()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_fioloadgen.cli",
+            "db",
+            "import",
+            "--from",
+            "fio-json",
+            str(directory),
+            "--profile",
+            "p",
+            "--target",
+            "t",
+            "--store",
+            str(tmp_path / "h.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    os.close(terminal)
+    drawn = os.read(controller, 65536).decode()
+    os.close(controller)
+    assert done.returncode == 0
+    assert "importing [##########....................] 1/3 files" in drawn
+    assert "importing [##############################] 3/3 files" in drawn
+    assert drawn.endswith("\r\x1b[K")
+    assert done.stdout.splitlines()[-1].startswith("imported 3 run(s)")
