@@ -199,6 +199,7 @@ class FioLoadgenDatabase:
             "FIOLoadGen's own summary (each client's p95 averaged) is not imported: the"
             " figures are merged again from fio's per-client output"
         )
+        declared = _count(row["workers"])
         return SourceRun(
             where=where,
             origin=FIOLOADGEN,
@@ -214,7 +215,8 @@ class FioLoadgenDatabase:
             labels=labels,
             source_facts={"database": self.name, "row": position, "job_id": job_id},
             notes=tuple(notes),
-            declared_workers=_count(row["workers"]),
+            # 9999 is fiocli's "all of them": a count only fio's output knows.
+            declared_workers=None if declared == ALL_WORKERS else declared,
         )
 
     def _profile_spec(self, name: str) -> str | None:

@@ -14,6 +14,8 @@ from .ids import content_digest
 from .same_as import SameAs
 from .sources import Refused, Skipped, Source, SourceRun
 
+#: What a document of fio's keys but not its types makes the builder raise.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 #: Told (units done, units in all) after each source run.
 Progress = Callable[[int, int], None]
 
@@ -84,6 +86,11 @@ def _import_one(
         record = build_record(item, session_id=session_id, same_as=same_as, extra_labels=labels)
     except FioLoadgenError as err:
         summary.refused.append(f"{item.where}: {err}")
+        return
+    except _MALFORMED as err:
+        # JSON of fio's shape in part (a string where fio writes a number...): this run
+        # is refused, the import goes on.
+        summary.refused.append(f"{item.where}: not fio output of a known shape ({err!r})")
         return
     store.record(record)
     summary.imported.append(f"{item.where}: run {record.run_id}")

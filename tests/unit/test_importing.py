@@ -75,7 +75,8 @@ def fioloadgen_db(path: Path, *, old_schema: bool = False) -> Path:
             conn.execute("INSERT INTO profiles VALUES (?,?,?,?)", (name, spec, 1, 1))
         w2 = raw("fioloadgen-randread-w2.json")
         jobs = [
-            ("a-w1", "one", 1, "complete", raw("fioloadgen-randread-w1.json")),
+            # fiocli's default --workers: 9999, "all of them".
+            ("a-w1", "one", 9999, "complete", raw("fioloadgen-randread-w1.json")),
             ("b-w2", "two", 2, "complete", w2),
             ("c-failed", "broken", 2, "failed", ""),
             ("d-queued", "later", 2, "queued", None),
@@ -177,6 +178,7 @@ def test_imported_fioloadgen_jobs_are_merged_exactly_and_marked(tmp_path: Path) 
         assert run.profile_text == RANDREAD
         assert run.fingerprint["imported_from"] == "fioloadgen"
     assert (one.started_at, one.finished_at) == (1_700_000_000, 1_700_000_030)
+    assert one.workers == 1 and not any("the source says" in note for note in one.notes)
     # Two workers: rates add up, the mean is weighted by I/O counts, no percentile at all
     # (json without bins: several jobs' percentiles cannot be merged), and a note says so.
     entries = client_entries("fioloadgen-randread-w2.json")
@@ -368,15 +370,21 @@ def test_a_bad_file_is_one_line_naming_it_and_loses_nothing(
     text = raw("standalone-jsonplus.json")
     (directory / "b.json").write_text(text[: len(text) // 3])
     (directory / "c.json").write_text(raw("standalone-jsonplus-b.json"))
+    # fio's keys, not its types: refused too, the import goes on.
+    shaped = json.loads(raw("standalone-json.json"))
+    shaped["timestamp"] = "noon"
+    (directory / "d.json").write_text(json.dumps({**shaped, "jobs": [{"read": "fast"}]}))
     uri = f"sqlite:///{tmp_path / 'history.db'}"
     assert fio_json(uri, directory) == 1
     out = capsys.readouterr().out.splitlines()
-    [refused] = [line for line in out if line.startswith("refused:")]
-    assert refused.startswith(f"refused: {directory / 'b.json'} (file 2 of 3): ")
-    assert out[-1] == "imported 2 run(s), 0 already present, skipped 0 unfinished, refused 1"
+    cut, shaped_wrong = [line for line in out if line.startswith("refused:")]
+    assert cut.startswith(f"refused: {directory / 'b.json'} (file 2 of 4): ")
+    assert shaped_wrong.startswith(f"refused: {directory / 'd.json'} (file 4 of 4): ")
+    assert out[-1] == "imported 2 run(s), 0 already present, skipped 0 unfinished, refused 2"
     assert len(open_store(uri).query()) == 2
     # Fixed and imported again: only the missing run is added, the others keep their ids.
     (directory / "b.json").write_text(text)
+    (directory / "d.json").unlink()
     assert fio_json(uri, directory) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("imported 1 run(s), 2 already")
 
@@ -496,3 +504,22 @@ def test_a_terminal_sees_a_progress_bar(tmp_path: Path) -> None:
     assert "importing [##############################] 3/3 files" in drawn
     assert drawn.endswith("\r\x1b[K")
     assert done.stdout.splitlines()[-1].startswith("imported 3 run(s)")
+
+
+def test_a_run_of_several_files_with_a_malformed_one_is_refused_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "w1.json"
+    good.write_text(raw("standalone-jsonplus.json"))
+    odd = json.loads(raw("standalone-jsonplus-b.json"))
+    odd["timestamp"] = "noon"  # fio's key, not its type
+    bad = tmp_path / "w2.json"
+    bad.write_text(json.dumps(odd))
+    uri = f"sqlite:///{tmp_path / 'history.db'}"
+    assert fio_json(uri, good, bad, extra=("--workers", "2")) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(
+        f"refused: run of {good} (file 1 of 2), {bad} (file 2 of 2): not fio output of a"
+        " known shape (ValueError("
+    )
+    assert open_store(uri).query() == []
