@@ -38,6 +38,8 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     if args.source_kind:
         return db_sources.run_import(args)
+    if args.store:
+        raise FioLoadgenError("db import --store reads runs made elsewhere: add --from")
     if len(args.file) != 1:
         raise FioLoadgenError("db import: name one export document (or use --from)")
     document = read_json_file(Path(args.file[0]), "export")

@@ -31,14 +31,20 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
         help="read runs made elsewhere: a FIOLoadGen database (fioservice.db), or fio"
         " json/json+ output files or directories (FILE is then the source)",
     )
-    parser.add_argument("--profile", dest="import_profile", help="fio-json: the profile name")
+    parser.add_argument(
+        "--profile", dest="import_profile", metavar="NAME", help="fio-json: the profile name"
+    )
     parser.add_argument(
         "--target",
+        metavar="T",
         help="the storage target the runs measured (fio-json; fioloadgen-db:"
         " for jobs without a storage class)",
     )
     parser.add_argument(
-        "--workers", type=int, help="fio-json: files of one run (one per worker) per run"
+        "--workers",
+        type=int,
+        metavar="N",
+        help="fio-json: files of one run (one per worker) per run",
     )
     parser.add_argument(
         "--label", action="append", default=[], metavar="K=V", help="add a label; repeatable"
