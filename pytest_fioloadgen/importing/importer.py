@@ -22,16 +22,18 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class ImportSummary:
-    """What an import did, each line naming the run by its source and position."""
+    """What an import did: counts of the runs imported and already present (a count, not
+    a list: memory must not grow with the source), and a line per skipped or refused run
+    naming it by its source and position."""
 
-    imported: list[str] = field(default_factory=list)
-    present: list[str] = field(default_factory=list)
+    imported: int = 0
+    present: int = 0
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
-            f"imported {len(self.imported)} run(s), {len(self.present)} already present,"
+            f"imported {self.imported} run(s), {self.present} already present,"
             f" skipped {len(self.skipped)} unfinished, refused {len(self.refused)}"
         )
 
@@ -80,7 +82,7 @@ def _import_one(
     labels: Mapping[str, str] | None,
 ) -> None:
     if _present(store, item.run_id):
-        summary.present.append(f"{item.where}: run {item.run_id}")
+        summary.present += 1
         return
     try:
         record = build_record(item, session_id=session_id, same_as=same_as, extra_labels=labels)
@@ -93,4 +95,4 @@ def _import_one(
         summary.refused.append(f"{item.where}: not fio output of a known shape ({err!r})")
         return
     store.record(record)
-    summary.imported.append(f"{item.where}: run {record.run_id}")
+    summary.imported += 1
