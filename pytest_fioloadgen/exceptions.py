@@ -60,3 +60,8 @@ class StoreError(FioLoadgenError):
 class FaultError(FioLoadgenError):
     """A fault could not be set up, injected or undone (a bad spec, no cgroup controller,
     an undo that failed)."""
+
+
+class SourceError(FioLoadgenError):
+    """A source of runs to import (a FIOLoadGen database, a fio output file) cannot be read
+    or holds something that is not a run."""

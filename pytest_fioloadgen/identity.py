@@ -72,7 +72,7 @@ def override_tags(overrides: Mapping[str, object]) -> list[str]:
 
 
 #: Top-level fingerprint facts that make runs incomparable when they differ.
-IDENTITY_FACTS = ("fio_version", "host", "cluster", "faults")
+IDENTITY_FACTS = ("fio_version", "host", "cluster", "faults", "imported_from")
 #: Per-target facts that change with the deploy size, not with the storage.
 VOLATILE_TARGET_FACTS = ("workers",)
 

@@ -62,8 +62,13 @@ def run_entry(run: RunRecord) -> dict[str, Any]:
         "error": run.error,
         "labels": dict(run.labels),
         "summary": {name: run.metrics[name] for name in SUMMARY if name in run.metrics},
-        # "queue": a server job's run, "recorded": recorded by a plugin session.
-        "source": "queue" if run.test_id == JOB_TEST else "recorded",
+        # "queue": a server job's run, "recorded": recorded by a plugin session,
+        # "imported": brought in by db import --from (its label says from where).
+        "source": "imported"
+        if run.labels.get("imported-from")
+        else "queue"
+        if run.test_id == JOB_TEST
+        else "recorded",
         "history_key": run.history_key,
         "verdict": run.verdict,
         "test_id": run.test_id,

@@ -50,6 +50,12 @@ class PrintableStream:
         return getattr(self._stream, name)
 
 
+def unfiltered(stream: TextIO) -> TextIO:
+    """The stream under a PrintableStream: for the CLI's own control sequences (a
+    progress bar's carriage return), never for text that came from profiles or stores."""
+    return stream._stream if isinstance(stream, PrintableStream) else stream
+
+
 @contextlib.contextmanager
 def printable_output() -> Iterator[None]:
     """Everything the command prints, on stdout and stderr, goes through printable()."""

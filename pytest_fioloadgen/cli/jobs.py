@@ -10,8 +10,16 @@ from typing import Any
 from ..apiclient import ApiClient
 from ..exceptions import FioLoadgenError
 from ..store.query import Cursor, RunQuery, to_params
+from . import job_local
 from .common import EXIT_OK
+from .history import add_store_argument
 from .remote import add_url_option, client, print_job, when
+
+
+def _imported_mark(job: dict[str, Any]) -> str:
+    """' (imported from fioloadgen)' after the title of a run brought in by db import."""
+    origin = (job.get("labels") or {}).get("imported-from")
+    return f" (imported from {origin})" if origin else ""
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -37,6 +45,7 @@ def _list(args: argparse.Namespace) -> int:
         print(
             f"{job['id']:<36}  {job['status']:<11}  {job.get('verdict') or '-':<12}  "
             f"{when(job['ended']):<19}  {job['workers']:>3}  {job['profile']:<24}  {job['title']}"
+            + _imported_mark(job)
         )
     print(f"runs and jobs: {len(page['data'])} of {page['total']}")
     if page.get("next_cursor"):
@@ -56,6 +65,8 @@ def _cursor(text: str | None) -> Cursor | None:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.store:
+        return job_local.show_from_store(args)
     api = client(args)
     path = f"/jobs/{ApiClient.quote(args.id)}"
     if args.raw:
@@ -107,6 +118,7 @@ def register(commands: Any) -> None:
     show = actions.add_parser("show", help="one job and its summary")
     show.add_argument("id")
     show.add_argument("--raw", action="store_true", help="print fio's JSON output")
+    add_store_argument(show)
     show.set_defaults(handler=_show)
     for name, handler, text in (
         ("delete", _delete, "delete a job that is not running, and its run"),

@@ -62,6 +62,9 @@ def print_job(job: Mapping[str, Any]) -> None:
         ("verdict", job.get("verdict") or "-"),
     ):
         print(f"{label:<9}: {value}")
+    origin = (job.get("labels") or {}).get("imported-from")
+    if origin:
+        print(f"{'imported':<9}: yes, from {origin}")
     # The stored verdict's reason, as every other view shows it.
     reason = ((job.get("run") or {}).get("run") or {}).get("evidence", {}).get("reason")
     if reason:

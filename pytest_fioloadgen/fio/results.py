@@ -4,7 +4,9 @@ Two rules from FIOLoadGen's mistakes shape this module:
 
 * A percentile over several workers comes from the *sum of their latency histograms*
   (the ``bins`` fio writes with ``--output-format=json+``), computed exactly the way fio
-  computes its own percentiles; averaging per-worker percentiles is wrong.
+  computes its own percentiles; averaging per-worker percentiles is wrong. Output without
+  bins (``--output-format=json``, as FIOLoadGen ran fio) keeps fio's own percentiles
+  where one job measured a direction, and has none where several did.
 * fio's "All clients" entry is not trusted (it has no histogram and is dropped when a job
   file has several sections); workers are merged here from their own entries.
 
@@ -261,6 +263,10 @@ def _merge_latency(parts: Sequence[Mapping[str, Any]]) -> LatencyStats | None:
             value = percentile_from_bins(bins, pct)
             if value is not None:
                 percentiles[suffix] = value / NS_PER_MS
+    elif len(parts) == 1:
+        # fio's json (not json+) has no bins: one job's own percentiles are still exact,
+        # several jobs' cannot be merged (an average of percentiles is none).
+        percentiles = _own_percentiles(parts[0])
     mean_ns = sum(float(part["mean"]) * int(part["N"]) for part in parts) / samples
     return LatencyStats(
         samples=samples,
@@ -272,10 +278,24 @@ def _merge_latency(parts: Sequence[Mapping[str, Any]]) -> LatencyStats | None:
     )
 
 
+def _own_percentiles(clat: Mapping[str, Any]) -> dict[str, float]:
+    """fio's reported percentiles of one job (``"99.900000": ns``) at PERCENTILES."""
+    reported = clat.get("percentile") or {}
+    found: dict[str, float] = {}
+    for suffix, pct in PERCENTILES:
+        value = reported.get(f"{pct:.6f}")
+        if value is not None:
+            found[suffix] = float(value) / NS_PER_MS
+    return found
+
+
 def _merge_latency_stats(parts: Sequence[LatencyStats | None]) -> LatencyStats | None:
     present = [part for part in parts if part is not None]
     if not present:
         return None
+    if len(present) == 1:
+        # Nothing to merge: keep it whole (its percentiles may be fio's own, binless).
+        return present[0]
     as_fio = [
         {
             "N": part.samples,

@@ -186,7 +186,7 @@
       page.data.map((job) => el("tr", { "data-job": job.id, "data-source": job.source },
         el("td", {}, el("input", { type: "checkbox", class: "pick", onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
         el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link" }, job.title)),
-        el("td", { class: "test" }, job.test_id || "–"),
+        el("td", { class: "test" }, job.labels && job.labels["imported-from"] ? "imported from " + job.labels["imported-from"] : job.test_id || "–"),
         el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
         el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
         el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
