@@ -3,7 +3,8 @@
 #   ./bootstrap.sh bench [pytest args]   run the shipped benchmark suite (local backend),
 #                                        writing report.html and the history store
 #                                        (lean venv .venv-bench: the core and html extra)
-#   ./bootstrap.sh test  [pytest args]   run lint, type checks and the project's tests
+#   ./bootstrap.sh test  [pytest args]   run lint, type checks and the project's tests (unit
+#                                        tests on both cores, the rest one at a time)
 #                                        (venv .venv: editable, test and lint toolchain)
 # Idempotent: a second run reuses the virtualenv and only installs what is missing.
 # Quiet: only fio's and pytest's output, and a line for each thing it installs.
@@ -86,5 +87,9 @@ case "$mode" in
     "$venv/bin/ruff" format --check pytest_fioloadgen server tests benchmarks
     "$venv/bin/mypy"
     "$venv/bin/lint-imports"
-    exec "$venv/bin/pytest" --run-slow "$@" ;;
+    if [ $# -gt 0 ]; then exec "$venv/bin/pytest" --run-slow "$@"; fi
+    # The unit tests time nothing: they run on both cores (pytest-xdist). The rest measure
+    # real fio, servers and browsers, one at a time, so no test disturbs another's figures.
+    "$venv/bin/pytest" --run-slow -n 2 --durations=10 tests/unit
+    exec "$venv/bin/pytest" --run-slow --durations=10 tests/browser tests/integration tests/plugin ;;
 esac

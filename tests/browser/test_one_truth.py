@@ -90,6 +90,21 @@ def wait_for(driver, css, timeout=20):
     )
 
 
+def status_shown(driver, css, timeout=20):
+    """The data-status of the verdict badge at ``css``, read in one step once it is there:
+    the UI redraws its run page when the status bar's poll answers, which would leave a
+    badge found earlier stale."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(
+            "const badge = document.querySelector(arguments[0]);"
+            "return badge ? badge.getAttribute('data-status') : null;",
+            css,
+        )
+    )
+
+
 @pytest.fixture
 def session(pytester):
     pytester.makeini("[pytest]\n")
@@ -152,8 +167,7 @@ def test_every_view_shows_the_same_status_for_each_run(session, browser, start_s
     site = {}
     for test, run_id in run_ids.items():
         browser.get(f"{(tmp_path / 'site' / 'run.html').as_uri()}#{run_id}")
-        badge = wait_for(browser, "#verdict .fio-verdict")
-        site[test] = badge.get_attribute("data-status")
+        site[test] = status_shown(browser, "#verdict .fio-verdict")
     assert site == EXPECTED
 
     # 5.-7. The results server on the same store: UI, API, CLI.
@@ -166,8 +180,7 @@ def test_every_view_shows_the_same_status_for_each_run(session, browser, start_s
     ui, api, cli = {}, {}, {}
     for test, run_id in run_ids.items():
         browser.get(f"{live.url}/#/job/{run_id}")
-        badge = wait_for(browser, "#run #verdict .fio-verdict")
-        ui[test] = badge.get_attribute("data-status")
+        ui[test] = status_shown(browser, "#run #verdict .fio-verdict")
         answer = requests.get(f"{live.url}/api/v1/jobs/{run_id}", timeout=10).json()["data"]
         api[test] = answer["verdict"]
         assert answer["run"]["run"]["verdict"] == answer["verdict"]
