@@ -218,24 +218,19 @@ class DeletePod(_ClusterFault):
 
     def _matching(self) -> list[Any]:
         api = self._api
-        if self._by == "name":
-            listing = _call(
-                api,
-                "delete-pod",
-                f"list pods in {self._namespace}",
-                api.core.list_namespaced_pod,
-                self._namespace,
-                field_selector=f"metadata.name={self._what}",
-            )
-        else:
-            listing = _call(
-                api,
-                "delete-pod",
-                f"list pods in {self._namespace}",
-                api.core.list_namespaced_pod,
-                self._namespace,
-                label_selector=self._what,
-            )
+        selector = (
+            {"field_selector": f"metadata.name={self._what}"}
+            if self._by == "name"
+            else {"label_selector": self._what}
+        )
+        listing = _call(
+            api,
+            "delete-pod",
+            f"list pods in {self._namespace}",
+            api.core.list_namespaced_pod,
+            self._namespace,
+            **selector,
+        )
         pods = [pod for pod in listing.items if not pod.metadata.deletion_timestamp]
         if not pods:
             raise FaultError(f"delete-pod: no {self._describe_target()} (nothing to delete)")
@@ -463,15 +458,15 @@ class DrainNode(_ClusterFault):
         current = _call(api, "drain-node", f"read node {node}", api.core.read_node, node)
         if current.spec is not None and current.spec.unschedulable:
             return
-        _call(
-            api,
-            "drain-node",
-            f"cordon node {node}",
-            api.core.patch_node,
-            node,
-            {"spec": {"unschedulable": True}},
-        )
+        self._schedulable(node, False)
         self._cordoned.append(node)
+
+    def _schedulable(self, node: str, schedulable: bool) -> None:
+        """Cordon (False) or uncordon (True) ``node``, as kubectl cordon does."""
+        api = self._api
+        said = f"{'uncordon' if schedulable else 'cordon'} node {node}"
+        patch = {"spec": {"unschedulable": not schedulable}}
+        _call(api, "drain-node", said, api.core.patch_node, node, patch)
 
     def _drain(self, node: str, deadline: float) -> str:
         from ..backends.kubernetes.api import KubeApiError
@@ -624,17 +619,9 @@ class DrainNode(_ClusterFault):
             time.sleep(GONE_POLL_S)
 
     def undo(self) -> str:
-        api = self._api
         undone = []
         for node in list(self._cordoned):
-            _call(
-                api,
-                "drain-node",
-                f"uncordon node {node}",
-                api.core.patch_node,
-                node,
-                {"spec": {"unschedulable": False}},
-            )
+            self._schedulable(node, True)
             self._cordoned.remove(node)
             undone.append(node)
         return f"uncordoned {', '.join(undone)}" if undone else "no node to uncordon"

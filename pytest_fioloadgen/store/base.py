@@ -137,6 +137,16 @@ def check_baseline_name(name: str) -> str:
     return name
 
 
+def baseline_runs(name: str, run_ids: Sequence[str]) -> list[str]:
+    """What a store pins for baseline ``name``: the run ids once each, in order, after
+    checking the name; no run at all is a mistake, not an empty baseline."""
+    check_baseline_name(name)
+    wanted = list(dict.fromkeys(run_ids))
+    if not wanted:
+        raise StoreError(f"baseline {name!r} needs at least one run")
+    return wanted
+
+
 @runtime_checkable
 class Store(Protocol):
     """A history store, chosen by URI scheme (see ``pytest_fioloadgen.store.open_store``)."""

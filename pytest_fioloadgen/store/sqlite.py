@@ -23,7 +23,7 @@ from typing import Any
 from ..exceptions import StoreError
 from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, history_key
-from .base import Baseline, RunRecord, check_baseline_name
+from .base import Baseline, RunRecord, baseline_runs
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
 from .query import RunPage, RunQuery
 from .schema import COLUMNS
@@ -521,10 +521,7 @@ class SQLiteStore:
     # -- baselines -------------------------------------------------------------------
 
     def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
-        check_baseline_name(name)
-        wanted = list(dict.fromkeys(run_ids))
-        if not wanted:
-            raise StoreError(f"baseline {name!r} needs at least one run")
+        wanted = baseline_runs(name, run_ids)
         created = time.time()
         with self._connection(f"pin baseline {name!r}") as conn, _write_transaction(conn):
             known = {

@@ -29,7 +29,7 @@ from tinydb.storages import Storage
 from ..exceptions import StoreError
 from ..fio.spectrum import spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, record_key
-from .base import Baseline, RunRecord, check_baseline_name
+from .base import Baseline, RunRecord, baseline_runs
 from .query import RunPage, RunQuery
 from .schema import RUN_FIELDS
 from .wire import run_json_text
@@ -244,10 +244,7 @@ class TinyDBStore:
 
     # -- baselines -------------------------------------------------------------------
     def pin_baseline(self, name: str, run_ids: Sequence[str], *, note: str = "") -> Baseline:
-        check_baseline_name(name)
-        wanted = list(dict.fromkeys(run_ids))
-        if not wanted:
-            raise StoreError(f"baseline {name!r} needs at least one run")
+        wanted = baseline_runs(name, run_ids)
         created = time.time()
         with self._locked(f"pin baseline {name!r}") as db:
             known = {d["run_id"] for d in db.table(_RUNS).all()}

@@ -33,6 +33,7 @@ import numpy as np
 from .. import numbers
 from ..fio.results import PHASES
 from ..fio.timeline import Timeline, column_values_ns, percentiles_of
+from .validity import worst_p99
 
 #: Consecutive in-band intervals that make a recovery.
 RECOVERED_INTERVALS = 3
@@ -126,12 +127,8 @@ def _band(values: Sequence[float]) -> tuple[float, float] | None:
 
 
 def _interval_p99(timeline: Timeline, index: int) -> float | None:
-    values = [
-        timeline.merged(direction).get("p99", [None] * timeline.intervals)[index]
-        for direction in timeline.directions
-    ]
-    present = [float(v) for v in values if v is not None]
-    return max(present) if present else None
+    merged = {direction: timeline.merged(direction) for direction in timeline.directions}
+    return worst_p99(timeline, merged, index)
 
 
 def analyse(

@@ -330,7 +330,9 @@ def _stall_flags(
     return flags, median_ios, median_p99
 
 
-def _worst_p99(timeline: Timeline, source: Mapping[str, Any], index: int) -> float | None:
+def worst_p99(timeline: Timeline, source: Mapping[str, Any], index: int) -> float | None:
+    """The highest p99 over the directions of ``source`` (merged or one worker's series)
+    in interval ``index``; None where no direction has one."""
     values = [
         source.get(direction, {}).get("p99", [None] * timeline.intervals)[index]
         for direction in timeline.directions
@@ -362,7 +364,7 @@ def _stalls(
             (worker, timeline.worker_ios(worker), timeline.workers[worker], window.inner())
         )
     for name, ios, source, inner in series:
-        p99 = [_worst_p99(timeline, source, index) for index in range(timeline.intervals)]
+        p99 = [worst_p99(timeline, source, index) for index in range(timeline.intervals)]
         flags, median_ios, median_p99 = _stall_flags(ios, p99, inner, factor)
         for first, last in _runs(flags):
             span = _span(timeline, first, last)
