@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from .. import numbers
 from ..fio.results import METRIC_NAMES
 from ..fio.spectrum import LABELS
+from ..importing.marks import imported_from
 from ..report.terminal import format_table
+from ..store.base import RunRecord
 from ..store.selection import resolve, sessions
 from ..verdicts.comparing import (
     DEFAULT_METRICS,
@@ -73,6 +77,13 @@ def _sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _imported(runs: Sequence[RunRecord]) -> str:
+    """', 3 imported (fioloadgen)': a side's runs that db import brought in, by origin."""
+    origins = Counter(origin for run in runs if (origin := imported_from(run.labels)))
+    said = ", ".join(f"{count} imported ({origin})" for origin, count in sorted(origins.items()))
+    return f", {said}" if said else ""
+
+
 def _compare(args: argparse.Namespace) -> int:
     store = store_from(args)
     try:
@@ -100,8 +111,8 @@ def _compare(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=1)
         print()
         return EXIT_CHECK_FAILED if regression else EXIT_OK
-    print(f"A: {before.description} ({len(before.runs)} runs)")
-    print(f"B: {after.description} ({len(after.runs)} runs)")
+    print(f"A: {before.description} ({len(before.runs)} runs{_imported(before.runs)})")
+    print(f"B: {after.description} ({len(after.runs)} runs{_imported(after.runs)})")
     header = ["case", "metric", "A median", "B median", "delta", "verdict", "stat test", "p"]
     table = [
         [

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..apiclient import ApiClient
 from ..exceptions import FioLoadgenError
+from ..importing.marks import imported_from
 from ..store.query import Cursor, RunQuery, to_params
 from . import job_local
 from .common import EXIT_OK
@@ -18,7 +19,7 @@ from .remote import add_url_option, client, print_job, when
 
 def _imported_mark(job: dict[str, Any]) -> str:
     """' (imported from fioloadgen)' after the title of a run brought in by db import."""
-    origin = (job.get("labels") or {}).get("imported-from")
+    origin = imported_from(job.get("labels") or {})
     return f" (imported from {origin})" if origin else ""
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..apiclient import ApiClient
+from ..importing.marks import imported_from
 
 #: Figures `run --wait` and `job show` print, in this order, when measured.
 SUMMARY_METRICS = (
@@ -62,7 +63,7 @@ def print_job(job: Mapping[str, Any]) -> None:
         ("verdict", job.get("verdict") or "-"),
     ):
         print(f"{label:<9}: {value}")
-    origin = (job.get("labels") or {}).get("imported-from")
+    origin = imported_from(job.get("labels") or {})
     if origin:
         print(f"{'imported':<9}: yes, from {origin}")
     # The stored verdict's reason, as every other view shows it.

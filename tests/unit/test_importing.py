@@ -416,7 +416,10 @@ def test_imported_runs_compare_like_any_other(
     a, b = sorted(run.run_id for run in open_store(uri).query())
     capsys.readouterr()
     assert main(["compare", f"run:{a}", f"run:{b}", "--store", uri]) in (0, 1)
-    assert "iops" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "iops" in out
+    # Each side says its runs were imported, and from where.
+    assert "(1 runs, 1 imported (fio-json))" in out
 
 
 @pytest.mark.parametrize(
