@@ -11,6 +11,7 @@ from typing import Any
 
 from ..apiclient import ApiClient
 from ..importing.marks import imported_from
+from .common import printable, unfiltered
 
 #: Figures `run --wait` and `job show` print, in this order, when measured.
 SUMMARY_METRICS = (
@@ -95,15 +96,18 @@ def progress_line(job: Mapping[str, Any], now: float, width: int = 30) -> str:
 
 def wait_for(api: ApiClient, job_id: str, *, poll_s: float = 1.0) -> dict[str, Any]:
     """Poll a job until it ends, drawing the progress bar on a terminal."""
-    tty = sys.stderr.isatty()
+    # The bar's \r and erase go to the terminal as they are (the printable filter would
+    # show them as text); what the server said is still filtered.
+    stream = unfiltered(sys.stderr)
+    tty = stream.isatty()
     while True:
         job: dict[str, Any] = api.get(f"/jobs/{ApiClient.quote(job_id)}")["data"]
         if job["status"] in FINAL:
             if tty:
-                sys.stderr.write("\r\033[K")
+                stream.write("\r\033[K")
             return job
-        line = progress_line(job, time.time())
+        line = printable(progress_line(job, time.time()))
         if tty:
-            sys.stderr.write(f"\r{line}")
-            sys.stderr.flush()
+            stream.write(f"\r{line}")
+            stream.flush()
         time.sleep(poll_s)

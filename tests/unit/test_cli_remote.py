@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_fioloadgen.apiclient import ApiError, resolve_token, resolve_url
-from pytest_fioloadgen.cli.remote import progress_line
+from pytest_fioloadgen.cli.common import printable_output
+from pytest_fioloadgen.cli.remote import progress_line, wait_for
 
 
 def test_progress_bar_shows_elapsed_against_expected_runtime():
@@ -16,6 +17,36 @@ def test_progress_bar_shows_elapsed_against_expected_runtime():
     assert progress_line(queued, 115.0, width=4) == "[....] queued"
     unknown = {"status": "running", "started": 100.0, "expected_runtime": 0}
     assert progress_line(unknown, 101.0, width=4) == "[....] 1s / ? running"
+
+
+def test_wait_draws_its_bar_in_place_on_a_terminal(monkeypatch):
+    """`job run --wait`: the bar's carriage return reaches the terminal as one (the CLI's
+    printable filter once showed it as the text \\r), what the server said stays filtered."""
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    answers = iter(
+        [
+            {"status": "running\x1b[31m", "started": 1.0, "expected_runtime": 30},
+            {"status": "complete"},
+        ]
+    )
+
+    class Server:
+        def get(self, path):
+            return {"data": next(answers)}
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with printable_output():
+        assert wait_for(Server(), "j1", poll_s=0)["status"] == "complete"
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r[") and drawn.endswith("\r\x1b[K")
+    assert "\\r" not in drawn and "\x1b[31m" not in drawn
 
 
 def test_url_comes_from_the_option_the_environment_or_the_config(tmp_path, monkeypatch):
