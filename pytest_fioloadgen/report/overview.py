@@ -47,9 +47,11 @@ RECENT_RUNS = 200
 EVENTS_PER_KIND = 20
 #: The default window of "recent" events, in days.
 DEFAULT_DAYS = 7
-#: Sessions shown, and the newest runs read to find them.
+#: Sessions shown, the newest runs read to find them, and the runs of a session counted
+#: (an imported history can be one session of 100k runs: its newest are counted).
 SESSIONS = 5
 SESSION_SCAN = 1000
+SESSION_RUNS = 5000
 #: Event kinds, in the order the overview shows them.
 EVENT_KINDS = ("regression", "distribution", "unstable", "change_point")
 
@@ -224,9 +226,6 @@ def key_row(
     one cache entry serves all of them. ``may_derive`` is asked before a summary that is
     not cached is derived; False raises Postponed.
     """
-    recent = store.query(RunQuery(history_key=history_key, limit=RECENT_RUNS))
-    if not recent:
-        return None
     summaries: dict[str, SeriesSummary] = {}
     for metric in dict.fromkeys((SPARK_METRIC, *metrics)):
         if (
@@ -245,6 +244,10 @@ def key_row(
         )
         if summary.runs:
             summaries[metric] = summary
+    # After the summaries: a key postponed costs no read of its runs.
+    recent = store.query(RunQuery(history_key=history_key, limit=RECENT_RUNS))
+    if not recent:
+        return None
     newest = recent[0]
     spark_summary = summaries.get(SPARK_METRIC)
     marked = {c.run_id for c in spark_summary.change_points} if spark_summary else set()
@@ -297,7 +300,8 @@ def cached_key_row(
     may_derive: Callable[[], bool] | None = None,
 ) -> KeyRow | None:
     """``key_row`` from the store's summary cache at ``version``, else derived and cached
-    (tagged with ``version``: if a run was recorded meanwhile the entry is refused)."""
+    (tagged with ``version``: if a run was recorded meanwhile the entry is refused).
+    ``may_derive`` is asked before a row is derived, and before each series summary."""
     index = history_index(store)
     name = cache_name(metrics)
     if index is not None:
@@ -306,6 +310,8 @@ def cached_key_row(
             with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
                 # (a damaged or foreign entry is derived again and replaced)
                 return KeyRow.from_json(document)
+    if may_derive is not None and not may_derive():
+        raise Postponed(history_key)
     row = key_row(store, history_key, metrics=metrics, may_derive=may_derive)
     if row is not None and index is not None:
         index.store_summary(history_key, name, version, row.to_json())
@@ -329,6 +335,8 @@ class SessionCounts:
     session_id: str
     started_at: float
     runs: int
+    #: The newest runs whose verdicts are counted (all of them up to SESSION_RUNS).
+    counted: int
     kind: str
     verdicts: Mapping[str, int]
     labels: Mapping[str, str]
@@ -336,7 +344,8 @@ class SessionCounts:
 
 def latest_sessions(store: Store, count: int = SESSIONS) -> list[SessionCounts]:
     """The newest ``count`` sessions (among the newest ``SESSION_SCAN`` runs), each with
-    the verdict counts of all its runs (read by session, without raw documents)."""
+    the verdict counts of its runs (its newest ``SESSION_RUNS``; read by session, without
+    raw documents)."""
     newest: list[str] = []
     for run in store.query(RunQuery(limit=SESSION_SCAN)):
         if run.session_id not in newest:
@@ -345,9 +354,12 @@ def latest_sessions(store: Store, count: int = SESSIONS) -> list[SessionCounts]:
                 break
     found = []
     for session_id in newest:
-        runs = store.query(RunQuery(session_id=session_id))
+        runs = store.query(RunQuery(session_id=session_id, limit=SESSION_RUNS))
         if not runs:
             continue
+        total = len(runs)
+        if total == SESSION_RUNS:
+            total = store.search(RunQuery(session_id=session_id, limit=0)).total
         common = dict(runs[0].labels)
         for run in runs[1:]:
             common = {k: v for k, v in common.items() if run.labels.get(k) == v}
@@ -355,7 +367,8 @@ def latest_sessions(store: Store, count: int = SESSIONS) -> list[SessionCounts]:
             SessionCounts(
                 session_id=session_id,
                 started_at=min(run.started_at for run in runs),
-                runs=len(runs),
+                runs=total,
+                counted=len(runs),
                 kind="plugin" if any(run.test_id != JOB_TEST_ID for run in runs) else "job",
                 verdicts=dict(Counter(Status.parse(run.verdict).value for run in runs)),
                 labels={k: v for k, v in common.items() if k in ("git_commit", "git_branch")},
