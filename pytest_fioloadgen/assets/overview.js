@@ -166,7 +166,7 @@
     var worse = known && (/_ms$/.test(row.metric) ? delta > 0 : delta < 0);
     var better = known && delta !== 0 && !worse;
     var cells = {
-      test: el('td', { 'class': 'test' }, [el('a', { href: options.keyHref(row), 'class': 'fio-key-link', title: row.test || '' }, [shortTest(row.test)])]),
+      test: el('td', { 'class': 'test' }, [el('a', { href: options.keyHref(row), 'class': 'fio-key-link', title: row.test || '' }, [row.test ? shortTest(row.test) : 'key ' + row.history_key.slice(0, 12)])]),
       profile: el('td', {}, [row.profile]),
       workers: el('td', { 'class': 'num' }, [String(row.workers)]),
       backend: el('td', {}, [row.backend]),
