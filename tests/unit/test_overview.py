@@ -123,6 +123,7 @@ def test_the_overview_reads_no_raw_document_and_warm_reads_only_its_cache(
 @pytest.fixture
 def client(tmp_path: Path, store_path: Path):
     config = server_config(tmp_path / "server")
+    Path(config.store_uri).parent.mkdir(parents=True, exist_ok=True)
     store_path.rename(Path(config.store_uri))
     ctx = build_context(config)
     yield Client(create_app(ctx))
