@@ -56,12 +56,16 @@
 
   // The IOPS of the key's newest runs as one polyline: change points as triangles, the
   // newest point as a dot, and the figures next to it (what a line alone cannot give).
+  // row.spark: the values, oldest first; row.spark_changes: positions of change points
+  // in it, row.spark_change_runs: their runs.
   function sparkline(row) {
-    var points = row.spark || [];
+    var values = row.spark || [];
     var box = el('span', { 'class': 'fio-spark-cell' });
-    if (!points.length) { box.appendChild(document.createTextNode('-')); return box; }
+    if (!values.length) { box.appendChild(document.createTextNode('-')); return box; }
     var width = 160, height = 34;
-    var values = points.map(function (p) { return p.value; });
+    var changeRuns = {};
+    (row.spark_changes || []).forEach(function (at, i) { changeRuns[at] = row.spark_change_runs[i]; });
+    var points = values.map(function (value, i) { return { value: value, change: i in changeRuns, run_id: changeRuns[i] }; });
     var low = Math.min.apply(null, values), high = Math.max.apply(null, values);
     var span = (high - low) || 1;
     var step = (width - 8) / Math.max(points.length - 1, 1);

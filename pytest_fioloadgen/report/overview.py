@@ -20,6 +20,7 @@ versions, one cache read per key, and the newest runs of the latest sessions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -115,10 +116,37 @@ class KeyRow:
         return (self.last - self.baseline) / abs(self.baseline) * 100.0
 
     def to_json(self) -> dict[str, Any]:
+        """Everything, for the summary cache (``from_json`` reads it back)."""
         document = asdict(self)
-        document["delta_pct"] = self.delta_pct
         document["change_points"] = dict(self.change_points)
         return document
+
+    @functools.cached_property
+    def shown(self) -> dict[str, Any]:
+        """What the overview document carries of the row (built once per row: 500 keys
+        are 500 of them per request): the sparkline as its values with the positions and
+        runs of its change points; the events go to the document's recent lists."""
+        changes = [number for number, point in enumerate(self.spark) if point.change]
+        return {
+            "history_key": self.history_key,
+            "test": self.test,
+            "profile": self.profile,
+            "workers": self.workers,
+            "backend": self.backend,
+            "target": self.target,
+            "runs": self.runs,
+            "newest_run_id": self.newest_run_id,
+            "newest_started_at": self.newest_started_at,
+            "verdict": self.verdict,
+            "metric": self.metric,
+            "spark": [point.value for point in self.spark],
+            "spark_changes": changes,
+            "spark_change_runs": [self.spark[number].run_id for number in changes],
+            "last": self.last,
+            "baseline": self.baseline,
+            "delta_pct": self.delta_pct,
+            "change_points": dict(self.change_points),
+        }
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> KeyRow:
@@ -414,5 +442,5 @@ def overview_document(
         "verdicts": dict(Counter(row.verdict for row in rows)),
         "sessions": [asdict(session) for session in sessions],
         "recent": recent,
-        "rows": [row.to_json() for row in ordered],
+        "rows": [dict(row.shown) for row in ordered],
     }

@@ -83,8 +83,9 @@ def test_overview_shows_sessions_recent_events_and_every_key(store_path: Path) -
         "fast",
     )
     assert a["runs"] == SESSIONS and a["verdict"] == "pass"
-    assert [p["run_id"] for p in a["spark"] if p["change"]] == [f"r{STEP}-a"]
-    assert a["spark"][-1]["value"] == a["last"] == 600.0 + (23 % 3 - 1) * 4.0
+    assert a["spark_change_runs"] == [f"r{STEP}-a"]
+    assert a["spark"][a["spark_changes"][0]] == 600.0 + (STEP % 3 - 1) * 4.0
+    assert a["spark"][-1] == a["last"] == 600.0 + (23 % 3 - 1) * 4.0
     assert a["change_points"]["iops"] == 1
     b = rows[KEY_B]
     assert b["verdict"] == "regression" and b["runs"] == SESSIONS + 1

@@ -84,7 +84,7 @@ def test_site_has_an_index_a_page_per_key_and_data_per_run(store_uri, tmp_path):
         "b" * 16: f"keys/{'b' * 16}.html",
     }
     assert (rows["a" * 16]["backend"], rows["a" * 16]["target"]) == ("local", "fast<ssd>")
-    assert [point["value"] for point in rows["a" * 16]["spark"]] == [1000.0, 1001.0, 1002.0, 1003.0]
+    assert rows["a" * 16]["spark"] == [1000.0, 1001.0, 1002.0, 1003.0]
     assert rows["a" * 16]["last"] == 1003.0 and rows["b" * 16]["runs"] == 2
     assert "overview.js" in index
     key_page = (out / "keys" / ("a" * 16 + ".html")).read_text()
