@@ -17,6 +17,7 @@ import bottle
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.fio.results import METRIC_NAMES
+from pytest_fioloadgen.report.overview import DEFAULT_DAYS
 from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import check_baseline_name
 from pytest_fioloadgen.store.query import Cursor, PageSize, RunQuery, from_params
@@ -43,6 +44,7 @@ from .http import (
 )
 from .jobsdb import MAX_PAGE, STATES
 from .limits import ANONYMOUS_BULK_RUNS
+from .overview import MAX_DAYS
 from .profiles_repo import check_profile_name
 from .routing import Routes
 from .streaming import RunStream
@@ -377,6 +379,15 @@ def _recent_keys(ctx: ServerContext, limit: int) -> list[dict[str, Any]]:
         )
         entry["runs"] += 1
     return list(keys.values())
+
+
+@ROUTES.get("/overview")
+def overview(ctx: ServerContext) -> Any:
+    """What changed first: the UI's home (server.overview, report.overview)."""
+    days = query_int("days", DEFAULT_DAYS, 1, MAX_DAYS)
+    return ctx.work.run(
+        "the overview", lambda: {"data": ctx.overview.document(ctx.store, days=days)}
+    )
 
 
 @ROUTES.get("/history/<key>")

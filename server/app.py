@@ -27,8 +27,8 @@ log = logging.getLogger("fioloadgen_server")
 UI_DIR = Path(__file__).resolve().parent / "ui"
 PACKAGE_ASSETS = Path(pytest_fioloadgen.__file__).resolve().parent / "assets"
 CHARTJS_DIR = PACKAGE_ASSETS / "vendor" / "chartjs"
-#: Files of the package's static site the UI shares (one run renderer for both).
-SHARED_ASSETS = ("run.js", "charts.js")
+#: Files of the package's static site the UI shares (one run renderer, one overview).
+SHARED_ASSETS = ("run.js", "charts.js", "overview.js", "overview.css")
 #: Scripts and styles only from this server: user text can never become markup or code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -108,7 +108,8 @@ def _register_ui(app: bottle.Bottle) -> None:
     def shared(name: str) -> bottle.HTTPResponse:
         if name not in SHARED_ASSETS:
             return bottle.HTTPError(404, "no such file")
-        return bottle.static_file(name, root=str(PACKAGE_ASSETS), mimetype="text/javascript")
+        mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+        return bottle.static_file(name, root=str(PACKAGE_ASSETS), mimetype=mimetype)
 
     app.route("/", "GET", index)
     app.route("/ui/vendor/<name>", "GET", vendor)

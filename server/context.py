@@ -20,6 +20,8 @@ from .executor import Executor
 from .http import RateLimiter
 from .jobsdb import QUEUED, RUNNING, Job, JobDB, JobError
 from .limits import BUILDER_BURST, BUILDER_RATE_PER_S, BulkStreams, WorkPool, heavy_share
+from .metrics import gated_metrics
+from .overview import OverviewRows
 from .profiles_repo import ProfileRepository
 
 MAX_TITLE = 200
@@ -43,12 +45,16 @@ class ServerContext:
     streams: BulkStreams = field(init=False)
     #: Profile-builder previews per client address.
     builder_rate: RateLimiter = field(init=False)
+    #: The overview's rows per history key (server.overview), kept between requests.
+    overview: OverviewRows = field(init=False)
 
     def __post_init__(self) -> None:
         share = heavy_share(self.config.threads)
         self.work = WorkPool(workers=share, waiting=share)
         self.streams = BulkStreams(total=share)
         self.builder_rate = RateLimiter(BUILDER_RATE_PER_S, BUILDER_BURST)
+        # The metrics jobs are gated on: the summaries /metrics reads, cached once for both.
+        self.overview = OverviewRows(metrics=gated_metrics(self))
 
     @property
     def catalog(self) -> Catalog:

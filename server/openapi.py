@@ -38,6 +38,7 @@ from .builder import (
 from .context import MAX_TITLE
 from .jobsdb import STATES
 from .limits import ANONYMOUS_BULK_RUNS, BUILDER_BURST, BUILDER_RATE_PER_S, COMPUTE_BUDGET_S
+from .overview import MAX_DAYS
 from .profiles_repo import PROFILE_NAME
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -400,6 +401,18 @@ def openapi_document() -> dict[str, Any]:
                     "security": _SECURE,
                     "responses": {"200": _ok("deleted"), **_errors(401, 404)},
                 },
+            },
+            "/overview": {
+                "get": {
+                    "summary": "what changed first: the latest sessions with their verdict "
+                    "counts, the regressions, distribution shifts, unstable runs and change "
+                    "points of the last `days` days, and every history key's row (sparkline, "
+                    "last value, delta against its baseline, stored verdict); `pending` counts "
+                    "keys whose summaries are still being derived (ask again)",
+                    "parameters": [_query("days", _integer(1, MAX_DAYS), "the recent window")],
+                    "description": _COMPUTED,
+                    "responses": {"200": _ok("the overview"), **_errors(400, 503)},
+                }
             },
             "/history": {
                 "get": {

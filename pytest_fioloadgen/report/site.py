@@ -2,7 +2,10 @@
 
 Plain files that work from ``file://`` with no server and no network:
 
-* ``index.html``: every history key with its run count, latest verdict and IOPS trend;
+* ``index.html``: the overview (report/overview.py, drawn by ``assets/overview.js`` as
+  the results server's UI draws its home): the latest sessions, what regressed, shifted
+  or changed level lately, and every history key with its IOPS sparkline, last value,
+  delta against its baseline and latest verdict;
 * ``keys/<key>.html``: trend charts (vendored Chart.js) of IOPS and p99 latency over the
   key's runs, with threshold lines and the change points of the key's whole history
   (its cached summary, pytest_fioloadgen.verdicts.summaries), and its runs listed;
@@ -45,14 +48,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .. import numbers
 from ..exceptions import FioLoadgenError
 from ..store import open_store
 from ..store.base import RunRecord, Store
 from ..store.history_index import key_versions
 from ..verdicts.summaries import series_summary
 from ..verdicts.thresholds import Thresholds
-from .html import SPARKLINE_RUNS, number, page_styles, verdict_badge
+from .html import number, page_styles, verdict_badge
+from .overview import KeyRow, SessionCounts, cached_key_row, latest_sessions, overview_document
 from .run_document import RUN_DOCUMENT_FORMAT, run_document
 
 #: Metrics drawn on a key's trend charts: (chart id, title, metrics).
@@ -60,14 +63,22 @@ TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("trend-iops", "IOPS", ("iops",)),
     ("trend-latency", "read/write p99 latency", ("read_lat_p99_ms", "write_lat_p99_ms")),
 )
-ASSETS = ("site.js", "site.css", "run.js", "charts.js", "compare.js")
+ASSETS = (
+    "site.js",
+    "site.css",
+    "run.js",
+    "charts.js",
+    "compare.js",
+    "overview.js",
+    "overview.css",
+)
 CHARTJS = "chart.umd.min.js"
 MANIFEST = ".fioloadgen-site.json"
 #: The directories a site makes: removed by a rebuild only when nothing else is left in
 #: them (deepest first).
 SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
-SITE_FORMAT = 3
+SITE_FORMAT = 4
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -134,7 +145,8 @@ def _page(title: str, body: str, *, depth: int, scripts: Sequence[str] = ()) -> 
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
-        f'<link rel="stylesheet" href="{up}assets/site.css">{page_styles()}</head>'
+        f'<link rel="stylesheet" href="{up}assets/site.css">'
+        f'<link rel="stylesheet" href="{up}assets/overview.css">{page_styles()}</head>'
         f'<body><nav><a href="{up}index.html">fioloadgen history</a></nav>{body}{tags}'
         "</body></html>"
     )
@@ -190,72 +202,31 @@ def trend_data(
     }
 
 
-def sparkline_svg(values: Sequence[float], *, width: int = 180, height: int = 40) -> str:
-    """The newest runs' IOPS as one SVG polyline, the newest point marked.
-
-    Written by hand rather than with pygal: the index has a line per key (500 keys cost
-    3 s of pygal charts on every build) and needs no axes.
-    """
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (width - 8) / max(len(values) - 1, 1)
-    points = [
-        (4 + index * step, height - 4 - (value - low) / span * (height - 8))
-        for index, value in enumerate(values)
-    ]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    x, y = points[-1]
-    # The last value and the range next to the line: what a sparkline alone cannot give.
-    figures = f"last {numbers.si(values[-1])} · {numbers.si(low)} to {numbers.si(high)}"
-    return (
-        f'<svg class="fio-spark" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="IOPS trend: {figures}">'
-        f'<polyline points="{line}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c62828"/></svg>'
-        f'<span class="fio-spark-figures">{figures}</span>'
-    )
+def index_row(store: Store, history_key: str, version: int) -> dict[str, Any]:
+    """What the index shows of a key (kept in the manifest for unchanged keys): its
+    overview row (report.overview, from the key's cached summaries) and its page."""
+    row = cached_key_row(store, history_key, version)
+    if row is None:
+        raise FioLoadgenError(f"history key {history_key!r} lost its runs during the build")
+    return {**row.to_json(), "page": key_page_name(history_key)}
 
 
-def _iops(value: float | None) -> str:
-    return "-" if value is None else numbers.si(value)
-
-
-def index_row(history_key: str, runs: Sequence[RunRecord]) -> dict[str, Any]:
-    """What the index shows of a key (kept in the manifest for unchanged keys)."""
-    latest = runs[-1]
-    iops = [run.metrics["iops"] for run in runs if "iops" in run.metrics]
-    return {
-        "page": key_page_name(history_key),
-        "key": history_key,
-        "title": title_of(latest),
-        "runs": len(runs),
-        "latest": latest.started_at,
-        "iops": latest.metrics.get("iops"),
-        "verdict": latest.verdict or latest.status,
-        "trend": iops[-SPARKLINE_RUNS:],
-    }
-
-
-def index_page(rows: Sequence[Mapping[str, Any]]) -> str:
-    ordered = sorted(rows, key=lambda row: (row["title"], row["key"]))
-    html_rows = [
-        f'<tr><td><a href="{escape(row["page"])}">{escape(row["title"])}</a></td>'
-        f"<td><code>{escape(row['key'])}</code></td><td>{row['runs']}</td>"
-        f"<td>{_when(row['latest'])}</td><td>{_iops(row['iops'])}</td>"
-        f"<td>{verdict_badge(row['verdict'])}</td><td>{sparkline_svg(row['trend'])}</td></tr>"
-        for row in ordered
-    ]
+def index_page(rows: Sequence[Mapping[str, Any]], sessions: Sequence[SessionCounts]) -> str:
+    """The overview (report.overview) as the site's home: assets/overview.js draws it
+    from the JSON block, as the results server's UI draws its home."""
+    pages = {row["history_key"]: row["page"] for row in rows}
+    document = overview_document([KeyRow.from_json(row) for row in rows], sessions, now=time.time())
+    for row in document["rows"]:
+        row["page"] = pages[row["history_key"]]
+    for events in document["recent"].values():
+        for event in events:
+            event["page"] = pages[event["history_key"]]
     body = (
-        f"<h1>fio benchmark history</h1><p>{len(rows)} history keys, "
-        f"{sum(row['runs'] for row in rows)} runs.</p>"
-        '<table class="fio-index"><thead><tr><th>profile, workers, backend/target</th>'
-        "<th>history key</th><th>runs</th><th>latest run (UTC)</th><th>latest IOPS</th>"
-        "<th>latest verdict</th><th>IOPS trend</th></tr></thead>"
-        f"<tbody>{''.join(html_rows)}</tbody></table>"
+        '<main id="overview"><noscript><p>The overview is drawn by JavaScript; every key '
+        "has its own page under keys/.</p></noscript></main>"
+        + _json_block("overview-data", document)
     )
-    return _page("fio benchmark history", body, depth=0)
+    return _page("fio benchmark history", body, depth=0, scripts=("charts.js", "overview.js"))
 
 
 def key_page(
@@ -617,11 +588,11 @@ def build_site(
         new = [run_id for run_id in current if run_id not in shown]
         if new:
             jobs.append(_RunJob(key, title_of(runs[-1]), tuple(new)))
-        known[key] = {"version": version, "runs": current, "row": index_row(key, runs)}
+        known[key] = {"version": version, "runs": current, "row": index_row(store, key, version)}
     files.update(run_data_path(run_id) for job in jobs for run_id in job.run_ids)
     runs_written = _write_all_run_files(store, out, jobs, processes)
     rows = [entry["row"] for entry in known.values()]
-    write("index.html", index_page(rows))
+    write("index.html", index_page(rows, latest_sessions(store)))
     manifest["inputs"] = inputs
     manifest["files"] = sorted(files)
     _save_manifest(out, manifest)

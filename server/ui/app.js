@@ -230,6 +230,24 @@
     return parts;
   }
 
+  // -- overview: the home page ----------------------------------------------------------
+  // The static site's index draws the same document with the same renderer (overview.js).
+  async function overviewPage() {
+    const doc = (await api("/overview")).data;
+    const container = el("div", { id: "overview" });
+    window.fioloadgenRenderOverview(container, doc, {
+      title: "Overview",
+      keyHref: (row) => "#/history/" + encodeURIComponent(row.history_key),
+      runHref: (id) => "#/job/" + encodeURIComponent(id),
+      pendingNote: "this page asks again in a few seconds.",
+    });
+    // A cold summary cache fills over several requests: ask again while keys are pending.
+    if (doc.pending) setTimeout(() => { if (isHome()) route(); }, 3000);
+    return [container];
+  }
+
+  function isHome() { return ["", "#", "#/", "#/overview"].includes(location.hash); }
+
   // -- history ---------------------------------------------------------------------------
   async function historyIndex() {
     const keys = (await api("/history")).data;
@@ -358,7 +376,7 @@
     // Charts the shared run renderer drew on pages that are gone.
     if (window.Chart) for (const c of Object.values(window.Chart.instances || {})) if (!document.contains(c.canvas)) c.destroy();
     const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-    for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.id === "nav-" + (parts[0] || "jobs"));
+    for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.id === "nav-" + (parts[0] || "overview"));
     let content;
     try {
       if (parts[0] === "profiles") content = await profilesPage();
@@ -368,7 +386,8 @@
       else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));
       else if (parts[0] === "sessions") content = await sessionsPage();
       else if (parts[0] === "compare-sets" && parts[1] && parts[2]) content = await compareSetsPage(parts[1], parts[2]);
-      else content = await jobsPage();
+      else if (parts[0] === "jobs") content = await jobsPage();
+      else content = await overviewPage();
     } catch (err) {
       content = [el("p", { class: "error" }, "cannot load this page: " + err.message)];
     }

@@ -44,7 +44,7 @@ def test_imported_runs_are_listed_and_marked_in_the_ui_and_the_site(
 
     config = dataclasses.replace(server_config(tmp_path / "server"), store_uri=str(store_path))
     live = start_server(config=config)
-    browser.get(f"{live.url}/#/")
+    browser.get(f"{live.url}/#/jobs")  # the Runs list (the home is the overview)
     wait_for(browser, "#jobs tr[data-job]")
     rows = browser.find_elements("css selector", "#jobs tr[data-job]")
     listed = {
