@@ -90,17 +90,20 @@ def wait_for(driver, css, timeout=20):
     )
 
 
-def status_shown(driver, css, timeout=20):
-    """The data-status of the verdict badge at ``css``, read in one step once it is there:
-    the UI redraws its run page when the status bar's poll answers, which would leave a
-    badge found earlier stale."""
+def status_shown(driver, run_id, timeout=20):
+    """The data-status of the verdict badge of run ``run_id``'s page, read in one step once
+    the page shows that run: the UI keeps the previous run's page until the new one is
+    drawn (a badge found then is the previous run's), and redraws a page when its status
+    poll answers (a badge found earlier would be stale)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout).until(
         lambda d: d.execute_script(
-            "const badge = document.querySelector(arguments[0]);"
+            "const run = document.getElementById('run');"
+            "if (!run || run.dataset.rendered !== arguments[0]) return null;"
+            "const badge = run.querySelector('#verdict .fio-verdict');"
             "return badge ? badge.getAttribute('data-status') : null;",
-            css,
+            run_id,
         )
     )
 
@@ -167,7 +170,7 @@ def test_every_view_shows_the_same_status_for_each_run(session, browser, start_s
     site = {}
     for test, run_id in run_ids.items():
         browser.get(f"{(tmp_path / 'site' / 'run.html').as_uri()}#{run_id}")
-        site[test] = status_shown(browser, "#verdict .fio-verdict")
+        site[test] = status_shown(browser, run_id)
     assert site == EXPECTED
 
     # 5.-7. The results server on the same store: UI, API, CLI.
@@ -180,7 +183,7 @@ def test_every_view_shows_the_same_status_for_each_run(session, browser, start_s
     ui, api, cli = {}, {}, {}
     for test, run_id in run_ids.items():
         browser.get(f"{live.url}/#/job/{run_id}")
-        ui[test] = status_shown(browser, "#run #verdict .fio-verdict")
+        ui[test] = status_shown(browser, run_id)
         answer = requests.get(f"{live.url}/api/v1/jobs/{run_id}", timeout=10).json()["data"]
         api[test] = answer["verdict"]
         assert answer["run"]["run"]["verdict"] == answer["verdict"]
@@ -214,7 +217,6 @@ def test_every_view_shows_the_same_status_for_each_run(session, browser, start_s
 
 def crawl_without_dead_links(pytester, browser, start_server, tmp_path):
     """The UI over the same store plus a server job: every link leads somewhere."""
-    from selenium.webdriver.common.by import By
 
     from tests.conftest import server_config
 
@@ -251,14 +253,20 @@ def crawl_without_dead_links(pytester, browser, start_server, tmp_path):
         browser.get(f"{live.url}/{link}")
         wait_for(browser, "#view > *")
         time.sleep(0.2)
-        view = browser.find_element(By.ID, "view")
-        assert not browser.find_elements(By.CSS_SELECTOR, "#view .error, #run-error"), (
-            link,
-            view.text[:200],
+        # Read in one step: the UI may redraw the view (its status poll) between two reads.
+        page = browser.execute_script(
+            "const view = document.getElementById('view');"
+            "return {text: view.innerText,"
+            " error: document.querySelector('#view .error, #run-error') !== null,"
+            " links: Array.from(document.querySelectorAll(\"a[href^='#/']\"),"
+            " a => a.getAttribute('href'))};"
         )
-        assert "no job" not in view.text and "cannot load" not in view.text, (link, view.text[:200])
-        for anchor in browser.find_elements(By.CSS_SELECTOR, "a[href^='#/']"):
-            href = anchor.get_attribute("href").split("/", 3)[-1]
+        assert not page["error"], (link, page["text"][:200])
+        assert "no job" not in page["text"] and "cannot load" not in page["text"], (
+            link,
+            page["text"][:200],
+        )
+        for href in page["links"]:
             if href.startswith("#/") and href not in seen:
                 pending.append(href)
     assert len(seen) >= 10
