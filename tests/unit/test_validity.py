@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
-from pytest_fioloadgen.fio.timeline import Timeline
+from pytest_fioloadgen.fio.timeline import (
+    STORED_COARSENESS,
+    Timeline,
+    _encode_bins,
+    column_values_ns,
+)
 from pytest_fioloadgen.verdicts.validity import judge, unbalanced, worker_cv_pct
 
 INTERVAL_MS = 250
@@ -24,6 +30,7 @@ def timeline(
     lasts: dict[str, int] | None = None,
     p99: dict[str, Sequence[float | None]] | None = None,
     hosts: dict[str, dict] | None = None,
+    latency_ms: float | None = None,
 ) -> Timeline:
     count = len(next(iter(workers.values())))
     merged = [sum(values[i] for values in workers.values()) for i in range(count)]
@@ -38,6 +45,16 @@ def timeline(
             "read": series(ios, (p99 or {}).get(name)),
         }
     merged_p99 = (p99 or {}).get("merged")
+    bins = {}
+    if latency_ms is not None:
+        # Every I/O of the run at one latency: the run's p99 is that latency.
+        column = int(np.searchsorted(column_values_ns(STORED_COARSENESS), latency_ms * 1e6))
+        table = {}
+        for index, ios in enumerate(merged):
+            counts = np.zeros(column_values_ns(STORED_COARSENESS).size, dtype=np.int64)
+            counts[column] = ios
+            table[index] = counts
+        bins["read"] = _encode_bins(table, 0, count, STORED_COARSENESS)
     return Timeline(
         {
             "interval_ms": INTERVAL_MS,
@@ -46,7 +63,8 @@ def timeline(
             "merged": {"read": series(merged, merged_p99)},
             "workers": documents,
             "hosts": hosts or {},
-            "bins": {},
+            "bins": bins,
+            "bins_coarseness": STORED_COARSENESS,
         }
     )
 
@@ -103,6 +121,31 @@ def test_skew_within_two_intervals_is_tolerated():
     late = [0] * 2 + [2000] * 22
     judged = judge(timeline({"w1": STEADY, "w2": late}, firsts={"w2": 2}))
     assert judged.common_window is None and not judged.findings
+
+
+def test_a_first_row_late_by_one_slow_io_is_no_skew():
+    # Seen on the shipped suite: 1 MiB reads with p99 450 ms on 250 ms intervals; one of
+    # four workers' first completion came 3 intervals after the others' (it ended with
+    # them: fio measured the same 10 s). A window starts at its first completion, which
+    # comes up to one slow I/O after the worker began measuring.
+    slow = [40] * 24
+    late = [0] * 3 + [40] * 21
+    workers = {"w1": slow, "w2": slow, "w3": late}
+    judged = judge(timeline(workers, firsts={"w3": 3}, latency_ms=450))
+    assert not [f for f in judged.findings if f.code == "TL001"]
+    # The same late start with fast I/O is skew: nothing explains it but a late start.
+    judged = judge(timeline(workers, firsts={"w3": 3}, latency_ms=2))
+    assert [f for f in judged.findings if f.code == "TL001"]
+
+
+def test_a_gap_shorter_than_a_slow_io_is_no_stall():
+    # 40 I/Os per 250 ms interval at 450 ms each: a single interval without a completion
+    # is how the latency falls on the grid; with 2 ms I/Os it is a stall.
+    gappy = [40] * 10 + [0] + [40] * 13
+    workers = {"w1": [40] * 24, "w2": gappy}
+    assert not judge(timeline(workers, latency_ms=450)).findings
+    judged = judge(timeline(workers, latency_ms=2))
+    assert [f.span_s for f in judged.findings if f.code == "TL004"] == [(3.5, 3.75)]
 
 
 def test_an_uncertain_clock_is_said_and_skew_not_judged():
