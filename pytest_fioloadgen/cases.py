@@ -109,6 +109,8 @@ class CaseOutcome:
     confirmation: int = 0
     #: Set when the result looks like it came from a cache rather than the storage.
     cache_note: str = ""
+    #: Unstable by window skew alone (the workers started apart): worth measuring again.
+    skew_only: bool = False
 
     @property
     def comparisons(self) -> tuple[Comparison, ...]:

@@ -480,6 +480,7 @@ class Planner:
             metrics=tuple(table.get("metrics", DEFAULT_GATED_METRICS)),
             max_cv=settings.max_cv if settings.max_cv is not None else table.get("max_cv"),
             until_stable=settings.until_stable,
+            remeasure_skew=settings.remeasure_skew,
             distribution=DistributionPolicy(enabled=settings.distribution_gate),
         )
 

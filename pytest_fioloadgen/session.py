@@ -91,6 +91,7 @@ class _Judged:
     evidence: dict[str, Any]
     spectrum: dict[str, dict[str, float | None]]
     cache_note: str
+    skew_only: bool
 
 
 @dataclass
@@ -279,12 +280,22 @@ class BenchmarkSession:
         outcome = self._run_once(case, rules, identity, on_progress, 0)
         confirmations = 0
         reruns = 0
+        remeasures = 0
         while True:
             # decide() only says suspect while a confirmation run may follow.
             while outcome.status is Status.SUSPECT:
                 confirmations += 1
                 again = replace(identity, run_id=f"{first}-c{confirmations}" if run_id else "")
                 outcome = self._run_once(case, rules, again, on_progress, confirmations)
+            # Workers that started apart measured different windows: that run says
+            # nothing of the storage (a straggler or a stall does, and is kept), so it is
+            # recorded as unstable and measured again.
+            if outcome.skew_only and remeasures < self.gating.remeasure_skew:
+                remeasures += 1
+                case = replace(case, repeat=case.repeat + 1)
+                again = replace(identity, run_id=f"{first}-m{remeasures}" if run_id else "")
+                outcome = self._run_once(case, rules, again, on_progress, 0, remeasure=remeasures)
+                continue
             # --fio-until-stable: repeats that disagree get more repeats (Phoronix-style),
             # each one recorded; the variation is over all of them.
             if not (
@@ -307,6 +318,7 @@ class BenchmarkSession:
         confirmation: int,
         *,
         stability_rerun: int = 0,
+        remeasure: int = 0,
     ) -> CaseOutcome:
         """One run of ``case``: placed on its workers, measured, judged once, recorded."""
         events = []
@@ -316,6 +328,12 @@ class BenchmarkSession:
             events.append(
                 f"stability re-run {stability_rerun} of up to {self.gating.until_stable}"
                 " (--fio-until-stable)"
+            )
+        if remeasure:
+            events.append(
+                f"measured again ({remeasure} of up to {self.gating.remeasure_skew},"
+                " --fio-remeasure-skew): the workers of the run before did not measure one"
+                " window together"
             )
         placed = self._place(case, events)
         measured = self._measure(case, placed, identity, on_progress)
@@ -345,6 +363,7 @@ class BenchmarkSession:
             placed.profile,
             confirmation,
             judged.cache_note,
+            judged.skew_only and judged.verdict.status is Status.UNSTABLE,
         )
         self.outcomes.append(outcome)
         return outcome
@@ -488,7 +507,8 @@ class BenchmarkSession:
             distribution=shapes,
         )
         evidence = {**verdict.evidence(), **timeline.evidence}
-        return _Judged(result, verdict, notes, evidence, spectrum, suspicion.flag)
+        skew_only = timeline.skew_only and not unsettled
+        return _Judged(result, verdict, notes, evidence, spectrum, suspicion.flag, skew_only)
 
     def measurement_lock(self, env: Environment, target: str) -> AbstractContextManager[Any]:
         """The lock a run on ``target`` holds while fio runs: one per device for local

@@ -358,6 +358,13 @@ class Settings:
         parse=non_negative_int,
         shown_default="1 when --fio-repeat is 1, else 0",
     )
+    remeasure_skew: int = option(
+        1,
+        "measure a run again, up to K times, when its workers did not measure one window "
+        "together (TL001 window skew and nothing else made it unstable); every run recorded",
+        "K",
+        parse=non_negative_int,
+    )
     until_stable: int = option(
         0,
         "re-run a case whose repeats vary more than max_cv up to K more times, until "

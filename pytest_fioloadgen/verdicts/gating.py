@@ -52,6 +52,9 @@ class GatingPolicy:
     max_cv: float | Mapping[str, float] | None = None
     #: --fio-until-stable: re-runs an unstable case may get.
     until_stable: int = 0
+    #: --fio-remeasure-skew: new measurements a run whose workers did not measure one
+    #: window together (window skew only) may get.
+    remeasure_skew: int = 0
     #: The gate on the whole latency distribution (verdicts/distribution.py).
     distribution: DistributionPolicy = field(default_factory=DistributionPolicy)
 

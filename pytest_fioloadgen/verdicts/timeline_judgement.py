@@ -24,6 +24,8 @@ class JudgedTimeline:
     notes: tuple[str, ...] = ()
     unstable: tuple[str, ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: Window skew alone made it unstable: a new measurement may be taken.
+    skew_only: bool = False
 
 
 def judge_run_timeline(
@@ -82,4 +84,5 @@ def judge_run_timeline(
         tuple(notes),
         tuple(judgement.unstable_reasons),
         evidence,
+        judgement.skew_only,
     )

@@ -113,6 +113,13 @@ class TimelineJudgement:
     def unstable_reasons(self) -> list[str]:
         return [finding.line() for finding in self.findings if finding.unstable]
 
+    @property
+    def skew_only(self) -> bool:
+        """Whether window skew alone made the run unstable: the workers started apart
+        (the host, fio's client starting servers one by one), not the storage."""
+        unstable = [finding for finding in self.findings if finding.unstable]
+        return bool(unstable) and all(finding.code == "TL001" for finding in unstable)
+
     def notes(self) -> list[str]:
         return [f"timeline {finding.line()}" for finding in self.findings]
 
