@@ -301,9 +301,9 @@ FRAGMENT_CSS = """
 border:1px solid #ddd;padding:2px 8px;text-align:right;font-size:12px}
 .fioloadgen-result td:first-child,.fio-matrix td:first-child{text-align:left}
 .fio-charts{display:flex;flex-wrap:wrap;gap:8px}
-.fio-verdict{padding:0 6px;border-radius:3px;font-size:11px;color:#fff;background:#999}
-.fio-ok{background:#2e7d32}.fio-bad{background:#c62828}.fio-none{background:#999}
-.fio-warn{background:#ef6c00}.fio-reason{font-size:12px;margin:2px 0}
+.fio-verdict{padding:0 6px;border-radius:3px;font-size:11px;color:#fff;background:#757575}
+.fio-ok{background:#2e7d32}.fio-bad{background:#c62828}.fio-none{background:#757575}
+.fio-warn{background:#b45309}.fio-reason{font-size:12px;margin:2px 0}
 .fio-sparkline{display:flex;align-items:center;gap:8px;font-size:12px}
 .fio-meta{color:#777;font-size:11px}
 .fio-matrix{border-collapse:collapse;margin:8px 0}

@@ -175,16 +175,16 @@
     const text = (name, placeholder) => el("input", { id: "filter-" + name, type: "search", placeholder, value: jobsState[name], onchange: set(name) });
     const filters = el("div", { id: "filters" },
       text("q", "title, test or profile contains"), " ",
-      el("select", { id: "filter-status", onchange: set("status") },
+      el("select", { id: "filter-status", "aria-label": "state", onchange: set("status") },
         ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === jobsState.status }, s || "any state"))), " ",
-      el("select", { id: "filter-verdict", onchange: set("verdict") },
+      el("select", { id: "filter-verdict", "aria-label": "verdict", onchange: set("verdict") },
         VERDICTS.map((v) => el("option", { value: v, selected: v === jobsState.verdict }, v || "any verdict"))), " ",
       text("test", "test (node id without [...]), or job"), " ", text("session", "session"), " ",
       text("profile", "profile"), " ", text("label", "KEY=VALUE"));
     const table = el("table", { id: "jobs" },
       el("tr", {}, ["", "title", "test", "state", "verdict", "profile", "workers", "target", "started", "iops", ""].map((h) => el("th", {}, h))),
       page.data.map((job) => el("tr", { "data-job": job.id, "data-source": job.source },
-        el("td", {}, el("input", { type: "checkbox", class: "pick", onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
+        el("td", {}, el("input", { type: "checkbox", class: "pick", "aria-label": "select " + job.title, onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
         el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link" }, job.title)),
         el("td", { class: "test" }, job.labels && job.labels["imported-from"] ? "imported from " + job.labels["imported-from"] : job.test_id || "–"),
         el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
@@ -259,7 +259,7 @@
 
   async function historyPage(key, metric) {
     const data = (await api(`/history/${encodeURIComponent(key)}?metric=${encodeURIComponent(metric)}`)).data;
-    const picker = el("select", { id: "history-metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
+    const picker = el("select", { id: "history-metric", "aria-label": "metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
       METRICS.map((m) => el("option", { value: m, selected: m === metric }, m)));
     const labels = data.points.map((p) => when(p.started_at));
     const values = data.points.map((p) => p.value);
@@ -331,7 +331,7 @@
     const table = el("table", { id: "sessions" },
       el("tr", {}, ["", "session", "started", "kind", "runs", "commit", "labels", "verdicts"].map((h) => el("th", {}, h))),
       found.map((s) => el("tr", { "data-session": s.session_id },
-        el("td", {}, el("input", { type: "checkbox", class: "pick-session", onchange: (e) => {
+        el("td", {}, el("input", { type: "checkbox", class: "pick-session", "aria-label": "select session " + s.session_id, onchange: (e) => {
           if (e.target.checked) picked.push(s.session_id); else picked.splice(picked.indexOf(s.session_id), 1);
           // The older picked first: A is the baseline.
           const order = found.map((x) => x.session_id).filter((id) => picked.includes(id)).reverse();

@@ -3,9 +3,12 @@ chromium and chromedriver, which bootstrap.sh installs for tests)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,8 +26,9 @@ CHROMIUM_FLAGS = (
 )
 
 
-@pytest.fixture
-def browser(tmp_path_factory):
+@contextlib.contextmanager
+def chromium(profile_dir: Path) -> Iterator[Any]:
+    """A headless Chromium driven by chromedriver, with its profile in ``profile_dir``."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip(
             "chromium and chromedriver are not installed (./bootstrap.sh test installs them)"
@@ -36,12 +40,20 @@ def browser(tmp_path_factory):
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile_dir}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
 
 
 def console_errors(driver) -> list[str]:
@@ -52,6 +64,23 @@ def save_screenshot(driver, tmp_path: Path, name: str) -> Path:
     """A screenshot as a test artifact: in the test's tmp dir, and in $FIO_ARTIFACTS."""
     path = tmp_path / name
     driver.save_screenshot(str(path))
+    artifacts = os.environ.get("FIO_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(artifacts) / name)
+    return path
+
+
+def save_full_page_screenshot(driver, tmp_path: Path, name: str) -> Path:
+    """The whole page at the window's width (not only what the window shows), saved as
+    save_screenshot saves: Chromium's DevTools capture beyond the viewport."""
+    import base64
+
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    path = tmp_path / name
+    path.write_bytes(base64.b64decode(shot["data"]))
     artifacts = os.environ.get("FIO_ARTIFACTS")
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
