@@ -88,8 +88,9 @@ case "$mode" in
     "$venv/bin/mypy"
     "$venv/bin/lint-imports"
     if [ $# -gt 0 ]; then exec "$venv/bin/pytest" --run-slow "$@"; fi
-    # The unit tests time nothing: they run on both cores (pytest-xdist). The rest measure
-    # real fio, servers and browsers, one at a time, so no test disturbs another's figures.
-    "$venv/bin/pytest" --run-slow -n 2 --durations=10 tests/unit
-    exec "$venv/bin/pytest" --run-slow --durations=10 tests/browser tests/integration tests/plugin ;;
+    # Two cores, two pytest-xdist workers: the tests that measure with fio run one after
+    # another on one of them (one xdist group, conftest.py's MEASURE_NOTHING says which
+    # are not), the unit, server and page tests on the other.
+    exec "$venv/bin/pytest" --run-slow -n 2 --dist loadgroup --durations=30 \
+      tests/browser tests/unit tests/integration tests/plugin ;;
 esac

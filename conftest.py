@@ -26,6 +26,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # A hung fio must not hang CI; benchmarks/ is left alone, its runtimes are the user's.
 TEST_TIMEOUT_S = 300
 
+# Tests that measure nothing with fio: the unit tests, the results server's and the pages
+# drawn from stored runs. Every other test under tests/ runs fio sessions and judges what
+# they measured (rates, timelines, process tables, timings): under pytest-xdist's
+# --dist loadgroup those form one group, run one after another on one worker, first,
+# while the tests listed here fill the other core.
+MEASURE_NOTHING = (
+    "tests/unit/",
+    "tests/browser/test_accessibility.py",
+    "tests/browser/test_browser_xss.py",
+    "tests/browser/test_charts.py",
+    "tests/browser/test_distribution_views.py",
+    "tests/browser/test_imported_views.py",
+    "tests/browser/test_job_list_pages.py",
+    "tests/browser/test_overview_views.py",
+    "tests/integration/test_server_cli.py",
+    "tests/integration/test_server_cli_mistakes.py",
+    "tests/integration/test_server_daemon.py",
+    "tests/integration/test_server_legacy.py",
+    "tests/integration/test_server_limits.py",
+    "tests/integration/test_server_load.py",
+    "tests/integration/test_server_metrics.py",
+    "tests/integration/test_server_probe.py",
+    "tests/integration/test_server_tls.py",
+)
+MEASURING_GROUP = "fio-measures"
+
+
+def _measures(config: pytest.Config, item: pytest.Item) -> bool:
+    if not item.path.is_relative_to(config.rootpath / "tests"):
+        return False
+    relative = item.path.relative_to(config.rootpath).as_posix()
+    return not relative.startswith(MEASURE_NOTHING)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run_slow = config.getoption("--run-slow")
@@ -37,6 +70,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_tests = item.path.is_relative_to(config.rootpath / "tests")
         if has_timeout and in_tests and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
+    if config.pluginmanager.hasplugin("xdist"):
+        measuring = [item for item in items if _measures(config, item)]
+        for item in measuring:
+            item.add_marker(pytest.mark.xdist_group(MEASURING_GROUP))
+        # The group first: its worker starts on it at once, the other takes the rest.
+        chosen = set(map(id, measuring))
+        items[:] = measuring + [item for item in items if id(item) not in chosen]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
