@@ -448,12 +448,22 @@ class _RunJob:
 
 def _write_run_files(store: Store, out: Path, jobs: Sequence[_RunJob]) -> int:
     written = 0
+    # A swept run's page draws its siblings' response curve: its session's runs (without
+    # their raw documents), read once per session.
+    sessions: dict[str, list[RunRecord]] = {}
     for job in jobs:
         page = key_page_name(job.history_key)
         # One run at a time: only one raw fio document is in memory, whatever the key.
         for run_id in job.run_ids:
             run = store.get(run_id)
-            document = run_document(run, key_title=job.title, key_page=page)
+            if run.sweep and run.session_id not in sessions:
+                sessions[run.session_id] = store.query(session_id=run.session_id)
+            document = run_document(
+                run,
+                key_title=job.title,
+                key_page=page,
+                session_runs=sessions.get(run.session_id, ()),
+            )
             _write(out / run_data_path(run.run_id), run_data_file(document))
             written += 1
     return written

@@ -222,11 +222,10 @@
     const container = el("div", { id: "run" });
     parts.push(container);
     requestAnimationFrame(() => window.fioloadgenRenderRun(container, job.run, {
-      title: "run " + job.id, keyHref: "#/history/" + encodeURIComponent(job.history_key || "") }));
-    parts.push(el("p", {}, el("button", { onclick: () => act(async () => {
-      const raw = (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data;
-      const out = document.getElementById("raw-output"); out.hidden = false; out.textContent = JSON.stringify(raw, null, 1);
-    }) }, "fio output")), el("pre", { id: "raw-output", hidden: true }));
+      title: "run " + job.id, keyHref: "#/history/" + encodeURIComponent(job.history_key || ""),
+      runHref: (runId) => "#/job/" + encodeURIComponent(runId),
+      // fio's output is large: fetched when asked for, in the run page's "raw" tab.
+      loadRaw: async () => (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data }));
     return parts;
   }
 
