@@ -558,10 +558,12 @@
     if (Object.keys(others).length) {
       parts.push(section('other fields', 'other', [pairsTable(others, 'fio-facts')]));
     }
-    parts.push(section('the stored record', 'record', [el('pre', { id: 'run-record', 'class': 'fio-raw' },
-      [JSON.stringify(run, null, 1)])]));
+    // Scrolled boxes take the keyboard focus (tabindex), so they scroll without a mouse.
+    parts.push(section('the stored record', 'record', [el('pre', { id: 'run-record', 'class': 'fio-raw',
+      tabindex: '0', role: 'region', 'aria-label': 'the stored record as JSON' }, [JSON.stringify(run, null, 1)])]));
     if (options && options.loadRaw) {
-      var out = el('pre', { id: 'raw-output', 'class': 'fio-raw', hidden: 'hidden' });
+      var out = el('pre', { id: 'raw-output', 'class': 'fio-raw', hidden: 'hidden', tabindex: '0', role: 'region',
+        'aria-label': 'fio\'s output as JSON' });
       var button = el('button', { type: 'button', id: 'load-raw' }, ['show fio\'s output']);
       button.addEventListener('click', function () {
         options.loadRaw().then(function (raw) {
@@ -583,7 +585,7 @@
     main.dataset.runId = run.run_id || 'run';
     var parts = [
       el('h1', {}, [(options && options.title) || 'run ' + run.run_id]),
-      el('p', { 'class': 'fio-meta' }, [
+      el('p', { 'class': 'fio-run-meta' }, [
         el('a', { href: keyHref, id: 'key-link' }, [key.title || run.history_key || '-']),
         ' · ' + when(run.started_at) + ' · session ' + run.session_id +
           (run.test_id ? ' · test ' + run.test_id : '') + ' · key ' + (run.history_key || '-')

@@ -133,8 +133,7 @@ def curve_metric(profile: Profile | None) -> tuple[str, str]:
     sequential = profile is not None and (
         profile.is_sequential_read
         or all(
-            (opts.get("rw") or "read") in ("write",)
-            for _s, opts in profile.effective_job_options()
+            (opts.get("rw") or "read") in ("write",) for _s, opts in profile.effective_job_options()
         )
     )
     return ("bw_mib_s", "MiB/s") if sequential else ("iops", "IOPS")
@@ -249,9 +248,7 @@ def sweep_document(run: RunRecord, session_runs: Sequence[RunRecord]) -> dict[st
             )
         )
     curve = Curve(run.profile_name, axis, unit, tuple(points))
-    run_ids = {
-        value: sorted(r.run_id for r in runs) for value, runs in by_value.items()
-    }
+    run_ids = {value: sorted(r.run_id for r in runs) for value, runs in by_value.items()}
     document["curve"] = {
         "axis": axis,
         "metric": metric,

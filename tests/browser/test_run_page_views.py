@@ -27,7 +27,14 @@ pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parents[1] / "data"
 LONG_TEST = "tests/performance/test_block_storage_under_rebuild.py::test_random_read_latency"
 REASON = "regression: read_lat_p99_ms +62.5% (tolerance 10%, mann-whitney, p=0.0012)"
-COMPARED = ["iops", "read_iops", "read_bw_mib_s", "read_lat_mean_ms", "read_lat_p99_ms", "read_lat_p999_ms"]
+COMPARED = [
+    "iops",
+    "read_iops",
+    "read_bw_mib_s",
+    "read_lat_mean_ms",
+    "read_lat_p99_ms",
+    "read_lat_p999_ms",
+]
 FINDINGS = [
     {"code": "TL003", "name": "imbalance", "message": "workers' IOPS vary 38 % (CV)",
      "unstable": False, "span_s": None, "worker": None},
@@ -130,15 +137,19 @@ def history(tmp_path_factory) -> tuple[Path, RunRecord, list[RunRecord]]:
                 target="local",
                 started_at=1_796_600_000.0 + index,
                 finished_at=1_796_600_001.0 + index,
-                metrics={"iops": 1000.0 * qd**0.5 + repeat * 100, "read_iops": 1000.0 * qd**0.5,
-                         "read_lat_mean_ms": 0.1 * qd + repeat * 0.05, "read_lat_p99_ms": 0.4 * qd},
+                metrics={
+                    "iops": 1000.0 * qd**0.5 + repeat * 100,
+                    "read_iops": 1000.0 * qd**0.5,
+                    "read_lat_mean_ms": 0.1 * qd + repeat * 0.05,
+                    "read_lat_p99_ms": 0.4 * qd,
+                },
                 raw=golden,
                 repeat=repeat,
                 test_id=f"tests/test_q.py::test_q[rr-qd{depth}-w1-local]",
                 verdict="pass",
                 history_key=f"{qd:016x}",
                 sweep={"axes": {"iodepth": list(DEPTHS)}, "point": {"iodepth": depth}, "fixed": {}},
-            )  # fmt: skip
+            )
         )
     store = SQLiteStore(base / "history.db")
     for run in [regressed, *swept]:
@@ -152,10 +163,12 @@ def wait_rendered(browser, run_id: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 15).until(
-        lambda b: b.execute_script(
-            "const r = document.getElementById('run'); return r && r.dataset.rendered", run_id
+        lambda b: (
+            b.execute_script(
+                "const r = document.getElementById('run'); return r && r.dataset.rendered", run_id
+            )
+            == run_id
         )
-        == run_id
     )
 
 
@@ -191,13 +204,19 @@ def assert_summary_and_no_sideways_scroll(browser, run: RunRecord) -> None:
     badge = find("css selector", "#summary #verdict .fio-verdict")
     assert badge.get_attribute("data-status") == run.verdict
     assert find("css selector", "#verdict-reason").text == run.evidence["reason"]
-    flags = [li.get_attribute("data-flag") for li in browser.find_elements("css selector", "#run-flags li")]
+    flags = [
+        li.get_attribute("data-flag")
+        for li in browser.find_elements("css selector", "#run-flags li")
+    ]
     assert flags == EXPECTED_FLAGS
     rows = browser.find_elements("css selector", "#comparisons tbody tr[data-metric]")
     assert [r.get_attribute("data-metric") for r in rows] == COMPARED
     p99 = find("css selector", '#comparisons tr[data-metric="read_lat_p99_ms"]')
     assert p99.find_element("css selector", "td.delta").text == "+62.5%"
-    assert p99.find_element("css selector", ".fio-verdict").get_attribute("data-status") == "regression"
+    assert (
+        p99.find_element("css selector", ".fio-verdict").get_attribute("data-status")
+        == "regression"
+    )
     # The timeline is the first tab, shown, with its chart drawn.
     tabs = browser.execute_script(TABS)
     assert tabs[0]["id"] == "timeline" and tabs[0]["selected"] == "true" and tabs[0]["panel"]
@@ -270,8 +289,11 @@ def expected_curve(swept: list[RunRecord]) -> list[tuple[str, float, float, floa
     points = []
     for depth in DEPTHS:
         runs = [r for r in swept if r.sweep["point"]["iodepth"] == depth]
-        mean = lambda name: sum(r.metrics[name] for r in runs) / len(runs)  # noqa: E731
-        points.append((depth, mean("iops"), mean("read_lat_mean_ms"), mean("read_lat_p99_ms")))
+        means = [
+            sum(r.metrics[name] for r in runs) / len(runs)
+            for name in ("iops", "read_lat_mean_ms", "read_lat_p99_ms")
+        ]
+        points.append((depth, *means))
     return points
 
 
@@ -280,7 +302,9 @@ def assert_curve(browser, swept: list[RunRecord], current: str) -> None:
     assert browser.find_element("css selector", "#sweep-point").text.startswith(
         f"this run is the sweep point iodepth={current} of [1, 8, 32]"
     )
-    sets = {s["series"]: s["points"] for s in browser.execute_script(DATASETS, "chart-response-curve")}
+    sets = {
+        s["series"]: s["points"] for s in browser.execute_script(DATASETS, "chart-response-curve")
+    }
     expected = expected_curve(swept)
     assert len(sets["mean"]) == len(expected) == 3
     for (x, mean), (_depth, iops, mean_ms, _p99) in zip(sets["mean"], expected, strict=True):

@@ -30,7 +30,11 @@ def swept(run_id: str, iodepth: str, bs: str = "4k", **changes: object) -> RunRe
     fields: dict[str, object] = {
         "session_id": "s1",
         "test_id": f"tests/test_q.py::test_q[rr-qd{iodepth}-bs{bs}-w1-local]",
-        "sweep": {"axes": AXES, "point": {"iodepth": iodepth, "bs": bs}, "fixed": {"rw": "randread"}},
+        "sweep": {
+            "axes": AXES,
+            "point": {"iodepth": iodepth, "bs": bs},
+            "fixed": {"rw": "randread"},
+        },
         "metrics": {
             "iops": 1000.0 * depth**0.5,
             "read_iops": 1000.0 * depth**0.5,
