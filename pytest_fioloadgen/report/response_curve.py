@@ -247,7 +247,12 @@ def sweep_document(run: RunRecord, session_runs: Sequence[RunRecord]) -> dict[st
                 _mean([r.metrics.get(f"{direction}_lat_p99_ms", 0.0) for r in runs]),
             )
         )
-    curve = Curve(run.profile_name, axis, unit, tuple(points))
+    # Titled as the report's curve (``curves``): the other overrides, workers, target.
+    others = sorted({**sweep.fixed, **sweep.point}.items())
+    extra = "".join(f" {k}={v}" for k, v in others if k != axis)
+    curve = Curve(
+        f"{run.profile_name}{extra} w{run.workers} {run.target}", axis, unit, tuple(points)
+    )
     run_ids = {value: sorted(r.run_id for r in runs) for value, runs in by_value.items()}
     document["curve"] = {
         "axis": axis,
