@@ -78,7 +78,8 @@ MANIFEST = ".fioloadgen-site.json"
 #: them (deepest first).
 SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
-SITE_FORMAT = 4
+#: 5: run documents carry the run's flags and sweep (report/run_document.py).
+SITE_FORMAT = 5
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -469,6 +470,23 @@ def _write_run_files(store: Store, out: Path, jobs: Sequence[_RunJob]) -> int:
     return written
 
 
+def _sibling_jobs(
+    store: Store, sessions: Iterable[str], queued: Sequence[_RunJob], known: Mapping[str, Any]
+) -> list[_RunJob]:
+    """The swept runs of ``sessions`` whose data files are not being written already: a
+    new sibling changes their response curve."""
+    writing = {run_id for job in queued for run_id in job.run_ids}
+    by_key: dict[str, list[str]] = {}
+    for session in sorted(sessions):
+        for run in store.query(session_id=session):
+            if run.sweep and run.run_id not in writing and run.history_key in known:
+                by_key.setdefault(run.history_key, []).append(run.run_id)
+    return [
+        _RunJob(key, title_of(store.query(history_key=key, limit=1)[0]), tuple(run_ids))
+        for key, run_ids in sorted(by_key.items())
+    ]
+
+
 def _write_run_files_in_process(store_uri: str, out: str, jobs: Sequence[_RunJob]) -> int:
     """One worker process's share: its own store connection, its own keys."""
     store = open_store(store_uri)
@@ -576,6 +594,9 @@ def build_site(
 
     jobs: list[_RunJob] = []
     keys_written = 0
+    # Sessions with a new swept run: the pages of its siblings (other keys) draw their
+    # response curve with it, so they are written again too.
+    swept_sessions: set[str] = set()
     for key, version in sorted(versions.items()):
         before = known.get(key)
         if before is not None and before["version"] == version and not rewrite_all_keys:
@@ -598,7 +619,10 @@ def build_site(
         new = [run_id for run_id in current if run_id not in shown]
         if new:
             jobs.append(_RunJob(key, title_of(runs[-1]), tuple(new)))
+            fresh = set(new)
+            swept_sessions |= {r.session_id for r in runs if r.run_id in fresh and r.sweep}
         known[key] = {"version": version, "runs": current, "row": index_row(store, key, version)}
+    jobs += _sibling_jobs(store, swept_sessions, jobs, known)
     files.update(run_data_path(run_id) for job in jobs for run_id in job.run_ids)
     runs_written = _write_all_run_files(store, out, jobs, processes)
     rows = [entry["row"] for entry in known.values()]

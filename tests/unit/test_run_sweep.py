@@ -205,3 +205,26 @@ def test_the_run_document_carries_the_sweep_and_the_stored_flags() -> None:
     assert document["flags"][1]["detail"] == "iops varies 31 % over the repeats"
     assert run_flags(make_run("quiet")) == []
     assert run_document(make_run("plain"), key_title="t", key_page="p")["sweep"] is None
+
+
+def test_a_site_rebuilt_after_a_new_sweep_point_redraws_its_siblings_curves(tmp_path: Path) -> None:
+    from pytest_fioloadgen.report.site import build_site, run_data_path
+
+    def curve_of(run_id: str) -> list[str]:
+        text = (tmp_path / "site" / run_data_path(run_id)).read_text()
+        document = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+        return [point["value"] for point in document["sweep"]["curve"]["points"]]
+
+    store = SQLiteStore(tmp_path / "h.db")
+    try:
+        # Each point is a key of its own (the identity scheme): the siblings are other keys.
+        for depth in ("1", "8"):
+            store.record(swept(f"q{depth}", depth, history_key=f"key-{depth}"))
+        build_site(store, tmp_path / "site", processes=1)
+        assert curve_of("q1") == ["1", "8"]
+        store.record(swept("q32", "32", history_key="key-32"))
+        summary = build_site(store, tmp_path / "site", processes=1)
+        assert not summary.full and summary.keys_written == 1
+        assert curve_of("q1") == curve_of("q8") == curve_of("q32") == ["1", "8", "32"]
+    finally:
+        store.close()
