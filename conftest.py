@@ -40,6 +40,7 @@ MEASURE_NOTHING = (
     "tests/browser/test_imported_views.py",
     "tests/browser/test_job_list_pages.py",
     "tests/browser/test_overview_views.py",
+    "tests/browser/test_run_page_views.py",
     "tests/integration/test_server_cli.py",
     "tests/integration/test_server_cli_mistakes.py",
     "tests/integration/test_server_daemon.py",

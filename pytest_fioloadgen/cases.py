@@ -40,6 +40,10 @@ class Case:
     swept: tuple[str, ...] = ()
     #: Faults injected during the run (faults/): part of its id and its history.
     faults: tuple[FaultSpec, ...] = ()
+    #: The sweep this case is a point of: each swept option with every value the sweep
+    #: runs it at, in the sweep's order (iodepth: 1, 8, 32). Stored with the run, so a
+    #: view finds the run's sweep siblings and draws their response curve.
+    sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -57,6 +61,20 @@ class Case:
     def key(self) -> tuple[str, str, int, str]:
         """Cases sharing a key are repeats of the same measurement."""
         return (self.test, self.name, self.workers, self.target)
+
+    def sweep_record(self) -> dict[str, Any]:
+        """What a run of this case stores as its sweep (RunRecord.sweep): the axes with
+        all their values, this case's point on them, and the other overrides it shares
+        with its siblings; empty outside a sweep."""
+        if not self.sweep:
+            return {}
+        overrides = dict(self.overrides)
+        axes = {option: list(values) for option, values in self.sweep}
+        return {
+            "axes": axes,
+            "point": {option: overrides[option] for option in axes if option in overrides},
+            "fixed": {option: value for option, value in overrides.items() if option not in axes},
+        }
 
     def with_faults(self, faults: Sequence[FaultSpec] | None) -> Case:
         """The case under ``faults`` instead of its own (None: unchanged)."""

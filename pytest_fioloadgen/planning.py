@@ -297,10 +297,10 @@ class Planner:
             )
         return normalized_overrides(request.overrides)
 
-    def _sweep(self, request: CaseRequest) -> list[dict[str, str]]:
-        """The sweep points of a request: the product of the session's --fio-sweep axes
+    def _sweep(self, request: CaseRequest) -> dict[str, list[str]]:
+        """The sweep axes of a request (option -> values): the session's --fio-sweep axes
         and the marker's ``sweep={"iodepth": [1, 8]}`` (a marker axis replaces the
-        session's axis of the same option). One empty point without a sweep."""
+        session's axis of the same option). Empty without a sweep."""
         axes = (
             {option: list(values) for option, values in self.settings.sweep}
             if request.session_sweep
@@ -323,10 +323,7 @@ class Planner:
                         f"{request.where}: sweep {option}={values!r} needs a list of values"
                     )
                 axes[option] = [str(value).strip() for value in listed]
-        points: list[dict[str, str]] = [{}]
-        for option, values in axes.items():
-            points = [{**point, option: value} for point in points for value in values]
-        return points
+        return axes
 
     def faults(self, request: CaseRequest) -> tuple[FaultSpec, ...]:
         """The request's faults, or the session's --fio-fault when it gives none; each
@@ -379,8 +376,12 @@ class Planner:
         workers = self._workers(request)
         targets = self._targets(request)
         overrides = self._overrides(request)
-        points = self._sweep(request)
-        swept = tuple(points[0]) if points else ()
+        axes = self._sweep(request)
+        points: list[dict[str, str]] = [{}]
+        for option, values in axes.items():
+            points = [{**point, option: value} for point in points for value in values]
+        swept = tuple(axes)
+        sweep = tuple((option, tuple(values)) for option, values in axes.items())
         faults = self.faults(request)
         if request.thresholds is not None:
             validate_level(request.thresholds, f"{request.where} thresholds")
@@ -397,6 +398,7 @@ class Planner:
                 normalized_overrides({**dict(overrides), **point}),
                 swept,
                 faults,
+                sweep,
             )
             for repeat in range(repeats)
             for profile in profiles

@@ -699,6 +699,7 @@ class BenchmarkSession:
             fingerprint=self.fingerprint_of(case),
             test_id=identity.test_id,
             history_key=self.key_of(case, profile),
+            sweep=case.sweep_record(),
             **fields,
         )
 

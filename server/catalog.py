@@ -11,13 +11,14 @@ shape; ``job ls``, the UI and ``db export`` agree on the runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.identity import JOB_TEST
-from pytest_fioloadgen.report.run_document import derived
+from pytest_fioloadgen.report.response_curve import sweep_document
+from pytest_fioloadgen.report.run_document import derived, run_flags
 from pytest_fioloadgen.store.base import RUN_STATUSES, RunRecord, Store
 from pytest_fioloadgen.store.query import Cursor, RunQuery
 from pytest_fioloadgen.store.wire import run_to_json
@@ -171,11 +172,19 @@ class Catalog:
             run = self.store.get(entry_id)
         except StoreError:
             return None
-        document = run_document(run)
+        # Only a swept run reads its session: the siblings its response curve is drawn from.
+        session_runs = self.store.query(session_id=run.session_id) if run.sweep else []
+        document = run_document(run, session_runs)
         return {**run_entry(run), "profile_text": run.profile_text, "run": document}
 
 
-def run_document(run: RunRecord) -> dict[str, Any]:
-    """The record and what is derived from its fio output (report.run_document)."""
+def run_document(run: RunRecord, session_runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
+    """The record, what is derived from its fio output, its flags and its sweep, as the
+    static site's run documents have them (report.run_document)."""
     record: Mapping[str, Any] = run_to_json(run, with_raw=False)
-    return {"run": dict(record), "derived": derived(run.raw, run.evidence)}
+    return {
+        "run": dict(record),
+        "derived": derived(run.raw, run.evidence),
+        "flags": run_flags(run),
+        "sweep": sweep_document(run, session_runs),
+    }

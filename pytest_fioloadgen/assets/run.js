@@ -3,10 +3,17 @@
  *
  * window.fioloadgenRenderRun(container, doc, options) renders a run document
  * (report/run_document.py: {run: the stored record, derived: what its fio document
- * gives}). Every field of the stored record is shown: the known ones in their own
- * sections (the stored verdict with its reason, threshold checks and comparisons), any
- * other one (fields later versions add) in a generic table, so nothing the record holds
- * is hidden. All text goes through textContent.
+ * gives, flags, sweep}). A summary first (the stored verdict with its reason, the flags,
+ * the gated metrics with their deltas against the baseline), then tabs (WAI-ARIA: arrow
+ * keys, Home, End; "show all sections" makes it one page): timeline, phases,
+ * distribution, per worker, response curve, metrics, environment, raw; a tab only when
+ * the run has something for it. Charts are drawn when their tab is first shown (Chart.js
+ * measures its box). Every field of the stored record is shown: the known ones in their
+ * own sections, any other one (fields later versions add) in a generic table, so nothing
+ * the record holds is hidden. All text goes through textContent.
+ *
+ * options: title, keyHref, runHref(id) (links to sibling runs), loadRaw() (a Promise of
+ * fio's raw document: the UI's "fio's output"), tab (the tab shown first).
  *
  * On the site's run.html (a <main id="run" data-format>), the run's data file
  * (runs/<shard>/<name>.js, which calls fioloadgenRun) is loaded from the page's hash:
@@ -20,7 +27,7 @@
   var SHOWN = ['run_id', 'session_id', 'profile_name', 'profile_hash', 'profile_text',
     'workers', 'backend', 'target', 'started_at', 'finished_at', 'status', 'metrics',
     'labels', 'fingerprint', 'notes', 'repeat', 'test_id', 'verdict', 'error',
-    'history_key', 'comparisons', 'evidence', 'spectrum'];
+    'history_key', 'comparisons', 'evidence', 'spectrum', 'sweep'];
 
   var el = C.el;
 
@@ -343,19 +350,230 @@
             title: { display: true, text: direction + ' latency percentiles over time (exact across workers)' } } }
       }));
     });
-    if (view.phases && view.phases.length) {
-      // The run's phases around its fault (verdicts/phases.py), as stored.
-      parts.push(el('h4', {}, ['phases around the fault']));
-      parts.push(objectTable(view.phases, ['phase', 'from_s', 'to_s', 'iops', 'bw_mib_s',
-        'read_lat_mean_ms', 'read_lat_p99_ms', 'write_lat_mean_ms', 'write_lat_p99_ms'],
-      'fio-phases', function (row, column) {
-        return column === 'phase' || /_s$/.test(column) ? null : column;
-      }));
-    }
     parts.push(el('p', { 'class': 'fio-note' }, ['Percentiles per interval come from the workers\' histograms summed, ' +
       'within ' + text(view.error_pct) + '% (the stored bins\' width); an interval with too few I/Os for a percentile ' +
       'leaves a gap (p99 needs 1,000, p99.9 10,000).']));
     return section('timeline', 'timeline', parts);
+  }
+
+  // The run's phases around its fault (verdicts/phases.py), as stored.
+  function phasesSection(derived) {
+    var view = derived.timeline;
+    if (!view || !view.phases || !view.phases.length) { return null; }
+    return section('phases around the fault', 'phases', [objectTable(view.phases, ['phase', 'from_s', 'to_s',
+      'iops', 'bw_mib_s', 'read_lat_mean_ms', 'read_lat_p99_ms', 'write_lat_mean_ms', 'write_lat_p99_ms'],
+    'fio-phases', function (row, column) {
+      return column === 'phase' || /_s$/.test(column) ? null : column;
+    })]);
+  }
+
+  // The response curve of the run's sweep (report/response_curve.py: the runs of its
+  // session on the same sweep, one point per value of the axis, the mean over repeats):
+  // mean and p99 latency against throughput, this run's point and the knee marked.
+  function curveSection(sweep, options) {
+    if (!sweep) { return null; }
+    var axes = Object.keys(sweep.axes || {}).map(function (option) {
+      return option + '=' + (sweep.point || {})[option] + ' of [' + sweep.axes[option].join(', ') + ']';
+    });
+    var parts = [el('p', { id: 'sweep-point' }, ['this run is the sweep point ' + axes.join(', ') +
+      (Object.keys(sweep.fixed || {}).length ? ' (with ' + text(sweep.fixed) + ')' : '')])];
+    var curve = sweep.curve;
+    if (!curve) {
+      parts.push(el('p', { 'class': 'fio-note' }, ['no other point of this sweep is stored for this session: ' +
+        'a response curve needs two.']));
+      return section('response curve', 'response-curve', parts);
+    }
+    var points = curve.points;
+    function series(label, key, attribute, color, extra) {
+      return Object.assign({ label: label, fioSeries: key, showLine: true, borderColor: color, backgroundColor: color,
+        pointRadius: 3, data: points.map(function (p) { return { x: p.throughput, y: p[attribute] }; }) }, extra || {});
+    }
+    var datasets = [series('mean latency', 'mean', 'mean_ms', palette[0]), series('p99 latency', 'p99', 'p99_ms', palette[1])];
+    var current = points.filter(function (p) { return p.current; });
+    datasets.push({ label: 'this run (' + curve.axis + '=' + (current[0] || {}).value + ')', fioSeries: 'current',
+      showLine: false, pointRadius: 8, pointStyle: 'rectRot', borderColor: '#222', backgroundColor: 'rgba(0,0,0,0)',
+      data: current.map(function (p) { return { x: p.throughput, y: p.mean_ms }; }) });
+    if (curve.knee !== null && curve.knee !== undefined) {
+      var knee = points[curve.knee];
+      datasets.push({ label: 'knee (' + curve.axis + '=' + knee.value + ')', fioSeries: 'knee', showLine: false,
+        pointRadius: 7, borderColor: '#c62828', backgroundColor: '#c62828', data: [{ x: knee.throughput, y: knee.mean_ms }] });
+    }
+    var latencies = [];
+    points.forEach(function (p) { latencies.push(p.mean_ms, p.p99_ms); });
+    var throughputs = points.map(function (p) { return p.throughput; });
+    var xAxis = C.valueAxis(throughputs, curve.unit === 'IOPS' ? 'count' : 'plain', curve.unit);
+    parts.push(chart('chart-response-curve', {
+      type: 'scatter',
+      data: { datasets: datasets },
+      options: { parsing: false, scales: { x: xAxis, y: C.valueAxis(latencies, 'latency', curve.direction + ' latency') },
+        plugins: { title: { display: true, text: 'response curve along ' + curve.axis + ': ' + curve.direction +
+          ' latency against ' + curve.unit },
+        tooltip: { callbacks: { label: function (item) {
+          var p = points[item.dataIndex] || {};
+          return curve.axis + '=' + p.value + ': ' + C.sig3(item.parsed.x) + ' ' + curve.unit + ', ' + C.latency(item.parsed.y);
+        } } } } }
+    }));
+    var runHref = (options && options.runHref) || function (id) { return 'run.html#' + encodeURIComponent(id); };
+    parts.push(el('table', { 'class': 'fio-curve', id: 'curve-points' }, [
+      el('caption', {}, [curve.describe || 'the sweep\'s points']),
+      el('thead', {}, [el('tr', {}, [curve.axis, curve.unit, 'mean latency', 'p99 latency', 'runs'].map(function (h) {
+        return el('th', { scope: 'col' }, [h]);
+      }))]),
+      el('tbody', {}, points.map(function (p, index) {
+        return el('tr', { 'data-value': p.value, 'class': (p.current ? 'fio-current' : '') + (index === curve.knee ? ' fio-knee' : '') }, [
+          el('th', { scope: 'row' }, [p.value + (p.current ? ' (this run)' : '') + (index === curve.knee ? ' (knee)' : '')]),
+          el('td', { 'class': 'num' }, [curve.unit === 'IOPS' ? C.si(p.throughput) : C.sig3(p.throughput)]),
+          el('td', { 'class': 'num' }, [C.latency(p.mean_ms)]),
+          el('td', { 'class': 'num' }, [C.latency(p.p99_ms)]),
+          el('td', {}, p.run_ids.map(function (id, i) {
+            return el('span', {}, [i ? ', ' : '', el('a', { href: runHref(id), 'class': 'fio-run-link' }, [id])]);
+          }))
+        ]);
+      }))
+    ]));
+    return section('response curve', 'response-curve', parts);
+  }
+
+  // -- the summary: what a reader needs first --------------------------------------------
+  var FLAG_TEXT = { 'cache?': 'the figures may come from a cache, not the storage',
+    unstable: 'too noisy to trust', imbalance: 'the workers did not share the work evenly',
+    stalls: 'the storage stalled', imported: 'imported, not measured by this harness' };
+  function flagsList(flags) {
+    if (!flags.length) { return el('p', { id: 'run-flags', 'class': 'fio-flags', 'data-count': '0' }, ['flags: none']); }
+    return el('ul', { id: 'run-flags', 'class': 'fio-flags', 'aria-label': 'flags', 'data-count': String(flags.length) },
+      flags.map(function (f) {
+        return el('li', { 'data-flag': f.flag }, [el('span', { 'class': 'fio-flag' }, [f.flag]),
+          ' ' + (f.detail || FLAG_TEXT[f.flag] || '')]);
+      }));
+  }
+  // The gated metrics: each compared with the baseline, its delta and the verdict on it.
+  function gatedTable(comparisons) {
+    var heads = ['metric', 'verdict', 'this run', 'baseline', 'Δ', 'tolerance', 'test', 'p'];
+    return el('table', { 'class': 'fio-comparisons fio-wrap' }, [
+      el('caption', {}, ['Δ: change against the baseline\'s centre; red is worse (lower throughput, higher latency)']),
+      el('thead', {}, [el('tr', {}, heads.map(function (h) { return el('th', { scope: 'col' }, [h]); }))]),
+      el('tbody', {}, comparisons.map(function (c) {
+        var base = figure(c.metric, c.baseline_center) + (c.baseline_spread !== undefined && c.baseline_spread !== null
+          ? ' ± ' + figure(c.metric, c.baseline_spread) : '') + (c.baseline_n !== undefined ? ' (n=' + text(c.baseline_n) + ')' : '');
+        var worse = typeof c.delta_pct === 'number' && (/_ms$/.test(c.metric) ? c.delta_pct > 0 : c.delta_pct < 0);
+        return el('tr', { 'data-metric': c.metric }, [
+          el('th', { scope: 'row' }, [text(c.metric)]),
+          el('td', {}, [badge(c.status)]),
+          el('td', { 'class': 'num' }, [figure(c.metric, c.current)]),
+          el('td', { 'class': 'num' }, [base]),
+          el('td', { 'class': 'num delta' + (worse ? ' worse' : ''), 'data-delta': text(c.delta_pct) }, [C.percent(c.delta_pct)]),
+          el('td', { 'class': 'num' }, [typeof c.tolerance_pct === 'number' ? C.percent(c.tolerance_pct).replace('+', '±') : text(c.tolerance_pct)]),
+          el('td', {}, [text(c.test)]),
+          el('td', { 'class': 'num' }, [typeof c.p_value === 'number' ? (c.p_value < 0.0001 ? '<0.0001' : C.sig3(c.p_value)) : '-'])
+        ]);
+      }))
+    ]);
+  }
+  function summarySection(run, doc) {
+    var parts = [verdictSection(run), el('h3', {}, ['flags']), flagsList(doc.flags || [])];
+    var comparisons = (run.evidence || {}).comparisons || run.comparisons;
+    if (Array.isArray(comparisons) && comparisons.length) {
+      var known = ['metric', 'status', 'current', 'baseline_center', 'baseline_spread', 'baseline_n', 'delta_pct',
+        'tolerance_pct', 'test', 'p_value'];
+      var more = [];
+      comparisons.forEach(function (c) { Object.keys(c).forEach(function (k) {
+        if (known.indexOf(k) < 0 && more.indexOf(k) < 0) { more.push(k); } }); });
+      var box = [gatedTable(comparisons)];
+      if (more.length) {
+        // Fields of a comparison the table has no column for (mde_pct, repeats_needed...).
+        box.push(el('details', {}, [el('summary', {}, ['more about the comparisons']),
+          objectTable(comparisons.map(function (c) {
+            var row = { metric: c.metric };
+            more.forEach(function (k) { row[k] = c[k]; });
+            return row;
+          }), ['metric'], 'fio-wrap', function (row, column) { return /_pct$/.test(column) ? column : null; })]));
+      }
+      parts.push(el('section', { id: 'comparisons' }, [el('h3', {}, ['gated metrics'])].concat(box)));
+    } else {
+      parts.push(el('section', { id: 'comparisons' }, [el('h3', {}, ['gated metrics']),
+        el('p', { 'class': 'fio-note' }, ['not compared with a baseline (no history yet, gating off, or not the case\'s last repeat)'])]));
+    }
+    var summary = el('section', { id: 'summary', 'aria-labelledby': 'summary-title' },
+      [el('h2', { id: 'summary-title' }, ['summary'])].concat(parts));
+    return summary;
+  }
+
+  // -- tabs (WAI-ARIA tabs: arrow keys, Home and End move between them) ------------------
+  function tabs(panels, main) {
+    var list = el('div', { role: 'tablist', 'aria-label': 'run details', id: 'run-tabs', 'class': 'fio-tablist' });
+    var shown = el('button', { type: 'button', id: 'run-all-sections', 'class': 'fio-all', 'aria-pressed': 'false' },
+      ['show all sections']);
+    var buttons = [];
+    var boxes = [];
+    function drawIn(panel) {
+      charts.forEach(function (item) {
+        if (!item[2] && panel.contains(item[0]) && typeof Chart !== 'undefined') {
+          item[2] = true;
+          C.make(item[0], item[1], main.dataset.runId + '-' + item[0].id);
+        }
+      });
+    }
+    function select(index, focus) {
+      shown.setAttribute('aria-pressed', 'false');
+      main.classList.remove('fio-all-sections');
+      buttons.forEach(function (button, i) {
+        var on = i === index;
+        button.setAttribute('aria-selected', on ? 'true' : 'false');
+        button.tabIndex = on ? 0 : -1;
+        boxes[i].hidden = !on;
+      });
+      if (focus) { buttons[index].focus(); }
+      drawIn(boxes[index]);
+    }
+    panels.forEach(function (panel, index) {
+      var button = el('button', { type: 'button', role: 'tab', id: 'tab-' + panel.id, 'data-tab': panel.id,
+        'aria-controls': 'panel-' + panel.id, 'aria-selected': 'false', tabindex: '-1' }, [panel.label]);
+      button.addEventListener('click', function () { select(index, false); });
+      button.addEventListener('keydown', function (event) {
+        var to = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: panels.length - 1 }[event.key];
+        if (to === undefined) { return; }
+        event.preventDefault();
+        select((to + panels.length) % panels.length, true);
+      });
+      buttons.push(button);
+      list.appendChild(button);
+      boxes.push(el('div', { role: 'tabpanel', id: 'panel-' + panel.id, 'aria-labelledby': 'tab-' + panel.id,
+        tabindex: '0', 'class': 'fio-tabpanel' }, panel.content));
+    });
+    shown.addEventListener('click', function () {
+      // One long page: every section at once (to read through, search or print).
+      var all = shown.getAttribute('aria-pressed') !== 'true';
+      if (!all) { select(Math.max(0, buttons.findIndex(function (b) { return b.getAttribute('aria-selected') === 'true'; })), false); return; }
+      shown.setAttribute('aria-pressed', 'true');
+      main.classList.add('fio-all-sections');
+      boxes.forEach(function (box) { box.hidden = false; drawIn(box); });
+    });
+    return { nodes: [el('div', { 'class': 'fio-tabbar' }, [list, shown])].concat(boxes), select: select };
+  }
+
+  function rawSection(run, options) {
+    var parts = [];
+    var others = {};
+    Object.keys(run).forEach(function (name) { if (SHOWN.indexOf(name) < 0) { others[name] = run[name]; } });
+    if (Object.keys(others).length) {
+      parts.push(section('other fields', 'other', [pairsTable(others, 'fio-facts')]));
+    }
+    // Scrolled boxes take the keyboard focus (tabindex), so they scroll without a mouse.
+    parts.push(section('the stored record', 'record', [el('pre', { id: 'run-record', 'class': 'fio-raw',
+      tabindex: '0', role: 'region', 'aria-label': 'the stored record as JSON' }, [JSON.stringify(run, null, 1)])]));
+    if (options && options.loadRaw) {
+      var out = el('pre', { id: 'raw-output', 'class': 'fio-raw', hidden: 'hidden', tabindex: '0', role: 'region',
+        'aria-label': 'fio\'s output as JSON' });
+      var button = el('button', { type: 'button', id: 'load-raw' }, ['show fio\'s output']);
+      button.addEventListener('click', function () {
+        options.loadRaw().then(function (raw) {
+          out.hidden = false;
+          out.textContent = JSON.stringify(raw, null, 1);
+        }, function (err) { out.hidden = false; out.textContent = 'cannot load fio\'s output: ' + err.message; });
+      });
+      parts.push(section('fio\'s output', 'fio-output', [button, out]));
+    }
+    return parts;
   }
 
   function render(main, doc, options) {
@@ -364,55 +582,50 @@
     var key = doc.key || {};
     var keyHref = (options && options.keyHref) || key.page || 'index.html';
     charts = [];
+    main.dataset.runId = run.run_id || 'run';
     var parts = [
       el('h1', {}, [(options && options.title) || 'run ' + run.run_id]),
-      el('p', {}, [
+      el('p', { 'class': 'fio-run-meta' }, [
         el('a', { href: keyHref, id: 'key-link' }, [key.title || run.history_key || '-']),
         ' · ' + when(run.started_at) + ' · session ' + run.session_id +
           (run.test_id ? ' · test ' + run.test_id : '') + ' · key ' + (run.history_key || '-')
       ]),
-      verdictSection(run)
+      summarySection(run, doc)
     ];
-    var comparisons = (run.evidence || {}).comparisons || run.comparisons;
-    if (Array.isArray(comparisons) && comparisons.length) {
-      parts.push(section('comparisons with the baseline', 'comparisons',
-        [objectTable(comparisons, ['metric', 'status', 'current', 'baseline_center',
-          'baseline_spread', 'baseline_n', 'delta_pct', 'tolerance_pct', 'test', 'p_value',
-          'mde_pct', 'repeats_needed'], 'fio-comparisons', function (row, column) {
-          if (['current', 'baseline_center', 'baseline_spread'].indexOf(column) >= 0) { return row.metric; }
-          return /_pct$/.test(column) || column === 'p_value' ? column : null;
-        })]));
-    }
-    parts.push(section('metrics', 'metrics', [pairsTable(run.metrics, 'fio-metrics', true)]));
     if (derived.unreadable) {
       parts.push(el('p', { 'class': 'fio-error' }, ['stored fio output unreadable: ' + derived.unreadable]));
-    }
-    [timelineSection(derived), distributionSection(run), workerSection(derived),
-      latencySection(derived), timeseriesSection(derived)].forEach(function (s) {
-      if (s) { parts.push(s); }
-    });
-    if (run.notes && run.notes.length) {
-      parts.push(section('notes', 'notes', [el('ul', {}, run.notes.map(function (n) {
-        return el('li', {}, [text(n)]);
-      }))]));
     }
     var facts = { workers: run.workers, backend: run.backend, target: run.target,
       profile: run.profile_name, profile_hash: run.profile_hash, repeat: run.repeat,
       started: when(run.started_at), finished: when(run.finished_at), status: run.status };
-    parts.push(section('run', 'facts', [pairsTable(facts, 'fio-facts')]));
-    parts.push(section('labels', 'labels', [pairsTable(run.labels, 'fio-facts')]));
-    parts.push(section('environment', 'fingerprint', [pairsTable(run.fingerprint, 'fio-facts')]));
-    parts.push(section('profile as run', 'profile', [el('pre', {}, [run.profile_text || ''])]));
-    var others = {};
-    Object.keys(run).forEach(function (name) { if (SHOWN.indexOf(name) < 0) { others[name] = run[name]; } });
-    if (Object.keys(others).length) {
-      parts.push(section('other fields', 'other', [pairsTable(others, 'fio-facts')]));
+    var environment = [section('run', 'facts', [pairsTable(facts, 'fio-facts')]),
+      section('labels', 'labels', [pairsTable(run.labels, 'fio-facts')]),
+      section('environment', 'fingerprint', [pairsTable(run.fingerprint, 'fio-facts')])];
+    if (run.notes && run.notes.length) {
+      environment.push(section('notes', 'notes', [el('ul', {}, run.notes.map(function (n) {
+        return el('li', {}, [text(n)]);
+      }))]));
     }
+    environment.push(section('profile as run', 'profile', [el('pre', { 'class': 'fio-profile' }, [run.profile_text || ''])]));
+    // Tabs with something to show, in the order a reader asks: over time, around the
+    // fault, how latency spreads, per worker, along the sweep, then the record itself.
+    var panels = [
+      { id: 'timeline', label: 'timeline', content: [timelineSection(derived), timeseriesSection(derived)] },
+      { id: 'phases', label: 'phases', content: [phasesSection(derived)] },
+      { id: 'distribution', label: 'distribution', content: [distributionSection(run), latencySection(derived)] },
+      { id: 'workers', label: 'per worker', content: [workerSection(derived)] },
+      { id: 'curve', label: 'response curve', content: [curveSection(doc.sweep, options)] },
+      { id: 'metrics', label: 'metrics', content: [section('metrics', 'metrics', [pairsTable(run.metrics, 'fio-metrics', true)])] },
+      { id: 'environment', label: 'environment', content: environment },
+      { id: 'raw', label: 'raw', content: rawSection(run, options) }
+    ].map(function (panel) {
+      return { id: panel.id, label: panel.label, content: panel.content.filter(function (part) { return part; }) };
+    }).filter(function (panel) { return panel.content.length; });
+    var tabbed = tabs(panels, main);
     main.textContent = '';
-    parts.forEach(function (part) { main.appendChild(part); });
-    if (typeof Chart !== 'undefined') {
-      charts.forEach(function (item) { C.make(item[0], item[1], (run.run_id || 'run') + '-' + item[0].id); });
-    }
+    parts.concat(tabbed.nodes).forEach(function (part) { main.appendChild(part); });
+    var first = (options && options.tab) ? panels.map(function (p) { return p.id; }).indexOf(options.tab) : 0;
+    tabbed.select(Math.max(0, first), false);
     main.dataset.rendered = run.run_id;
   }
 

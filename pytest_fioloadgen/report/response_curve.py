@@ -7,17 +7,26 @@ before latency grows faster than throughput: from there on, more queue buys more
 not more work. Curves are drawn per test, profile, worker count, target and the other
 overrides (a ``bs`` axis makes one curve per block size), from the stored metrics of each
 case (the mean over its repeats).
+
+The run pages (site and UI) draw the curve a stored run is a point of: its sweep is kept
+with it (RunRecord.sweep), and its siblings are the runs of the same session on the same
+sweep (``sweep_document``).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pygal
 
 from ..cases import CaseOutcome
+from ..exceptions import FioLoadgenError
+from ..identity import case_test_part
+from ..profiles import Profile, parse_profile
+from ..store.base import RunRecord
 from .charts import STYLE
 
 #: Axes a response curve is drawn along, in order of preference.
@@ -100,11 +109,7 @@ def curves(outcomes: Sequence[CaseOutcome]) -> list[Curve]:
             continue
         _test, profile, workers, target, others = key
         first = next(iter(by_value.values()))[0]
-        sequential = first.profile_as_run.is_sequential_read or all(
-            (opts.get("rw") or "read") in ("write",)
-            for _s, opts in first.profile_as_run.effective_job_options()
-        )
-        metric, unit = ("bw_mib_s", "MiB/s") if sequential else ("iops", "IOPS")
+        metric, unit = curve_metric(first.profile_as_run)
         direction = _direction(first)
         points = []
         for value, runs in sorted(by_value.items(), key=lambda item: _numeric(item[0])):
@@ -120,6 +125,155 @@ def curves(outcomes: Sequence[CaseOutcome]) -> list[Curve]:
         title = f"{profile}{extra} w{workers} {target}"
         found.append(Curve(title, axes[key], unit, tuple(points)))
     return found
+
+
+def curve_metric(profile: Profile | None) -> tuple[str, str]:
+    """The throughput a curve plots, and its unit: bandwidth for sequential streams,
+    IOPS otherwise (and when the profile is not known)."""
+    sequential = profile is not None and (
+        profile.is_sequential_read
+        or all(
+            (opts.get("rw") or "read") in ("write",) for _s, opts in profile.effective_job_options()
+        )
+    )
+    return ("bw_mib_s", "MiB/s") if sequential else ("iops", "IOPS")
+
+
+@dataclass(frozen=True)
+class RunSweep:
+    """The sweep a stored run was a point of (RunRecord.sweep), read defensively: runs
+    stored before sweeps were kept, or with a malformed entry, have none."""
+
+    axes: dict[str, list[str]]
+    point: dict[str, str]
+    fixed: dict[str, str]
+
+    @property
+    def axis(self) -> str:
+        """The axis its response curve is drawn along (CURVE_AXES first)."""
+        return next((a for a in CURVE_AXES if a in self.axes), next(iter(self.axes)))
+
+
+def _text_map(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
+
+
+def run_sweep(run: RunRecord) -> RunSweep | None:
+    """The run's sweep, or None (no sweep, an old run, a malformed entry)."""
+    stored = run.sweep or {}
+    axes = stored.get("axes")
+    if not isinstance(axes, Mapping) or not axes:
+        return None
+    if not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
+        for k, v in axes.items()
+    ):
+        return None
+    point = _text_map(stored.get("point", {}))
+    fixed = _text_map(stored.get("fixed", {}))
+    if point is None or fixed is None:
+        return None
+    return RunSweep({k: list(v) for k, v in axes.items()}, point, fixed)
+
+
+def _same_curve(run: RunRecord, sweep: RunSweep, other: RunRecord) -> bool:
+    """Whether ``other`` is a point of ``run``'s curve: the same test, profile, workers,
+    backend, target, faults and sweep, at the same values of every other axis."""
+    theirs = run_sweep(other)
+    if theirs is None or other.status != "complete":
+        return False
+    axis = sweep.axis
+    return (
+        case_test_part(other.test_id) == case_test_part(run.test_id)
+        and (other.profile_name, other.workers, other.backend, other.target)
+        == (run.profile_name, run.workers, run.backend, run.target)
+        and other.fingerprint.get("faults") == run.fingerprint.get("faults")
+        and theirs.axes == sweep.axes
+        and theirs.fixed == sweep.fixed
+        and axis in theirs.point
+        and {k: v for k, v in theirs.point.items() if k != axis}
+        == {k: v for k, v in sweep.point.items() if k != axis}
+    )
+
+
+def _profile_of(run: RunRecord) -> Profile | None:
+    try:
+        return parse_profile(run.profile_text, name=run.profile_name)
+    except FioLoadgenError:
+        return None  # a profile with variables or includes: plot IOPS
+
+
+def sweep_document(run: RunRecord, session_runs: Sequence[RunRecord]) -> dict[str, Any] | None:
+    """What a run page shows of the run's sweep (None outside a sweep): its axes and
+    point, and the response curve of its siblings in ``session_runs`` (the runs of its
+    session, itself included or not): one point per value of the curve's axis, the mean
+    over its repeats, as the report's curves are; ``curve`` is None under two points."""
+    sweep = run_sweep(run)
+    if sweep is None:
+        return None
+    axis = sweep.axis
+    by_value: dict[str, list[RunRecord]] = {}
+    members = {other.run_id: other for other in session_runs if _same_curve(run, sweep, other)}
+    if run.status == "complete" and axis in sweep.point:
+        members[run.run_id] = run
+    for other in members.values():
+        theirs = run_sweep(other)
+        assert theirs is not None  # _same_curve checked it
+        by_value.setdefault(theirs.point[axis], []).append(other)
+    document: dict[str, Any] = {
+        "axes": sweep.axes,
+        "point": sweep.point,
+        "fixed": sweep.fixed,
+        "axis": axis,
+        "curve": None,
+    }
+    if len(by_value) < 2:
+        return document
+    metric, unit = curve_metric(_profile_of(run))
+    reads = run.metrics.get("read_iops", 0.0) or 0.0
+    writes = run.metrics.get("write_iops", 0.0) or 0.0
+    direction = "read" if reads >= writes else "write"
+    points = []
+    for value, runs in sorted(by_value.items(), key=lambda item: _numeric(item[0])):
+        points.append(
+            CurvePoint(
+                value,
+                _mean([r.metrics.get(metric, 0.0) for r in runs]),
+                _mean([r.metrics.get(f"{direction}_lat_mean_ms", 0.0) for r in runs]),
+                _mean([r.metrics.get(f"{direction}_lat_p99_ms", 0.0) for r in runs]),
+            )
+        )
+    # Titled as the report's curve (``curves``): the other overrides, workers, target.
+    others = sorted({**sweep.fixed, **sweep.point}.items())
+    extra = "".join(f" {k}={v}" for k, v in others if k != axis)
+    curve = Curve(
+        f"{run.profile_name}{extra} w{run.workers} {run.target}", axis, unit, tuple(points)
+    )
+    run_ids = {value: sorted(r.run_id for r in runs) for value, runs in by_value.items()}
+    document["curve"] = {
+        "axis": axis,
+        "metric": metric,
+        "unit": unit,
+        "direction": direction,
+        "knee": curve.knee,
+        "describe": curve.describe(),
+        "points": [
+            {
+                "value": p.value,
+                "throughput": p.throughput,
+                "mean_ms": p.mean_ms,
+                "p99_ms": p.p99_ms,
+                "run_ids": run_ids[p.value],
+                "current": run.run_id in run_ids[p.value],
+            }
+            for p in points
+        ],
+    }
+    return document
 
 
 def _numeric(text: str) -> tuple[float, str]:

@@ -78,7 +78,8 @@ MANIFEST = ".fioloadgen-site.json"
 #: them (deepest first).
 SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
-SITE_FORMAT = 4
+#: 5: run documents carry the run's flags and sweep (report/run_document.py).
+SITE_FORMAT = 5
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -448,15 +449,42 @@ class _RunJob:
 
 def _write_run_files(store: Store, out: Path, jobs: Sequence[_RunJob]) -> int:
     written = 0
+    # A swept run's page draws its siblings' response curve: its session's runs (without
+    # their raw documents), read once per session.
+    sessions: dict[str, list[RunRecord]] = {}
     for job in jobs:
         page = key_page_name(job.history_key)
         # One run at a time: only one raw fio document is in memory, whatever the key.
         for run_id in job.run_ids:
             run = store.get(run_id)
-            document = run_document(run, key_title=job.title, key_page=page)
+            if run.sweep and run.session_id not in sessions:
+                sessions[run.session_id] = store.query(session_id=run.session_id)
+            document = run_document(
+                run,
+                key_title=job.title,
+                key_page=page,
+                session_runs=sessions.get(run.session_id, ()),
+            )
             _write(out / run_data_path(run.run_id), run_data_file(document))
             written += 1
     return written
+
+
+def _sibling_jobs(
+    store: Store, sessions: Iterable[str], queued: Sequence[_RunJob], known: Mapping[str, Any]
+) -> list[_RunJob]:
+    """The swept runs of ``sessions`` whose data files are not being written already: a
+    new sibling changes their response curve."""
+    writing = {run_id for job in queued for run_id in job.run_ids}
+    by_key: dict[str, list[str]] = {}
+    for session in sorted(sessions):
+        for run in store.query(session_id=session):
+            if run.sweep and run.run_id not in writing and run.history_key in known:
+                by_key.setdefault(run.history_key, []).append(run.run_id)
+    return [
+        _RunJob(key, title_of(store.query(history_key=key, limit=1)[0]), tuple(run_ids))
+        for key, run_ids in sorted(by_key.items())
+    ]
 
 
 def _write_run_files_in_process(store_uri: str, out: str, jobs: Sequence[_RunJob]) -> int:
@@ -566,6 +594,9 @@ def build_site(
 
     jobs: list[_RunJob] = []
     keys_written = 0
+    # Sessions with a new swept run: the pages of its siblings (other keys) draw their
+    # response curve with it, so they are written again too.
+    swept_sessions: set[str] = set()
     for key, version in sorted(versions.items()):
         before = known.get(key)
         if before is not None and before["version"] == version and not rewrite_all_keys:
@@ -588,7 +619,10 @@ def build_site(
         new = [run_id for run_id in current if run_id not in shown]
         if new:
             jobs.append(_RunJob(key, title_of(runs[-1]), tuple(new)))
+            fresh = set(new)
+            swept_sessions |= {r.session_id for r in runs if r.run_id in fresh and r.sweep}
         known[key] = {"version": version, "runs": current, "row": index_row(store, key, version)}
+    jobs += _sibling_jobs(store, swept_sessions, jobs, known)
     files.update(run_data_path(run_id) for job in jobs for run_id in job.run_ids)
     runs_written = _write_all_run_files(store, out, jobs, processes)
     rows = [entry["row"] for entry in known.values()]

@@ -98,6 +98,13 @@ class RunRecord:
         default_factory=dict,
         metadata=_column("object", "latency (ms) at a ladder of quantiles, per direction"),
     )
+    #: The sweep the run was a point of (cases.Case.sweep_record): ``axes`` (option ->
+    #: every value swept), ``point`` (this run's values) and ``fixed`` (the other
+    #: overrides); empty for a run outside a sweep, and for runs stored before it was kept.
+    sweep: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata=_column("object", "the sweep it was a point of: axes, point, fixed overrides"),
+    )
 
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

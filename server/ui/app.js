@@ -205,28 +205,30 @@
   // -- one job or run -------------------------------------------------------------------
   async function jobPage(id) {
     const job = (await api("/jobs/" + encodeURIComponent(id))).data;
-    const parts = [el("h1", {}, job.title),
+    const facts = [
       el("table", { id: "job-summary" }, [["id", job.id], ["state", job.status], ["verdict", badge(job.verdict)],
         ["test", job.test_id || "–"], ["profile", job.profile], ["workers", job.workers], ["target", job.target],
         ["started", when(job.started)], ["ended", when(job.ended)],
         ["labels", Object.entries(job.labels || {}).map(([k, v]) => k + "=" + v).join(", ") || "–"],
-        ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))];
-    if (job.history_key) parts.push(el("p", {}, el("a", { href: "#/history/" + encodeURIComponent(job.history_key), id: "history-link" }, "history of this case")));
+        ["error", job.error || "–"]].map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v))))];
+    if (job.history_key) facts.push(el("p", {}, el("a", { href: "#/history/" + encodeURIComponent(job.history_key), id: "history-link" }, "history of this case")));
     if (!job.run) {
+      const parts = [el("h1", {}, job.title), ...facts];
       parts.push(el("p", {}, job.status === "queued" || job.status === "running" ? "waiting for the result…" : "no result"));
       if (job.status === "queued" || job.status === "running") setTimeout(() => { if (location.hash === "#/job/" + encodeURIComponent(id)) route(); }, 2000);
       parts.push(el("h2", {}, "profile"), el("pre", { id: "profile-text" }, job.profile_text || ""));
       return parts;
     }
-    // The same renderer as the static site's run page: the same content in both.
+    // The same renderer as the static site's run page: the same content in both. Its
+    // summary comes first; the job's own facts (state, times, labels) after it.
     const container = el("div", { id: "run" });
-    parts.push(container);
+    const parts = [container, el("section", { id: "job", "aria-labelledby": "job-title" },
+      el("h2", { id: "job-title" }, "job " + job.id), ...facts)];
     requestAnimationFrame(() => window.fioloadgenRenderRun(container, job.run, {
-      title: "run " + job.id, keyHref: "#/history/" + encodeURIComponent(job.history_key || "") }));
-    parts.push(el("p", {}, el("button", { onclick: () => act(async () => {
-      const raw = (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data;
-      const out = document.getElementById("raw-output"); out.hidden = false; out.textContent = JSON.stringify(raw, null, 1);
-    }) }, "fio output")), el("pre", { id: "raw-output", hidden: true }));
+      title: job.title, keyHref: "#/history/" + encodeURIComponent(job.history_key || ""),
+      runHref: (runId) => "#/job/" + encodeURIComponent(runId),
+      // fio's output is large: fetched when asked for, in the run page's "raw" tab.
+      loadRaw: async () => (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data }));
     return parts;
   }
 

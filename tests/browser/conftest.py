@@ -86,3 +86,16 @@ def save_full_page_screenshot(driver, tmp_path: Path, name: str) -> Path:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(artifacts) / name)
     return path
+
+
+def show_every_run_section(browser) -> None:
+    """A run page's tabs all shown at once ("show all sections", run.js): for tests that
+    read text or charts across them (hidden panels have no visible text)."""
+    button = browser.find_element("css selector", "#run-all-sections")
+    if button.get_attribute("aria-pressed") != "true":
+        button.click()
+
+
+def open_run_tab(browser, tab: str) -> None:
+    """Select a run page's tab (run.js: timeline, distribution, workers, curve...)."""
+    browser.find_element("css selector", f'#run [role=tab][data-tab="{tab}"]').click()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import console_errors, save_screenshot
+from conftest import console_errors, save_screenshot, show_every_run_section
 from pytest_fioloadgen.report.site import build_site
 from pytest_fioloadgen.store import open_store
 
@@ -155,6 +155,7 @@ def check_site(browser, site: Path, tmp_path: Path, *, timeseries: bool = False)
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
     )
+    show_every_run_section(browser)
     charts = browser.execute_script(CANVAS_INK, "canvas.fio-run-chart")
     names = {chart[0] for chart in charts}
     assert {"chart-workers", "chart-latency-read"} <= names, names
@@ -252,6 +253,7 @@ def test_site_run_page_shows_every_field_of_the_record(browser, tmp_path):
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
     )
+    show_every_run_section(browser)
     text = browser.find_element("css selector", "#run").text
     assert "run odd id/ü" in text
     assert "iops -20%" in browser.find_element("css selector", "#verdict").text

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import console_errors, save_screenshot
+from conftest import console_errors, save_screenshot, show_every_run_section
 from pytest_fioloadgen.fio.results import parse_result
 from pytest_fioloadgen.fio.spectrum import run_spectrum
 from pytest_fioloadgen.report import charts
@@ -145,6 +145,7 @@ def test_site_and_ui_charts_axes_ranges_and_screenshots(
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
     )
+    show_every_run_section(browser)
     axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "canvas.fio-run-chart")}
     assert {
         "chart-workers",
@@ -202,6 +203,7 @@ def test_site_and_ui_charts_axes_ranges_and_screenshots(
             "const r = document.getElementById('run'); return r && r.dataset.rendered"
         )
     )
+    show_every_run_section(browser)
     axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "canvas.fio-run-chart")}
     assert axes["chart-timeseries-lat"]["type"] == "logarithmic"
     for axis in axes.values():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import console_errors, save_screenshot
+from conftest import console_errors, open_run_tab, save_screenshot
 from pytest_fioloadgen.fio.results import parse_result
 from pytest_fioloadgen.fio.spectrum import SPECTRUM, run_spectrum
 from pytest_fioloadgen.report.site import build_site
@@ -94,6 +94,7 @@ def test_the_distribution_plot_on_run_and_compare_pages(
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script("return document.getElementById('run').dataset.rendered")
     )
+    open_run_tab(browser, "distribution")
     assert_plot_matches(browser, "chart-distribution-read", slow["read"], band=True)
     reason = browser.find_element("css selector", "#distribution p[data-direction=read]").text
     assert reason.startswith("latency distribution: read p99.5-p99.9") and " up 3.0x" in reason
@@ -123,6 +124,7 @@ def test_the_distribution_plot_on_run_and_compare_pages(
             "const r = document.getElementById('run'); return r && r.dataset.rendered"
         )
     )
+    open_run_tab(browser, "distribution")
     assert_plot_matches(browser, "chart-distribution-read", slow["read"], band=True)
     browser.execute_script("document.getElementById('distribution').scrollIntoView()")
     save_screenshot(browser, tmp_path, "ui-run-distribution.png")
@@ -133,6 +135,7 @@ def test_the_distribution_plot_on_run_and_compare_pages(
         )
     )
     # A run judged against no baseline: its own spectrum, no band.
+    open_run_tab(browser, "distribution")
     assert_plot_matches(
         browser, "chart-distribution-read", store.get("s0").spectrum["read"], band=False
     )

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from conftest import console_errors
+from conftest import console_errors, show_every_run_section
 from pytest_fioloadgen.cli import main
 from pytest_fioloadgen.report.site import build_site
 from pytest_fioloadgen.store import open_store
@@ -62,5 +62,6 @@ def test_imported_runs_are_listed_and_marked_in_the_ui_and_the_site(
         assert "imported-from=fioloadgen" in browser.find_element("css selector", "body").text
         browser.get(f"{(tmp_path / 'site' / 'run.html').as_uri()}#{run_id}")
         wait_for(browser, "#verdict .fio-verdict")
+        show_every_run_section(browser)
         assert "fioloadgen" in wait_for(browser, "#labels").text
     assert console_errors(browser) == []

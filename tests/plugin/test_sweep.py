@@ -9,6 +9,7 @@ import pytest
 
 from pytest_fioloadgen.exceptions import ConfigError
 from pytest_fioloadgen.profiles.model import OVERRIDABLE_OPTIONS
+from pytest_fioloadgen.report.response_curve import sweep_document
 from pytest_fioloadgen.settings import parse_sweep, resolve
 from pytest_fioloadgen.store import open_store
 
@@ -97,6 +98,14 @@ def test_an_iodepth_sweep_gives_keyed_cases_and_a_curve_with_a_knee(pytester, pr
         "rr-qd8-w1-local]",
     ]
     assert len({run.history_key for run in runs}) == 3
+    # Each run stores its sweep: the run pages draw the same curve from the store.
+    for run in runs:
+        depth = run.test_id.split("-qd")[1].split("-")[0]
+        assert run.sweep == {"axes": {"iodepth": ["1", "8", "32"]}, "point": {"iodepth": depth},
+                             "fixed": {}}  # fmt: skip
+    curve = sweep_document(runs[0], runs)["curve"]
+    assert [point["value"] for point in curve["points"]] == ["1", "8", "32"]
+    assert curve["describe"] in result.stdout.str()  # the terminal's line, from the store
     report = (pytester.path / "report.html").read_text()
     assert "<h2>Response curves</h2>" in report
     assert "response curve: rr w1 local" in report

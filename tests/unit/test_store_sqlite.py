@@ -353,7 +353,7 @@ def test_failing_migration_rolls_back_completely(
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     assert peek(db_path, "SELECT name FROM sqlite_master WHERE name = 'half'") == []
     # Rolled back to what the file was: the last column is still the newest field's.
-    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "evidence"
+    assert [row[1] for row in peek(db_path, "PRAGMA table_info(runs)")][-1] == "sweep"
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS)
     with SQLiteStore(db_path) as store:
         assert store.get("old") == make_run("old")
