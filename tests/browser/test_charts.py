@@ -423,13 +423,14 @@ def test_site_compares_the_runs_ticked_on_a_key_page(browser, site_store, tmp_pa
             "const m = document.getElementById('compare'); return m && m.dataset.rendered"
         )
     )
-    # Newest first on the key page: r5 is the first run, r0 compared with it.
+    # The older run first whatever the order they were ticked in: r5 compared with r0.
     deltas = {
         c.get_attribute("data-metric"): c
         for c in browser.find_elements("css selector", "#compare-table td.delta")
     }
-    assert deltas["read_lat_p99_ms"].text == "-95.0%"  # 8 ms -> 0.4 ms
-    assert deltas["iops"].text == "-2.5%" and "worse" in deltas["iops"].get_attribute("class")
+    assert deltas["read_lat_p99_ms"].text == "+1900%"  # 0.4 ms -> 8 ms
+    assert "worse" in deltas["read_lat_p99_ms"].get_attribute("class")
+    assert deltas["iops"].text == "+2.6%" and "worse" not in deltas["iops"].get_attribute("class")
     axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "#compare canvas")}
     assert {"compare-latency-read", "compare-timeseries-iops", "compare-timeseries-lat"} <= set(
         axes
