@@ -222,14 +222,34 @@ def site_key_document(
     newest = runs[-1]
     head = _head(key, newest, runs[::-1][:PICKER_RUNS])
     complete = [run for run in runs if run.status == "complete"]
+    # Every run is shown (a change point is only ever at a completed run with a figure).
+    shown = [{"run_id": run.run_id} for run in complete]
+    newest_first = runs[::-1]
     series: dict[str, Any] = {}
     for metric in head["metrics"]:
-        read = SeriesRead([SeriesPoint.of(run, metric) for run in reversed(runs)], version, True)
-        points = series_points(read)
+        # The whole series, in case the summary is not cached yet (labels shared, not
+        # copied: a key page is 20 metrics of every run of the key).
+        read = SeriesRead(
+            [
+                SeriesPoint(
+                    run.run_id,
+                    run.started_at,
+                    float(run.metrics.get(metric, math.nan)),
+                    run.status,
+                    run.verdict,
+                    run.session_id,
+                    run.test_id,
+                    run.labels,
+                )
+                for run in newest_first
+            ],
+            version,
+            True,
+        )
         summary = series_summary(store, key, metric, read=read)
         overlay = history_overlay(
             metric,
-            points,
+            shown,
             summary,
             thresholds=thresholds,
             profile=newest.profile_name,
