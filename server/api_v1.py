@@ -17,6 +17,7 @@ import bottle
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.fio.results import METRIC_NAMES
+from pytest_fioloadgen.report.key_history import key_document
 from pytest_fioloadgen.report.overview import DEFAULT_DAYS
 from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import check_baseline_name
@@ -48,7 +49,7 @@ from .overview import MAX_DAYS
 from .profiles_repo import check_profile_name
 from .routing import Routes
 from .streaming import RunStream
-from .views import history_document, run_detail
+from .views import run_detail
 
 PREFIX = "/api/v1"
 ROUTES = Routes()
@@ -396,7 +397,7 @@ def history(ctx: ServerContext, key: str) -> Any:
     limit = query_int("limit", 1000, 1, MAX_SERIES)
     document = ctx.work.run(
         f"the history of {key[:40]!r}",
-        lambda: history_document(ctx.store, key, metric, limit=limit, thresholds=ctx.thresholds),
+        lambda: key_document(ctx.store, key, metric, limit=limit, thresholds=ctx.thresholds),
     )
     if document is None:
         fail(404, f"no runs with history key {key!r}")

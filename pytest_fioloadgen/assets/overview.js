@@ -11,7 +11,8 @@
  *    the key's baseline, stored verdict, runs), grouped by target, filterable (text,
  *    verdict) and sortable (click a column's heading).
  * options: keyHref(row) and runHref(runId) make the links (the site's pages or the UI's
- * routes). All text goes through textContent (charts.js's el). */
+ * routes); filters (URLSearchParams: text, verdict, sort, desc) the key table's filter
+ * and sort to start with, saveFilters(params) keeps them in the page's URL. All text goes through textContent (charts.js's el). */
 (function () {
   'use strict';
   var C = window.fioloadgenCharts;
@@ -184,8 +185,27 @@
     return el('tr', { 'data-key': row.history_key, 'data-verdict': row.verdict }, COLUMNS.map(function (c) { return cells[c[0]]; }));
   }
 
+  // The key table's filter and sort as URL parameters (text, verdict, sort, desc): a
+  // view of the overview is a link.
+  function filtersOf(params) {
+    return { text: (params.get('text') || '').trim(), verdict: params.get('verdict') || '',
+      sort: params.get('sort') || null, descending: params.get('desc') === '1' };
+  }
+  function filtersParams(state) {
+    var params = new URLSearchParams();
+    if (state.text) { params.set('text', state.text); }
+    if (state.verdict) { params.set('verdict', state.verdict); }
+    if (state.sort) { params.set('sort', state.sort); }
+    if (state.sort && state.descending) { params.set('desc', '1'); }
+    return params;
+  }
+
   function keysSection(doc, options) {
-    var state = { sort: null, descending: false, text: '', verdict: '' };
+    var state = filtersOf(options.filters || new URLSearchParams());
+    if (!COLUMNS.some(function (c) { return c[0] === state.sort && c[2]; })) { state.sort = null; }
+    function saved() {
+      if (options.saveFilters) { options.saveFilters(filtersParams(state)); }
+    }
     var verdicts = Object.keys(doc.verdicts || {}).sort();
     var text = el('input', { type: 'search', id: 'overview-filter', placeholder: 'test, profile, target or key contains', 'aria-label': 'filter the keys' });
     var verdict = el('select', { id: 'overview-verdict', 'aria-label': 'only keys whose newest run has this verdict' },
@@ -200,6 +220,7 @@
         state.descending = state.sort === c[0] ? !state.descending : false;
         state.sort = c[0];
         draw();
+        saved();
       });
       return el('th', { scope: 'col', 'data-column': c[0] }, [button]);
     });
@@ -215,7 +236,7 @@
       if (state.verdict && row.verdict !== state.verdict) { return false; }
       if (!state.text) { return true; }
       var hay = [row.test, row.profile, row.target, row.backend, row.history_key, 'w' + row.workers].join(' ').toLowerCase();
-      return hay.indexOf(state.text) >= 0;
+      return hay.indexOf(state.text.toLowerCase()) >= 0;
     }
     function draw() {
       Array.prototype.slice.call(table.tBodies).forEach(function (body) { body.remove(); });
@@ -247,8 +268,11 @@
       shown.textContent = count + ' of ' + doc.rows.length + ' keys shown';
       table.setAttribute('data-shown', String(count));
     }
-    text.addEventListener('input', function () { state.text = text.value.trim().toLowerCase(); draw(); });
-    verdict.addEventListener('change', function () { state.verdict = verdict.value; draw(); });
+    text.value = state.text;
+    verdict.value = state.verdict;
+    if (verdict.value !== state.verdict) { state.verdict = ''; } // a verdict no key has now
+    text.addEventListener('input', function () { state.text = text.value.trim(); draw(); saved(); });
+    verdict.addEventListener('change', function () { state.verdict = verdict.value; draw(); saved(); });
     draw();
     return el('section', { id: 'overview-keys', 'aria-labelledby': 'overview-keys-title' }, [
       el('h2', { id: 'overview-keys-title' }, ['History keys']),
@@ -283,6 +307,10 @@
   if (block && main) {
     render(main, JSON.parse(block.textContent), {
       title: 'fio benchmark history',
+      // The filters are in the hash (#text=...&verdict=...): kept by a reload, shared as
+      // a link. replace(): one history entry per page, not one per keystroke.
+      filters: new URLSearchParams(window.location.hash.slice(1)),
+      saveFilters: function (params) { window.location.replace('#' + params.toString()); },
       keyHref: function (row) { return row.page; },
       runHref: function (id) { return 'run.html#' + encodeURIComponent(id); }
     });

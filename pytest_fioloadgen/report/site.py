@@ -6,9 +6,12 @@ Plain files that work from ``file://`` with no server and no network:
   the results server's UI draws its home): the latest sessions, what regressed, shifted
   or changed level lately, and every history key with its IOPS sparkline, last value,
   delta against its baseline and latest verdict;
-* ``keys/<key>.html``: trend charts (vendored Chart.js) of IOPS and p99 latency over the
-  key's runs, with threshold lines and the change points of the key's whole history
-  (its cached summary, pytest_fioloadgen.verdicts.summaries), and its runs listed;
+* ``keys/<key>.html``: the key page (report/key_history.py, drawn by
+  ``assets/keypage.js`` as the UI draws its key pages): the trend of any metric of the
+  key's runs (a picker; the metric is in the page's hash) with its baseline band,
+  thresholds and the change points of the key's whole history (its cached summaries,
+  pytest_fioloadgen.verdicts.summaries), each point a link to its run, and the runs
+  listed to tick two or more for the compare page;
 * ``run.html#<run id>``: one page for every run; it loads that run's data file
   ``runs/<shard>/<name>.js`` (report/run_document.py: the stored record and what is
   derived from its fio document) and renders it with ``assets/run.js``.
@@ -52,20 +55,15 @@ from ..exceptions import FioLoadgenError
 from ..store import open_store
 from ..store.base import RunRecord, Store
 from ..store.history_index import key_versions
-from ..verdicts.summaries import series_summary
 from ..verdicts.thresholds import Thresholds
-from .html import number, page_styles, verdict_badge
+from .html import page_styles
+from .key_history import key_title, site_key_document
 from .overview import KeyRow, SessionCounts, cached_key_row, latest_sessions, overview_document
 from .run_document import RUN_DOCUMENT_FORMAT, run_document
 
-#: Metrics drawn on a key's trend charts: (chart id, title, metrics).
-TREND_CHARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("trend-iops", "IOPS", ("iops",)),
-    ("trend-latency", "read/write p99 latency", ("read_lat_p99_ms", "write_lat_p99_ms")),
-)
 ASSETS = (
-    "site.js",
     "site.css",
+    "keypage.js",
     "run.js",
     "charts.js",
     "compare.js",
@@ -79,7 +77,8 @@ MANIFEST = ".fioloadgen-site.json"
 SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
 #: 5: run documents carry the run's flags and sweep (report/run_document.py).
-SITE_FORMAT = 5
+#: 6: key pages embed every metric of the key (report/key_history.py).
+SITE_FORMAT = 6
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -159,48 +158,8 @@ def _write(path: Path, text: str) -> None:
 
 
 def title_of(run: RunRecord) -> str:
-    return f"{run.profile_name} w{run.workers} {run.backend}/{run.target}"
-
-
-def threshold_lines(thresholds: Thresholds | None, run: RunRecord) -> dict[str, list[Any]]:
-    """Whole-run limits of the key's profile and worker count, by metric."""
-    if thresholds is None:
-        return {}
-    lines: dict[str, list[Any]] = {}
-    for limit in thresholds.limits_for(run.profile_name, run.workers):
-        if not limit.per_worker:
-            lines.setdefault(limit.metric, []).append(
-                {"bound": limit.bound, "value": limit.value, "source": limit.source}
-            )
-    return lines
-
-
-def trend_data(
-    runs: Sequence[RunRecord], thresholds: Thresholds | None, change_points: Iterable[str]
-) -> dict[str, Any]:
-    """The charts of a key page (``runs`` oldest first)."""
-    marked = set(change_points)
-    complete = [run for run in runs if run.status == "complete"]
-    return {
-        "labels": [_when(run.started_at) for run in complete],
-        "runs": [run_link(run.run_id, up="../") for run in complete],
-        "change": [run.run_id in marked for run in complete],
-        "charts": [
-            {
-                "id": chart_id,
-                "title": title,
-                "series": {
-                    metric: [run.metrics.get(metric) for run in complete] for metric in metrics
-                },
-                "thresholds": {
-                    metric: lines
-                    for metric, lines in threshold_lines(thresholds, runs[-1]).items()
-                    if metric in metrics
-                },
-            }
-            for chart_id, title, metrics in TREND_CHARTS
-        ],
-    }
+    """A key's title (its newest run's test, profile, workers and target)."""
+    return key_title(run.test_id, run.profile_name, run.workers, run.target)
 
 
 def index_row(store: Store, history_key: str, version: int) -> dict[str, Any]:
@@ -231,44 +190,27 @@ def index_page(rows: Sequence[Mapping[str, Any]], sessions: Sequence[SessionCoun
 
 
 def key_page(
+    store: Store,
     history_key: str,
     runs: Sequence[RunRecord],
     thresholds: Thresholds | None,
-    change_points: Iterable[str],
+    *,
+    version: int | None,
 ) -> str:
-    """A key's trend charts and runs (``runs`` oldest first)."""
-    marked = set(change_points)
-    title = title_of(runs[-1])
-    canvases = "".join(
-        f'<div class="fio-trend"><canvas id="{chart_id}" aria-label="{escape(title)}">'
-        "</canvas></div>"
-        for chart_id, title, _metrics in TREND_CHARTS
+    """A key's page (``runs`` oldest first): assets/keypage.js draws the trend of the
+    metric in the page's hash from the key's document (report.key_history), as the
+    results server's UI draws its key pages."""
+    document = site_key_document(store, history_key, runs, version=version, thresholds=thresholds)
+    links = "".join(
+        f'<li><a href="{escape(run_link(run.run_id, up="../"))}">{_when(run.started_at)}</a></li>'
+        for run in reversed(runs)
     )
-    rows = []
-    for run in reversed(runs):
-        marker = " (change point)" if run.run_id in marked else ""
-        rows.append(
-            f'<tr><td><input type="checkbox" class="fio-pick" value="{escape(run.run_id)}" '
-            f'aria-label="compare this run"></td>'
-            f'<td><a href="{escape(run_link(run.run_id, up="../"))}">'
-            f"{_when(run.started_at)}</a>{marker}</td>"
-            f"<td>{number(run.metrics.get('iops'))}</td>"
-            f"<td>{number(run.metrics.get('read_lat_p99_ms'), 'read_lat_p99_ms')}</td>"
-            f"<td>{number(run.metrics.get('write_lat_p99_ms'), 'write_lat_p99_ms')}</td>"
-            f"<td>{verdict_badge(run.verdict or run.status)}</td>"
-            f"<td>{escape(run.labels.get('git_commit', '')[:12])}</td></tr>"
-        )
     body = (
-        f"<h1>{escape(title)}</h1><p>history key <code>{escape(history_key)}</code>, "
-        f"{len(runs)} runs</p>{canvases}"
-        '<p><button type="button" id="fio-compare-picked" data-page="../compare.html">'
-        "compare the runs ticked</button></p>"
-        '<table class="fio-runs"><thead><tr><th></th><th>run (UTC)</th><th>IOPS</th>'
-        "<th>read p99</th><th>write p99</th><th>verdict</th><th>commit</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        + _json_block("trend-data", trend_data(runs, thresholds, marked))
+        f'<main id="key"><h1>{escape(document["title"])}</h1><noscript><p>The trend is '
+        f"drawn by JavaScript; the runs of this key:</p><ul>{links}</ul></noscript></main>"
+        + _json_block("key-data", document)
     )
-    return _page(title, body, depth=1, scripts=(CHARTJS, "charts.js", "site.js"))
+    return _page(document["title"], body, depth=1, scripts=(CHARTJS, "charts.js", "keypage.js"))
 
 
 def run_page() -> str:
@@ -313,15 +255,10 @@ def copy_assets(out: Path) -> list[str]:
 # -- building ----------------------------------------------------------------------------
 
 
-def _inputs_digest(
-    thresholds: Thresholds | None, change_points: Mapping[str, Sequence[str]] | None
-) -> str:
+def _inputs_digest(thresholds: Thresholds | None) -> str:
     """What key pages depend on besides the runs: a change rewrites every key page."""
     inputs = {
         "thresholds": None if thresholds is None else [thresholds.source, thresholds.document],
-        "change_points": None
-        if change_points is None
-        else {key: list(ids) for key, ids in change_points.items()},
     }
     text = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -526,13 +463,12 @@ def build_site(
     out: Path,
     *,
     thresholds: Thresholds | None = None,
-    change_points: Mapping[str, Sequence[str]] | None = None,
     full: bool = False,
     processes: int | None = None,
 ) -> SiteSummary:
     """Bring the site in ``out`` up to date with ``store`` (see the module doc).
 
-    Change points are the key's cached summary of IOPS unless given (by key: run ids).
+    Change points and baseline bands are the keys' cached summaries.
     ``processes`` sets how many processes write run data (default: one per CPU when
     there are many runs to write).
     """
@@ -579,7 +515,7 @@ def build_site(
         (out / name).unlink(missing_ok=True)
         files.discard(name)
 
-    inputs = _inputs_digest(thresholds, change_points)
+    inputs = _inputs_digest(thresholds)
     rewrite_all_keys = manifest["inputs"] != inputs
     known: dict[str, Any] = manifest["keys"]
     versions = key_versions(store)
@@ -606,11 +542,7 @@ def build_site(
         if not runs:
             known.pop(key, None)
             continue
-        if change_points is not None:
-            marked: Sequence[str] = change_points.get(key, ())
-        else:
-            marked = [c.run_id for c in series_summary(store, key, "iops").change_points]
-        write(key_page_name(key), key_page(key, runs, thresholds, marked))
+        write(key_page_name(key), key_page(store, key, runs, thresholds, version=version))
         keys_written += 1
         shown = set(before["runs"]) if before is not None else set()
         current = [run.run_id for run in runs]

@@ -137,10 +137,15 @@
   // -- runs: every run with its queue state ----------------------------------------------
   // One list for runs from plugin sessions, the http store and server jobs; jobs without a
   // run yet (queued, running, cancelled) come first. Every row opens #/job/<id>.
+  // The list's filters and page live in the route (#/jobs?status=failed&profile=...), so
+  // a view survives a reload and can be shared as a link.
   const FILTERS = ["q", "status", "verdict", "test", "session", "profile", "label"];
+  const FILTER_NAMES = { q: "title, test or profile contains", status: "queue state", verdict: "verdict",
+    test: "test (node id without [...]), or job", session: "session", profile: "profile", label: "label KEY=VALUE" };
   // Pages follow the server's cursor (keyset paging: a deep page costs what the first
-  // does); "back" keeps the cursors of the pages before, "start" where this page starts.
-  const jobsState = { cursor: "", back: [], start: 0, q: "", status: "", verdict: "", test: "", session: "", profile: "", label: "" };
+  // does); the cursor and where the page starts are in the route too, "back" keeps the
+  // cursors of the pages before (a reloaded deep page goes back to the first).
+  const jobsBack = [];
   const PAGE = 50;
   const VERDICTS = ["", "pass", "fail", "regression", "unstable", "suspect", "inconclusive", "improved", "error", "none"];
 
@@ -152,10 +157,30 @@
       "data-status": status || "-" }, status || "–");
   }
 
-  async function jobsPage() {
+  // The route of a view of the list: its filters (empty ones left out) and page.
+  function jobsRoute(state) {
+    const q = new URLSearchParams();
+    for (const name of [...FILTERS, "cursor", "start"]) if (state[name] && state[name] !== "0") q.set(name, state[name]);
+    const text = q.toString();
+    return "#/jobs" + (text ? "?" + text : "");
+  }
+
+  // A row's actions in one menu (a disclosure: keyboard reachable, Escape closes it).
+  function rowMenu(job, actions) {
+    if (!actions.length) return null;
+    const menu = el("details", { class: "row-menu" },
+      el("summary", { "aria-label": "actions for " + (job.title || job.id) }, "actions"),
+      el("div", { class: "row-menu-items", role: "group", "aria-label": "actions for " + (job.title || job.id) }, actions));
+    menu.addEventListener("keydown", (e) => { if (e.key === "Escape") { menu.open = false; menu.querySelector("summary").focus(); } });
+    return menu;
+  }
+
+  async function jobsPage(params) {
+    const state = Object.fromEntries([...FILTERS, "cursor", "start"].map((name) => [name, (params.get(name) || "").trim()]));
+    const start = Math.max(0, parseInt(state.start, 10) || 0);
     const q = new URLSearchParams({ limit: PAGE });
-    if (jobsState.cursor) q.set("cursor", jobsState.cursor);
-    for (const name of FILTERS) if (jobsState[name]) q.set(name, jobsState[name]);
+    if (state.cursor) q.set("cursor", state.cursor);
+    for (const name of FILTERS) if (state[name]) q.set(name, state[name]);
     const page = await api("/jobs?" + q);
     const selected = new Set();
     const output = el("pre", { id: "job-output", hidden: true });
@@ -163,41 +188,55 @@
     const actions = (job) => {
       const buttons = [];
       const id = encodeURIComponent(job.id);
-      if (job.status === "queued") buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/cancel`, { method: "POST", write: true }); route(); }) }, "cancel"));
+      if (job.status === "queued") buttons.push(el("button", { class: "cancel", onclick: () => act(async () => { await api(`/jobs/${id}/cancel`, { method: "POST", write: true }); route(); }) }, "cancel"));
       if (job.status !== "running") buttons.push(el("button", { class: "delete", onclick: () => act(async () => { await api(`/jobs/${id}`, { method: "DELETE", write: true }); route(); }) }, "delete"));
       if (!["queued", "running", "cancelled"].includes(job.status)) {
-        buttons.push(el("button", { onclick: () => act(async () => { await api(`/jobs/${id}/rerun`, { method: "POST", write: true }); route(); }) }, "rerun"));
-        buttons.push(el("button", { onclick: () => act(async () => show(JSON.stringify(await api("/export?ids=" + id), null, 1))) }, "export"));
+        buttons.push(el("button", { class: "rerun", onclick: () => act(async () => { await api(`/jobs/${id}/rerun`, { method: "POST", write: true }); route(); }) }, "rerun"));
+        buttons.push(el("button", { class: "export", onclick: () => act(async () => show(JSON.stringify(await api("/export?ids=" + id), null, 1))) }, "export"));
       }
       return buttons;
     };
-    const set = (name) => (e) => { jobsState[name] = e.target.value.trim(); Object.assign(jobsState, { cursor: "", back: [], start: 0 }); route(); };
-    const text = (name, placeholder) => el("input", { id: "filter-" + name, type: "search", placeholder, value: jobsState[name], onchange: set(name) });
+    // A changed filter starts again at the first page.
+    const set = (name) => (e) => {
+      jobsBack.length = 0;
+      location.hash = jobsRoute({ ...state, [name]: e.target.value.trim(), cursor: "", start: "" });
+    };
+    const text = (name) => el("input", { id: "filter-" + name, type: "search", placeholder: FILTER_NAMES[name],
+      "aria-label": "filter: " + FILTER_NAMES[name], value: state[name], onchange: set(name) });
     const filters = el("div", { id: "filters" },
-      text("q", "title, test or profile contains"), " ",
-      el("select", { id: "filter-status", "aria-label": "state", onchange: set("status") },
-        ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === jobsState.status }, s || "any state"))), " ",
-      el("select", { id: "filter-verdict", "aria-label": "verdict", onchange: set("verdict") },
-        VERDICTS.map((v) => el("option", { value: v, selected: v === jobsState.verdict }, v || "any verdict"))), " ",
-      text("test", "test (node id without [...]), or job"), " ", text("session", "session"), " ",
-      text("profile", "profile"), " ", text("label", "KEY=VALUE"));
+      text("q"), " ",
+      el("select", { id: "filter-status", "aria-label": "filter: queue state", onchange: set("status") },
+        ["", "queued", "running", "complete", "failed", "cancelled", "interrupted"].map((s) => el("option", { value: s, selected: s === state.status }, s || "any state"))), " ",
+      el("select", { id: "filter-verdict", "aria-label": "filter: verdict", onchange: set("verdict") },
+        VERDICTS.map((v) => el("option", { value: v, selected: v === state.verdict }, v || "any verdict"))), " ",
+      text("test"), " ", text("session"), " ", text("profile"), " ", text("label"), " ",
+      FILTERS.some((name) => state[name]) ? el("a", { href: "#/jobs", id: "filters-clear" }, "clear filters") : null);
+    // One title column: a plugin run's title is its test (the node id's tail, the whole id
+    // in the tooltip); a line under it says only what the title does not.
+    const titleCell = (job) => {
+      const imported = job.labels && job.labels["imported-from"];
+      const note = imported ? "imported from " + imported : null;
+      return el("td", { class: "title" },
+        el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link", title: job.test_id || job.title }, job.title || job.id),
+        note ? el("span", { class: "test fio-note" }, note) : null);
+    };
     const table = el("table", { id: "jobs" },
-      el("tr", {}, ["", "title", "test", "state", "verdict", "profile", "workers", "target", "started", "iops", ""].map((h) => el("th", {}, h))),
-      page.data.map((job) => el("tr", { "data-job": job.id, "data-source": job.source },
-        el("td", {}, el("input", { type: "checkbox", class: "pick", "aria-label": "select " + job.title, onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
-        el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(job.id), class: "job-link" }, job.title)),
-        el("td", { class: "test" }, job.labels && job.labels["imported-from"] ? "imported from " + job.labels["imported-from"] : job.test_id || "–"),
+      el("thead", {}, el("tr", {}, ["select", "run", "state", "verdict", "profile", "workers", "target", "started", "iops", "actions"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, page.data.map((job) => el("tr", { "data-job": job.id, "data-source": job.source },
+        el("td", {}, el("input", { type: "checkbox", class: "pick", "aria-label": "select " + (job.title || job.id),
+          onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
+        titleCell(job),
         el("td", { class: "s-" + job.status }, job.status), el("td", { class: "verdict" }, badge(job.verdict)),
         el("td", {}, job.profile), el("td", { class: "num" }, job.workers),
         el("td", {}, job.target), el("td", {}, when(job.started || job.created)),
-        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, "iops") : "–"), el("td", {}, actions(job)))));
-    const start = jobsState.start;
+        el("td", { class: "num" }, job.summary ? fmt(job.summary.iops, "iops") : "–"), el("td", {}, rowMenu(job, actions(job)))))));
     const pager = el("div", {}, el("span", { id: "jobs-count" }, `${page.data.length ? start + 1 : 0}–${start + page.data.length} of ${page.total}`), " ",
-      el("button", { id: "jobs-previous", disabled: jobsState.back.length === 0, onclick: () => {
-        const before = jobsState.back.pop(); Object.assign(jobsState, before); route(); } }, "previous"),
+      el("button", { id: "jobs-previous", disabled: start === 0, onclick: () => {
+        const before = jobsBack.pop() || { cursor: "", start: "" };
+        location.hash = jobsRoute({ ...state, cursor: before.cursor, start: String(before.start || "") }); } }, "previous"),
       el("button", { id: "jobs-next", disabled: !page.next_cursor, onclick: () => {
-        jobsState.back.push({ cursor: jobsState.cursor, start });
-        Object.assign(jobsState, { cursor: page.next_cursor, start: start + page.data.length }); route(); } }, "next"),
+        jobsBack.push({ cursor: state.cursor, start });
+        location.hash = jobsRoute({ ...state, cursor: page.next_cursor, start: String(start + page.data.length) }); } }, "next"),
       el("button", { id: "compare-selected", onclick: () => { if (selected.size) location.hash = "#/compare/" + [...selected].map(encodeURIComponent).join(","); } }, "compare selected"));
     return [el("h1", {}, "Runs"), filters, table, pager, output];
   }
@@ -234,11 +273,18 @@
 
   // -- overview: the home page ----------------------------------------------------------
   // The static site's index draws the same document with the same renderer (overview.js).
-  async function overviewPage() {
+  async function overviewPage(params) {
     const doc = (await api("/overview")).data;
     const container = el("div", { id: "overview" });
     window.fioloadgenRenderOverview(container, doc, {
       title: "Overview",
+      // The key table's filters in the route (#/overview?text=...), without a new route
+      // (no re-render while typing) or a history entry per keystroke.
+      filters: params,
+      saveFilters: (filters) => {
+        const text = filters.toString();
+        history.replaceState(null, "", "#/overview" + (text ? "?" + text : ""));
+      },
       keyHref: (row) => "#/history/" + encodeURIComponent(row.history_key),
       runHref: (id) => "#/job/" + encodeURIComponent(id),
       pendingNote: "this page asks again in a few seconds.",
@@ -248,7 +294,7 @@
     return [container];
   }
 
-  function isHome() { return ["", "#", "#/", "#/overview"].includes(location.hash); }
+  function isHome() { return ["", "#", "#/", "#/overview"].includes(location.hash.split("?")[0]); }
 
   // -- history ---------------------------------------------------------------------------
   async function historyIndex() {
@@ -259,36 +305,17 @@
         el("td", {}, k.workers), el("td", {}, k.backend), el("td", {}, k.target), el("td", { class: "num" }, k.runs), el("td", {}, when(k.last_run)))))];
   }
 
+  // A key's page: the same renderer as the static site's key pages (keypage.js); the
+  // metric is in the route, so a view is a link.
   async function historyPage(key, metric) {
-    const data = (await api(`/history/${encodeURIComponent(key)}?metric=${encodeURIComponent(metric)}`)).data;
-    const picker = el("select", { id: "history-metric", "aria-label": "metric", onchange: (e) => { location.hash = `#/history/${encodeURIComponent(key)}/${e.target.value}`; } },
-      METRICS.map((m) => el("option", { value: m, selected: m === metric }, m)));
-    const labels = data.points.map((p) => when(p.started_at));
-    const values = data.points.map((p) => p.value);
-    // The scale is the data's (and the baseline band's) range: a far threshold stays at
-    // the edge's side, its legend saying so, and never flattens the data.
-    const band = data.baseline_band;
-    const axis = C.valueAxis(band ? [...values, band.low, band.high] : values, /_ms$/.test(metric) ? "latency" : "count");
-    const datasets = [{ label: metric, data: values, borderColor: "#1565c0", pointRadius: 4 }];
-    for (const line of data.thresholds) {
-      const off = line.value < axis.min || line.value > axis.max;
-      datasets.push(C.reference(line.label + (off ? " (off scale)" : ""), data.points.map(() => line.value), "#c62828"));
-    }
-    if (band) {
-      datasets.push({ label: band.label + " (low)", data: data.points.map(() => band.low), borderColor: "rgba(46,125,50,.4)", pointRadius: 0 });
-      datasets.push({ label: band.label + " (high)", data: data.points.map(() => band.high), borderColor: "rgba(46,125,50,.4)", backgroundColor: "rgba(46,125,50,.15)", fill: "-1", pointRadius: 0 });
-    }
-    const changes = new Set(data.change_points.map((c) => c.run_id));
-    if (changes.size) datasets.push({ label: "change points", type: "scatter", data: data.points.map((p, i) => (changes.has(p.run_id) ? { x: labels[i], y: p.value } : null)), pointRadius: 8, borderColor: "#ef6c00" });
-    const trend = chart(`${metric} over time`, { type: "line", data: { labels, datasets }, options: {
-      scales: { y: axis },
-      onClick: (event, elements) => { if (elements.length) location.hash = "#/job/" + encodeURIComponent(data.points[elements[0].index].run_id); } } });
-    const c = data.case || {};
-    return [el("h1", {}, `History: ${c.profile} w${c.workers} ${c.backend}/${c.target}`), el("p", {}, "key ", el("code", {}, key), " · metric ", picker),
-      el("div", { class: "charts" }, trend),
-      el("table", { id: "history-points" }, el("tr", {}, el("th", {}, "run"), el("th", {}, "started"), el("th", {}, metric)),
-        data.points.slice().reverse().map((p) => el("tr", {}, el("td", {}, el("a", { href: "#/job/" + encodeURIComponent(p.run_id), class: "point-link" }, p.title || p.run_id)),
-          el("td", {}, when(p.started_at)), el("td", { class: "num" }, fmt(p.value, metric)))))];
+    const doc = (await api(`/history/${encodeURIComponent(key)}?metric=${encodeURIComponent(metric)}`)).data;
+    const container = el("div", { id: "key" });
+    window.fioloadgenRenderKey(container, doc, {
+      runHref: (id) => "#/job/" + encodeURIComponent(id),
+      compareHref: (ids) => "#/compare/" + ids.map(encodeURIComponent).join(","),
+      chooseMetric: (m) => { location.hash = `#/history/${encodeURIComponent(key)}/${encodeURIComponent(m)}`; },
+    });
+    return [container];
   }
 
   // -- compare ---------------------------------------------------------------------------
@@ -373,11 +400,19 @@
   }
 
   // -- routing ---------------------------------------------------------------------------
+  // Routes overlap when the URL changes quickly (a filter, then another): only the
+  // newest one's page is shown, whichever answer arrives last.
+  let routes = 0;
   async function route() {
+    const mine = ++routes;
     clearCharts();
     // Charts the shared run renderer drew on pages that are gone.
     if (window.Chart) for (const c of Object.values(window.Chart.instances || {})) if (!document.contains(c.canvas)) c.destroy();
-    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    // #/<view>/<arg>...?<filters>: the filters of a list view are in the route's query.
+    const route_ = location.hash.replace(/^#\/?/, "");
+    const at = route_.indexOf("?");
+    const params = new URLSearchParams(at < 0 ? "" : route_.slice(at + 1));
+    const parts = (at < 0 ? route_ : route_.slice(0, at)).split("/").map(decodeURIComponent);
     for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.id === "nav-" + (parts[0] || "overview"));
     let content;
     try {
@@ -388,12 +423,12 @@
       else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));
       else if (parts[0] === "sessions") content = await sessionsPage();
       else if (parts[0] === "compare-sets" && parts[1] && parts[2]) content = await compareSetsPage(parts[1], parts[2]);
-      else if (parts[0] === "jobs") content = await jobsPage();
-      else content = await overviewPage();
+      else if (parts[0] === "jobs") content = await jobsPage(params);
+      else content = await overviewPage(params);
     } catch (err) {
       content = [el("p", { class: "error" }, "cannot load this page: " + err.message)];
     }
-    view.replaceChildren(...content);
+    if (mine === routes) view.replaceChildren(...content);
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -125,7 +125,7 @@ def test_user_text_is_inert_in_the_web_ui(start_server, browser):
         (f"#/job/{queued}", "#job-summary", (f"queued {payload(0)}", f"ci={payload(1)}")),
         ("#/history", "#history-keys", (f"randread {payload(0)}", f"local{payload(3)}")),
         ("#/overview", "#overview-keys-table", (f"randread {payload(0)}",)),
-        (f"#/history/{KEY}", "#history-points", (f"randread {payload(0)}",)),
+        (f"#/history/{KEY}", "#key-points", (f"randread {payload(0)}",)),
         ("#/compare/run-0,run-1", "#compare", (f"title {payload(1)}",)),
         ("#/profiles", "#profiles", (f"described {payload(2)}",)),
     )

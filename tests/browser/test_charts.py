@@ -126,9 +126,17 @@ def test_site_and_ui_charts_axes_ranges_and_screenshots(
         in browser.find_element("css selector", "table.fio-index").text
     )
     browser.find_elements("css selector", "table.fio-index a")[0].click()
-    axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "canvas")}
-    iops, latency = axes["trend-iops"], axes["trend-latency"]
-    assert iops["type"] == "linear" and latency["type"] == "logarithmic", axes
+    (iops,) = browser.execute_script(CHART_AXES, "#key-trend")
+    # The key page's picker: another metric is another view of the same page.
+    key_page = browser.current_url.split("#")[0]
+    browser.get(key_page + "#metric=read_lat_p99_ms")
+    WebDriverWait(browser, 10).until(
+        lambda b: b.execute_script(
+            "return document.getElementById('key').dataset.rendered === 'read_lat_p99_ms'"
+        )
+    )
+    (latency,) = browser.execute_script(CHART_AXES, "#key-trend")
+    assert iops["type"] == "linear" and latency["type"] == "logarithmic", (iops, latency)
     for axis in (iops, latency):
         assert_scaled_to_data(axis)
     # The thresholds are drawn (their lines exist) but outside the scale, and say so.
@@ -184,17 +192,19 @@ def test_site_and_ui_charts_axes_ranges_and_screenshots(
     live = start_server(config=config)
     browser.get(f"{live.url}/#/history/{KEY}/read_lat_p99_ms")
     WebDriverWait(browser, 10).until(
-        lambda b: b.find_elements("css selector", ".chart canvas[data-chart-ready]")
+        lambda b: b.find_elements(
+            "css selector", "#key[data-rendered='read_lat_p99_ms'] #key-trend"
+        )
     )
-    (history,) = browser.execute_script(CHART_AXES, ".chart canvas")
+    (history,) = browser.execute_script(CHART_AXES, "#key-trend")
     assert history["type"] == "logarithmic", history
     assert_scaled_to_data(history)
     save_screenshot(browser, tmp_path, "ui-history-latency.png")
     browser.get(f"{live.url}/#/history/{KEY}/iops")
     WebDriverWait(browser, 10).until(
-        lambda b: b.find_elements("css selector", ".chart canvas[data-chart-ready]")
+        lambda b: b.find_elements("css selector", "#key[data-rendered='iops'] #key-trend")
     )
-    (history,) = browser.execute_script(CHART_AXES, ".chart canvas")
+    (history,) = browser.execute_script(CHART_AXES, "#key-trend")
     assert history["type"] == "linear" and any(t.endswith("k") for t in history["ticks"])
     assert_scaled_to_data(history)
     browser.get(f"{live.url}/#/job/r5")
@@ -405,23 +415,24 @@ def test_site_compares_the_runs_ticked_on_a_key_page(browser, site_store, tmp_pa
     browser.get((site / "index.html").as_uri())
     browser.find_elements("css selector", "table.fio-index a")[0].click()
     boxes = {
-        b.get_attribute("value"): b for b in browser.find_elements("css selector", "input.fio-pick")
+        b.get_attribute("value"): b for b in browser.find_elements("css selector", "input.key-pick")
     }
-    boxes["r0"].click()
     boxes["r5"].click()
-    browser.find_element("id", "fio-compare-picked").click()
+    boxes["r0"].click()
+    browser.find_element("id", "key-compare").click()
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script(
             "const m = document.getElementById('compare'); return m && m.dataset.rendered"
         )
     )
-    # Newest first on the key page: r5 is the first run, r0 compared with it.
+    # The older run first whatever the order they were ticked in: r5 compared with r0.
     deltas = {
         c.get_attribute("data-metric"): c
         for c in browser.find_elements("css selector", "#compare-table td.delta")
     }
-    assert deltas["read_lat_p99_ms"].text == "-95.0%"  # 8 ms -> 0.4 ms
-    assert deltas["iops"].text == "-2.5%" and "worse" in deltas["iops"].get_attribute("class")
+    assert deltas["read_lat_p99_ms"].text == "+1900%"  # 0.4 ms -> 8 ms
+    assert "worse" in deltas["read_lat_p99_ms"].get_attribute("class")
+    assert deltas["iops"].text == "+2.6%" and "worse" not in deltas["iops"].get_attribute("class")
     axes = {a["id"]: a for a in browser.execute_script(CHART_AXES, "#compare canvas")}
     assert {"compare-latency-read", "compare-timeseries-iops", "compare-timeseries-lat"} <= set(
         axes

@@ -50,7 +50,7 @@ def test_imported_runs_are_listed_and_marked_in_the_ui_and_the_site(
     listed = {
         row.get_attribute("data-job"): (
             row.get_attribute("data-source"),
-            row.find_element("css selector", "td.test").text,
+            row.find_element("css selector", "td.title .test").text,
         )
         for row in rows
     }

@@ -122,12 +122,12 @@ def test_ui_home_and_site_index_show_the_overview(browser, start_server, tmp_pat
     browser.find_element("css selector", f"tr[data-key='{KEY_B}'] a.fio-key-link").click()
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 15).until(lambda b: b.find_elements("id", "history-points"))
+    WebDriverWait(browser, 15).until(lambda b: b.find_elements("id", "key-points"))
 
     browser.get((tmp_path / "site" / "index.html").as_uri())
     wait_rendered(browser)
     check_overview(browser, expected)
     save_screenshot(browser, tmp_path, "overview-site.png")
     browser.find_element("css selector", f"tr[data-key='{KEY_B}'] a.fio-key-link").click()
-    assert browser.find_elements("id", "trend-iops")
+    assert browser.find_elements("id", "key-trend")
     assert console_errors(browser) == []

@@ -118,9 +118,9 @@ def test_click_through_profiles_run_job_history_compare(start_server, browser):
     assert "complete" in browser.find_element(By.ID, "job-summary").text
 
     browser.find_element(By.ID, "history-link").click()
-    wait_for(browser, "#history-points")
+    wait_for(browser, "#key-points")
     assert charts_drawn(browser, 1) >= 1
-    browser.find_element(By.CSS_SELECTOR, "a.point-link").click()
+    browser.find_element(By.CSS_SELECTOR, "a.key-point-link").click()
     wait_for(browser, "#per-worker")
 
     # A second run of the same case, then compare the two from the jobs table.
