@@ -88,9 +88,20 @@ case "$mode" in
     "$venv/bin/mypy"
     "$venv/bin/lint-imports"
     if [ $# -gt 0 ]; then exec "$venv/bin/pytest" --run-slow "$@"; fi
-    # Two cores, two pytest-xdist workers: the tests that measure with fio run one after
-    # another on one of them (one xdist group, conftest.py's MEASURE_NOTHING says which
-    # are not), the unit, server and page tests on the other.
-    exec "$venv/bin/pytest" --run-slow -n 2 --dist loadgroup --durations=30 \
-      tests/browser tests/unit tests/integration tests/plugin ;;
+    # Two cores: the tests that measure with fio run one after another in one pytest
+    # (conftest.py's MEASURE_NOTHING lists the others), while a second pytest runs the
+    # unit, server and page tests beside it; its output follows when both are done.
+    rest_log=$(mktemp)
+    "$venv/bin/pytest" --run-slow --suite-part rest -p no:cacheprovider --durations=10 \
+      tests/browser tests/unit tests/integration > "$rest_log" 2>&1 &
+    rest=$!
+    measuring_status=0
+    "$venv/bin/pytest" --run-slow --suite-part measuring --durations=15 \
+      tests/browser tests/integration tests/plugin || measuring_status=$?
+    rest_status=0
+    wait "$rest" || rest_status=$?
+    echo "=== the tests that measure nothing, run beside them (exit $rest_status) ==="
+    cat "$rest_log"
+    rm -f "$rest_log"
+    [ "$measuring_status" -eq 0 ] && [ "$rest_status" -eq 0 ] ;;
 esac
