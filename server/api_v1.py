@@ -28,6 +28,7 @@ from pytest_fioloadgen.store.wire import baseline_to_json, run_from_json, run_to
 from pytest_fioloadgen.verdicts.comparing import DEFAULT_METRICS as DEFAULT_COMPARED
 from pytest_fioloadgen.verdicts.comparing import any_regression, compare_sets, unpaired
 
+from .answer_cache import request_key
 from .builder import build_job_file
 from .context import ServerContext
 from .http import (
@@ -227,22 +228,32 @@ def jobs(ctx: ServerContext) -> Any:
     # status is the queue state here (queued, running... complete, failed).
     state = query_choice("status", STATES, None)
     wanted = run_query(JOB_PAGE, skip=("status", "with_raw"))
-    page = ctx.catalog.page(wanted, state=state)
-    return {
-        "data": page.entries,
-        "total": page.total,
-        "limit": wanted.limit,
-        "offset": wanted.offset,
-        "next_cursor": _next(page.next),
-    }
+
+    def listing() -> dict[str, Any]:
+        page = ctx.catalog.page(wanted, state=state)
+        return {
+            "data": page.entries,
+            "total": page.total,
+            "limit": wanted.limit,
+            "offset": wanted.offset,
+            "next_cursor": _next(page.next),
+        }
+
+    # The generation is read before the page: a write in between is a new generation.
+    return ctx.answers.answer(request_key(), ctx.generation(), listing)
 
 
 @ROUTES.get("/jobs/<job_id>")
 def job(ctx: ServerContext, job_id: str) -> Any:
-    document = ctx.catalog.detail(job_id)
-    if document is None:
-        fail(404, f"no job or run {job_id!r}")
-    return {"data": document}
+    def detail() -> dict[str, Any]:
+        document = ctx.catalog.detail(job_id)
+        if document is None:
+            fail(404, f"no job or run {job_id!r}")
+        return {"data": document}
+
+    # A recorded run never changes: its page (derived from its fio output) is encoded
+    # once; a rerun, a delete or a pin is a new generation and reads it again.
+    return ctx.answers.answer(request_key(), ctx.generation(), detail)
 
 
 @ROUTES.get("/jobs/<job_id>/raw")

@@ -64,7 +64,9 @@ def create_app(ctx: ServerContext) -> bottle.Bottle:
         response.set_header("X-Content-Type-Options", "nosniff")
         response.set_header("Referrer-Policy", "no-referrer")
         response.set_header("Content-Security-Policy", CSP)
-        response.set_header("Cache-Control", "no-store")
+        # Kept answers (answer_cache) say no-cache with their ETag; nothing else is kept.
+        if "Cache-Control" not in response.headers:
+            response.set_header("Cache-Control", "no-store")
         origin = header("Origin")
         # CORS stays off unless an origin was configured; never "*", never any origin.
         if origin and origin in origins and bottle.request.path.startswith("/api/"):

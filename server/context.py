@@ -14,6 +14,7 @@ from pytest_fioloadgen.profiles import parse_profile
 from pytest_fioloadgen.store.base import Store
 from pytest_fioloadgen.verdicts.thresholds import Thresholds
 
+from .answer_cache import AnswerCache, generation
 from .catalog import Catalog, title_of
 from .config import ServerConfig
 from .executor import Executor
@@ -47,6 +48,8 @@ class ServerContext:
     builder_rate: RateLimiter = field(init=False)
     #: The overview's rows per history key (server.overview), kept between requests.
     overview: OverviewRows = field(init=False)
+    #: Job-list pages and run pages, encoded once per generation of the data.
+    answers: AnswerCache = field(init=False)
 
     def __post_init__(self) -> None:
         share = heavy_share(self.config.threads)
@@ -55,6 +58,11 @@ class ServerContext:
         self.builder_rate = RateLimiter(BUILDER_RATE_PER_S, BUILDER_BURST)
         # The metrics jobs are gated on: the summaries /metrics reads, cached once for both.
         self.overview = OverviewRows(metrics=gated_metrics(self))
+        self.answers = AnswerCache()
+
+    def generation(self) -> Any:
+        """What the job list and run pages were read at (answer_cache.generation)."""
+        return generation(self.jobs, self.store)
 
     @property
     def catalog(self) -> Catalog:

@@ -198,6 +198,11 @@ class JobDB:
             self._conn.execute("COMMIT")
             self._version += 1
 
+    @property
+    def version(self) -> int:
+        """Bumped by every write of this database (only this server writes it)."""
+        return self._version
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

@@ -698,6 +698,16 @@ class SQLiteStore:
             # A read-only file, a full disk: the summary was computed, it just is not kept.
             return False
 
+    def generation(self) -> tuple[int, int]:
+        """A value that changes whenever the file's content may have changed: sqlite's
+        data_version (moves on when another connection, of any process, committed) and
+        this connection's own row changes. Equal values: nothing was written in between,
+        so whatever was read from the file then is still what it holds (caches use it).
+        """
+        with self._connection("read the store's generation") as conn:
+            (version,) = conn.execute("PRAGMA data_version").fetchone()
+            return int(version), int(conn.total_changes)
+
     def close(self) -> None:
         with self._lock:
             if self._conn is None:
