@@ -51,6 +51,7 @@ MEASURE_NOTHING = (
     "tests/browser/test_key_and_runs_views.py",
     "tests/browser/test_overview_views.py",
     "tests/browser/test_run_page_views.py",
+    "tests/integration/test_server_answer_cache.py",
     "tests/integration/test_server_cli.py",
     "tests/integration/test_server_cli_mistakes.py",
     "tests/integration/test_server_daemon.py",
