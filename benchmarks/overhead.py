@@ -17,6 +17,11 @@ interval:
   timeline on, profiles checked with ``fio --parse-only``, every run recorded in an sqlite
   history store that persists across the pairs, as a user's does). Its wall time is the
   whole process: interpreter start, collection, deploy, every case, report, teardown.
+  pytest loads this plugin only (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -p
+  pytest_fioloadgen.plugin``: the development venv's hypothesis and schemathesis plugins
+  cost seconds of start-up that are not this harness's) and Python's bytecode cache is on,
+  as Python has it by default (this machine sets PYTHONDONTWRITEBYTECODE, with which
+  every pytest start compiles and rewrites the plugin's modules again).
 - raw: what a user does by hand for the same measurements, driven from this script's
   process (no interpreter start-up on this side): start one
   ``fio --server`` per worker in a fresh directory each (as the harness's workers), wait
@@ -312,6 +317,8 @@ def harness_session(
         "-q",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "pytest_fioloadgen.plugin",
         f"--rootdir={suite.parent}",
         f"--fio-runtime={args.runtime}",
         f"--fio-size={args.size}",
@@ -321,7 +328,18 @@ def harness_session(
         *(["--fio-profiles", args.profile] if args.profile else []),
         *(["-p", "phase_timer"] if phases_out is not None else []),
     ]
-    env = dict(os.environ)
+    # pytest with this plugin only (-p), not every plugin the environment has installed
+    # (a development venv loads hypothesis and schemathesis: seconds of start-up that are
+    # not this harness's), and with Python's bytecode cache as Python sets it by default
+    # (this machine sets PYTHONDONTWRITEBYTECODE: then pytest compiles and rewrites every
+    # module of the plugin again at each start, ~2 s of CPU; the first session of a run
+    # still does).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONDONTWRITEBYTECODE", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+    }
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     started_epoch = time.time()
     if phases_out is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(suite), env.get("PYTHONPATH")]))
@@ -359,7 +377,8 @@ def _print_phases(documents: list[dict[str, Any]], walls: list[float], cases: in
     accounted = 0.0
     for path, values in sorted(totals.items(), key=lambda item: -sum(item[1])):
         seconds = sum(values) / sessions
-        accounted += seconds
+        if not path.startswith("(thread)"):
+            accounted += seconds  # a thread's time overlaps the main thread's
         print(f"  {path:58} {seconds:8.3f} s  {seconds / cases * 1000:8.1f} ms/case")
     rest = wall - accounted
     print(

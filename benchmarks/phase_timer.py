@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any
@@ -34,26 +35,40 @@ OUT_VARIABLE = "FIOLOADGEN_PHASES_OUT"
 #: Epoch seconds at which the parent started this pytest process (its start-up counts).
 STARTED_VARIABLE = "FIOLOADGEN_PHASES_STARTED"
 
-_stack: list[str] = []
 #: phase path -> [exclusive seconds, calls]
 _totals: dict[str, list[float]] = {}
-_nested: list[float] = []
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def _frames() -> tuple[list[str], list[float]]:
+    """This thread's stack of open phases and their nested time. A phase run in another
+    thread (the concurrent layout rounds) overlaps the main thread's: it is reported
+    with a "(thread)" prefix and not added to the session's sum."""
+    if not hasattr(_local, "stack"):
+        main = threading.current_thread() is threading.main_thread()
+        _local.stack = [] if main else ["(thread)"]
+        _local.nested = [] if main else [0.0]
+    return _local.stack, _local.nested
 
 
 def _enter(name: str) -> None:
-    _stack.append(name)
-    _nested.append(0.0)
+    stack, nested = _frames()
+    stack.append(name)
+    nested.append(0.0)
 
 
 def _leave(elapsed: float) -> None:
-    path = " > ".join(_stack)
-    inner = _nested.pop()
-    _stack.pop()
-    row = _totals.setdefault(path, [0.0, 0.0])
-    row[0] += elapsed - inner
-    row[1] += 1
-    if _nested:
-        _nested[-1] += elapsed
+    stack, nested = _frames()
+    path = " > ".join(stack)
+    inner = nested.pop()
+    stack.pop()
+    with _lock:
+        row = _totals.setdefault(path, [0.0, 0.0])
+        row[0] += elapsed - inner
+        row[1] += 1
+    if nested:
+        nested[-1] += elapsed
 
 
 def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
