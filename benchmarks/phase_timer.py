@@ -129,16 +129,6 @@ def pytest_configure(config: pytest.Config) -> None:
     _marks["configured"] = time.time()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _marks["session started"] = time.time()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    _marks["session finished"] = time.time()
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_collection(session: pytest.Session) -> Generator[None, Any, Any]:
     _enter("collection")
@@ -179,10 +169,6 @@ def _write() -> None:
             "s": _marks["configured"] - started,
             "calls": 1,
         }
-    if "session finished" in _marks:
-        # Includes the teardown, timed on its own above: not counted twice.
-        after = ended - _marks["session finished"] - _totals.get("teardown", [0.0])[0]
-        phases["after the session (unconfigure, exit)"] = {"s": after, "calls": 1}
     document = {
         "phases": phases,
         "ended": ended,
