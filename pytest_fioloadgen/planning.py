@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ MARKER_KEYS = (
     "fault",
     "faults",
 )
+#: The most ``fio --parse-only`` checks run at once (each a confined fio process).
+MAX_PARALLEL_CHECKS = 4
 #: A run must go on this long after its last fault ends (its recovery is measured there),
 #: and at least this many intervals of its timeline.
 FAULT_ROOM_S = 1.0
@@ -257,7 +260,38 @@ class Planner:
             known = set(discover_profiles(self.profiles_dir)) | {p.name for p in chosen}
             self.thresholds.check_profiles(known)
             self._thresholds_checked = True
+        self._validate_together(chosen)
         return [self.validated(profile) for profile in chosen]
+
+    def _validate_together(self, profiles: Sequence[Profile]) -> None:
+        """Check the profiles not checked yet concurrently: ``fio --parse-only`` takes
+        about half a second of fio start-up per profile, most of it waiting. A failure is
+        not kept: validated() raises it again, for the first failing profile in order."""
+        pending = {
+            f"{p.source}:{p.content_hash}": p
+            for p in profiles
+            if f"{p.source}:{p.content_hash}" not in self._validated
+        }
+        if len(pending) < 2:
+            return
+        sandbox = self.sandbox  # chosen once, here, not in every thread
+
+        def check(profile: Profile) -> Profile | None:
+            try:
+                return validate(
+                    profile,
+                    fio_binary=self.settings.fio_binary,
+                    allowance=self.allowance,
+                    sandbox=sandbox,
+                )
+            except FioLoadgenError:
+                return None
+
+        with ThreadPoolExecutor(max_workers=min(len(pending), MAX_PARALLEL_CHECKS)) as pool:
+            checked = list(pool.map(check, pending.values()))
+        for key, profile in zip(pending, checked, strict=True):
+            if profile is not None:
+                self._validated[key] = profile
 
     def one_profile(self, spec: Any, base_dir: Path | None = None) -> Profile:
         matches = self.profiles_for(spec, base_dir)

@@ -30,7 +30,7 @@ from .fio.runner import UNKNOWN_RUNTIME_S, ProgressCallback
 from .fio.spectrum import run_spectrum
 from .fio.steadystate import steady_state
 from .identity import history_key
-from .layout import DataLayout
+from .layout import DataLayout, LayoutRoom
 from .profiles import (
     NO_ALLOWANCE,
     Allowance,
@@ -145,6 +145,9 @@ class BenchmarkSession:
     #: Faults whose undo failed: their targets' cases are errors until they clear.
     _uncleared: UnclearedFaults = field(default_factory=UnclearedFaults)
     _locks: dict[str, FileLock] = field(default_factory=dict)
+    #: The cases this session will run, when known (the plugin's collected tests): the
+    #: first layout round on a target lays out the files of all their reads at once.
+    planned: Sequence[Case] = ()
 
     def __post_init__(self) -> None:
         self._ceilings = ReadCeilings(configured=self.read_ceiling, probe=self.read_probe)
@@ -399,7 +402,14 @@ class BenchmarkSession:
             started = time.time()
             try:
                 self._uncleared.check(case.target)
-                self.layout.ensure(env, case, profile, workers)
+                self.layout.ensure(
+                    env,
+                    case,
+                    profile,
+                    workers,
+                    upcoming=lambda: self._planned_profiles(case.target, workers[0]),
+                    room=lambda: self._layout_room(env, case.target),
+                )
                 self._ceilings.probe_before(
                     case.target,
                     case.workers,
@@ -526,6 +536,33 @@ class BenchmarkSession:
             self.lock_dir.mkdir(parents=True, exist_ok=True)
             self._locks[name] = FileLock(self.lock_dir / f"{name}.lock")
         return self._locks[name]
+
+    def _planned_profiles(self, target: str, worker: Worker) -> list[Profile]:
+        """The planned cases on ``target`` as they will run there (one per profile and
+        overrides); a case whose profile fails its checks is left to fail when it runs."""
+        profiles: list[Profile] = []
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for case in self.planned:
+            identity = (case.profile.content_hash, tuple(case.overrides))
+            if case.target != target or identity in seen:
+                continue
+            seen.add(identity)
+            try:
+                profiles.append(self._placed(self.prepare(case), worker))
+            except FioLoadgenError:
+                continue
+        return profiles
+
+    def _layout_room(self, env: Environment, target: str) -> LayoutRoom | None:
+        """Bytes the target's file system can take beyond its disk margin (None where
+        the backend does not know its free space)."""
+        if not isinstance(self.backend, KnowsFreeSpace):
+            return None
+        space = self.backend.free_space(env, target)
+        if space is None:
+            return None
+        margin = self.caps.disk_margin.of(space.total) if self.caps.disk_margin else 0
+        return LayoutRoom(max(0, space.free - margin), env.capacity(target))
 
     def lint_notes(self, case: Case, profile: Profile) -> list[str]:
         """Profile lint of the profile as it runs (placed on its worker), as notes."""

@@ -213,3 +213,6 @@ class Reaper:
 
 if __name__ == "__main__":
     reap(sys.stdin)
+    # Nothing to flush (its output goes nowhere) and nothing left to clean: skip the
+    # interpreter's shutdown (0.4 s with numpy loaded), which teardown waits for.
+    os._exit(0)

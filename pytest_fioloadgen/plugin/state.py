@@ -10,7 +10,7 @@ xdist worker sends its outcomes to the controller instead, whose own plugin obje
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 from ..backend_factory import sandbox_of, target_names
 from ..backends.base import Environment, SupportsPreflight
 from ..backends.sandbox import Sandbox
-from ..cases import CaseOutcome
+from ..cases import Case, CaseOutcome
 from ..exceptions import BackendError, ConfigError, FioLoadgenError, StoreError
 from ..faults.registry import lookup
 from ..planning import CaseRequest, Planner, marker_request, named_setting
@@ -41,6 +41,17 @@ FIXTURES_THAT_RUN_FIO = ("fio_case", "fio_run", "fio_env")
 def runs_fio(item: pytest.Item) -> bool:
     names = getattr(item, "fixturenames", ())
     return any(name in names for name in FIXTURES_THAT_RUN_FIO)
+
+
+def planned_cases(items: Sequence[pytest.Item]) -> list[Case]:
+    """The cases of the selected items, in the order they run."""
+    cases = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("fio_case") if callspec is not None else None
+        if isinstance(case, Case):
+            cases.append(case)
+    return cases
 
 
 def test_part_of(item_or_definition: Any) -> str:
@@ -254,6 +265,10 @@ class FioLoadgenPlugin:
             return
         if any(runs_fio(item) for item in session.items):
             self.preflight()
+            if not is_worker(self.config):
+                # The session lays out the files of every planned read in one round. An
+                # xdist worker runs only some of the items: it lays out as they come.
+                self.benchmark_session_or_raise().planned = planned_cases(session.items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:

@@ -26,14 +26,14 @@ recall against PELT.
 from __future__ import annotations
 
 import heapq
+import importlib
 import math
 import warnings
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy
 from numpy.typing import NDArray
-from scipy import ndimage, special
-from scipy import stats as scipy_stats
 
 #: The regression gate's alpha (regression.DEFAULT_ALPHA; a test keeps them equal).
 DEFAULT_ALPHA = 0.01
@@ -45,6 +45,12 @@ CLIP_NOISE_UNITS = 3.0
 POINTS_PER_PROPOSAL = 10
 
 Floats = NDArray[numpy.float64]
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported when a test needs it (about 2 s of CPU at import, which
+    every pytest start would pay: see regression._stats)."""
+    return importlib.import_module("scipy.stats")
 
 
 def noise_level(series: Floats) -> float:
@@ -82,6 +88,8 @@ def change_points(
     if len(series) < 2 * min_size:
         return []
     noise = noise_level(series)
+    from scipy import ndimage  # imported when used, as _stats
+
     running = ndimage.median_filter(series, size=2 * min_size + 1, mode="nearest")
     clipped = numpy.clip(
         series, running - CLIP_NOISE_UNITS * noise, running + CLIP_NOISE_UNITS * noise
@@ -123,7 +131,7 @@ def mann_whitney_p(first: Floats, second: Floats) -> float:
     if (n1 <= 8 or n2 <= 8) and len(ties) == len(ordered):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = scipy_stats.mannwhitneyu(first, second, alternative="two-sided")
+            result = _stats().mannwhitneyu(first, second, alternative="two-sided")
         return float(result.pvalue)
     # Average ranks (1-based) of the first sample's values among all values.
     ranks = (
@@ -139,6 +147,8 @@ def mann_whitney_p(first: Floats, second: Floats) -> float:
     if variance <= 0.0:
         return 1.0  # every value equal
     z = (u - n1 * n2 / 2.0 - 0.5) / math.sqrt(variance)
+    from scipy import special
+
     return min(1.0, 2.0 * float(special.ndtr(-z)))
 
 

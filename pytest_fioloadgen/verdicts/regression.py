@@ -9,13 +9,13 @@ both a practical effect (worse than the tolerance) and statistical evidence.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import statistics
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from scipy import stats as scipy_stats
+from types import ModuleType
 
 from .. import numbers
 from ..fio.results import higher_is_better
@@ -32,6 +32,27 @@ STATUSES = (REGRESSION, IMPROVEMENT, UNCHANGED, INCONCLUSIVE, INSUFFICIENT)
 POWER = 0.8
 #: Repeats beyond which "how many would be needed" is answered "more than this".
 MAX_REPEATS = 50
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported when a two-sample test needs it: importing it takes about 2 s
+    of CPU, which every pytest start would pay (the plugin is loaded by every pytest run,
+    and most sessions compare nothing: no history yet, or one run per case)."""
+    return importlib.import_module("scipy.stats")
+
+
+def _t_cdf(value: float, df: float) -> float:
+    """Student's t CDF: scipy.stats.t.cdf is special.stdtr (a third of the import)."""
+    from scipy import special
+
+    return float(special.stdtr(df, value))
+
+
+def _t_ppf(quantile: float, df: float) -> float:
+    """Student's t quantile function: scipy.stats.t.ppf is special.stdtrit."""
+    from scipy import special
+
+    return float(special.stdtrit(df, quantile))
 
 
 @dataclass(frozen=True)
@@ -186,11 +207,11 @@ def _one_sided_p(
         if len(set(current) | set(baseline)) == 1:
             return "mann-whitney-u", 1.0
         if 1.0 / math.comb(len(current) + len(baseline), len(current)) < alpha:
-            result = scipy_stats.mannwhitneyu(current, baseline, alternative=alternative)
+            result = _stats().mannwhitneyu(current, baseline, alternative=alternative)
             return "mann-whitney-u", float(result.pvalue)
         # Too few samples for a rank test to ever reach alpha (2 vs 5 runs: p >= 1/21):
         # Welch's t uses the values, not just their order.
-        welch = scipy_stats.ttest_ind(current, baseline, equal_var=False, alternative=alternative)
+        welch = _stats().ttest_ind(current, baseline, equal_var=False, alternative=alternative)
         p_value = float(welch.pvalue)
         return "welch-t", 1.0 if math.isnan(p_value) else p_value
     value = current[0]
@@ -207,9 +228,9 @@ def _one_sided_p(
         differs = value < center if current_lower else value > center
         return "prediction-interval", 0.0 if differs else 1.0
     t_value = (value - center) / (scale * math.sqrt(1.0 + 1.0 / count))
-    distribution = scipy_stats.t(count - 1)
-    p_value = distribution.cdf(t_value) if current_lower else distribution.sf(t_value)
-    return "prediction-interval", float(p_value)
+    # The survival function by symmetry, as scipy.stats.t computes it.
+    p_value = _t_cdf(t_value if current_lower else -t_value, count - 1)
+    return "prediction-interval", p_value
 
 
 def minimum_detectable_effect_pct(
@@ -239,7 +260,7 @@ def minimum_detectable_effect_pct(
     else:
         df = current_n + count - 2
         factor = math.sqrt(1.0 / current_n + 1.0 / count)
-    quantiles = scipy_stats.t.ppf(1.0 - alpha, df) + scipy_stats.t.ppf(power, df)
+    quantiles = _t_ppf(1.0 - alpha, df) + _t_ppf(power, df)
     return float(quantiles * scale * factor / abs(center) * 100.0)
 
 
@@ -263,7 +284,7 @@ def detectable_slowdown_pct(
     center = _median(baseline)
     spread_pct = statistics.stdev(baseline) / abs(center) * 100.0
     error = spread_pct * math.sqrt(math.pi / 2.0 * (1.0 / current_n + 1.0 / count))
-    margin = float(scipy_stats.t.ppf(power, max(1, count - 1))) * error
+    margin = _t_ppf(power, max(1, count - 1)) * error
     return max(effect, tolerance_pct + margin)
 
 
