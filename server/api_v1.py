@@ -17,7 +17,7 @@ import bottle
 
 from pytest_fioloadgen.exceptions import StoreError
 from pytest_fioloadgen.fio.results import METRIC_NAMES
-from pytest_fioloadgen.report.key_history import key_document
+from pytest_fioloadgen.report.key_history import key_document, key_title
 from pytest_fioloadgen.report.overview import DEFAULT_DAYS
 from pytest_fioloadgen.report.run_document import derived
 from pytest_fioloadgen.store.base import check_baseline_name
@@ -377,10 +377,14 @@ def _recent_keys(ctx: ServerContext, limit: int) -> list[dict[str, Any]]:
     for run in ctx.store.query(RunQuery(limit=limit)):
         if not run.history_key:
             continue
+        # Newest first: a key's first run here is its latest (its verdict is shown).
         entry = keys.setdefault(
             run.history_key,
             {
                 "history_key": run.history_key,
+                "title": key_title(run.test_id, run.profile_name, run.workers, run.target),
+                "test": run.test_id,
+                "verdict": run.verdict,
                 "profile": run.profile_name,
                 "workers": run.workers,
                 "backend": run.backend,

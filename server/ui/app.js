@@ -300,9 +300,11 @@
   async function historyIndex() {
     const keys = (await api("/history")).data;
     return [el("h1", {}, "History"), el("table", { id: "history-keys" },
-      el("tr", {}, ["profile", "workers", "backend", "target", "runs", "last run"].map((h) => el("th", {}, h))),
-      keys.map((k) => el("tr", {}, el("td", {}, el("a", { href: "#/history/" + encodeURIComponent(k.history_key) }, k.profile)),
-        el("td", {}, k.workers), el("td", {}, k.backend), el("td", {}, k.target), el("td", { class: "num" }, k.runs), el("td", {}, when(k.last_run)))))];
+      el("tr", {}, ["key", "backend", "runs", "last run", "latest verdict"].map((h) => el("th", { scope: "col" }, h))),
+      keys.map((k) => el("tr", { "data-key": k.history_key },
+        el("td", {}, el("a", { href: "#/history/" + encodeURIComponent(k.history_key), title: k.test || "" }, k.title || k.profile)),
+        el("td", {}, k.backend), el("td", { class: "num" }, k.runs), el("td", {}, when(k.last_run)),
+        el("td", { class: "verdict" }, badge(k.verdict)))))];
   }
 
   // A key's page: the same renderer as the static site's key pages (keypage.js); the

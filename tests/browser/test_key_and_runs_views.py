@@ -268,3 +268,17 @@ def test_overview_key_filter_is_kept_in_the_url(browser, history):
         shown[0].find_element("css selector", "a.fio-key-link").click()
         WebDriverWait(browser, 15).until(lambda b: b.find_elements("id", "key-title"))
     assert console_errors(browser) == []
+
+
+def test_history_list_names_each_key_and_its_latest_verdict(browser, history):
+    # Two tests on one profile were two identical-looking rows (profile, workers, backend,
+    # target): each row is now the key as people name it, with its latest run's verdict.
+    browser.get(f"{history.url}/#/history")
+    WebDriverWait(browser, 15).until(
+        lambda b: b.find_elements("css selector", f"#history-keys tr[data-key='{KEY_A}']")
+    )
+    row = browser.find_element("css selector", f"#history-keys tr[data-key='{KEY_A}']")
+    assert row.find_element("css selector", "a").text == history.title
+    assert row.find_element("css selector", "td.verdict").text == history.runs[-1].verdict
+    titles = [link.text for link in browser.find_elements("css selector", "#history-keys tr a")]
+    assert len(titles) == len(set(titles)), titles
