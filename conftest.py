@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+# The plugin imports scipy when a comparison first needs it (2 s of CPU every pytest start
+# would pay otherwise). pytester's in-process runs drop the modules a run imported, and
+# numpy's C extensions cannot be loaded twice in one process ("cannot load module more
+# than once per process"): the test process imports them once, before any run.
+import scipy.ndimage  # noqa: F401
+import scipy.special  # noqa: F401
+import scipy.stats  # noqa: F401
+
 pytest_plugins = ("pytester",)
 
 
