@@ -41,13 +41,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # A hung fio must not hang CI; benchmarks/ is left alone, its runtimes are the user's.
 TEST_TIMEOUT_S = 300
 
-# Tests that measure nothing with fio: the unit tests, the results server's and the pages
-# drawn from stored runs. Every other test under tests/ runs fio sessions and judges what
-# they measured (rates, timelines, process tables, timings): `--suite-part measuring`
-# selects those, to run one after another, and `--suite-part rest` the others, which
-# bootstrap.sh runs in a second pytest beside them (two cores). pytest-xdist's loadgroup
-# would do it in one run, but it names groups through a node attribute pytest 9.2 no
-# longer reads: its groups are silently ignored.
+# Tests that judge no figure fio measured: the unit tests, the results server's, the pages
+# drawn from stored runs, and fio runs judged only by what they touch (the Kubernetes
+# emulator's deploys and teardowns, the confinement oracle's traced file accesses). Every
+# other test under tests/ runs fio sessions and judges what they measured (rates,
+# timelines, verdicts, process tables, timings): `--suite-part measuring` selects those,
+# to run one after another, and `--suite-part rest` the others, which bootstrap.sh runs in
+# a second pytest beside them (two cores). pytest-xdist's loadgroup would do it in one
+# run, but it names groups through a node attribute pytest 9.2 no longer reads: its
+# groups are silently ignored.
 MEASURE_NOTHING = (
     "tests/unit/",
     "tests/browser/test_accessibility.py",
@@ -59,6 +61,10 @@ MEASURE_NOTHING = (
     "tests/browser/test_key_and_runs_views.py",
     "tests/browser/test_overview_views.py",
     "tests/browser/test_run_page_views.py",
+    "tests/integration/k8s/",
+    "tests/integration/test_confinement_oracle.py",
+    "tests/integration/test_fio_values.py",
+    "tests/integration/test_secrets.py",
     "tests/integration/test_server_answer_cache.py",
     "tests/integration/test_server_cli.py",
     "tests/integration/test_server_cli_mistakes.py",
