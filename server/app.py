@@ -28,7 +28,7 @@ UI_DIR = Path(__file__).resolve().parent / "ui"
 PACKAGE_ASSETS = Path(pytest_fioloadgen.__file__).resolve().parent / "assets"
 CHARTJS_DIR = PACKAGE_ASSETS / "vendor" / "chartjs"
 #: Files of the package's static site the UI shares (one run renderer, one overview).
-SHARED_ASSETS = ("run.js", "charts.js", "overview.js", "overview.css", "keypage.js")
+SHARED_ASSETS = ("run.js", "run.css", "charts.js", "overview.js", "overview.css", "keypage.js")
 #: Scripts and styles only from this server: user text can never become markup or code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

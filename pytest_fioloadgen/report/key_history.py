@@ -230,19 +230,7 @@ def site_key_document(
         # The whole series, in case the summary is not cached yet (labels shared, not
         # copied: a key page is 20 metrics of every run of the key).
         read = SeriesRead(
-            [
-                SeriesPoint(
-                    run.run_id,
-                    run.started_at,
-                    float(run.metrics.get(metric, math.nan)),
-                    run.status,
-                    run.verdict,
-                    run.session_id,
-                    run.test_id,
-                    run.labels,
-                )
-                for run in newest_first
-            ],
+            [SeriesPoint.of(run, metric, copy_labels=False) for run in newest_first],
             version,
             True,
         )

@@ -63,6 +63,7 @@ from .run_document import RUN_DOCUMENT_FORMAT, run_document
 
 ASSETS = (
     "site.css",
+    "run.css",
     "keypage.js",
     "run.js",
     "charts.js",
@@ -78,7 +79,8 @@ SITE_DIRECTORIES = ("assets", "keys", "runs")
 #: Bumped when pages or data files change shape: every site is then rebuilt once.
 #: 5: run documents carry the run's flags and sweep (report/run_document.py).
 #: 6: key pages embed every metric of the key (report/key_history.py).
-SITE_FORMAT = 6
+#: 7: pages link run.css (the run page's styles shared with the UI).
+SITE_FORMAT = 7
 #: Runs to write before the work is spread over processes (their start costs a second).
 PARALLEL_RUNS = 2000
 #: Page name of the runs recorded without a history key.
@@ -146,7 +148,8 @@ def _page(title: str, body: str, *, depth: int, scripts: Sequence[str] = ()) -> 
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{up}assets/site.css">'
-        f'<link rel="stylesheet" href="{up}assets/overview.css">{page_styles()}</head>'
+        f'<link rel="stylesheet" href="{up}assets/overview.css">'
+        f'<link rel="stylesheet" href="{up}assets/run.css">{page_styles()}</head>'
         f'<body><nav><a href="{up}index.html">fioloadgen history</a></nav>{body}{tags}'
         "</body></html>"
     )

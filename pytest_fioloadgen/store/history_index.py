@@ -39,7 +39,9 @@ class SeriesPoint:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, run: RunRecord, metric: str) -> SeriesPoint:
+    def of(cls, run: RunRecord, metric: str, *, copy_labels: bool = True) -> SeriesPoint:
+        """The point of ``run`` for ``metric``; ``copy_labels=False`` shares the run's
+        labels (a caller making many points of one run, none of them changed)."""
         return cls(
             run.run_id,
             run.started_at,
@@ -48,7 +50,7 @@ class SeriesPoint:
             run.verdict,
             run.session_id,
             run.test_id,
-            dict(run.labels),
+            dict(run.labels) if copy_labels else run.labels,
         )
 
     @property
