@@ -192,9 +192,14 @@ def shown_runs(browser) -> list[str]:
 
 
 def wait_count(browser, count: str) -> None:
+    # Read in one step: the list is redrawn as its filters change, and an element found
+    # before a redraw is stale by the time its text is asked for (seen in CI).
     WebDriverWait(browser, 15).until(
         lambda b: (
-            b.find_elements("id", "jobs-count") and b.find_element("id", "jobs-count").text == count
+            b.execute_script(
+                "const e = document.getElementById('jobs-count'); return e && e.textContent"
+            )
+            == count
         )
     )
 
