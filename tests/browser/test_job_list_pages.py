@@ -28,10 +28,14 @@ def counted(first: int, last: int) -> str:
 
 def page_showing(browser, count: str) -> list[str]:
     """Waits for the page whose count reads ``count``; the ids of its rows."""
+    # Read in one step: the list redraws on every navigation, and an element found
+    # before a redraw is stale by the time its text is asked for (seen in CI).
     WebDriverWait(browser, 20).until(
         lambda d: (
-            d.find_elements(By.ID, "jobs-count")
-            and d.find_element(By.ID, "jobs-count").text == count
+            d.execute_script(
+                "const e = document.getElementById('jobs-count'); return e && e.textContent"
+            )
+            == count
         )
     )
     return list(browser.execute_script(SHOWN_IDS))
