@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import StoreError
-from ..fio.spectrum import spectrum_of_raw
+from ..fio.spectrum import ladder_complete, spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, history_key
 from .base import Baseline, RunRecord, baseline_runs
 from .history_index import KeyInfo, SeriesPoint, SeriesRead
@@ -218,12 +218,28 @@ def _v6_spectra(conn: sqlite3.Connection) -> None:
     present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
     if "spectrum" not in present:
         conn.execute("ALTER TABLE runs ADD COLUMN spectrum TEXT NOT NULL DEFAULT '{}'")
-    rows = conn.execute(
-        "SELECT runs.id, raw_results.fio_json_z FROM runs JOIN raw_results"
-        " ON raw_results.run = runs.id WHERE runs.spectrum = '{}'"
-    )
+    _spectra_from_raw(conn)
+
+
+def _v7_spectrum_p97_p98(conn: sqlite3.Connection) -> None:
+    """The ladder gained p97 and p98: stored spectra without them are read again."""
+    _spectra_from_raw(conn)
+
+
+def _spectra_from_raw(conn: sqlite3.Connection) -> None:
+    """Runs whose stored spectrum is missing or lacks a rung of today's ladder get it from
+    their raw document (read and decompressed only for those runs)."""
+    stale = [
+        key
+        for key, stored in conn.execute("SELECT id, spectrum FROM runs").fetchall()
+        if not ladder_complete(json.loads(stored))
+    ]
     updates = []
-    for key, packed in rows:
+    for key in stale:
+        found = conn.execute("SELECT fio_json_z FROM raw_results WHERE run = ?", (key,)).fetchone()
+        if found is None:
+            continue  # a run stored without its document
+        packed = found[0]
         try:
             spectrum = spectrum_of_raw(json.loads(zlib.decompress(packed)))
         except (ValueError, zlib.error):
@@ -240,6 +256,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_key_versions,
     _v5_keys_with_test,
     _v6_spectra,
+    _v7_spectrum_p97_p98,
 ]
 
 

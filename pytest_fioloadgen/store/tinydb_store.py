@@ -27,7 +27,7 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from ..exceptions import StoreError
-from ..fio.spectrum import spectrum_of_raw
+from ..fio.spectrum import ladder_complete, spectrum_of_raw
 from ..identity import JOB_TEST, case_test_part, record_key
 from .base import Baseline, RunRecord, baseline_runs
 from .query import RunPage, RunQuery
@@ -36,8 +36,9 @@ from .wire import run_json_text
 
 FORMAT = "pytest-fioloadgen-history"
 #: 2: history keys include the test part (see _v2_keys_with_test).
-#: 3: runs carry their percentile spectrum (see _v3_spectra).
-FORMAT_VERSION = 3
+#: 3: runs carry their percentile spectrum; 4: the ladder gained p97 and p98 (both by
+#: _spectra_from_raw).
+FORMAT_VERSION = 4
 _META, _RUNS, _RAW, _BASELINES = "meta", "runs", "raw", "baselines"
 # The fields of the record schema that are JSON as they are; raw is packed apart.
 _SCALAR_FIELDS = tuple(
@@ -111,8 +112,8 @@ class TinyDBStore:
                 version = int(meta[0].get("version", 0))
                 if version < 2:
                     _v2_keys_with_test(db)
-                if version < 3:
-                    _v3_spectra(db)
+                if version < 4:
+                    _spectra_from_raw(db)
 
     def _foreign(self) -> StoreError:
         return StoreError(f"history store {self.path} is a JSON file of something else; left as is")
@@ -319,13 +320,14 @@ def _v2_keys_with_test(db: TinyDB) -> None:
     db.table(_META).update({"version": 2})
 
 
-def _v3_spectra(db: TinyDB) -> None:
-    """Runs gain their percentile spectrum, read from each stored raw document once (as
-    the sqlite store's v6 migration does), then the file is marked version 3."""
+def _spectra_from_raw(db: TinyDB) -> None:
+    """Runs whose spectrum is missing or lacks a rung of today's ladder get it from their
+    raw document, read once (as the sqlite store's v6 and v7 migrations do); then the file
+    is marked with this version."""
     runs = db.table(_RUNS)
     packed_by_run = {row["run_id"]: row["fio_json_z"] for row in db.table(_RAW).all()}
     for document in runs.all():
-        if document.get("spectrum"):
+        if ladder_complete(document.get("spectrum") or {}):
             continue
         packed = packed_by_run.get(document.get("run_id"))
         if packed is None:

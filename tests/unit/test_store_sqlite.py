@@ -51,7 +51,7 @@ def digest(path: Path) -> str:
 def test_new_file_is_wal_with_current_schema(store: SQLiteStore, db_path: Path) -> None:
     assert peek(db_path, "PRAGMA journal_mode") == [("wal",)]
     assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
-    assert len(MIGRATIONS) == 6
+    assert len(MIGRATIONS) == 7
     assert peek(db_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     tables = peek(db_path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert tables == [
@@ -228,14 +228,14 @@ def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
     with SQLiteStore(db_path) as store:
         store.record(make_run())
     conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     before = digest(db_path)
     with pytest.raises(StoreError) as info:
         SQLiteStore(db_path)
     assert str(info.value) == (
-        f"history store {db_path} has schema version 7, this pytest-fioloadgen knows up to 6; "
-        "upgrade pytest-fioloadgen"
+        f"history store {db_path} has schema version {len(MIGRATIONS) + 1}, this"
+        f" pytest-fioloadgen knows up to {len(MIGRATIONS)}; upgrade pytest-fioloadgen"
     )
     assert digest(db_path) == before
 
@@ -477,4 +477,28 @@ def test_v6_gives_older_runs_their_spectrum_from_the_raw_document_once(db_path: 
     assert old.spectrum == run_spectrum(parse_result(raw)) != {}
     assert old.spectrum["read"]["p50"] > 0
     assert bare.spectrum == {}
-    assert peek(db_path, "PRAGMA user_version") == [(6,)]
+    assert peek(db_path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+
+
+def test_v7_gives_spectra_stored_before_p97_and_p98_the_new_rungs(db_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_fioloadgen.fio.results import parse_result
+    from pytest_fioloadgen.fio.spectrum import run_spectrum
+
+    golden = Path(__file__).parents[1] / "data" / "golden" / "randread-w2.json"
+    raw = json.loads(golden.read_text())
+    complete = run_spectrum(parse_result(raw))
+    with SQLiteStore(db_path) as store:
+        store.record(replace(make_run("old"), raw=raw, spectrum=complete))
+    assert complete["read"]["p97"] <= complete["read"]["p98"] <= complete["read"]["p99"]
+    # As a version 6 file left it: the spectrum of the shorter ladder.
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE runs SET spectrum = json_remove(spectrum, '$.read.p97', '$.read.p98')")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    assert "p97" not in json.loads(peek(db_path, "SELECT spectrum FROM runs")[0][0])["read"]
+    with SQLiteStore(db_path) as store:
+        assert store.get("old").spectrum == complete
+    assert peek(db_path, "PRAGMA user_version") == [(7,)]

@@ -43,7 +43,7 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"meta": {"1": {"format": "pytest-fioloadgen-history", "version": 9}}})
     )
-    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 3"):
+    with pytest.raises(StoreError, match="format version 9, this pytest-fioloadgen knows up to 4"):
         TinyDBStore(path)
 
 
@@ -88,4 +88,29 @@ def test_version_3_gives_older_runs_their_spectrum(tmp_path: Path) -> None:
     store.close()
     assert old.spectrum == run_spectrum(parse_result(raw))
     assert set(old.spectrum) == {"read", "write"}
-    assert json.loads(path.read_text())["meta"]["1"]["version"] == 3
+    assert json.loads(path.read_text())["meta"]["1"]["version"] == 4
+
+
+def test_version_4_gives_spectra_stored_before_p97_and_p98_the_new_rungs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_fioloadgen.fio.results import parse_result
+    from pytest_fioloadgen.fio.spectrum import run_spectrum
+
+    golden = Path(__file__).parents[1] / "data" / "golden" / "randrw-w4.json"
+    path = tmp_path / "h.json"
+    raw = json.loads(golden.read_text())
+    complete = run_spectrum(parse_result(raw))
+    store = TinyDBStore(path)
+    store.record(replace(make_run("old"), raw=raw, spectrum=complete))
+    store.close()
+    document = json.loads(path.read_text())
+    for run in document["runs"].values():
+        for ladder in run["spectrum"].values():
+            del ladder["p97"], ladder["p98"]
+    document["meta"]["1"]["version"] = 3
+    path.write_text(json.dumps(document))
+    store = TinyDBStore(path)
+    assert store.get("old").spectrum == complete
+    store.close()
+    assert json.loads(path.read_text())["meta"]["1"]["version"] == 4
