@@ -1,5 +1,6 @@
 """The recorded runs of the distribution gate's calibration (benchmarks/distribution_data.py,
-real fio runs in benchmarks/data/distribution-runs.json.gz) hold what a replay relies on,
+real fio runs in benchmarks/data: on this VM's disk, and on a RAM-backed loop device) hold
+what a replay relies on,
 and the slow path they were made with (benchmarks/slowpath.c) delays exactly every Nth
 read."""
 
@@ -19,12 +20,29 @@ import pytest
 from pytest_fioloadgen.fio.results import percentile_from_bins
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
-RECORDED = BENCHMARKS / "data" / "distribution-runs.json.gz"
+RECORDINGS = ("distribution-runs.json.gz", "distribution-runs-loop.json.gz")
 
 
-@pytest.fixture(scope="module")
-def recorded() -> dict:
-    return json.loads(gzip.decompress(RECORDED.read_bytes()))
+@pytest.fixture(scope="module", params=RECORDINGS)
+def recorded(request: pytest.FixtureRequest) -> dict:
+    path = BENCHMARKS / "data" / request.param
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def test_delays_are_sized_from_the_reference_runs(recorded: dict) -> None:
+    """The loop recording sized its delays from reference runs: the 1 % and 10 % paths
+    add 10 % to the reference mean (under the mean's 15 % tolerance), the 3 % path puts
+    its reads at the reference p99 (delay p99 - p50)."""
+    reference = recorded.get("reference")
+    if reference is None:
+        pytest.skip("recorded before delays were sized from reference runs")
+    for run in recorded["runs"]:
+        if run["kind"] == "slow-3":
+            expected = reference["p99_us"] - reference["p50_us"]
+            assert run["cap"]["delay_us"] == pytest.approx(expected, abs=1)
+        elif run["cap"] is not None:
+            cost_us = run["cap"]["target_fraction"] * run["cap"]["delay_us"]
+            assert cost_us == pytest.approx(0.10 * reference["mean_us"], rel=0.01)
 
 
 def test_the_file_holds_enough_runs_of_each_kind_for_one_key(recorded: dict) -> None:
