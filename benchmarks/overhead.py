@@ -173,11 +173,11 @@ def _report(ratios: dict[str, list[float]], extra: list[float]) -> None:
     )
 
 
-def run_pytest(args: argparse.Namespace) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="fioloadgen-overhead-"))
-    interleave = _Interleave(workdir)
+def suite_argv(args: argparse.Namespace, store: Path, target: Path) -> list[str]:
+    """The benchmark suite's pytest arguments both modes share: the matrix, the store
+    and the target."""
     suite = Path(__file__).resolve().parent
-    argv = [
+    return [
         str(suite / "test_storage.py"),
         "-m",
         "benchmark",
@@ -188,12 +188,23 @@ def run_pytest(args: argparse.Namespace) -> int:
         f"--fio-runtime={args.runtime}",
         f"--fio-size={args.size}",
         f"--fio-workers={args.workers}",
-        f"--fio-repeat={args.pairs}",
-        f"--fio-store={workdir / 'history.db'}",
-        f"--fio-sandbox={args.sandbox}",
-        f"--fio-target=bench={workdir}",
+        f"--fio-store={store}",
+        f"--fio-target=bench={target}",
+        # The same runs on both sides: a confirmation re-run (a suspected regression run
+        # again, the gate's default) is one more measurement, not overhead. The history
+        # comparisons themselves still run: the store persists across the pairs.
         "--fio-confirm=0",
         *(["--fio-profiles", args.profile] if args.profile else []),
+    ]
+
+
+def run_pytest(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="fioloadgen-overhead-"))
+    interleave = _Interleave(workdir)
+    argv = [
+        *suite_argv(args, workdir / "history.db", workdir),
+        f"--fio-repeat={args.pairs}",
+        f"--fio-sandbox={args.sandbox}",
         *([f"--html={workdir / 'report.html'}"] if args.html else []),
     ]
     exit_code = pytest.main(argv, plugins=[interleave])
@@ -312,25 +323,9 @@ def harness_session(
         sys.executable,
         "-m",
         "pytest",
-        str(suite / "test_storage.py"),
-        "-m",
-        "benchmark",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        *suite_argv(args, workdir / "history.db", target),
         "-p",
         "pytest_fioloadgen.plugin",
-        f"--rootdir={suite.parent}",
-        f"--fio-runtime={args.runtime}",
-        f"--fio-size={args.size}",
-        f"--fio-workers={args.workers}",
-        f"--fio-store={workdir / 'history.db'}",
-        f"--fio-target=bench={target}",
-        # The same runs on both sides: a confirmation re-run (a suspected regression run
-        # again, the gate's default) is one more measurement, not overhead. The history
-        # comparisons themselves still run: the store persists across the pairs.
-        "--fio-confirm=0",
-        *(["--fio-profiles", args.profile] if args.profile else []),
         *(["-p", "phase_timer"] if phases_out is not None else []),
     ]
     # pytest with this plugin only (-p), not every plugin the environment has installed

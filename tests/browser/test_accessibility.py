@@ -11,8 +11,6 @@ One browser and one server serve the whole module; a new page kind is one line i
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,16 +20,14 @@ import pytest
 from conftest import chromium, console_errors, save_full_page_screenshot
 from pytest_fioloadgen.fio.results import parse_result
 from pytest_fioloadgen.fio.spectrum import run_spectrum
-from pytest_fioloadgen.fio.timeline import TimelineInputs, build_timeline
-from pytest_fioloadgen.fio.timeseries import RAW_KEY
 from pytest_fioloadgen.report.site import build_site, file_name
 from pytest_fioloadgen.store.sqlite import SQLiteStore
 from tests.overview_history import KEY_A, NOW, SESSIONS, record_overview_history, run
+from tests.timeline_cases import raw_with_timeline
 
 pytestmark = pytest.mark.slow
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-TIMELINE = Path(__file__).parents[1] / "data" / "timeline" / "randrw-w2"
 #: axe-core's impacts that fail the test (minor and moderate are reported, not failed).
 FAILING = ("serious", "critical")
 KEY_RICH = "e" * 16
@@ -89,19 +85,7 @@ PAGES = [
 
 
 def record_rich_runs(store: SQLiteStore, logs: Path) -> None:
-    document = json.loads((TIMELINE / "output.json").read_text())
-    span = json.loads((TIMELINE / "span.json").read_text())
-    for packed in TIMELINE.glob("*.gz"):
-        (logs / packed.name[: -len(".gz")]).write_bytes(gzip.decompress(packed.read_bytes()))
-    inputs = TimelineInputs(
-        interval_ms=span["interval_ms"],
-        client_span_ms=tuple(span["client_span_ms"]),
-        workers=span["workers"],
-        same_clock=frozenset(span["workers"]),
-    )
-    timeline = build_timeline(logs, document, inputs)
-    assert timeline is not None
-    raw = {**document, RAW_KEY: {"timeline": timeline}}
+    raw = raw_with_timeline("randrw-w2", logs)
     spectrum = run_spectrum(parse_result(raw))
     for number, run_id in enumerate((BASE_RUN, RICH_RUN)):
         store.record(

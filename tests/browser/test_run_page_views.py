@@ -8,19 +8,17 @@ data against the store. Screenshots are test artifacts."""
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from pytest_fioloadgen.fio.results import parse_result
-from pytest_fioloadgen.fio.timeline import TimelineInputs, build_timeline
-from pytest_fioloadgen.fio.timeseries import RAW_KEY
 from pytest_fioloadgen.report.site import build_site
 from pytest_fioloadgen.store.base import RunRecord
 from pytest_fioloadgen.store.sqlite import SQLiteStore
 from tests.browser.conftest import console_errors, save_screenshot
+from tests.timeline_cases import raw_with_timeline
 
 pytestmark = pytest.mark.slow
 
@@ -60,20 +58,7 @@ return [...document.querySelectorAll('#run [role=tab]')].map(t => ({
 
 def timeline_raw(directory: Path) -> dict:
     """A real two-worker fio document with its timeline (tests/data/timeline)."""
-    case = DATA / "timeline" / "phases-w2"
-    for packed in case.glob("*.gz"):
-        (directory / packed.name[: -len(".gz")]).write_bytes(gzip.decompress(packed.read_bytes()))
-    document = json.loads((case / "output.json").read_text())
-    span = json.loads((case / "span.json").read_text())
-    inputs = TimelineInputs(
-        interval_ms=span["interval_ms"],
-        client_span_ms=tuple(span["client_span_ms"]),
-        workers=span["workers"],
-        same_clock=frozenset(span["workers"]),
-    )
-    timeline = build_timeline(directory, document, inputs)
-    assert timeline is not None
-    return {**document, RAW_KEY: {"timeline": timeline}}
+    return raw_with_timeline("phases-w2", directory)
 
 
 def comparison(metric: str, current: float) -> dict:

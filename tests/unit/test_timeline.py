@@ -5,7 +5,6 @@ json+ histogram bin for bin."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -18,22 +17,13 @@ from pytest_fioloadgen.fio.results import parse_result, percentile_from_bins
 from pytest_fioloadgen.fio.timeline import (
     LADDER,
     Timeline,
-    TimelineInputs,
-    build_timeline,
     min_ios,
     percentiles_of,
 )
+from tests.timeline_cases import CASES as DATA
+from tests.timeline_cases import built_timeline, unpack
 
-DATA = Path(__file__).parents[1] / "data" / "timeline"
 CASES = sorted(path.name for path in DATA.iterdir() if path.is_dir())
-
-
-def unpack(case: str, directory: Path) -> tuple[dict, dict]:
-    """The case's logs written into ``directory``; (fio's document, span.json)."""
-    for packed in (DATA / case).glob("*.gz"):
-        (directory / packed.name[: -len(".gz")]).write_bytes(gzip.decompress(packed.read_bytes()))
-    document = json.loads((DATA / case / "output.json").read_text())
-    return document, json.loads((DATA / case / "span.json").read_text())
 
 
 def streams_of(directory: Path, document: dict) -> list[histlog.Stream]:
@@ -43,15 +33,7 @@ def streams_of(directory: Path, document: dict) -> list[histlog.Stream]:
 
 
 def timeline_of_case(case: str, directory: Path) -> tuple[Timeline, dict]:
-    document, span = unpack(case, directory)
-    inputs = TimelineInputs(
-        interval_ms=span["interval_ms"],
-        client_span_ms=tuple(span["client_span_ms"]),
-        workers=span["workers"],
-        same_clock=frozenset(span["workers"]),
-    )
-    stored = build_timeline(directory, document, inputs)
-    assert stored is not None
+    stored, document = built_timeline(case, directory)
     return Timeline(json.loads(json.dumps(stored))), document
 
 
