@@ -13,11 +13,14 @@
  * the record holds is hidden. All text goes through textContent.
  *
  * options: title, keyHref, runHref(id) (links to sibling runs), loadRaw() (a Promise of
- * fio's raw document: the UI's "fio's output"), tab (the tab shown first).
+ * fio's raw document: the UI's "fio's output"), tab (the tab shown first), saveTab(tab)
+ * (called when the reader picks a tab: the host puts it in the URL, so a reload or a
+ * shared link opens the same tab).
  *
  * On the site's run.html (a <main id="run" data-format>), the run's data file
- * (runs/<shard>/<name>.js, which calls fioloadgenRun) is loaded from the page's hash:
- * a script element, no fetch, no network, so it works from file://. */
+ * (runs/<shard>/<name>.js, which calls fioloadgenRun) is loaded from the page's hash
+ * (#<run id>, or #<run id>?tab=<tab>): a script element, no fetch, no network, so it
+ * works from file://. */
 (function () {
   'use strict';
   // The chart vocabulary and number format shared with the site and the UI (charts.js).
@@ -499,7 +502,7 @@
   }
 
   // -- tabs (WAI-ARIA tabs: arrow keys, Home and End move between them) ------------------
-  function tabs(panels, main) {
+  function tabs(panels, main, saveTab) {
     var list = el('div', { role: 'tablist', 'aria-label': 'run details', id: 'run-tabs', 'class': 'fio-tablist' });
     var shown = el('button', { type: 'button', id: 'run-all-sections', 'class': 'fio-all', 'aria-pressed': 'false' },
       ['show all sections']);
@@ -513,7 +516,8 @@
         }
       });
     }
-    function select(index, focus) {
+    function select(index, focus, picked) {
+      if (picked && saveTab) { saveTab(panels[index].id); }
       shown.setAttribute('aria-pressed', 'false');
       main.classList.remove('fio-all-sections');
       buttons.forEach(function (button, i) {
@@ -528,12 +532,12 @@
     panels.forEach(function (panel, index) {
       var button = el('button', { type: 'button', role: 'tab', id: 'tab-' + panel.id, 'data-tab': panel.id,
         'aria-controls': 'panel-' + panel.id, 'aria-selected': 'false', tabindex: '-1' }, [panel.label]);
-      button.addEventListener('click', function () { select(index, false); });
+      button.addEventListener('click', function () { select(index, false, true); });
       button.addEventListener('keydown', function (event) {
         var to = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: panels.length - 1 }[event.key];
         if (to === undefined) { return; }
         event.preventDefault();
-        select((to + panels.length) % panels.length, true);
+        select((to + panels.length) % panels.length, true, true);
       });
       buttons.push(button);
       list.appendChild(button);
@@ -621,7 +625,7 @@
     ].map(function (panel) {
       return { id: panel.id, label: panel.label, content: panel.content.filter(function (part) { return part; }) };
     }).filter(function (panel) { return panel.content.length; });
-    var tabbed = tabs(panels, main);
+    var tabbed = tabs(panels, main, options && options.saveTab);
     main.textContent = '';
     parts.concat(tabbed.nodes).forEach(function (part) { main.appendChild(part); });
     var first = (options && options.tab) ? panels.map(function (p) { return p.id; }).indexOf(options.tab) : 0;
@@ -647,9 +651,18 @@
   if (!main || !main.hasAttribute('data-format')) { return; }
   window.fioloadgenRun = function (doc) {
     document.title = 'run ' + doc.run.run_id;
-    window.fioloadgenRenderRun(main, doc);
+    window.fioloadgenRenderRun(main, doc, {
+      tab: tab,
+      saveTab: function (picked) {
+        window.history.replaceState(null, '', '#' + encodeURIComponent(id) + '?tab=' + encodeURIComponent(picked));
+      }
+    });
   };
-  var id = decodeURIComponent(window.location.hash.slice(1));
+  // The id is encoded in links (a '?' in it is %3F), so the first '?' starts the options.
+  var hash = window.location.hash.slice(1);
+  var at = hash.indexOf('?');
+  var id = decodeURIComponent(at < 0 ? hash : hash.slice(0, at));
+  var tab = new URLSearchParams(at < 0 ? '' : hash.slice(at + 1)).get('tab');
   if (!id) { fail(main, 'no run given: open this page from a history key\'s list of runs'); return; }
   var script = document.createElement('script');
   script.src = dataPath(id);

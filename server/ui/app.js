@@ -242,7 +242,7 @@
   }
 
   // -- one job or run -------------------------------------------------------------------
-  async function jobPage(id) {
+  async function jobPage(id, params) {
     const job = (await api("/jobs/" + encodeURIComponent(id))).data;
     const facts = [
       el("table", { id: "job-summary" }, [["id", job.id], ["state", job.status], ["verdict", badge(job.verdict)],
@@ -266,6 +266,9 @@
     requestAnimationFrame(() => window.fioloadgenRenderRun(container, job.run, {
       title: job.title, keyHref: "#/history/" + encodeURIComponent(job.history_key || ""),
       runHref: (runId) => "#/job/" + encodeURIComponent(runId),
+      // The tab in the route (#/job/<id>?tab=phases) without a new route or history entry.
+      tab: params.get("tab"),
+      saveTab: (tab) => history.replaceState(null, "", "#/job/" + encodeURIComponent(id) + "?" + new URLSearchParams({ tab })),
       // fio's output is large: fetched when asked for, in the run page's "raw" tab.
       loadRaw: async () => (await api(`/jobs/${encodeURIComponent(id)}/raw`)).data }));
     return parts;
@@ -419,7 +422,7 @@
     let content;
     try {
       if (parts[0] === "profiles") content = await profilesPage();
-      else if (parts[0] === "job" && parts[1]) content = await jobPage(parts[1]);
+      else if (parts[0] === "job" && parts[1]) content = await jobPage(parts[1], params);
       else if (parts[0] === "history" && parts[1]) content = await historyPage(parts[1], parts[2] || "iops");
       else if (parts[0] === "history") content = await historyIndex();
       else if (parts[0] === "compare" && parts[1]) content = await comparePage(parts[1].split(","));

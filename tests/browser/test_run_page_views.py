@@ -269,6 +269,31 @@ def test_tabs_switch_by_click_and_by_arrow_keys(history, browser):
     assert console_errors(browser) == []
 
 
+def selected_tab(browser) -> list[str]:
+    return [t["id"] for t in browser.execute_script(TABS) if t["selected"] == "true"]
+
+
+def test_the_tab_is_in_the_url_and_a_reload_opens_it(history, browser, start_server):
+    """On the site (run.html#<id>?tab=...) and in the UI (#/job/<id>?tab=...): a picked
+    tab goes into the URL without a new history entry, and the URL opens it again."""
+    base, run, _swept = history
+    for opened in ("site", "ui"):
+        if opened == "site":
+            open_site(browser, base, run.run_id)
+        else:
+            open_ui(browser, start_server, base, run.run_id)
+        entries = browser.execute_script("return history.length")
+        assert selected_tab(browser) == ["timeline"]
+        browser.find_element("css selector", '[role=tab][data-tab="environment"]').click()
+        url = browser.current_url
+        assert url.endswith(f"{run.run_id}?tab=environment"), url
+        assert browser.execute_script("return history.length") == entries
+        browser.refresh()
+        wait_rendered(browser, run.run_id)
+        assert selected_tab(browser) == ["environment"], opened
+        assert console_errors(browser) == []
+
+
 def expected_curve(swept: list[RunRecord]) -> list[tuple[str, float, float, float]]:
     """The curve's points from the store's records: the mean over each depth's repeats."""
     points = []
