@@ -45,6 +45,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from pytest_fioloadgen.report.key_head import KeyHead
 from pytest_fioloadgen.store.base import Store
 from pytest_fioloadgen.store.history_index import history_index, key_versions
 from pytest_fioloadgen.store.query import RunQuery
@@ -90,19 +91,9 @@ METRIC_NAMES = (
 
 
 @dataclass(frozen=True)
-class KeyState:
+class KeyState(KeyHead):
     """What is exported of one history key, as of one version of it."""
 
-    history_key: str
-    test: str
-    profile: str
-    workers: int
-    backend: str
-    target: str
-    newest_run_id: str
-    newest_started_at: float
-    #: The stored verdict of the key's newest run (verdicts.status; none when unset).
-    verdict: str
     #: Per metric: its figure in the newest completed run that has it (absent: none has).
     latest: Mapping[str, float]
     #: Per metric: the auto-baseline's median over the newest runs (absent: too few runs).
@@ -122,15 +113,7 @@ class KeyState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "history_key": self.history_key,
-            "test": self.test,
-            "profile": self.profile,
-            "workers": self.workers,
-            "backend": self.backend,
-            "target": self.target,
-            "newest_run_id": self.newest_run_id,
-            "newest_started_at": self.newest_started_at,
-            "verdict": self.verdict,
+            **self.head_json(),
             "latest": dict(self.latest),
             "baseline": dict(self.baseline),
             "change_points": dict(self.change_points),
@@ -139,15 +122,7 @@ class KeyState:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> KeyState:
         return cls(
-            history_key=str(document["history_key"]),
-            test=str(document["test"]),
-            profile=str(document["profile"]),
-            workers=int(document["workers"]),
-            backend=str(document["backend"]),
-            target=str(document["target"]),
-            newest_run_id=str(document["newest_run_id"]),
-            newest_started_at=float(document["newest_started_at"]),
-            verdict=str(document["verdict"]),
+            **KeyHead.from_head_json(document),
             latest={str(k): float(v) for k, v in document["latest"].items()},
             baseline={str(k): float(v) for k, v in document["baseline"].items()},
             change_points={str(k): int(v) for k, v in document["change_points"].items()},
@@ -225,15 +200,7 @@ def key_state(
         if summary.baseline_band is not None:
             baseline[metric] = summary.baseline_band.center
     return KeyState(
-        history_key=history_key,
-        test=run.test_id,
-        profile=run.profile_name,
-        workers=run.workers,
-        backend=run.backend,
-        target=run.target,
-        newest_run_id=run.run_id,
-        newest_started_at=run.started_at,
-        verdict=Status.parse(run.verdict).value,
+        **KeyHead.of(history_key, run),
         latest=latest,
         baseline=baseline,
         change_points=change_points,

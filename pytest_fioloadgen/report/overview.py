@@ -34,6 +34,7 @@ from ..store.selection import JOB_TEST_ID
 from ..verdicts.regression import DEFAULT_ALPHA, DEFAULT_GATED_METRICS, DEFAULT_WINDOW
 from ..verdicts.status import Status
 from ..verdicts.summaries import SeriesSummary, series_summary, summary_name
+from .key_head import KeyHead
 
 #: Part of the cache entry's name: a change of ``KeyRow`` makes older entries unused.
 OVERVIEW_FORMAT = 1
@@ -85,20 +86,10 @@ class SparkPoint:
 
 
 @dataclass(frozen=True)
-class KeyRow:
+class KeyRow(KeyHead):
     """What the overview shows of one history key, as of one version of it."""
 
-    history_key: str
-    test: str
-    profile: str
-    workers: int
-    backend: str
-    target: str
     runs: int
-    newest_run_id: str
-    newest_started_at: float
-    #: The stored verdict of the key's newest run (verdicts.status; none when unset).
-    verdict: str
     metric: str
     spark: tuple[SparkPoint, ...]
     #: The newest completed run's figure of ``metric`` (None: no run has it).
@@ -128,16 +119,8 @@ class KeyRow:
         runs of its change points; the events go to the document's recent lists."""
         changes = [number for number, point in enumerate(self.spark) if point.change]
         return {
-            "history_key": self.history_key,
-            "test": self.test,
-            "profile": self.profile,
-            "workers": self.workers,
-            "backend": self.backend,
-            "target": self.target,
+            **self.head_json(),
             "runs": self.runs,
-            "newest_run_id": self.newest_run_id,
-            "newest_started_at": self.newest_started_at,
-            "verdict": self.verdict,
             "metric": self.metric,
             "spark": [point.value for point in self.spark],
             "spark_changes": changes,
@@ -151,16 +134,8 @@ class KeyRow:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> KeyRow:
         return cls(
-            history_key=str(document["history_key"]),
-            test=str(document["test"]),
-            profile=str(document["profile"]),
-            workers=int(document["workers"]),
-            backend=str(document["backend"]),
-            target=str(document["target"]),
+            **KeyHead.from_head_json(document),
             runs=int(document["runs"]),
-            newest_run_id=str(document["newest_run_id"]),
-            newest_started_at=float(document["newest_started_at"]),
-            verdict=str(document["verdict"]),
             metric=str(document["metric"]),
             spark=tuple(SparkPoint(**point) for point in document["spark"]),
             last=None if document["last"] is None else float(document["last"]),
@@ -295,17 +270,9 @@ def key_row(
     events += [event for run in recent for event in _distribution_events(run)]
     events += _change_events(summaries)
     return KeyRow(
-        history_key=history_key,
-        test=newest.test_id,
-        profile=newest.profile_name,
-        workers=newest.workers,
-        backend=newest.backend,
-        target=newest.target,
+        **KeyHead.of(history_key, newest),
         # The ids only (an index read): the recent runs are a bounded window.
         runs=len(store.run_ids(RunQuery(history_key=history_key))),
-        newest_run_id=newest.run_id,
-        newest_started_at=newest.started_at,
-        verdict=Status.parse(newest.verdict).value,
         metric=SPARK_METRIC,
         spark=spark,
         last=spark[-1].value if spark else None,
