@@ -192,8 +192,11 @@ def suite_argv(args: argparse.Namespace, store: Path, target: Path) -> list[str]
         f"--fio-target=bench={target}",
         # The same runs on both sides: a confirmation re-run (a suspected regression run
         # again, the gate's default) is one more measurement, not overhead. The history
-        # comparisons themselves still run: the store persists across the pairs.
+        # comparisons themselves still run: the store persists across the pairs. A run
+        # measured again because its workers' windows were skewed is the same: the raw side
+        # would have to run it again too.
         "--fio-confirm=0",
+        "--fio-remeasure-skew=0",
         *(["--fio-profiles", args.profile] if args.profile else []),
     ]
 
